@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Installs every Debian package QuantFlow needs to build, test and run.
+# Idempotent: when everything is present it only runs dpkg-query and exits;
+# `apt-get update` runs only when something is missing.
+set -euo pipefail
+
+packages=(
+  # toolchain
+  build-essential g++ cmake ninja-build pkg-config git ca-certificates
+  clang libclang-rt-14-dev   # libFuzzer targets and sanitizer runtimes
+  # libraries chosen in DESIGN.md
+  libboost-dev               # Boost.Interprocess, Boost.Lockfree (header-only parts)
+  libeigen3-dev libsimdjson-dev libwebsockets-dev libspdlog-dev libfmt-dev
+  libjemalloc-dev libnuma-dev libtomlplusplus-dev libncurses-dev libssl-dev zlib1g-dev
+  # tests and benchmarks
+  libgtest-dev libgmock-dev libbenchmark-dev
+  # tools used by scripts and tests
+  python3 procps util-linux
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+  [[ "$status" == "install ok installed" ]] || missing+=("$p")
+done
+
+if ((${#missing[@]} == 0)); then
+  echo "bootstrap: all ${#packages[@]} packages present"
+  exit 0
+fi
+
+if [[ $(id -u) -ne 0 ]]; then
+  echo "bootstrap: missing packages: ${missing[*]}" >&2
+  echo "bootstrap: run as root (or: sudo $0)" >&2
+  exit 1
+fi
+
+echo "bootstrap: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}"
+echo "bootstrap: done"
