@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Builds the benchmarks and runs them, printing a table of medians, ratios against the
+# references measured in the same run, and target verdicts. JSON lands in bench/results/.
+#   scripts/bench.sh            every suite that exists (today: ipc)
+#   scripts/bench.sh ipc        the ipc micro-benchmarks
+#   QF_BENCH_REPETITIONS=N      repetitions per benchmark (default 5; the median is reported)
+# Absolute times drift on a shared machine; the ratios are the figures to trust.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+suite=${1:-all}
+reps=${QF_BENCH_REPETITIONS:-5}
+
+./scripts/bootstrap.sh >/dev/null
+./scripts/build.sh --bench >/dev/null
+mkdir -p bench/results
+
+run_suite_ipc() {
+  local files=()
+  for b in ring_bench seqlock_bench histogram_bench tsc_bench; do
+    echo "bench.sh: running $b ($reps repetitions)" >&2
+    ./build/bin/$b --benchmark_repetitions="$reps" --benchmark_report_aggregates_only=true \
+      --benchmark_out="bench/results/$b.json" --benchmark_out_format=json >/dev/null
+    files+=("bench/results/$b.json")
+  done
+  python3 perf/bench_report.py "${files[@]}" | tee bench/results/ipc.txt
+}
+
+case "$suite" in
+  ipc|all) run_suite_ipc ;;
+  *) echo "bench.sh: unknown suite '$suite' (available: ipc)" >&2; exit 2 ;;
+esac
