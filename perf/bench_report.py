@@ -74,6 +74,8 @@ def main(paths):
           "ring/throughput_64B_batch/boost_consume_all/manual_time", "throughput", 1.5)
     ratio("ring round trip, 64 B, vs boost (speed-up)", "ring/round_trip_64B/qf_spsc_ring/manual_time",
           "ring/round_trip_64B/boost_spsc_queue/manual_time", "latency", 1.0)
+    ratio("order book update+best vs std::map", "book/update_and_best/qf_order_book",
+          "book/update_and_best/std_map", "latency", 5.0)
     ratio("tsc now() vs clock_gettime (speed-up)", "clock/tsc_now", "clock/clock_gettime_monotonic", "latency", 1.0)
     h = get("histogram/record")
     if h:

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Builds the benchmarks and runs them, printing a table of medians, ratios against the
 # references measured in the same run, and target verdicts. JSON lands in bench/results/.
-#   scripts/bench.sh            every suite that exists (today: ipc)
+#   scripts/bench.sh            every suite that exists (today: ipc, core)
 #   scripts/bench.sh ipc        the ipc micro-benchmarks
+#   scripts/bench.sh core       the core micro-benchmarks (order book)
 #   QF_BENCH_REPETITIONS=N      repetitions per benchmark (default 5; the median is reported)
 # Absolute times drift on a shared machine; the ratios are the figures to trust.
 set -euo pipefail
@@ -25,7 +26,16 @@ run_suite_ipc() {
   python3 perf/bench_report.py "${files[@]}" | tee bench/results/ipc.txt
 }
 
+run_suite_core() {
+  echo "bench.sh: running order_book_bench ($reps repetitions)" >&2
+  ./build/bin/order_book_bench --benchmark_repetitions="$reps" --benchmark_report_aggregates_only=true \
+    --benchmark_out="bench/results/order_book_bench.json" --benchmark_out_format=json >/dev/null
+  python3 perf/bench_report.py bench/results/order_book_bench.json | tee bench/results/core.txt
+}
+
 case "$suite" in
-  ipc|all) run_suite_ipc ;;
-  *) echo "bench.sh: unknown suite '$suite' (available: ipc)" >&2; exit 2 ;;
+  ipc) run_suite_ipc ;;
+  core) run_suite_core ;;
+  all) run_suite_ipc; echo; run_suite_core ;;
+  *) echo "bench.sh: unknown suite '$suite' (available: ipc, core)" >&2; exit 2 ;;
 esac
