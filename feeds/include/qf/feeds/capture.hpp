@@ -1,0 +1,149 @@
+#pragma once
+// Capture files (DESIGN.md "Captures"): recorded venue traffic, one message per line,
+// `<recv_unix_ns> <payload>`, plus `#` metadata lines: `# ws <url>` (a connection opened),
+// `# sent <json>` (a message the client sent), `# rest GET <url>` (the next line is that
+// request's response body). CaptureReader streams a file, plain or gzip (told apart by the
+// 1f 8b magic, never by the name), through one reused buffer: records are views that stay
+// valid until the next call to next(). CaptureWriter writes the same format (gzip when the path
+// ends in ".gz"); reader and writer round-trip. Replay and recording code, not the core loop:
+// the reader throws CaptureError naming path and line; the writer's per-record calls return an
+// error code and never throw. One thread per object.
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+struct gzFile_s; // zlib's file handle; zlib.h stays out of this header
+
+namespace qf::feeds {
+
+class CaptureError : public std::runtime_error {
+public:
+  using std::runtime_error::runtime_error;
+};
+
+struct CaptureRecord {
+  enum class Kind : std::uint8_t {
+    ws_open,       // `# ws <url>`: text = url, recv_ns = 0
+    sent,          // `# sent <json>`: text = json, recv_ns = 0
+    ws_frame,      // a websocket text frame: text = payload
+    rest_response, // a REST body: text = body, url = the `# rest GET` url, empty when inline
+  };
+  Kind kind = Kind::ws_frame;
+  std::uint64_t recv_ns = 0; // local receive time, unix ns; 0 for metadata and untimed JSON lines
+  std::string_view text;
+  std::string_view url;
+  std::size_t line = 0; // 1-based physical line of `text` in the (decompressed) file
+};
+
+[[nodiscard]] std::string_view kind_name(CaptureRecord::Kind kind) noexcept;
+
+// Line rules, in order:
+//   blank line                    skipped (a trailing "\r" is dropped from every line: CRLF files read)
+//   `# ws <url>`                  ws_open;  `# ws` without a url is an error
+//   `# sent <json>`               sent;     `# sent` without text is an error
+//   `# rest GET <url>`            the next line must be a payload line: rest_response with that url;
+//                                 end of file, a blank or a `#` line there is an error
+//   any other line starting '#'   a comment, skipped (`#ws x` and `# note ...` are comments)
+//   `<digits> <payload>`          recv_ns = digits (must fit uint64), payload = rest after ONE space
+//   line starting '{' or '['      untimed JSON: recv_ns = 0, payload = the line
+//   anything else                 an error ("bad timestamp" when it starts with a digit)
+// A payload line that is not after `# rest` is a ws_frame, except an inline REST snapshot:
+// a payload starting with `{"lastUpdateId"` (Binance's depth snapshot body; combined-stream
+// frames start with `{"stream":`) is a rest_response with an empty url. Which symbol it belongs
+// to (the capture's only depth-subscribed one) is for the venue layer to decide. Limitation: a
+// raw, non-combined Binance partial-depth stream frame looks the same; QuantFlow subscribes to
+// combined streams only.
+class CaptureReader {
+public:
+  static constexpr std::size_t kDefaultMaxLineBytes = std::size_t{64} << 20U;
+
+  // Throws CaptureError naming the path when it cannot be opened or is a directory.
+  explicit CaptureReader(const std::string& path, std::size_t max_line_bytes = kDefaultMaxLineBytes);
+  ~CaptureReader() = default;
+  CaptureReader(CaptureReader&&) noexcept = default;
+  CaptureReader& operator=(CaptureReader&&) noexcept = default;
+  CaptureReader(const CaptureReader&) = delete;
+  CaptureReader& operator=(const CaptureReader&) = delete;
+
+  // The next record; false at end of file. Throws CaptureError "<path>:<line>: <reason>" on a
+  // malformed line, a line longer than max_line_bytes, or corrupt or truncated gzip data.
+  [[nodiscard]] bool next(CaptureRecord& out);
+
+  [[nodiscard]] const std::string& path() const noexcept { return path_; }
+  [[nodiscard]] bool compressed() const noexcept { return compressed_; }
+  [[nodiscard]] std::size_t lines_read() const noexcept { return line_; }
+
+private:
+  struct GzCloser {
+    void operator()(gzFile_s* file) const noexcept;
+  };
+
+  [[nodiscard]] bool read_line(std::string_view& line);
+  void fill();
+  void parse_payload_line(std::string_view line, CaptureRecord& out) const;
+  [[noreturn, gnu::cold]] void fail(std::size_t line, std::string_view reason) const;
+
+  std::string path_;
+  std::unique_ptr<gzFile_s, GzCloser> file_;
+  std::vector<char> buffer_;
+  std::size_t begin_ = 0; // unconsumed bytes are buffer_[begin_, end_)
+  std::size_t end_ = 0;
+  std::size_t line_ = 0; // physical lines consumed so far
+  std::size_t max_line_bytes_;
+  std::string rest_url_; // copied: a refill between the `# rest` line and its body moves the buffer
+  bool eof_ = false;
+  bool compressed_ = false;
+};
+
+enum class CaptureWriteError : std::uint8_t {
+  ok,
+  invalid_text, // contains '\n' or '\r' (a record is one line; no escaping), or an empty url
+  io_error,     // the write failed, or the writer is closed
+};
+
+// Writes the capture format; gzip (zlib's default level) when the path ends in ".gz", plain
+// otherwise. Nothing is written for a rejected record. Lines are buffered: flush() pushes them
+// to the file (a gzip sync point), close() finishes the file and reports the outcome.
+class CaptureWriter {
+public:
+  // Creates or truncates `path`; throws CaptureError naming the path when it cannot.
+  explicit CaptureWriter(const std::string& path);
+  ~CaptureWriter() = default; // closes; an error at that point is lost, call close() to see it
+  CaptureWriter(CaptureWriter&&) noexcept = default;
+  CaptureWriter& operator=(CaptureWriter&&) noexcept = default;
+  CaptureWriter(const CaptureWriter&) = delete;
+  CaptureWriter& operator=(const CaptureWriter&) = delete;
+
+  [[nodiscard]] CaptureWriteError write_ws_open(std::string_view url) noexcept;
+  [[nodiscard]] CaptureWriteError write_sent(std::string_view json) noexcept;
+  [[nodiscard]] CaptureWriteError write_frame(std::uint64_t recv_ns, std::string_view payload) noexcept;
+  // `# rest GET <url>` then `<recv_ns> <body>`. An inline snapshot (no url) is a write_frame.
+  [[nodiscard]] CaptureWriteError write_rest(std::uint64_t recv_ns, std::string_view url,
+                                             std::string_view body) noexcept;
+  [[nodiscard]] CaptureWriteError flush() noexcept;
+  // Finishes the file; throws CaptureError naming the path when that fails. Idempotent.
+  void close();
+
+  [[nodiscard]] const std::string& path() const noexcept { return path_; }
+  [[nodiscard]] bool compressed() const noexcept { return compressed_; }
+
+private:
+  struct GzCloser {
+    void operator()(gzFile_s* file) const noexcept;
+  };
+
+  [[nodiscard]] bool put(std::string_view bytes) noexcept;
+  [[nodiscard]] bool put_line(std::string_view prefix, std::string_view text) noexcept;
+  [[nodiscard]] bool put_payload_line(std::uint64_t recv_ns, std::string_view payload) noexcept;
+
+  std::string path_;
+  std::unique_ptr<gzFile_s, GzCloser> file_;
+  bool compressed_ = false;
+};
+
+} // namespace qf::feeds
