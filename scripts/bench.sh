@@ -4,12 +4,13 @@
 #   scripts/bench.sh            every suite that exists (today: ipc, core)
 #   scripts/bench.sh ipc        the ipc micro-benchmarks
 #   scripts/bench.sh core       the core micro-benchmarks (order book)
-#   QF_BENCH_REPETITIONS=N      repetitions per benchmark (default 5; the median is reported)
+#   QF_BENCH_REPETITIONS=N      repetitions per benchmark (default 9, randomly interleaved
+#                               across benchmarks so a noisy spell hits all of them; medians)
 # Absolute times drift on a shared machine; the ratios are the figures to trust.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 suite=${1:-all}
-reps=${QF_BENCH_REPETITIONS:-5}
+reps=${QF_BENCH_REPETITIONS:-9}
 
 ./scripts/bootstrap.sh >/dev/null
 ./scripts/build.sh --bench >/dev/null
@@ -20,6 +21,7 @@ run_suite_ipc() {
   for b in ring_bench seqlock_bench histogram_bench tsc_bench; do
     echo "bench.sh: running $b ($reps repetitions)" >&2
     ./build/bin/$b --benchmark_repetitions="$reps" --benchmark_report_aggregates_only=true \
+      --benchmark_enable_random_interleaving=true \
       --benchmark_out="bench/results/$b.json" --benchmark_out_format=json >/dev/null
     files+=("bench/results/$b.json")
   done
@@ -29,6 +31,7 @@ run_suite_ipc() {
 run_suite_core() {
   echo "bench.sh: running order_book_bench ($reps repetitions)" >&2
   ./build/bin/order_book_bench --benchmark_repetitions="$reps" --benchmark_report_aggregates_only=true \
+    --benchmark_enable_random_interleaving=true \
     --benchmark_out="bench/results/order_book_bench.json" --benchmark_out_format=json >/dev/null
   python3 perf/bench_report.py bench/results/order_book_bench.json | tee bench/results/core.txt
 }
