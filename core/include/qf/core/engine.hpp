@@ -1,0 +1,122 @@
+#pragma once
+// Engine: the core agent. One thread (pinned in production) drains the feed rings in bounded
+// batches and, per event: applies it to the instrument's book (or BBO / trade), updates the
+// instrument's features, on 1 s bar close updates the bars and the regime filter, recomputes
+// the fused signal, then publishes the changed records into the state layout and records
+// latency stamps. Book levels of one venue message are applied together and published once,
+// at the event flagged kFlagLastInMessage. Everything is allocated in the constructor; the
+// per-event path allocates nothing (a test counts). Aeron-style: do_work() returns the work
+// done so an idle strategy can back off when there is none.
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "qf/core/bars.hpp"
+#include "qf/core/event.hpp"
+#include "qf/core/features.hpp"
+#include "qf/core/fusion.hpp"
+#include "qf/core/order_book.hpp"
+#include "qf/core/regime.hpp"
+#include "qf/ipc/spsc_ring.hpp"
+#include "qf/ipc/state_layout.hpp"
+#include "qf/ipc/tsc_clock.hpp"
+
+namespace qf::core {
+
+inline constexpr int kRegimes = 3;
+inline constexpr int kRegimeObs = 2;     // 1 s bar log return (bps), realized vol (bps / sqrt s)
+inline constexpr int kSignalFeatures = 5; // imbalance, trade flow, ret_fast, ret_slow, bollinger z
+
+struct InstrumentSpec {
+  std::string venue;  // "binance-spot"
+  std::string symbol; // "BTCUSDT"
+  int price_decimals = 2;
+  int qty_decimals = 8;
+  std::uint16_t feed = 0;
+};
+
+struct CoreConfig {
+  BookConfig book;
+  FeatureConfig features;
+  HmmParams<kRegimes, kRegimeObs> hmm = default_hmm();
+  FusionParams<kRegimes, kSignalFeatures> fusion = default_fusion();
+  std::size_t batch = 256; // events per drain
+
+  // Calm / trending / volatile over (1 s return in bps, realized vol in bps/sqrt(s)).
+  static HmmParams<kRegimes, kRegimeObs> default_hmm();
+  // Calm: mean-revert on imbalance and z; trending: follow returns and flow; volatile: small.
+  static FusionParams<kRegimes, kSignalFeatures> default_fusion();
+};
+
+// Where the engine publishes: the sections of a state segment (or plain memory in tests).
+struct StateSections {
+  ipc::InstrumentTable* instruments = nullptr;
+  ipc::InstrumentState* records = nullptr; // kMaxInstruments entries
+  ipc::FeedTable* feeds = nullptr;
+  ipc::LatencyTable* latency = nullptr;
+  ipc::EventLog* events = nullptr;
+};
+
+class Engine {
+public:
+  // Throws std::invalid_argument on a bad instrument list (start-up only).
+  Engine(const CoreConfig& config, const std::vector<InstrumentSpec>& instruments, StateSections state,
+         const ipc::TscClock& clock);
+  ~Engine();
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
+
+  // Applies one event. `now_unix_ns` is the engine's notion of time (wall clock live, the
+  // capture's receive time in replay, so replays are deterministic); `popped_ticks` is when the
+  // event left the ring (TscClock ticks), 0 to skip latency accounting.
+  void apply(const Event& event, std::uint64_t now_unix_ns, std::uint64_t popped_ticks) noexcept;
+
+  // Drains up to config.batch events from `ring`; returns how many were applied.
+  template <std::size_t N>
+  std::size_t do_work(ipc::SpscRing<Event, N>& ring, std::uint64_t now_unix_ns) noexcept {
+    const std::uint64_t popped = clock_.now();
+    return ring.drain([&](const Event& e) { apply(e, now_unix_ns, popped); }, batch_);
+  }
+
+  // Direct access for replay summaries and tests (core thread only).
+  [[nodiscard]] const OrderBook& book(std::size_t instrument) const noexcept;
+  [[nodiscard]] ipc::BookHealth health(std::size_t instrument) const noexcept;
+  [[nodiscard]] const FeatureValues& features(std::size_t instrument) const noexcept;
+  [[nodiscard]] SignalOutput signal(std::size_t instrument) const noexcept;
+  [[nodiscard]] const Eigen::Matrix<double, kRegimes, 1>& regime(std::size_t instrument) const noexcept;
+  [[nodiscard]] std::uint64_t crossed_count(std::size_t instrument) const noexcept;
+  [[nodiscard]] std::uint64_t events_processed() const noexcept { return events_processed_; }
+  [[nodiscard]] std::size_t instrument_count() const noexcept { return count_; }
+
+  // A notable event for the log (cold: formatting happens here, not per event).
+  [[gnu::cold]] void note(ipc::NotableKind kind, std::uint16_t instrument, const char* text,
+                          std::uint64_t now_unix_ns) noexcept;
+
+private:
+  struct Instrument;
+
+  void on_book_message_end(Instrument& in, std::uint64_t now_unix_ns) noexcept;
+  void on_trade(Instrument& in, const Event& e, std::uint64_t now_unix_ns) noexcept;
+  void on_bbo(Instrument& in, const Event& e, std::uint64_t now_unix_ns) noexcept;
+  void on_status(Instrument& in, const Event& e, std::uint64_t now_unix_ns) noexcept;
+  void on_bar_close(Instrument& in, const Bar& bar, const BarIndicators& ind) noexcept;
+  void refresh_signal(Instrument& in, std::uint64_t now_unix_ns) noexcept;
+  void set_health(Instrument& in, ipc::BookHealth h, std::uint64_t now_unix_ns) noexcept;
+  void publish_book(Instrument& in, std::uint64_t now_unix_ns) noexcept;
+  void publish_features(Instrument& in, std::uint64_t now_unix_ns) noexcept;
+  void publish_health(Instrument& in) noexcept;
+  void record_latency(const Event& e, std::uint64_t popped_ticks) noexcept;
+
+  CoreConfig config_;
+  StateSections state_;
+  ipc::TscClock clock_;
+  std::size_t batch_;
+  std::size_t count_ = 0;
+  std::vector<std::unique_ptr<Instrument>> instruments_;
+  std::uint64_t events_processed_ = 0;
+};
+
+} // namespace qf::core

@@ -1,0 +1,392 @@
+#include "qf/core/engine.hpp"
+
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <stdexcept>
+
+namespace qf::core {
+
+HmmParams<kRegimes, kRegimeObs> CoreConfig::default_hmm() {
+  HmmParams<kRegimes, kRegimeObs> p;
+  p.transition << 0.97, 0.02, 0.01, //
+      0.03, 0.95, 0.02,             //
+      0.02, 0.03, 0.95;
+  p.initial << 0.6, 0.3, 0.1;
+  p.means << 0.0, 0.5, //
+      0.0, 1.5,        //
+      0.0, 4.0;
+  p.variances << 0.25, 0.1, //
+      4.0, 0.5,             //
+      25.0, 4.0;
+  return p;
+}
+
+FusionParams<kRegimes, kSignalFeatures> CoreConfig::default_fusion() {
+  FusionParams<kRegimes, kSignalFeatures> p;
+  //            imbalance  flow   ret_fast  ret_slow  bollinger_z
+  p.weights << 0.30, 0.10, -0.20, 0.00, -0.30, // calm: lean on the book, fade stretches
+      0.10, 0.30, 0.30, 0.20, 0.10,            // trending: follow flow and returns
+      0.05, 0.05, 0.00, 0.00, 0.00;            // volatile: stay small
+  p.bias << 0.0, 0.0, 0.0;
+  p.alpha = 0.001;
+  return p;
+}
+
+struct Engine::Instrument {
+  explicit Instrument(const CoreConfig& c)
+      : book(c.book), features(c.features), bars_1s(1'000'000'000ULL), bars_1m(60'000'000'000ULL), regime(c.hmm),
+        fusion(c.fusion) {}
+
+  std::uint16_t id = 0;
+  double price_scale = 1.0;
+  double qty_scale = 1.0;
+  OrderBook book;
+  Features features;
+  BarBuilder bars_1s;
+  BarBuilder bars_1m;
+  RegimeFilter<kRegimes, kRegimeObs> regime;
+  SignalFusion<kRegimes, kSignalFeatures> fusion;
+  SignalOutput signal;
+  BarIndicators indicators;
+  double prev_bar_close = 0.0;
+  ipc::BookHealth health = ipc::BookHealth::syncing;
+  ipc::BookHealth feed_health = ipc::BookHealth::syncing; // what the feed says, before crossed checks
+  bool in_snapshot = false;
+  bool book_dirty = false;
+  std::uint64_t update_id = 0;
+  std::uint64_t book_updates = 0, trades = 0, gaps = 0, resyncs = 0, crossed = 0;
+  std::uint64_t last_update_mono_ns = 0;
+  ipc::QuoteRecord quote{};
+  std::array<Level, ipc::kBookDepth> bids{};
+  std::array<Level, ipc::kBookDepth> asks{};
+  ipc::InstrumentState* out = nullptr;
+};
+
+namespace {
+
+template <std::size_t N>
+void copy_name(std::array<char, N>& dst, const std::string& src, const char* what) {
+  if (src.empty() || src.size() >= N) {
+    throw std::invalid_argument(std::string(what) + " '" + src + "' must be 1.." + std::to_string(N - 1) +
+                                " characters");
+  }
+  dst.fill('\0');
+  std::memcpy(dst.data(), src.data(), src.size());
+}
+
+double pow10_neg(int decimals) { return std::pow(10.0, -decimals); }
+
+} // namespace
+
+Engine::Engine(const CoreConfig& config, const std::vector<InstrumentSpec>& instruments, StateSections state,
+               const ipc::TscClock& clock)
+    : config_(config), state_(state), clock_(clock), batch_(config.batch == 0 ? 1 : config.batch) {
+  if (state_.instruments == nullptr || state_.records == nullptr || state_.feeds == nullptr ||
+      state_.latency == nullptr || state_.events == nullptr) {
+    throw std::invalid_argument("engine: every state section is required");
+  }
+  if (instruments.empty() || instruments.size() > ipc::kMaxInstruments) {
+    throw std::invalid_argument("engine: between 1 and " + std::to_string(ipc::kMaxInstruments) +
+                                " instruments are supported, got " + std::to_string(instruments.size()));
+  }
+  count_ = instruments.size();
+  state_.instruments->count = static_cast<std::uint32_t>(count_);
+  instruments_.reserve(count_);
+  for (std::size_t i = 0; i < count_; ++i) {
+    const InstrumentSpec& spec = instruments[i];
+    if (spec.price_decimals < 0 || spec.price_decimals > 18 || spec.qty_decimals < 0 || spec.qty_decimals > 18) {
+      throw std::invalid_argument("engine: decimals of " + spec.symbol + " must be within 0..18");
+    }
+    ipc::InstrumentInfo& info = state_.instruments->items[i];
+    copy_name(info.venue, spec.venue, "venue");
+    copy_name(info.symbol, spec.symbol, "symbol");
+    info.price_decimals = static_cast<std::int8_t>(spec.price_decimals);
+    info.qty_decimals = static_cast<std::int8_t>(spec.qty_decimals);
+    info.feed = spec.feed;
+    auto in = std::make_unique<Instrument>(config_);
+    in->id = static_cast<std::uint16_t>(i);
+    in->price_scale = pow10_neg(spec.price_decimals);
+    in->qty_scale = pow10_neg(spec.qty_decimals);
+    in->out = &state_.records[i];
+    instruments_.push_back(std::move(in));
+    publish_health(*instruments_.back());
+  }
+}
+
+Engine::~Engine() = default;
+
+const OrderBook& Engine::book(std::size_t i) const noexcept { return instruments_[i]->book; }
+ipc::BookHealth Engine::health(std::size_t i) const noexcept { return instruments_[i]->health; }
+const FeatureValues& Engine::features(std::size_t i) const noexcept { return instruments_[i]->features.values(); }
+SignalOutput Engine::signal(std::size_t i) const noexcept { return instruments_[i]->signal; }
+const Eigen::Matrix<double, kRegimes, 1>& Engine::regime(std::size_t i) const noexcept {
+  return instruments_[i]->regime.posterior();
+}
+std::uint64_t Engine::crossed_count(std::size_t i) const noexcept { return instruments_[i]->crossed; }
+
+void Engine::apply(const Event& e, std::uint64_t now_unix_ns, std::uint64_t popped_ticks) noexcept {
+  if (e.instrument >= count_) [[unlikely]] {
+    return; // feeds only emit registered instruments; defend the array anyway
+  }
+  Instrument& in = *instruments_[e.instrument];
+  switch (e.kind) {
+  case EventKind::snapshot_begin:
+    in.book.clear();
+    in.in_snapshot = true;
+    in.book_dirty = true;
+    break;
+  case EventKind::book_level:
+    (void)in.book.set(e.side, e.level.price, e.level.qty); // a dropped far level is counted by the book
+    in.book_dirty = true;
+    in.update_id = e.seq;
+    break;
+  case EventKind::snapshot_end:
+    in.in_snapshot = false;
+    in.update_id = e.seq;
+    in.book_dirty = true;
+    break;
+  case EventKind::bbo:
+    on_bbo(in, e, now_unix_ns);
+    break;
+  case EventKind::trade:
+    on_trade(in, e, now_unix_ns);
+    break;
+  case EventKind::status:
+    on_status(in, e, now_unix_ns);
+    break;
+  }
+  const bool message_end = (e.flags & kFlagLastInMessage) != 0 || e.kind == EventKind::snapshot_end;
+  if (message_end && in.book_dirty && !in.in_snapshot) {
+    on_book_message_end(in, now_unix_ns);
+  }
+  ++events_processed_;
+  if (popped_ticks != 0) {
+    record_latency(e, popped_ticks);
+  }
+  if (message_end) {
+    state_.feeds->engine.update([&](ipc::EngineRecord& r) {
+      r.events_processed = events_processed_;
+      r.updated_unix_ns = now_unix_ns;
+    });
+  }
+  if (e.kind != EventKind::bbo && e.level.exchange_ns != 0 && now_unix_ns > e.level.exchange_ns) {
+    state_.latency->stages[static_cast<std::size_t>(ipc::Stage::exchange_to_receive)].record(now_unix_ns -
+                                                                                             e.level.exchange_ns);
+  }
+}
+
+void Engine::on_book_message_end(Instrument& in, std::uint64_t now_unix_ns) noexcept {
+  in.book_dirty = false;
+  ++in.book_updates;
+  in.last_update_mono_ns = ipc::monotonic_ns();
+  if (in.book.crossed()) {
+    ++in.crossed;
+    set_health(in, ipc::BookHealth::crossed, now_unix_ns);
+  } else if (in.health == ipc::BookHealth::crossed) {
+    set_health(in, in.feed_health, now_unix_ns);
+  }
+  const std::size_t nb = in.book.top(Side::bid, in.bids.data(), in.bids.size());
+  const std::size_t na = in.book.top(Side::ask, in.asks.data(), in.asks.size());
+  in.features.on_book(in.bids.data(), nb, in.asks.data(), na, in.price_scale, in.qty_scale, now_unix_ns);
+  in.quote.bid_price = nb > 0 ? in.bids[0].price : 0;
+  in.quote.bid_qty = nb > 0 ? in.bids[0].qty : 0;
+  in.quote.ask_price = na > 0 ? in.asks[0].price : 0;
+  in.quote.ask_qty = na > 0 ? in.asks[0].qty : 0;
+  in.quote.update_id = in.update_id;
+  in.quote.updated_unix_ns = now_unix_ns;
+  in.out->quote.store(in.quote);
+  publish_book(in, now_unix_ns);
+  refresh_signal(in, now_unix_ns);
+  publish_features(in, now_unix_ns);
+  publish_health(in);
+}
+
+void Engine::on_bbo(Instrument& in, const Event& e, std::uint64_t now_unix_ns) noexcept {
+  in.quote.bid_price = e.bbo.bid_price;
+  in.quote.bid_qty = e.bbo.bid_qty;
+  in.quote.ask_price = e.bbo.ask_price;
+  in.quote.ask_qty = e.bbo.ask_qty;
+  in.quote.update_id = e.seq;
+  in.quote.updated_unix_ns = now_unix_ns;
+  in.out->quote.store(in.quote);
+  if (in.book.depth(Side::bid) == 0 && in.book.depth(Side::ask) == 0) {
+    // A BBO-only instrument: its features come from the top of book it has.
+    const Level bid{e.bbo.bid_price, e.bbo.bid_qty};
+    const Level ask{e.bbo.ask_price, e.bbo.ask_qty};
+    in.features.on_book(&bid, 1, &ask, 1, in.price_scale, in.qty_scale, now_unix_ns);
+    refresh_signal(in, now_unix_ns);
+    publish_features(in, now_unix_ns);
+  }
+}
+
+void Engine::on_trade(Instrument& in, const Event& e, std::uint64_t now_unix_ns) noexcept {
+  const double price = static_cast<double>(e.level.price) * in.price_scale;
+  const double qty = static_cast<double>(e.level.qty) * in.qty_scale;
+  const std::uint64_t t = e.level.exchange_ns != 0 ? e.level.exchange_ns : now_unix_ns;
+  in.bars_1s.on_trade(t, price, qty, [&](const Bar& bar, const BarIndicators& ind) { on_bar_close(in, bar, ind); });
+  in.bars_1m.on_trade(t, price, qty, [](const Bar&, const BarIndicators&) {});
+  in.features.on_trade(price, qty, e.side, t);
+  ++in.trades;
+  in.quote.last_price = e.level.price;
+  in.quote.last_qty = e.level.qty;
+  in.quote.last_trade_id = e.seq;
+  in.quote.last_trade_unix_ns = t;
+  in.quote.last_side = e.side == Side::bid ? 0 : 1;
+  in.out->quote.store(in.quote);
+  refresh_signal(in, now_unix_ns);
+  publish_features(in, now_unix_ns);
+}
+
+void Engine::on_bar_close(Instrument& in, const Bar& bar, const BarIndicators& ind) noexcept {
+  in.indicators = ind;
+  if (in.prev_bar_close > 0.0 && bar.close > 0.0) {
+    Eigen::Matrix<double, kRegimeObs, 1> obs;
+    obs << std::log(bar.close / in.prev_bar_close) * 1e4, in.features.values().realized_vol * 1e4;
+    in.regime.update(obs);
+  }
+  in.prev_bar_close = bar.close;
+}
+
+void Engine::refresh_signal(Instrument& in, std::uint64_t now_unix_ns) noexcept {
+  const FeatureValues& f = in.features.values();
+  Eigen::Matrix<double, kSignalFeatures, 1> x;
+  x << f.imbalance, f.trade_flow, f.ret_fast, f.ret_slow, in.indicators.bollinger_z;
+  in.signal = in.fusion.update(x, in.regime.posterior(), in.health == ipc::BookHealth::live);
+  ipc::SignalRecord r{};
+  r.signal = in.signal.signal;
+  r.confidence = in.signal.confidence;
+  for (int k = 0; k < kRegimes; ++k) {
+    r.regime[static_cast<std::size_t>(k)] = in.regime.posterior()(k);
+  }
+  r.regimes = kRegimes;
+  r.dominant = static_cast<std::uint32_t>(in.regime.dominant());
+  r.updated_unix_ns = now_unix_ns;
+  in.out->signal.store(r);
+}
+
+void Engine::on_status(Instrument& in, const Event& e, std::uint64_t now_unix_ns) noexcept {
+  ipc::BookHealth h = in.feed_health;
+  switch (e.status) {
+  case FeedStatus::connected:
+  case FeedStatus::subscribed:
+    h = ipc::BookHealth::syncing;
+    break;
+  case FeedStatus::book_live:
+    h = ipc::BookHealth::live;
+    break;
+  case FeedStatus::gap:
+    h = ipc::BookHealth::gap;
+    ++in.gaps;
+    note(ipc::NotableKind::gap, in.id, "update id gap: book discarded, resync scheduled", now_unix_ns);
+    break;
+  case FeedStatus::resync:
+    h = ipc::BookHealth::syncing;
+    ++in.resyncs;
+    break;
+  case FeedStatus::stale:
+    h = ipc::BookHealth::stale;
+    note(ipc::NotableKind::stale, in.id, "no update within the stale limit", now_unix_ns);
+    break;
+  case FeedStatus::disconnected:
+    h = ipc::BookHealth::disconnected;
+    break;
+  }
+  in.feed_health = h;
+  set_health(in, h, now_unix_ns);
+  publish_health(in);
+}
+
+void Engine::set_health(Instrument& in, ipc::BookHealth h, std::uint64_t now_unix_ns) noexcept {
+  if (h == in.health) {
+    return;
+  }
+  if (h == ipc::BookHealth::crossed) {
+    note(ipc::NotableKind::crossed, in.id, "book crossed: signal faded until it uncrosses", now_unix_ns);
+  }
+  in.health = h;
+  publish_health(in);
+}
+
+void Engine::publish_book(Instrument& in, std::uint64_t now_unix_ns) noexcept {
+  (void)now_unix_ns;
+  in.out->book.update([&](ipc::BookRecord& r) {
+    r.bid_levels = 0;
+    r.ask_levels = 0;
+    for (const Level& l : in.bids) {
+      if (l.qty == 0 || r.bid_levels == ipc::kBookDepth) {
+        break;
+      }
+      r.bids[r.bid_levels++] = ipc::PriceLevel{l.price, l.qty};
+    }
+    for (const Level& l : in.asks) {
+      if (l.qty == 0 || r.ask_levels == ipc::kBookDepth) {
+        break;
+      }
+      r.asks[r.ask_levels++] = ipc::PriceLevel{l.price, l.qty};
+    }
+    r.update_id = in.update_id;
+  });
+}
+
+void Engine::publish_features(Instrument& in, std::uint64_t now_unix_ns) noexcept {
+  const FeatureValues& f = in.features.values();
+  const auto bar = [](const Bar& b, std::uint32_t closed) {
+    return ipc::BarValues{b.start_ns, b.open, b.high, b.low, b.close, b.volume, b.trades, closed};
+  };
+  ipc::FeatureRecord r{};
+  r.mid = f.mid;
+  r.microprice = f.microprice;
+  r.spread_bps = f.spread_bps;
+  r.imbalance = f.imbalance;
+  r.trade_flow = f.trade_flow;
+  r.ret_fast = f.ret_fast;
+  r.ret_slow = f.ret_slow;
+  r.realized_vol = f.realized_vol;
+  r.vwap = f.vwap;
+  r.rsi = in.indicators.rsi;
+  r.bollinger_z = in.indicators.bollinger_z;
+  r.atr = in.indicators.atr;
+  r.bar_1s = bar(in.bars_1s.last_closed(), in.bars_1s.closed_bars() > 0 ? 1U : 0U);
+  r.bar_1m = bar(in.bars_1m.last_closed(), in.bars_1m.closed_bars() > 0 ? 1U : 0U);
+  r.updated_unix_ns = now_unix_ns;
+  in.out->features.store(r);
+}
+
+void Engine::publish_health(Instrument& in) noexcept {
+  ipc::HealthRecord r{};
+  r.health = in.health;
+  r.book_updates = in.book_updates;
+  r.trades = in.trades;
+  r.gaps = in.gaps;
+  r.resyncs = in.resyncs;
+  r.crossed = in.crossed;
+  r.dropped_levels = in.book.dropped_levels();
+  r.last_update_mono_ns = in.last_update_mono_ns;
+  in.out->health.store(r);
+}
+
+void Engine::record_latency(const Event& e, std::uint64_t popped_ticks) noexcept {
+  if (e.recv_ticks == 0) {
+    return;
+  }
+  const std::uint64_t published = clock_.now();
+  const std::uint64_t pushed = e.recv_ticks + e.push_delta_ticks;
+  auto& stages = state_.latency->stages;
+  stages[static_cast<std::size_t>(ipc::Stage::parse)].record(clock_.ticks_to_ns(e.push_delta_ticks));
+  stages[static_cast<std::size_t>(ipc::Stage::queue)].record(clock_.delta_ns(pushed, popped_ticks));
+  stages[static_cast<std::size_t>(ipc::Stage::process)].record(clock_.delta_ns(popped_ticks, published));
+  stages[static_cast<std::size_t>(ipc::Stage::receive_to_publish)].record(clock_.delta_ns(e.recv_ticks, published));
+}
+
+void Engine::note(ipc::NotableKind kind, std::uint16_t instrument, const char* text,
+                  std::uint64_t now_unix_ns) noexcept {
+  ipc::NotableEvent n{};
+  n.unix_ns = now_unix_ns;
+  n.instrument = instrument;
+  n.kind = kind;
+  std::snprintf(n.text.data(), n.text.size(), "%s", text);
+  state_.events->append(n);
+}
+
+} // namespace qf::core

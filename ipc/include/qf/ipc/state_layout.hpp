@@ -1,0 +1,245 @@
+#pragma once
+// The state layout: what qf-engine publishes in /qf.<instance>.state and what every reader
+// (gateway, monitor, tests) may rely on. It is the only contract between the engine and its
+// readers, so it is plain data: trivially copyable records behind seqlocks, histograms, and
+// fixed-size tables. Any change to a type here must bump kStateLayoutVersion; readers refuse
+// a mismatch (SegmentView::try_attach -> version_mismatch).
+// Sections (index: contents):
+//   0 kSectionInstruments: InstrumentTable, written before the segment is marked running
+//   1 kSectionRecords:     InstrumentState[kMaxInstruments], one seqlocked record set each
+//   2 kSectionFeeds:       FeedTable (per-feed counters) and the engine's own counters
+//   3 kSectionLatency:     LatencyTable, one histogram per Stage
+//   4 kSectionEvents:      EventLog, a ring of recent notable events
+// Prices and quantities are int64 fixed point with the instrument's decimals (format them
+// with qf/ipc/fixed_point.hpp); times are Unix ns unless named *_mono_ns (CLOCK_MONOTONIC).
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <type_traits>
+
+#include "qf/ipc/latency_histogram.hpp"
+#include "qf/ipc/seqlock.hpp"
+
+namespace qf::ipc {
+
+inline constexpr std::uint32_t kStateLayoutVersion = 1;
+inline constexpr const char* kStateSegmentName = "state";
+
+inline constexpr std::size_t kMaxInstruments = 64;
+inline constexpr std::size_t kMaxFeeds = 8;
+inline constexpr std::size_t kBookDepth = 10;
+inline constexpr std::size_t kMaxRegimes = 4;
+inline constexpr std::size_t kEventLogSize = 256; // power of two
+
+inline constexpr std::size_t kSectionInstruments = 0;
+inline constexpr std::size_t kSectionRecords = 1;
+inline constexpr std::size_t kSectionFeeds = 2;
+inline constexpr std::size_t kSectionLatency = 3;
+inline constexpr std::size_t kSectionEvents = 4;
+
+// SegmentHeader::mode of the state segment.
+enum class EngineMode : std::uint32_t { live = 0, sim = 1, replay = 2 };
+
+enum class BookHealth : std::uint8_t { syncing = 0, live = 1, gap = 2, stale = 3, disconnected = 4, crossed = 5 };
+
+enum class Stage : std::uint8_t {
+  parse = 0,              // frame received -> event pushed (feed thread)
+  queue = 1,              // event pushed -> event popped (ring)
+  process = 2,            // event popped -> records published (core)
+  receive_to_publish = 3, // frame received -> records published
+  exchange_to_receive = 4 // venue event time -> frame received (wire + venue; clocks differ)
+};
+inline constexpr std::size_t kStageCount = 5;
+
+[[nodiscard]] constexpr const char* to_string(EngineMode m) noexcept {
+  switch (m) {
+  case EngineMode::live: return "LIVE";
+  case EngineMode::sim: return "SIM";
+  case EngineMode::replay: return "REPLAY";
+  }
+  return "UNKNOWN";
+}
+[[nodiscard]] constexpr const char* to_string(BookHealth h) noexcept {
+  switch (h) {
+  case BookHealth::syncing: return "syncing";
+  case BookHealth::live: return "live";
+  case BookHealth::gap: return "gap";
+  case BookHealth::stale: return "stale";
+  case BookHealth::disconnected: return "disconnected";
+  case BookHealth::crossed: return "crossed";
+  }
+  return "unknown";
+}
+[[nodiscard]] constexpr const char* to_string(Stage s) noexcept {
+  switch (s) {
+  case Stage::parse: return "parse";
+  case Stage::queue: return "queue";
+  case Stage::process: return "process";
+  case Stage::receive_to_publish: return "receive_to_publish";
+  case Stage::exchange_to_receive: return "exchange_to_receive";
+  }
+  return "unknown";
+}
+
+// ---------------------------------------------------------------------------------------------
+// Section 0: instruments (static after start)
+
+struct InstrumentInfo {
+  std::array<char, 16> venue;  // "binance-spot", NUL-terminated
+  std::array<char, 24> symbol; // venue spelling, "BTCUSDT", "BTC-USD"
+  std::int8_t price_decimals;
+  std::int8_t qty_decimals;
+  std::uint16_t feed; // index into FeedTable
+  std::uint32_t reserved;
+};
+
+struct InstrumentTable {
+  std::uint32_t count;
+  std::uint32_t reserved;
+  std::array<InstrumentInfo, kMaxInstruments> items;
+};
+
+// ---------------------------------------------------------------------------------------------
+// Section 1: per-instrument records, each behind its own seqlock
+
+struct PriceLevel {
+  std::int64_t price;
+  std::int64_t qty;
+};
+
+struct QuoteRecord {
+  std::int64_t bid_price, bid_qty, ask_price, ask_qty; // 0 qty: side empty
+  std::int64_t last_price, last_qty;
+  std::uint64_t last_trade_id;
+  std::uint64_t last_trade_unix_ns;
+  std::uint64_t update_id;      // venue id of the last applied book change
+  std::uint64_t updated_unix_ns; // engine time of the last change
+  std::uint8_t last_side;       // taker side of the last trade: 0 buy, 1 sell
+  std::array<std::uint8_t, 7> reserved;
+};
+
+struct BookRecord {
+  std::uint32_t bid_levels, ask_levels;
+  std::array<PriceLevel, kBookDepth> bids; // best first
+  std::array<PriceLevel, kBookDepth> asks;
+  std::uint64_t update_id;
+};
+
+struct BarValues {
+  std::uint64_t start_unix_ns;
+  double open, high, low, close, volume;
+  std::uint32_t trades;
+  std::uint32_t closed; // 1 for a closed bar, 0 for the bar still forming
+};
+
+struct FeatureRecord {
+  double mid, microprice, spread_bps, imbalance, trade_flow;
+  double ret_fast, ret_slow, realized_vol, vwap;
+  double rsi, bollinger_z, atr; // of the last closed 1 s bar; NaN until ready
+  BarValues bar_1s, bar_1m;     // last closed
+  std::uint64_t updated_unix_ns;
+};
+
+struct SignalRecord {
+  double signal;     // [-1, 1]
+  double confidence; // [0, 1]
+  std::array<double, kMaxRegimes> regime; // posterior
+  std::uint32_t regimes;
+  std::uint32_t dominant;
+  std::uint64_t updated_unix_ns;
+};
+
+struct HealthRecord {
+  BookHealth health;
+  std::array<std::uint8_t, 7> reserved;
+  std::uint64_t book_updates, trades, gaps, resyncs, crossed, dropped_levels;
+  std::uint64_t last_update_mono_ns;
+};
+
+struct InstrumentState {
+  Seqlock<QuoteRecord> quote;
+  Seqlock<BookRecord> book;
+  Seqlock<FeatureRecord> features;
+  Seqlock<SignalRecord> signal;
+  Seqlock<HealthRecord> health;
+};
+
+// ---------------------------------------------------------------------------------------------
+// Section 2: feeds and engine counters
+
+enum class ConnectionState : std::uint8_t { idle = 0, connecting = 1, connected = 2, disconnected = 3 };
+
+struct FeedRecord {
+  std::array<char, 24> name;
+  ConnectionState state;
+  std::array<std::uint8_t, 7> reserved;
+  std::uint64_t messages, bytes, parse_errors, reconnects, gaps, resyncs, drops;
+  std::uint64_t ring_high_water;
+};
+
+struct EngineRecord {
+  std::uint64_t messages_in;      // venue messages parsed
+  std::uint64_t events_processed; // events the core applied
+  std::int32_t core_cpu;          // CPU the core thread runs on, -1 unknown
+  std::uint32_t reserved;
+  std::uint64_t updated_unix_ns;
+};
+
+struct FeedTable {
+  std::uint32_t count;
+  std::uint32_t reserved;
+  Seqlock<EngineRecord> engine;
+  std::array<Seqlock<FeedRecord>, kMaxFeeds> feeds;
+};
+
+// ---------------------------------------------------------------------------------------------
+// Section 3: latency
+
+struct LatencyTable {
+  std::array<LatencyHistogram, kStageCount> stages;
+};
+
+// ---------------------------------------------------------------------------------------------
+// Section 4: recent notable events (gaps, resyncs, reconnects, kill-switch trips, ...)
+
+enum class NotableKind : std::uint8_t { info = 0, gap = 1, resync = 2, reconnect = 3, stale = 4, crossed = 5, control = 6 };
+
+struct NotableEvent {
+  std::uint64_t unix_ns;
+  std::uint16_t instrument; // 0xFFFF: not about one instrument
+  NotableKind kind;
+  std::uint8_t reserved;
+  std::array<char, 84> text; // NUL-terminated
+};
+
+struct EventLog {
+  std::atomic<std::uint64_t> written; // total ever written; entry i lives at i % kEventLogSize
+  std::array<Seqlock<NotableEvent>, kEventLogSize> entries;
+
+  // Engine only.
+  void append(const NotableEvent& e) noexcept {
+    const std::uint64_t n = written.load(std::memory_order_relaxed);
+    entries[n % kEventLogSize].store(e);
+    written.store(n + 1, std::memory_order_release);
+  }
+};
+
+static_assert(std::is_trivially_copyable_v<InstrumentTable>);
+static_assert(std::is_trivially_copyable_v<QuoteRecord>);
+static_assert(std::is_trivially_copyable_v<BookRecord>);
+static_assert(std::is_trivially_copyable_v<FeatureRecord>);
+static_assert(std::is_trivially_copyable_v<SignalRecord>);
+static_assert(std::is_trivially_copyable_v<HealthRecord>);
+static_assert(std::is_trivially_copyable_v<FeedRecord>);
+static_assert(std::is_trivially_copyable_v<EngineRecord>);
+static_assert(std::is_trivially_copyable_v<NotableEvent>);
+static_assert(sizeof(NotableEvent) == 96);
+
+// Section sizes in order, for SegmentOptions::section_bytes.
+[[nodiscard]] inline std::array<std::size_t, 5> state_section_bytes() noexcept {
+  return {sizeof(InstrumentTable), sizeof(InstrumentState) * kMaxInstruments, sizeof(FeedTable), sizeof(LatencyTable),
+          sizeof(EventLog)};
+}
+
+} // namespace qf::ipc

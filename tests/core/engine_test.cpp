@@ -1,0 +1,261 @@
+#include "qf/core/engine.hpp"
+
+#include <gtest/gtest.h>
+
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <new>
+#include <random>
+
+#include "qf/ipc/segment.hpp"
+
+// Counts every heap allocation in this test binary, to prove the per-event path makes none.
+namespace {
+std::atomic<std::uint64_t> g_allocations{0};
+}
+void* operator new(std::size_t n) {
+  g_allocations.fetch_add(1, std::memory_order_relaxed);
+  if (void* p = std::malloc(n == 0 ? 1 : n)) {
+    return p;
+  }
+  throw std::bad_alloc();
+}
+void* operator new[](std::size_t n) { return operator new(n); }
+void operator delete(void* p) noexcept { std::free(p); }
+void operator delete[](void* p) noexcept { std::free(p); }
+void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
+
+namespace qf::core {
+namespace {
+
+Event level(std::uint16_t instrument, Side side, std::int64_t price, std::int64_t qty, std::uint64_t seq,
+            bool last = false) {
+  Event e{};
+  e.kind = EventKind::book_level;
+  e.side = side;
+  e.instrument = instrument;
+  e.seq = seq;
+  e.level.price = price;
+  e.level.qty = qty;
+  e.flags = last ? kFlagLastInMessage : 0;
+  return e;
+}
+Event marker(std::uint16_t instrument, EventKind kind, std::uint64_t seq = 0) {
+  Event e{};
+  e.kind = kind;
+  e.instrument = instrument;
+  e.seq = seq;
+  e.flags = kFlagLastInMessage;
+  return e;
+}
+Event status(std::uint16_t instrument, FeedStatus s) {
+  Event e = marker(instrument, EventKind::status);
+  e.status = s;
+  return e;
+}
+Event trade(std::uint16_t instrument, std::int64_t price, std::int64_t qty, Side taker, std::uint64_t id,
+            std::uint64_t t_ns) {
+  Event e = marker(instrument, EventKind::trade, id);
+  e.side = taker;
+  e.level.price = price;
+  e.level.qty = qty;
+  e.level.exchange_ns = t_ns;
+  return e;
+}
+
+// An engine publishing into a real state segment, and a read-only view of it.
+class engine : public ::testing::Test {
+protected:
+  void SetUp() override {
+    instance_ = "eng-" + std::to_string(::getpid()) + "-" + std::to_string(counter_++);
+    ipc::SegmentOptions o;
+    o.instance = instance_;
+    o.name = ipc::kStateSegmentName;
+    o.layout_version = ipc::kStateLayoutVersion;
+    const auto bytes = ipc::state_section_bytes();
+    o.section_bytes.assign(bytes.begin(), bytes.end());
+    o.mode = static_cast<std::uint32_t>(ipc::EngineMode::replay);
+    owner_ = std::make_unique<ipc::SegmentOwner>(o);
+    StateSections s;
+    s.instruments = new (owner_->section(ipc::kSectionInstruments)) ipc::InstrumentTable{};
+    s.records = owner_->section_as<ipc::InstrumentState>(ipc::kSectionRecords); // zeroed memory is valid
+    s.feeds = owner_->section_as<ipc::FeedTable>(ipc::kSectionFeeds);
+    s.latency = owner_->section_as<ipc::LatencyTable>(ipc::kSectionLatency);
+    s.events = owner_->section_as<ipc::EventLog>(ipc::kSectionEvents);
+    clock_ = std::make_unique<ipc::TscClock>(ipc::TscClock::calibrate(std::chrono::milliseconds(5)));
+    engine_ = std::make_unique<Engine>(CoreConfig{},
+                                       std::vector<InstrumentSpec>{{"binance-spot", "BTCUSDT", 2, 8, 0},
+                                                                   {"coinbase", "ETH-USD", 2, 8, 1}},
+                                       s, *clock_);
+    owner_->set_state(ipc::SegmentState::running);
+    view_ = std::make_unique<ipc::SegmentView>(instance_, ipc::kStateSegmentName, ipc::kStateLayoutVersion);
+    ASSERT_EQ(view_->try_attach(), ipc::AttachStatus::attached) << view_->message();
+  }
+  void TearDown() override { owner_->unlink(); }
+
+  const ipc::InstrumentState& published(std::size_t i) const {
+    return view_->section_as<ipc::InstrumentState>(ipc::kSectionRecords)[i];
+  }
+  void load_snapshot(std::uint16_t id, std::int64_t mid, std::uint64_t seq) {
+    engine_->apply(marker(id, EventKind::snapshot_begin, seq), now_, 0);
+    for (int i = 1; i <= 20; ++i) {
+      engine_->apply(level(id, Side::bid, mid - i, 100 * i, seq), now_, 0);
+      engine_->apply(level(id, Side::ask, mid + i, 100 * i, seq), now_, 0);
+    }
+    engine_->apply(marker(id, EventKind::snapshot_end, seq), now_, 0);
+  }
+
+  static inline int counter_ = 0;
+  std::string instance_;
+  std::uint64_t now_ = 1'723'161'255'000'000'000ULL;
+  std::unique_ptr<ipc::SegmentOwner> owner_;
+  std::unique_ptr<ipc::TscClock> clock_;
+  std::unique_ptr<Engine> engine_;
+  std::unique_ptr<ipc::SegmentView> view_;
+};
+
+TEST_F(engine, should_publish_the_instrument_table_for_readers) {
+  const auto* table = view_->section_as<ipc::InstrumentTable>(ipc::kSectionInstruments);
+  ASSERT_NE(table, nullptr);
+  ASSERT_EQ(table->count, 2U);
+  EXPECT_EQ(std::string(table->items[0].venue.data()), "binance-spot");
+  EXPECT_EQ(std::string(table->items[1].symbol.data()), "ETH-USD");
+  EXPECT_EQ(table->items[0].price_decimals, 2);
+  EXPECT_EQ(view_->header().mode, static_cast<std::uint32_t>(ipc::EngineMode::replay));
+}
+
+TEST_F(engine, should_publish_book_quote_and_health_that_a_read_only_reader_sees) {
+  load_snapshot(0, 6'183'763, 50);
+  engine_->apply(status(0, FeedStatus::book_live), now_, 0);
+  engine_->apply(level(0, Side::bid, 6'183'763, 7, 51), now_, 0); // new best bid, not yet message end
+  engine_->apply(level(0, Side::ask, 6'183'764, 0, 51, true), now_, 0); // delete best ask
+
+  ipc::BookRecord book{};
+  ASSERT_EQ(published(0).book.try_load(book), ipc::ReadStatus::ok);
+  EXPECT_EQ(book.bid_levels, 10U);
+  EXPECT_EQ(book.bids[0].price, 6'183'763);
+  EXPECT_EQ(book.bids[0].qty, 7);
+  EXPECT_EQ(book.asks[0].price, 6'183'765);
+  EXPECT_EQ(book.update_id, 51U);
+  ipc::QuoteRecord quote{};
+  ASSERT_EQ(published(0).quote.try_load(quote), ipc::ReadStatus::ok);
+  EXPECT_EQ(quote.bid_price, 6'183'763);
+  EXPECT_EQ(quote.ask_price, 6'183'765);
+  ipc::HealthRecord health{};
+  ASSERT_EQ(published(0).health.try_load(health), ipc::ReadStatus::ok);
+  EXPECT_EQ(health.health, ipc::BookHealth::live);
+  EXPECT_EQ(health.book_updates, 2U) << "the snapshot and one diff message";
+  ipc::FeatureRecord f{};
+  ASSERT_EQ(published(0).features.try_load(f), ipc::ReadStatus::ok);
+  EXPECT_DOUBLE_EQ(f.mid, (61837.63 + 61837.65) / 2);
+}
+
+TEST_F(engine, should_fade_the_signal_and_log_an_event_when_a_gap_is_reported) {
+  load_snapshot(0, 10'000, 1);
+  engine_->apply(status(0, FeedStatus::book_live), now_, 0);
+  for (int i = 0; i < 50; ++i) {
+    engine_->apply(trade(0, 10'000 + i, 5, Side::bid, static_cast<std::uint64_t>(i), now_ + static_cast<std::uint64_t>(i) * std::uint64_t{300'000'000}), now_, 0);
+  }
+  EXPECT_NE(engine_->signal(0).signal, 0.0) << "buy flow on a live book moves the signal";
+  engine_->apply(status(0, FeedStatus::gap), now_, 0);
+  EXPECT_EQ(engine_->health(0), ipc::BookHealth::gap);
+  engine_->apply(trade(0, 10'100, 5, Side::bid, 99, now_ + 20'000'000'000ULL), now_, 0);
+  ipc::SignalRecord sig{};
+  ASSERT_EQ(published(0).signal.try_load(sig), ipc::ReadStatus::ok);
+  EXPECT_EQ(sig.signal, 0.0);
+  EXPECT_EQ(sig.confidence, 0.0);
+  const auto* log = view_->section_as<ipc::EventLog>(ipc::kSectionEvents);
+  ASSERT_NE(log, nullptr);
+  ASSERT_GE(log->written.load(), 1U);
+  ipc::NotableEvent ev{};
+  ASSERT_EQ(log->entries[0].try_load(ev), ipc::ReadStatus::ok);
+  EXPECT_EQ(ev.kind, ipc::NotableKind::gap);
+  EXPECT_NE(std::strstr(ev.text.data(), "gap"), nullptr);
+}
+
+TEST_F(engine, should_mark_a_crossed_book_and_recover_when_it_uncrosses) {
+  load_snapshot(1, 5'000, 1);
+  engine_->apply(status(1, FeedStatus::book_live), now_, 0);
+  engine_->apply(level(1, Side::bid, 5'003, 1, 2, true), now_, 0); // above the best ask 5001
+  EXPECT_EQ(engine_->health(1), ipc::BookHealth::crossed);
+  EXPECT_EQ(engine_->crossed_count(1), 1U);
+  engine_->apply(level(1, Side::bid, 5'003, 0, 3, true), now_, 0);
+  EXPECT_EQ(engine_->health(1), ipc::BookHealth::live);
+}
+
+TEST_F(engine, should_record_latency_per_stage_when_events_carry_stamps) {
+  ipc::SpscRing<Event, 1024> ring;
+  for (int i = 0; i < 100; ++i) {
+    Event e = level(0, Side::bid, 1000 + i, 1, static_cast<std::uint64_t>(i), true);
+    e.recv_ticks = clock_->now();
+    e.push_delta_ticks = 10;
+    ASSERT_TRUE(ring.try_push(e));
+  }
+  std::size_t done = 0;
+  while (done < 100) {
+    done += engine_->do_work(ring, now_);
+  }
+  const auto* latency = view_->section_as<ipc::LatencyTable>(ipc::kSectionLatency);
+  ASSERT_NE(latency, nullptr);
+  for (const ipc::Stage s : {ipc::Stage::parse, ipc::Stage::queue, ipc::Stage::process, ipc::Stage::receive_to_publish}) {
+    EXPECT_EQ(latency->stages[static_cast<std::size_t>(s)].count(), 100U) << ipc::to_string(s);
+  }
+  EXPECT_EQ(engine_->events_processed(), 100U);
+}
+
+TEST_F(engine, should_not_allocate_per_event_after_warm_up) {
+  std::mt19937_64 rng(1);
+  std::normal_distribution<double> near(0.0, 30.0);
+  load_snapshot(0, 6'000'000, 1);
+  load_snapshot(1, 300'000, 1);
+  engine_->apply(status(0, FeedStatus::book_live), now_, 0);
+  engine_->apply(status(1, FeedStatus::book_live), now_, 0);
+  const auto run = [&](int n, std::uint64_t start_ns) {
+    std::uint64_t t = start_ns;
+    for (int i = 0; i < n; ++i) {
+      t += 7'000'000; // 7 ms apart: bars close, the regime filter runs
+      const auto id = static_cast<std::uint16_t>(i & 1);
+      const std::int64_t mid = id == 0 ? 6'000'000 : 300'000;
+      const auto off = static_cast<std::int64_t>(std::abs(std::lround(near(rng)))) + 1;
+      switch (i % 4) {
+      case 0: engine_->apply(level(id, Side::bid, mid - off, i % 3 == 0 ? 0 : 5, 2, true), t, clock_->now()); break;
+      case 1: engine_->apply(level(id, Side::ask, mid + off, 5, 2, true), t, clock_->now()); break;
+      case 2: engine_->apply(trade(id, mid, 3, (i & 2) ? Side::bid : Side::ask, static_cast<std::uint64_t>(i), t), t, clock_->now()); break;
+      default: {
+        Event b = marker(id, EventKind::bbo, 3);
+        b.bbo.bid_price = mid - 1;
+        b.bbo.ask_price = mid + 1;
+        b.bbo.bid_qty = b.bbo.ask_qty = 4;
+        engine_->apply(b, t, clock_->now());
+      }
+      }
+    }
+    return t;
+  };
+  const std::uint64_t t = run(20'000, now_); // warm-up
+  const std::uint64_t before = g_allocations.load();
+  run(200'000, t);
+  EXPECT_EQ(g_allocations.load() - before, 0U);
+  EXPECT_GT(engine_->events_processed(), 220'000U);
+}
+
+TEST(engine_config, should_refuse_a_symbol_too_long_for_the_layout) {
+  ipc::InstrumentTable table{};
+  auto records = std::make_unique<ipc::InstrumentState[]>(ipc::kMaxInstruments);
+  auto feeds = std::make_unique<ipc::FeedTable>();
+  auto latency = std::make_unique<ipc::LatencyTable>();
+  auto events = std::make_unique<ipc::EventLog>();
+  const StateSections s{&table, records.get(), feeds.get(), latency.get(), events.get()};
+  const ipc::TscClock clock = ipc::TscClock::monotonic();
+  EXPECT_THROW(Engine(CoreConfig{}, {{"binance-spot", std::string(40, 'X'), 2, 8, 0}}, s, clock), std::invalid_argument);
+  EXPECT_THROW(Engine(CoreConfig{}, {}, s, clock), std::invalid_argument);
+}
+
+} // namespace
+} // namespace qf::core
