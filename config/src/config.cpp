@@ -1,0 +1,258 @@
+#include "qf/config/config.hpp"
+
+#include <toml++/toml.h>
+
+#include <cmath>
+#include <set>
+#include <sstream>
+
+namespace qf::config {
+namespace {
+
+const std::set<std::string> kVenues = {"binance-spot", "binance-usdm", "coinbase"};
+
+[[noreturn]] void fail(const std::string& source, const toml::source_region& where, const std::string& key,
+                       const std::string& problem) {
+  std::ostringstream out;
+  out << source << ":" << where.begin.line << ":" << where.begin.column << ": " << key << ": " << problem;
+  throw ConfigError(out.str());
+}
+
+// Reads the keys of one table, refusing any key it was not asked about.
+class TableReader {
+public:
+  TableReader(const toml::table& table, std::string prefix, const std::string& source)
+      : table_(table), prefix_(std::move(prefix)), source_(source) {}
+  ~TableReader() noexcept(false) {
+    if (std::uncaught_exceptions() != 0) {
+      return;
+    }
+    for (const auto& [key, node] : table_) {
+      if (known_.count(std::string(key.str())) == 0) {
+        fail(source_, node.source(), name(std::string(key.str())), "unknown key");
+      }
+    }
+  }
+  TableReader(const TableReader&) = delete;
+  TableReader& operator=(const TableReader&) = delete;
+
+  void text(const char* key, std::string& out) {
+    if (const auto* node = find(key)) {
+      const auto v = node->value<std::string>();
+      if (!v) {
+        fail(source_, node->source(), name(key), "must be a string");
+      }
+      out = *v;
+    }
+  }
+  void boolean(const char* key, bool& out) {
+    if (const auto* node = find(key)) {
+      const auto* v = node->as_boolean();
+      if (v == nullptr) {
+        fail(source_, node->source(), name(key), "must be true or false");
+      }
+      out = v->get();
+    }
+  }
+  template <typename Int>
+  void integer(const char* key, Int& out, std::int64_t lo, std::int64_t hi) {
+    if (const auto* node = find(key)) {
+      const auto* v = node->as_integer();
+      if (v == nullptr) {
+        fail(source_, node->source(), name(key), "must be an integer");
+      }
+      if (v->get() < lo || v->get() > hi) {
+        fail(source_, node->source(), name(key),
+             "must be within " + std::to_string(lo) + ".." + std::to_string(hi) + ", got " + std::to_string(v->get()));
+      }
+      out = static_cast<Int>(v->get());
+    }
+  }
+  void positive(const char* key, double& out) {
+    if (const auto* node = find(key)) {
+      const auto v = node->value<double>(); // integers are accepted as numbers
+      if (!v || !std::isfinite(*v) || *v <= 0.0) {
+        fail(source_, node->source(), name(key), "must be a positive number");
+      }
+      out = *v;
+    }
+  }
+  void int_list(const char* key, std::vector<int>& out, int lo, int hi) {
+    if (const auto* node = find(key)) {
+      const auto* arr = node->as_array();
+      if (arr == nullptr) {
+        fail(source_, node->source(), name(key), "must be an array of integers");
+      }
+      out.clear();
+      for (const auto& item : *arr) {
+        const auto* v = item.as_integer();
+        if (v == nullptr || v->get() < lo || v->get() > hi) {
+          fail(source_, item.source(), name(key),
+               "items must be integers within " + std::to_string(lo) + ".." + std::to_string(hi));
+        }
+        out.push_back(static_cast<int>(v->get()));
+      }
+    }
+  }
+  template <typename Enum>
+  void choice(const char* key, Enum& out, std::initializer_list<std::pair<const char*, Enum>> options) {
+    std::string value;
+    const auto* node = find(key);
+    if (node == nullptr) {
+      return;
+    }
+    text(key, value);
+    std::string allowed;
+    for (const auto& [label, e] : options) {
+      if (value == label) {
+        out = e;
+        return;
+      }
+      allowed += allowed.empty() ? label : std::string(" | ") + label;
+    }
+    fail(source_, node->source(), name(key), "must be one of " + allowed + ", got '" + value + "'");
+  }
+  // A key handled by the caller (a sub-table): known, not read here.
+  void allow(const char* key) { known_.insert(key); }
+  [[nodiscard]] const toml::node* require(const char* key) {
+    const auto* node = find(key);
+    if (node == nullptr) {
+      fail(source_, table_.source(), name(key), "is required");
+    }
+    return node;
+  }
+
+private:
+  const toml::node* find(const char* key) {
+    known_.insert(key);
+    return table_.get(key);
+  }
+  [[nodiscard]] std::string name(const std::string& key) const { return prefix_.empty() ? key : prefix_ + "." + key; }
+
+  const toml::table& table_;
+  std::string prefix_;
+  const std::string& source_;
+  std::set<std::string> known_;
+};
+
+const toml::table* sub_table(const toml::table& root, const char* key, const std::string& source) {
+  const toml::node* node = root.get(key);
+  if (node == nullptr) {
+    return nullptr;
+  }
+  if (!node->is_table()) {
+    fail(source, node->source(), key, "must be a table");
+  }
+  return node->as_table();
+}
+
+Config from_table(const toml::table& root, const std::string& source) {
+  Config c;
+  TableReader top(root, "", source);
+  if (const auto* t = sub_table(root, "engine", source)) {
+    top.allow("engine");
+    TableReader r(*t, "engine", source);
+    r.text("instance", c.engine.instance);
+    r.choice("mode", c.engine.mode, {{"live", Mode::live}, {"sim", Mode::sim}, {"replay", Mode::replay}});
+    r.integer("core_cpu", c.engine.core_cpu, -1, 4095);
+    r.int_list("feed_cpus", c.engine.feed_cpus, 0, 4095);
+    r.integer("numa_node", c.engine.numa_node, -1, 1023);
+    r.boolean("lock_memory", c.engine.lock_memory);
+    r.integer("realtime_priority", c.engine.realtime_priority, 0, 99);
+    r.boolean("huge_pages", c.engine.huge_pages);
+    r.choice("idle", c.engine.idle,
+             {{"spin", IdleStrategy::spin}, {"backoff", IdleStrategy::backoff}, {"sleep", IdleStrategy::sleep}});
+    for (const char ch : c.engine.instance) {
+      const bool ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '_' ||
+                      ch == '-';
+      if (!ok || c.engine.instance.size() > 64) {
+        fail(source, t->source(), "engine.instance", "must be 1-64 characters of [A-Za-z0-9_-]");
+      }
+    }
+  }
+  if (const auto* t = sub_table(root, "book", source)) {
+    top.allow("book");
+    TableReader r(*t, "book", source);
+    r.integer("window_ticks", c.book.window_ticks, 16, 1 << 24);
+    r.integer("cold_capacity", c.book.cold_capacity, 0, 1 << 20);
+  }
+  if (const auto* t = sub_table(root, "features", source)) {
+    top.allow("features");
+    TableReader r(*t, "features", source);
+    r.positive("fast_halflife_s", c.features.fast_halflife_s);
+    r.positive("slow_halflife_s", c.features.slow_halflife_s);
+    r.positive("vol_halflife_s", c.features.vol_halflife_s);
+    r.positive("flow_halflife_s", c.features.flow_halflife_s);
+    r.integer("vwap_window_s", c.features.vwap_window_s, 1, 3600);
+    r.integer("imbalance_levels", c.features.imbalance_levels, 1, 20);
+  }
+  if (const toml::node* node = root.get("instruments")) {
+    top.allow("instruments");
+    const auto* arr = node->as_array();
+    if (arr == nullptr || !arr->is_array_of_tables()) {
+      fail(source, node->source(), "instruments", "must be an array of tables ([[instruments]])");
+    }
+    std::set<std::string> seen;
+    for (std::size_t i = 0; i < arr->size(); ++i) {
+      const auto& t = *arr->get(i)->as_table();
+      const std::string prefix = "instruments[" + std::to_string(i) + "]";
+      TableReader r(t, prefix, source);
+      InstrumentEntry e;
+      (void)r.require("venue");
+      (void)r.require("symbol");
+      r.text("venue", e.venue);
+      r.text("symbol", e.symbol);
+      r.integer("price_decimals", e.price_decimals, 0, 18);
+      r.integer("qty_decimals", e.qty_decimals, 0, 18);
+      if (kVenues.count(e.venue) == 0) {
+        fail(source, t.source(), prefix + ".venue", "unknown venue '" + e.venue + "' (binance-spot | binance-usdm | coinbase)");
+      }
+      if (e.symbol.empty() || e.symbol.size() > 23) {
+        fail(source, t.source(), prefix + ".symbol", "must be 1-23 characters");
+      }
+      if (!seen.insert(e.venue + ":" + e.symbol).second) {
+        fail(source, t.source(), prefix, "duplicate instrument " + e.venue + ":" + e.symbol);
+      }
+      c.instruments.push_back(e);
+    }
+    if (c.instruments.size() > 64) {
+      fail(source, node->source(), "instruments", "at most 64 instruments");
+    }
+  }
+  return c;
+}
+
+} // namespace
+
+Config parse_config(const std::string& toml_text, const std::string& source_name) {
+  try {
+    const toml::table root = toml::parse(toml_text, source_name);
+    return from_table(root, source_name);
+  } catch (const toml::parse_error& e) {
+    std::ostringstream out;
+    out << source_name << ":" << e.source().begin.line << ":" << e.source().begin.column << ": " << e.description();
+    throw ConfigError(out.str());
+  }
+}
+
+Config load_config(const std::string& path) {
+  try {
+    const toml::table root = toml::parse_file(path);
+    return from_table(root, path);
+  } catch (const toml::parse_error& e) {
+    std::ostringstream out;
+    out << path << ":" << e.source().begin.line << ":" << e.source().begin.column << ": " << e.description();
+    throw ConfigError(out.str());
+  }
+}
+
+const char* to_string(Mode m) noexcept {
+  switch (m) {
+  case Mode::live: return "live";
+  case Mode::sim: return "sim";
+  case Mode::replay: return "replay";
+  }
+  return "unknown";
+}
+
+} // namespace qf::config

@@ -1,0 +1,107 @@
+#include "qf/config/config.hpp"
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+namespace qf::config {
+namespace {
+
+// Expects parse_config(text) to throw a ConfigError whose message contains `needle`.
+void expect_error(const std::string& text, const std::string& needle) {
+  try {
+    (void)parse_config(text, "test.toml");
+    ADD_FAILURE() << "accepted: " << text;
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
+  }
+}
+
+TEST(config, should_use_the_documented_defaults_for_an_empty_file) {
+  const Config c = parse_config("");
+  EXPECT_EQ(c.engine.instance, "default");
+  EXPECT_EQ(c.engine.mode, Mode::live);
+  EXPECT_EQ(c.engine.core_cpu, -1);
+  EXPECT_EQ(c.book.window_ticks, 16384U);
+  EXPECT_DOUBLE_EQ(c.features.fast_halflife_s, 5.0);
+  EXPECT_TRUE(c.instruments.empty());
+}
+
+TEST(config, should_read_every_section) {
+  const Config c = parse_config(R"(
+[engine]
+instance = "sim-1"
+mode = "sim"
+core_cpu = 1
+feed_cpus = [0]
+lock_memory = false
+idle = "backoff"
+
+[book]
+window_ticks = 4096
+
+[features]
+fast_halflife_s = 2
+vwap_window_s = 60
+
+[[instruments]]
+venue = "binance-spot"
+symbol = "BTCUSDT"
+price_decimals = 2
+qty_decimals = 5
+
+[[instruments]]
+venue = "coinbase"
+symbol = "ETH-USD"
+)");
+  EXPECT_EQ(c.engine.instance, "sim-1");
+  EXPECT_EQ(c.engine.mode, Mode::sim);
+  EXPECT_EQ(c.engine.core_cpu, 1);
+  EXPECT_EQ(c.engine.feed_cpus, std::vector<int>{0});
+  EXPECT_FALSE(c.engine.lock_memory);
+  EXPECT_EQ(c.engine.idle, IdleStrategy::backoff);
+  EXPECT_EQ(c.book.window_ticks, 4096U);
+  EXPECT_DOUBLE_EQ(c.features.fast_halflife_s, 2.0);
+  EXPECT_EQ(c.features.vwap_window_s, 60U);
+  ASSERT_EQ(c.instruments.size(), 2U);
+  EXPECT_EQ(c.instruments[0].qty_decimals, 5);
+  EXPECT_EQ(c.instruments[1].price_decimals, 2) << "default";
+}
+
+TEST(config, should_name_the_key_and_line_of_an_unknown_key) {
+  expect_error("[engine]\ncore_cpuu = 1\n", "test.toml:2:");
+  expect_error("[engine]\ncore_cpuu = 1\n", "engine.core_cpuu: unknown key");
+  expect_error("[enigne]\n", "enigne: unknown key");
+}
+
+TEST(config, should_refuse_wrong_types_and_out_of_range_values) {
+  expect_error("[engine]\ncore_cpu = \"one\"\n", "engine.core_cpu: must be an integer");
+  expect_error("[engine]\nrealtime_priority = 120\n", "must be within 0..99, got 120");
+  expect_error("[engine]\nmode = \"paper\"\n", "must be one of live | sim | replay, got 'paper'");
+  expect_error("[features]\nslow_halflife_s = -1\n", "features.slow_halflife_s: must be a positive number");
+  expect_error("[engine]\ninstance = \"a/b\"\n", "engine.instance");
+}
+
+TEST(config, should_refuse_bad_instruments) {
+  expect_error("[[instruments]]\nsymbol = \"BTCUSDT\"\n", "instruments[0].venue: is required");
+  expect_error("[[instruments]]\nvenue = \"kraken\"\nsymbol = \"X\"\n", "unknown venue 'kraken'");
+  expect_error("[[instruments]]\nvenue = \"coinbase\"\nsymbol = \"A\"\n[[instruments]]\nvenue = \"coinbase\"\nsymbol = \"A\"\n",
+               "duplicate instrument coinbase:A");
+  expect_error("instruments = 3\n", "must be an array of tables");
+}
+
+TEST(config, should_report_toml_syntax_errors_with_their_position) {
+  expect_error("[engine\n", "test.toml:1:");
+}
+
+TEST(config, should_name_a_missing_file) {
+  try {
+    (void)load_config("/nonexistent/qf.toml");
+    ADD_FAILURE();
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("/nonexistent/qf.toml"), std::string::npos) << e.what();
+  }
+}
+
+} // namespace
+} // namespace qf::config
