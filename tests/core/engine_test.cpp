@@ -13,6 +13,7 @@
 #include <random>
 
 #include "qf/ipc/segment.hpp"
+#include "qf/ipc/state_reader.hpp"
 
 // Counts every heap allocation in this test binary, to prove the per-event path makes none.
 namespace {
@@ -243,6 +244,38 @@ TEST_F(engine, should_not_allocate_per_event_after_warm_up) {
   run(200'000, t);
   EXPECT_EQ(g_allocations.load() - before, 0U);
   EXPECT_GT(engine_->events_processed(), 220'000U);
+}
+
+TEST_F(engine, should_be_read_back_whole_by_a_state_reader) {
+  load_snapshot(0, 6'183'763, 50);
+  engine_->apply(status(0, FeedStatus::book_live), now_, 0);
+  engine_->apply(status(1, FeedStatus::gap), now_, 0);
+  ipc::StateReader reader(instance_);
+  ipc::StateSnapshot snap;
+  reader.read(snap);
+  ASSERT_EQ(snap.status, ipc::EngineStatus::running) << snap.message;
+  EXPECT_EQ(snap.mode, ipc::EngineMode::replay);
+  EXPECT_EQ(snap.engine_pid, ::getpid());
+  ASSERT_EQ(snap.instruments.size(), 2U);
+  EXPECT_EQ(std::string(snap.instruments[0].info.symbol.data()), "BTCUSDT");
+  EXPECT_FALSE(snap.instruments[0].busy);
+  EXPECT_EQ(snap.instruments[0].health.health, ipc::BookHealth::live);
+  EXPECT_EQ(snap.instruments[0].book.bids[0].price, 6'183'762);
+  EXPECT_EQ(snap.instruments[1].health.health, ipc::BookHealth::gap);
+  ASSERT_EQ(snap.events.size(), 1U);
+  EXPECT_EQ(snap.events[0].instrument, 1);
+  owner_->set_state(ipc::SegmentState::stopped);
+  reader.read(snap);
+  EXPECT_EQ(snap.status, ipc::EngineStatus::stopped);
+}
+
+TEST(state_reader, should_await_an_engine_that_is_not_there) {
+  ipc::StateReader reader("absent-" + std::to_string(::getpid()));
+  ipc::StateSnapshot snap;
+  reader.read(snap);
+  EXPECT_EQ(snap.status, ipc::EngineStatus::awaiting);
+  EXPECT_NE(snap.message.find("awaiting"), std::string::npos) << snap.message;
+  EXPECT_TRUE(snap.instruments.empty());
 }
 
 TEST(engine_config, should_refuse_a_symbol_too_long_for_the_layout) {

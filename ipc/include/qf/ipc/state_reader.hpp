@@ -1,0 +1,67 @@
+#pragma once
+// StateReader: the read side of the state layout for every reader process (gateway, monitor,
+// tests). It attaches to /qf.<instance>.state read-only, follows engine restarts, and copies
+// everything the engine publishes into a plain StateSnapshot: the engine's status (awaiting /
+// running / stalled / stopped), the instrument table, each instrument's records (each a
+// consistent seqlock copy, or marked busy), feed counters, latency histograms and the recent
+// notable events. Not for the engine's thread: a snapshot allocates and copies ~200 KiB.
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "qf/ipc/latency_histogram.hpp"
+#include "qf/ipc/segment.hpp"
+#include "qf/ipc/state_layout.hpp"
+
+namespace qf::ipc {
+
+enum class EngineStatus : std::uint8_t { awaiting, running, stalled, stopped, version_mismatch };
+[[nodiscard]] const char* to_string(EngineStatus s) noexcept;
+
+struct InstrumentSnapshot {
+  InstrumentInfo info{};
+  QuoteRecord quote{};
+  BookRecord book{};
+  FeatureRecord features{};
+  SignalRecord signal{};
+  HealthRecord health{};
+  bool busy = false; // some record stayed busy for every retry (a writer died mid-update?)
+};
+
+struct StateSnapshot {
+  EngineStatus status = EngineStatus::awaiting;
+  std::string message; // why awaiting / version mismatch
+  EngineMode mode = EngineMode::live;
+  std::uint64_t generation = 0;
+  std::int32_t engine_pid = 0;
+  std::uint64_t start_unix_ns = 0;
+  std::uint64_t heartbeat_age_ns = 0;
+  EngineRecord engine{};
+  std::vector<InstrumentSnapshot> instruments;
+  std::vector<FeedRecord> feeds;
+  std::array<std::unique_ptr<HistogramSnapshot>, kStageCount> latency; // never null
+  std::vector<NotableEvent> events; // oldest first, at most kEventLogSize
+  std::uint64_t events_written = 0;
+
+  StateSnapshot();
+};
+
+class StateReader {
+public:
+  explicit StateReader(std::string instance, std::uint64_t stall_after_ns = 2'000'000'000ULL);
+
+  // Re-attaches when needed (absent engine, restart) and fills `out`. Never throws.
+  void read(StateSnapshot& out) noexcept;
+  [[nodiscard]] bool attached() const noexcept { return view_.attached(); }
+  // The mapping, for tests that must prove it is read-only.
+  [[nodiscard]] const SegmentView& view() const noexcept { return view_; }
+
+private:
+  SegmentView view_;
+  std::uint64_t stall_after_ns_;
+};
+
+} // namespace qf::ipc

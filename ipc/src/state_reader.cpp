@@ -1,0 +1,94 @@
+#include "qf/ipc/state_reader.hpp"
+
+#include <algorithm>
+
+namespace qf::ipc {
+
+const char* to_string(EngineStatus s) noexcept {
+  switch (s) {
+  case EngineStatus::awaiting: return "awaiting";
+  case EngineStatus::running: return "running";
+  case EngineStatus::stalled: return "stalled";
+  case EngineStatus::stopped: return "stopped";
+  case EngineStatus::version_mismatch: return "version_mismatch";
+  }
+  return "unknown";
+}
+
+StateSnapshot::StateSnapshot() {
+  for (auto& h : latency) {
+    h = std::make_unique<HistogramSnapshot>();
+  }
+}
+
+StateReader::StateReader(std::string instance, std::uint64_t stall_after_ns)
+    : view_(std::move(instance), kStateSegmentName, kStateLayoutVersion), stall_after_ns_(stall_after_ns) {}
+
+void StateReader::read(StateSnapshot& out) noexcept {
+  out.instruments.clear();
+  out.feeds.clear();
+  out.events.clear();
+  if (!view_.attached() || view_.owner_restarted()) {
+    const AttachStatus a = view_.try_attach();
+    if (a != AttachStatus::attached) {
+      out.status = a == AttachStatus::version_mismatch ? EngineStatus::version_mismatch : EngineStatus::awaiting;
+      out.message = view_.message();
+      return;
+    }
+  }
+  out.message.clear();
+  const SegmentHeader& h = view_.header();
+  switch (view_.owner_status(stall_after_ns_)) {
+  case OwnerStatus::running: out.status = EngineStatus::running; break;
+  case OwnerStatus::stalled: out.status = EngineStatus::stalled; break;
+  case OwnerStatus::stopped: out.status = EngineStatus::stopped; break;
+  }
+  out.mode = static_cast<EngineMode>(h.mode);
+  out.generation = h.generation;
+  out.engine_pid = h.owner_pid;
+  out.start_unix_ns = h.start_unix_ns;
+  out.heartbeat_age_ns = view_.heartbeat_age_ns();
+
+  const auto* table = view_.section_as<InstrumentTable>(kSectionInstruments);
+  const auto* records = view_.section_as<InstrumentState>(kSectionRecords);
+  const auto* feeds = view_.section_as<FeedTable>(kSectionFeeds);
+  const auto* latency = view_.section_as<LatencyTable>(kSectionLatency);
+  const auto* log = view_.section_as<EventLog>(kSectionEvents);
+  if (table == nullptr || records == nullptr || feeds == nullptr || latency == nullptr || log == nullptr) {
+    out.status = EngineStatus::version_mismatch;
+    out.message = view_.path() + ": sections smaller than this reader's layout";
+    return;
+  }
+  const std::size_t n = std::min<std::size_t>(table->count, kMaxInstruments);
+  out.instruments.resize(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    InstrumentSnapshot& s = out.instruments[i];
+    s.info = table->items[i];
+    const InstrumentState& r = records[i];
+    s.busy = r.quote.try_load(s.quote) != ReadStatus::ok;
+    s.busy |= r.book.try_load(s.book) != ReadStatus::ok;
+    s.busy |= r.features.try_load(s.features) != ReadStatus::ok;
+    s.busy |= r.signal.try_load(s.signal) != ReadStatus::ok;
+    s.busy |= r.health.try_load(s.health) != ReadStatus::ok;
+  }
+  (void)feeds->engine.try_load(out.engine);
+  const std::size_t nf = std::min<std::size_t>(feeds->count, kMaxFeeds);
+  out.feeds.resize(nf);
+  for (std::size_t i = 0; i < nf; ++i) {
+    (void)feeds->feeds[i].try_load(out.feeds[i]);
+  }
+  for (std::size_t s = 0; s < kStageCount; ++s) {
+    latency->stages[s].snapshot(*out.latency[s]);
+  }
+  const std::uint64_t written = log->written.load(std::memory_order_acquire);
+  out.events_written = written;
+  const std::uint64_t first = written > kEventLogSize ? written - kEventLogSize : 0;
+  for (std::uint64_t i = first; i < written; ++i) {
+    NotableEvent e{};
+    if (log->entries[i % kEventLogSize].try_load(e) == ReadStatus::ok) {
+      out.events.push_back(e);
+    }
+  }
+}
+
+} // namespace qf::ipc
