@@ -15,7 +15,7 @@ packages=(
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev
   # tools used by scripts and tests
-  python3 procps util-linux
+  python3 procps util-linux tmux   # tmux drives the monitor's interactive test
 )
 
 missing=()

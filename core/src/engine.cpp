@@ -236,6 +236,7 @@ void Engine::on_trade(Instrument& in, const Event& e, std::uint64_t now_unix_ns)
   in.out->quote.store(in.quote);
   refresh_signal(in, now_unix_ns);
   publish_features(in, now_unix_ns);
+  publish_health(in); // carries the trade counter
 }
 
 void Engine::on_bar_close(Instrument& in, const Bar& bar, const BarIndicators& ind) noexcept {

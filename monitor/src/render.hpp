@@ -1,0 +1,27 @@
+#pragma once
+// Rendering of a StateSnapshot for qf-monitor: one plain-text report (--once), one JSON
+// document (--json), and the helpers the ncurses screen shares with them (prices as exact
+// decimal strings, percentiles per stage, rates between two snapshots). Reads only the
+// ipc state layout: the monitor never includes core or feeds headers.
+
+#include <cstdint>
+#include <string>
+
+#include "qf/ipc/state_reader.hpp"
+
+namespace qf::monitor {
+
+// Per-second rates between two snapshots of the same engine generation.
+struct Rates {
+  double events_per_s = 0.0;
+  double messages_per_s = 0.0;
+};
+[[nodiscard]] Rates rates_between(const ipc::StateSnapshot& earlier, const ipc::StateSnapshot& later,
+                                  double seconds) noexcept;
+
+[[nodiscard]] std::string price_text(std::int64_t value, int decimals);
+[[nodiscard]] std::string duration_text(std::uint64_t ns);
+[[nodiscard]] std::string text_report(const ipc::StateSnapshot& s, std::uint64_t now_unix_ns);
+[[nodiscard]] std::string json_report(const ipc::StateSnapshot& s, std::uint64_t now_unix_ns);
+
+} // namespace qf::monitor

@@ -1,0 +1,155 @@
+#!/usr/bin/env python3
+"""qf-monitor against a live state segment written by the core Engine (state_publisher).
+
+Usage: monitor_test.py QF_MONITOR STATE_PUBLISHER
+Covers --json and --once, waiting for an absent engine, an engine restart (stopped, then a
+new generation), and the interactive screen under tmux (keys, resize, q exits with 0).
+Every wait is a bounded poll of a condition, never a sleep standing in for it.
+"""
+import json
+import os
+import subprocess
+import sys
+import time
+import unittest
+
+MONITOR = STATE_PUBLISHER = None
+WAIT_S = 20.0
+
+
+def poll(condition, what, timeout=WAIT_S):
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        last = condition()
+        if last:
+            return last
+        time.sleep(0.02)
+    raise AssertionError(f"timed out waiting for {what}; last value: {last!r}")
+
+
+def monitor_json(instance):
+    out = subprocess.run([MONITOR, "--instance", instance, "--json"], check=True, capture_output=True, text=True,
+                         timeout=WAIT_S)
+    return json.loads(out.stdout)
+
+
+class Publisher:
+    def __init__(self, instance):
+        self.proc = subprocess.Popen([STATE_PUBLISHER, instance], stdout=subprocess.PIPE, text=True)
+        line = self.proc.stdout.readline()
+        assert line.strip() == "ready", f"publisher said {line!r}"
+
+    def stop(self):
+        self.proc.terminate()
+        assert self.proc.wait(timeout=WAIT_S) == 0
+
+
+def unlink(instance):
+    try:
+        os.unlink(f"/dev/shm/qf.{instance}.state")
+    except FileNotFoundError:
+        pass
+
+
+class MonitorTest(unittest.TestCase):
+    def setUp(self):
+        self.instance = f"mon-{os.getpid()}-{self._testMethodName[-20:]}"
+        unlink(self.instance)
+
+    def tearDown(self):
+        unlink(self.instance)
+
+    def test_should_report_awaiting_when_no_engine_runs(self):
+        doc = monitor_json(self.instance)
+        self.assertEqual(doc["status"], "awaiting")
+        self.assertIn("no such segment", doc["message"])
+
+    def test_should_show_the_published_instruments_counters_and_percentiles(self):
+        pub = Publisher(self.instance)
+        try:
+            doc = monitor_json(self.instance)
+            self.assertEqual(doc["status"], "running")
+            self.assertEqual(doc["mode"], "SIM")
+            self.assertEqual(doc["pid"], pub.proc.pid)
+            by_symbol = {i["symbol"]: i for i in doc["instruments"]}
+            self.assertEqual(sorted(by_symbol), ["BTCUSDT", "ETH-USD"])
+            btc = by_symbol["BTCUSDT"]
+            self.assertEqual((btc["venue"], btc["bid"], btc["ask"]), ("binance-spot", "61837.63", "61837.64"))
+            self.assertEqual(btc["health"], "live")
+            self.assertEqual(btc["trades"], 1000)
+            self.assertIn(btc["last_price"], ("61837.63", "61837.64"))
+            self.assertEqual(by_symbol["ETH-USD"]["health"], "gap")
+            self.assertEqual(by_symbol["ETH-USD"]["gaps"], 1)
+            self.assertAlmostEqual(sum(btc["regime"]), 1.0, places=9)
+            # Every event the publisher applied carried TSC stamps: 1000 trades + snapshot + status.
+            lat = doc["latency_ns"]
+            self.assertGreaterEqual(lat["receive_to_publish"]["count"], 1000)
+            self.assertLessEqual(lat["receive_to_publish"]["p50"], lat["receive_to_publish"]["p99"])
+            self.assertLessEqual(lat["receive_to_publish"]["p99"], lat["receive_to_publish"]["max"])
+            self.assertEqual(lat["exchange_to_receive"]["count"], 1000)  # trades carried exchange time
+            self.assertTrue(any(e["kind"] == "gap" for e in doc["events"]))
+
+            text = subprocess.run([MONITOR, "--instance", self.instance, "--once"], check=True, capture_output=True,
+                                  text=True, timeout=WAIT_S).stdout
+            self.assertIn("mode: SIM", text)
+            self.assertIn("61837.63", text)
+            self.assertIn("receive_to_publish", text)
+            self.assertIn("gap", text)
+        finally:
+            pub.stop()
+
+    def test_should_show_stopped_then_the_new_generation_when_the_engine_restarts(self):
+        pub = Publisher(self.instance)
+        first = monitor_json(self.instance)
+        pub.stop()
+        self.assertEqual(monitor_json(self.instance)["status"], "stopped")
+        pub = Publisher(self.instance)
+        try:
+            second = monitor_json(self.instance)
+            self.assertEqual(second["status"], "running")
+            self.assertEqual(second["generation"], first["generation"] + 1)
+        finally:
+            pub.stop()
+
+    def test_should_draw_quotes_and_histograms_redraw_on_resize_and_quit_on_q(self):
+        server = f"qf-mon-{os.getpid()}"
+        tmux = ["tmux", "-L", server]
+        pub = Publisher(self.instance)
+        try:
+            subprocess.run(tmux + ["new-session", "-d", "-x", "150", "-y", "50", "-s", "m",
+                                   f"{MONITOR} --instance {self.instance} --interval 100"], check=True)
+            subprocess.run(tmux + ["set-option", "-w", "-t", "m", "remain-on-exit", "on"], check=True)
+
+            def screen():
+                return subprocess.run(tmux + ["capture-pane", "-p", "-t", "m"], capture_output=True, text=True).stdout
+
+            first = poll(lambda: (s := screen()) and "BTCUSDT" in s and "histogram" in s and s, "the quotes table")
+            self.assertIn("SIM", first)
+            self.assertIn("61837.63", first)
+            self.assertIn("receive_to_publish", first)
+            # The publisher is idle after its burst, so bars show in the cumulative view.
+            subprocess.run(tmux + ["send-keys", "-t", "m", "s"], check=True)
+            poll(lambda: (s := screen()) and "since start" in s and "#" in s, "cumulative histogram bars")
+            subprocess.run(tmux + ["send-keys", "-t", "m", "?"], check=True)
+            poll(lambda: "qf-monitor keys" in screen(), "the help overlay")
+            subprocess.run(tmux + ["send-keys", "-t", "m", "?"], check=True)
+            subprocess.run(tmux + ["resize-window", "-t", "m", "-x", "90", "-y", "30"], check=True)
+            resized = poll(lambda: (s := screen()) and len(s.splitlines()) <= 30 and "QuantFlow monitor" in s
+                           and max(len(line) for line in s.splitlines()) <= 90 and s, "a redraw at 90x30")
+            self.assertIn("BTCUSDT", resized)
+            subprocess.run(tmux + ["send-keys", "-t", "m", "q"], check=True)
+            def dead_status():
+                fields = subprocess.run(tmux + ["display-message", "-p", "-t", "m", "#{pane_dead} #{pane_dead_status}"],
+                                        capture_output=True, text=True).stdout.split()
+                return fields if len(fields) == 2 and fields[0] == "1" else None
+
+            self.assertEqual(poll(dead_status, "the monitor to exit")[1], "0")
+        finally:
+            subprocess.run(tmux + ["kill-server"], capture_output=True)
+            pub.stop()
+
+
+if __name__ == "__main__":
+    MONITOR, STATE_PUBLISHER = sys.argv[1], sys.argv[2]
+    unittest.main(argv=sys.argv[:1], verbosity=2)
