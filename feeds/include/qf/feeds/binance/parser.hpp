@@ -1,0 +1,269 @@
+#pragma once
+// Binance spot and USD-M market-data parser (PROTOCOLS.md sections 1 and 2). One Parser per
+// connection, on that connection's feed thread: it owns one reused simdjson on-demand parser,
+// sized up front for ParserConfig::max_message_bytes, and fixed-capacity level scratch, so
+// steady-state parsing allocates nothing; a bigger message is `oversized`, never a regrowth.
+// Input must be padded: simdjson reads up to kPadding bytes past the payload (any values), so a
+// receive buffer is allocated as max_message_bytes + kPadding (PaddedBuffer does this for tests
+// and replay). A parse yields a Message (views into the input and the parser's scratch, valid
+// until the next parse and while the input lives) with prices and quantities already exact
+// fixed point at the instrument's decimals (qf::ipc::parse_fixed). emit_events turns it into
+// qf::core::Event values for a caller's sink; book messages go through BookSync instead.
+// Hot-path calls are noexcept and report an enum; start-up calls (constructor,
+// add_instrument) and the cold capture helpers at the end may throw.
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "qf/core/event.hpp"
+#include "qf/core/order_book.hpp"
+
+namespace qf::feeds::binance {
+
+// Bytes that must be readable after every payload handed to Parser::parse. Equal to
+// simdjson::SIMDJSON_PADDING (checked in parser.cpp) so this header stays free of simdjson.h.
+inline constexpr std::size_t kPadding = 64;
+
+inline constexpr core::InstrumentId kNoInstrument = 0xffff;
+
+enum class Market : std::uint8_t {
+  spot, // depthUpdate chains by U == prev u + 1
+  usdm, // USD-M futures: depthUpdate carries pu (required) and chains by pu == prev u
+};
+
+// A payload and how many bytes are readable from `data` (capacity >= size + kPadding).
+struct PaddedView {
+  const char* data = nullptr;
+  std::size_t size = 0;
+  std::size_t capacity = 0;
+};
+
+// An owned buffer with room for `max_bytes` of payload plus kPadding, allocated once.
+class PaddedBuffer {
+public:
+  explicit PaddedBuffer(std::size_t max_bytes);
+  // Copies `payload` in; false (buffer unchanged) when it is longer than max_bytes.
+  [[nodiscard]] bool assign(std::string_view payload) noexcept;
+  [[nodiscard]] PaddedView view() const noexcept { return {data_.get(), size_, max_bytes_ + kPadding}; }
+  [[nodiscard]] std::size_t max_bytes() const noexcept { return max_bytes_; }
+
+private:
+  std::unique_ptr<char[]> data_;
+  std::size_t max_bytes_;
+  std::size_t size_ = 0;
+};
+
+enum class MessageKind : std::uint8_t {
+  none,             // nothing parsed (an error)
+  book_ticker,      // best bid/ask; spot carries no e/E, USD-M carries e, E, T
+  trade,            // one trade (`t`)
+  agg_trade,        // aggregated trade (`a`, first/last trade ids `f`/`l`)
+  depth_update,     // diff depth: U, u (and pu on USD-M)
+  depth_snapshot,   // REST depth body, or a partial-depth stream frame: lastUpdateId, bids, asks
+  server_shutdown,  // the server will close the connection soon
+  subscription_ack, // {"result":...,"id":...}
+  error,            // {"code":..,"msg":..} or {"error":{"code":..,"msg":..},"id":..}
+  kline,            // recognised and ignored
+};
+inline constexpr std::size_t kMessageKinds = 10;
+
+enum class ParseResult : std::uint8_t {
+  ok,
+  unknown_symbol,       // well-formed but for an unregistered symbol: a counted drop, not an error
+  oversized,            // longer than ParserConfig::max_message_bytes
+  insufficient_padding, // PaddedView::capacity < size + kPadding (a caller bug)
+  malformed_json,       // not JSON, truncated, trailing content
+  wrong_type,           // a known field with the wrong JSON type (a number as a string, ...)
+  missing_field,        // a field the message kind requires is absent
+  bad_number,           // an id or time that does not fit (negative, beyond uint64, time overflow)
+  bad_decimal,          // a price or quantity that is not a decimal number or overflows int64
+  too_precise,          // more significant decimals than the instrument's scale (never truncated)
+  too_many_levels,      // more levels on one side than ParserConfig::max_levels
+  unknown_message,      // valid JSON of a shape or event type this parser does not know
+};
+inline constexpr std::size_t kParseResults = 12;
+
+[[nodiscard]] std::string_view to_string(MessageKind kind) noexcept;
+[[nodiscard]] std::string_view to_string(ParseResult result) noexcept;
+// True for the results that are errors (everything but ok and the unknown_symbol drop).
+[[nodiscard]] constexpr bool is_error(ParseResult r) noexcept {
+  return r != ParseResult::ok && r != ParseResult::unknown_symbol;
+}
+
+struct Message {
+  MessageKind kind = MessageKind::none;
+  core::InstrumentId instrument = kNoInstrument;
+  core::Side taker_side = core::Side::bid; // trades: bid = the buyer took; Binance m:true -> ask
+  bool has_prev_update_id = false;
+  std::string_view stream;  // combined-stream name; empty for a raw payload
+  std::string_view symbol;  // upper case; into the input (or the parser, for a derived one)
+  std::uint64_t first_update_id = 0; // depth U
+  std::uint64_t last_update_id = 0;  // depth u, bookTicker u, snapshot lastUpdateId
+  std::uint64_t prev_update_id = 0;  // USD-M depth pu
+  std::uint64_t trade_id = 0;        // trade t, aggTrade a
+  std::uint64_t first_trade_id = 0;  // aggTrade f
+  std::uint64_t last_trade_id = 0;   // aggTrade l
+  std::uint64_t event_ns = 0;        // E as Unix ns; 0 when absent (spot bookTicker, spot snapshot)
+  std::uint64_t transaction_ns = 0;  // T as Unix ns; 0 when absent
+  std::int64_t price = 0;            // trade / aggTrade
+  std::int64_t qty = 0;
+  core::Level bid{}; // bookTicker b/B
+  core::Level ask{}; // bookTicker a/A
+  std::span<const core::Level> bids; // depth / snapshot levels in message order (qty 0 deletes)
+  std::span<const core::Level> asks;
+  std::int64_t error_code = 0;
+  std::string_view error_msg;  // unescaped, in the parser's string buffer
+  std::string_view request_id; // ack / error `id` as raw JSON text ("1", "\"abc\"", "null")
+};
+
+struct ParserConfig {
+  Market market = Market::spot;
+  std::size_t max_message_bytes = std::size_t{1} << 20U;
+  std::size_t max_levels = 5000; // per side per message: a REST snapshot holds up to 5000
+  std::size_t max_instruments = 64;
+  // Nanoseconds per unit of E and T: 1,000,000 for Binance's default milliseconds, 1,000 for a
+  // connection opened with timeUnit=MICROSECOND.
+  std::uint64_t time_unit_ns = 1'000'000;
+};
+
+struct ParserCounters {
+  std::uint64_t messages = 0;                      // parse calls
+  std::array<std::uint64_t, kMessageKinds> kinds{}; // successfully parsed messages by kind
+  std::array<std::uint64_t, kParseResults> results{}; // every call by result (results[ok] = parsed)
+  std::uint64_t errors = 0;                        // calls whose result is_error
+  std::uint64_t unknown_symbol = 0;                // drops: a symbol nobody registered
+  std::uint64_t ignored = 0;                       // parsed but not for us (kline)
+  [[nodiscard]] std::uint64_t kind(MessageKind k) const noexcept { return kinds[static_cast<std::size_t>(k)]; }
+  [[nodiscard]] std::uint64_t result(ParseResult r) const noexcept {
+    return results[static_cast<std::size_t>(r)];
+  }
+};
+
+// A non-owning callable reference `void(const core::Event&)`: a function pointer and an object
+// pointer, no allocation. The callable must outlive the call it is passed to.
+class EventSink {
+public:
+  template <class F>
+    requires(!std::is_same_v<std::remove_cvref_t<F>, EventSink> &&
+             std::is_invocable_v<std::remove_reference_t<F>&, const core::Event&>)
+  EventSink(F&& f) noexcept // NOLINT(google-explicit-constructor): used like a function parameter
+      : object_(const_cast<void*>(static_cast<const void*>(std::addressof(f)))),
+        call_([](void* object, const core::Event& e) { (*static_cast<std::remove_reference_t<F>*>(object))(e); }) {}
+
+  void operator()(const core::Event& e) const { call_(object_, e); }
+
+private:
+  void* object_;
+  void (*call_)(void*, const core::Event&);
+};
+
+class Parser {
+public:
+  // Allocates everything (simdjson's buffers for max_message_bytes, level scratch, the symbol
+  // table). Throws std::invalid_argument on a nonsensical config, std::bad_alloc when simdjson
+  // cannot allocate.
+  explicit Parser(const ParserConfig& config = {});
+  ~Parser();
+  Parser(Parser&&) noexcept;
+  Parser& operator=(Parser&&) noexcept;
+  Parser(const Parser&) = delete;
+  Parser& operator=(const Parser&) = delete;
+
+  // Registers a symbol (case-insensitive; stored upper case, as Binance's `s` field spells it).
+  // Start-up only. Throws std::invalid_argument on an empty symbol or one over 31 characters,
+  // decimals outside [0, 18], a duplicate symbol or a full table (max_instruments).
+  void add_instrument(std::string_view symbol, core::InstrumentId id, int price_decimals, int qty_decimals);
+  // kNoInstrument when unknown. Case-sensitive on the upper-case spelling.
+  [[nodiscard]] core::InstrumentId find(std::string_view symbol) const noexcept;
+
+  // Parses one websocket text frame or REST body. `snapshot_symbol` names the symbol of a REST
+  // depth snapshot (its body has none; any case); a partial-depth stream frame takes it from its
+  // stream name. On success `out` holds the message; on any other result `out` is partially
+  // filled and must not be used (kind and symbol are set as far as they were read).
+  [[nodiscard]] ParseResult parse(PaddedView input, Message& out, std::string_view snapshot_symbol = {}) noexcept;
+  [[nodiscard]] ParseResult parse(const PaddedBuffer& input, Message& out,
+                                  std::string_view snapshot_symbol = {}) noexcept {
+    return parse(input.view(), out, snapshot_symbol);
+  }
+
+  [[nodiscard]] const ParserCounters& counters() const noexcept { return counters_; }
+  [[nodiscard]] const ParserConfig& config() const noexcept { return config_; }
+
+private:
+  struct Impl; // simdjson state, kept out of this header
+  struct Entry {
+    std::array<char, 32> symbol{};
+    std::uint8_t length = 0;
+    std::int8_t price_decimals = 0;
+    std::int8_t qty_decimals = 0;
+    core::InstrumentId id = kNoInstrument;
+  };
+
+  [[nodiscard]] const Entry* lookup(std::string_view symbol) const noexcept;
+  [[nodiscard]] ParseResult parse_impl(PaddedView input, Message& out, std::string_view snapshot_symbol) noexcept;
+
+  ParserConfig config_;
+  std::unique_ptr<Impl> impl_;
+  std::vector<Entry> table_; // open addressing, power-of-two size, id == kNoInstrument is empty
+  std::size_t instruments_ = 0;
+  ParserCounters counters_;
+};
+
+// Emits the events of a parsed message: bookTicker -> one bbo; trade / aggTrade -> one trade
+// (side = taker, seq = trade id, exchange_ns = E); depthUpdate -> book_level per level, bids
+// then asks (seq = u), unsynchronised, for tools and tests; a snapshot -> snapshot_begin, its
+// levels, snapshot_end (seq = lastUpdateId). The last event carries kFlagLastInMessage. Other
+// kinds emit nothing. Returns the number of events.
+std::size_t emit_events(const Message& m, std::uint64_t recv_ticks, EventSink sink) noexcept;
+
+namespace detail {
+// Book events shared with BookSync. emit_levels flags the last level when `flag_last` is set.
+std::size_t emit_levels(core::InstrumentId instrument, std::span<const core::Level> bids,
+                        std::span<const core::Level> asks, std::uint64_t seq, std::uint64_t exchange_ns,
+                        std::uint64_t recv_ticks, bool flag_last, EventSink sink) noexcept;
+std::size_t emit_snapshot(core::InstrumentId instrument, std::span<const core::Level> bids,
+                          std::span<const core::Level> asks, std::uint64_t seq, std::uint64_t exchange_ns,
+                          std::uint64_t recv_ticks, EventSink sink) noexcept;
+} // namespace detail
+
+// ---- Cold helpers for replay and tools (allocate, may throw) ----
+
+// The `symbol=` query parameter of a REST url, as written ("" when there is none).
+[[nodiscard]] std::string_view symbol_from_rest_url(std::string_view url) noexcept;
+
+// Which symbol a capture's REST snapshot belongs to (DESIGN.md "Captures"): the `# rest GET`
+// url's symbol, else the capture's only depth-subscribed symbol, learnt from `# ws` urls
+// (`<symbol>@depth...` streams) and from depthUpdate frames seen so far.
+class SnapshotAttribution {
+public:
+  void on_ws_open(std::string_view url);
+  void on_depth_symbol(std::string_view symbol);
+  // Upper case; empty when the url names none and zero or several depth symbols are known.
+  [[nodiscard]] std::string symbol_for(std::string_view rest_url) const;
+
+private:
+  std::vector<std::string> depth_symbols_; // upper case, distinct
+};
+
+struct SymbolDecimals {
+  std::string symbol; // upper case
+  int price_decimals = 0;
+  int qty_decimals = 0;
+  std::uint64_t values = 0; // decimal strings seen
+};
+
+// Scans a capture (plain or gzip) and infers each symbol's price and quantity decimals as the
+// maximum qf::ipc::infer_decimals over every price and quantity it carries (trades, bookTicker,
+// depth levels, snapshots), for replay without a config. Sorted by symbol. Throws CaptureError
+// on an unreadable capture, a line that is not JSON, or a snapshot no symbol can be attributed to.
+[[nodiscard]] std::vector<SymbolDecimals> infer_capture_decimals(const std::string& path);
+
+} // namespace qf::feeds::binance
