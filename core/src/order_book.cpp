@@ -32,9 +32,12 @@ void OrderBook::clear() noexcept {
 
 
 
-BookResult OrderBook::set_cold(SideBook& b, std::int64_t price, std::int64_t qty) noexcept {
-  auto it = std::lower_bound(b.cold.begin(), b.cold.end(), price,
-                             [](const Level& l, std::int64_t p) { return l.price < p; });
+BookResult OrderBook::set_cold(Side side, std::int64_t price, std::int64_t qty) noexcept {
+  SideBook& b = book(side);
+  const bool bids = side == Side::bid;
+  auto it = std::lower_bound(b.cold.begin(), b.cold.end(), price, [bids](const Level& l, std::int64_t p) {
+    return bids ? l.price < p : l.price > p;
+  });
   const bool found = it != b.cold.end() && it->price == price;
   if (qty == 0) {
     if (found) {
@@ -57,44 +60,26 @@ BookResult OrderBook::set_cold(SideBook& b, std::int64_t price, std::int64_t qty
 
 std::size_t OrderBook::top(Side side, Level* out, std::size_t n) const noexcept {
   const SideBook& b = book(side);
+  const bool bids = side == Side::bid;
   std::size_t written = 0;
-  const std::int64_t top_of_window = base_ + window_;
-  if (side == Side::bid) {
-    // Descending: cold above the window, the window, cold below it.
-    auto it = b.cold.rbegin();
-    for (; it != b.cold.rend() && it->price >= top_of_window && written < n; ++it) {
-      out[written++] = *it;
-    }
-    std::size_t seen = 0;
-    for (std::int64_t j = b.best; j >= 0 && seen < b.count && written < n; --j) {
-      const std::int64_t q = b.qty[static_cast<std::size_t>(j)];
-      if (q != 0) {
-        out[written++] = Level{base_ + j, q};
-        ++seen;
-      }
-    }
-    for (; it != b.cold.rend() && written < n; ++it) {
-      if (it->price < base_) {
-        out[written++] = *it;
-      }
-    }
-    return written;
-  }
-  // Ascending: cold below the window, the window, cold above it.
-  auto it = b.cold.begin();
-  for (; it != b.cold.end() && it->price < base_ && written < n; ++it) {
+  // Best first: the cold levels beyond the window's better end, the window, the rest of the cold
+  // store. Walking the cold store from its back gives exactly that order on both sides.
+  const auto beyond = [&](std::int64_t p) { return bids ? p >= base_ + window_ : p < base_; };
+  auto it = b.cold.rbegin();
+  for (; it != b.cold.rend() && beyond(it->price) && written < n; ++it) {
     out[written++] = *it;
   }
   std::size_t seen = 0;
-  for (std::int64_t j = b.best; j >= 0 && j < window_ && seen < b.count && written < n; ++j) {
+  const std::int64_t step = bids ? -1 : 1;
+  for (std::int64_t j = b.best; j >= 0 && j < window_ && seen < b.count && written < n; j += step) {
     const std::int64_t q = b.qty[static_cast<std::size_t>(j)];
     if (q != 0) {
       out[written++] = Level{base_ + j, q};
       ++seen;
     }
   }
-  for (; it != b.cold.end() && written < n; ++it) {
-    if (it->price >= top_of_window) {
+  for (; it != b.cold.rend() && written < n; ++it) {
+    if (!beyond(it->price)) {
       out[written++] = *it;
     }
   }
@@ -178,6 +163,11 @@ void OrderBook::rebuild_side(Side side, std::int64_t new_base) noexcept {
       ++dropped_;
     }
   };
+  // Merge the window's levels and the cold store in ascending price (asks' cold store is kept
+  // descending, so read it reversed), then store the new cold levels in the side's order.
+  if (side == Side::ask) {
+    std::reverse(b.cold.begin(), b.cold.end());
+  }
   auto w = scratch_.begin();
   auto c = b.cold.begin();
   while (w != scratch_.end() || c != b.cold.end()) {
@@ -186,6 +176,9 @@ void OrderBook::rebuild_side(Side side, std::int64_t new_base) noexcept {
     } else {
       place(*c++);
     }
+  }
+  if (side == Side::ask) {
+    std::reverse(b.cold_next.begin(), b.cold_next.end());
   }
   b.cold.swap(b.cold_next);
 }

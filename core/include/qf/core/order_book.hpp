@@ -56,7 +56,9 @@ public:
 private:
   struct SideBook {
     std::vector<std::int64_t> qty; // window_ticks entries, index = price - base_
-    std::vector<Level> cold;       // ascending price, capacity reserved up front
+    // Far from the window first, near last: bids ascending, asks descending. The busy cold
+    // levels are the ones next to the window, so inserts and deletes shift little.
+    std::vector<Level> cold;       // capacity reserved up front
     std::vector<Level> cold_next;  // recenter's output buffer, same capacity
     std::int64_t best = -1;        // window index of the best level, -1 when the window is empty
     std::size_t count = 0;         // non-zero window entries
@@ -68,7 +70,7 @@ private:
     return price >= base_ && price < base_ + window_;
   }
   void set_window(Side side, std::size_t index, std::int64_t qty) noexcept;
-  [[nodiscard]] BookResult set_cold(SideBook& b, std::int64_t price, std::int64_t qty) noexcept;
+  [[nodiscard]] BookResult set_cold(Side side, std::int64_t price, std::int64_t qty) noexcept;
   void rebuild_side(Side side, std::int64_t new_base) noexcept;
   void maybe_recenter() noexcept;
 
@@ -106,7 +108,7 @@ inline BookResult OrderBook::set(Side side, std::int64_t price, std::int64_t qty
     }
     return BookResult::ok;
   }
-  const BookResult result = set_cold(book(side), price, qty);
+  const BookResult result = set_cold(side, price, qty);
   maybe_recenter();
   return result;
 }
@@ -155,24 +157,11 @@ inline void OrderBook::set_window(Side side, std::size_t index, std::int64_t qty
 
 inline bool OrderBook::best(Side side, Level& out) const noexcept {
   const SideBook& b = book(side);
-  const std::int64_t top_of_window = base_ + window_;
-  if (side == Side::bid) {
-    if (!b.cold.empty() && b.cold.back().price >= top_of_window) {
-      out = b.cold.back();
-      return true;
-    }
-    if (b.best >= 0) {
-      out = Level{base_ + b.best, b.qty[static_cast<std::size_t>(b.best)]};
-      return true;
-    }
-    if (!b.cold.empty()) {
-      out = b.cold.back();
-      return true;
-    }
-    return false;
-  }
-  if (!b.cold.empty() && b.cold.front().price < base_) {
-    out = b.cold.front();
+  // The cold store's back holds its level nearest the better end: the highest bid, the lowest ask.
+  const bool cold_beats_window =
+      !b.cold.empty() && (side == Side::bid ? b.cold.back().price >= base_ + window_ : b.cold.back().price < base_);
+  if (cold_beats_window) {
+    out = b.cold.back();
     return true;
   }
   if (b.best >= 0) {
@@ -180,7 +169,7 @@ inline bool OrderBook::best(Side side, Level& out) const noexcept {
     return true;
   }
   if (!b.cold.empty()) {
-    out = b.cold.front();
+    out = b.cold.back();
     return true;
   }
   return false;
