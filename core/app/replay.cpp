@@ -1,0 +1,412 @@
+#include "replay.hpp"
+
+#include <algorithm>
+#include <array>
+#include <chrono>
+#include <cstdio>
+#include <map>
+#include <memory>
+#include <stdexcept>
+#include <thread>
+#include <vector>
+
+#include "qf/core/engine.hpp"
+#include "qf/feeds/binance/book_sync.hpp"
+#include "qf/feeds/binance/parser.hpp"
+#include "qf/feeds/capture.hpp"
+#include "qf/ipc/fixed_point.hpp"
+
+namespace qf::engine {
+
+namespace detail {
+// Incremented by the engine binary's operator new (alloc_count.cpp); 0 elsewhere.
+thread_local std::uint64_t t_allocations = 0;
+} // namespace detail
+
+std::uint64_t thread_allocations() noexcept { return detail::t_allocations; }
+
+namespace {
+
+namespace bn = feeds::binance;
+
+// Heap-allocated state sections: replay publishes like the live engine, into private memory.
+struct PrivateState {
+  ipc::InstrumentTable instruments{};
+  std::unique_ptr<ipc::InstrumentState[]> records = std::make_unique<ipc::InstrumentState[]>(ipc::kMaxInstruments);
+  std::unique_ptr<ipc::FeedTable> feeds = std::make_unique<ipc::FeedTable>();
+  std::unique_ptr<ipc::LatencyTable> latency = std::make_unique<ipc::LatencyTable>();
+  std::unique_ptr<ipc::EventLog> events = std::make_unique<ipc::EventLog>();
+  core::StateSections sections() {
+    return {&instruments, records.get(), feeds.get(), latency.get(), events.get()};
+  }
+};
+
+std::string detect_venue(const std::string& path) {
+  feeds::CaptureReader reader(path);
+  feeds::CaptureRecord r;
+  while (reader.next(r)) {
+    if (r.kind == feeds::CaptureRecord::Kind::ws_open) {
+      if (r.text.find("fstream") != std::string_view::npos || r.text.find("/fapi") != std::string_view::npos) {
+        return "binance-usdm";
+      }
+      if (r.text.find("binance") != std::string_view::npos) {
+        return "binance-spot";
+      }
+      if (r.text.find("coinbase") != std::string_view::npos) {
+        return "coinbase";
+      }
+    }
+    if (r.kind == feeds::CaptureRecord::Kind::ws_frame) {
+      // No `# ws` line: a USD-M depth diff carries `pu`, spot does not.
+      if (r.text.find("\"pu\":") != std::string_view::npos) {
+        return "binance-usdm";
+      }
+      if (r.text.find("\"type\":\"") != std::string_view::npos) {
+        return "coinbase";
+      }
+      if (r.text.find("\"depthUpdate\"") != std::string_view::npos) {
+        return "binance-spot";
+      }
+    }
+  }
+  return "binance-spot";
+}
+
+// Appends each piece; used instead of `"literal" + std::string` chains, on which GCC 12 raises a
+// false -Wrestrict.
+template <typename... Parts>
+void add(std::string& out, const Parts&... parts) {
+  (out.append(std::string_view(parts)), ...);
+}
+
+std::string decimal(std::int64_t v, int decimals) {
+  std::array<char, ipc::kFixedMaxChars + 1> buf{};
+  return std::string(buf.data(), ipc::format_fixed(v, decimals, buf.data(), buf.size()));
+}
+
+std::string number(double v) {
+  if (!std::isfinite(v)) {
+    return "null";
+  }
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.10g", v);
+  return buf;
+}
+
+const char* status_name(core::FeedStatus s) {
+  switch (s) {
+  case core::FeedStatus::connected: return "connected";
+  case core::FeedStatus::subscribed: return "subscribed";
+  case core::FeedStatus::book_live: return "book_live";
+  case core::FeedStatus::gap: return "gap";
+  case core::FeedStatus::resync: return "resync";
+  case core::FeedStatus::stale: return "stale";
+  case core::FeedStatus::disconnected: return "disconnected";
+  }
+  return "unknown";
+}
+
+// The tap: one JSON line per applied venue message, written through a large buffer.
+class Tap {
+public:
+  explicit Tap(const std::string& path) : file_(path.empty() ? nullptr : std::fopen(path.c_str(), "w")) {
+    if (!path.empty() && file_ == nullptr) {
+      throw std::runtime_error("cannot write the tap file " + path);
+    }
+    buffer_.reserve(1 << 20);
+  }
+  ~Tap() {
+    if (file_ != nullptr) {
+      flush();
+      std::fclose(file_);
+    }
+  }
+  Tap(const Tap&) = delete;
+  Tap& operator=(const Tap&) = delete;
+  [[nodiscard]] bool enabled() const noexcept { return file_ != nullptr; }
+  void line(const std::string& text) {
+    buffer_ += text;
+    buffer_ += '\n';
+    if (buffer_.size() > (1 << 20) - 4096) {
+      flush();
+    }
+  }
+
+private:
+  void flush() {
+    std::fwrite(buffer_.data(), 1, buffer_.size(), file_);
+    buffer_.clear();
+  }
+  std::FILE* file_;
+  std::string buffer_;
+};
+
+} // namespace
+
+ReplayResult run_replay(const ReplayOptions& options) {
+  const std::string venue = options.venue.empty() ? detect_venue(options.input) : options.venue;
+  if (venue != "binance-spot" && venue != "binance-usdm") {
+    std::string why;
+    add(why, "replay of venue '", venue, "' is not supported yet: only binance-spot and binance-usdm parsers exist");
+    throw std::runtime_error(why);
+  }
+  const bn::Market market = venue == "binance-usdm" ? bn::Market::usdm : bn::Market::spot;
+
+  // Instruments: from the config (this venue's), else every symbol in the capture.
+  std::vector<core::InstrumentSpec> specs;
+  if (options.config) {
+    for (const auto& i : options.config->instruments) {
+      if (i.venue == venue) {
+        specs.push_back({i.venue, i.symbol, i.price_decimals, i.qty_decimals, 0});
+      }
+    }
+    if (specs.empty()) {
+      throw std::runtime_error("the config names no " + venue + " instrument");
+    }
+  } else {
+    for (const auto& d : bn::infer_capture_decimals(options.input)) {
+      specs.push_back({venue, d.symbol, d.price_decimals, d.qty_decimals, 0});
+    }
+    if (specs.empty()) {
+      throw std::runtime_error(options.input + ": no symbol found");
+    }
+  }
+
+  core::CoreConfig core_config;
+  if (options.config) {
+    const auto& c = *options.config;
+    core_config.book = core::BookConfig{c.book.window_ticks, c.book.cold_capacity};
+    core_config.features = core::FeatureConfig{c.features.fast_halflife_s, c.features.slow_halflife_s,
+                                               c.features.vol_halflife_s,  c.features.flow_halflife_s,
+                                               c.features.vwap_window_s,   c.features.imbalance_levels};
+  }
+  const ipc::TscClock clock = ipc::TscClock::calibrate(std::chrono::milliseconds(20));
+  PrivateState state;
+  core::Engine engine(core_config, specs, state.sections(), clock);
+
+  bn::ParserConfig parser_config;
+  parser_config.market = market;
+  bn::Parser parser(parser_config);
+  std::vector<std::unique_ptr<bn::BookSync>> syncs;
+  for (std::size_t i = 0; i < specs.size(); ++i) {
+    parser.add_instrument(specs[i].symbol, static_cast<core::InstrumentId>(i), specs[i].price_decimals,
+                          specs[i].qty_decimals);
+    bn::BookSyncConfig sc;
+    sc.market = market;
+    syncs.push_back(std::make_unique<bn::BookSync>(static_cast<core::InstrumentId>(i), sc));
+  }
+  bn::PaddedBuffer padded(parser_config.max_message_bytes);
+  bn::SnapshotAttribution attribution;
+  Tap tap(options.tap);
+
+  // Per-event work: apply, tap, and count the core's allocations after warm-up.
+  constexpr std::uint64_t kWarmupEvents = 10'000;
+  constexpr std::size_t kBatchCapacity = 16'384;
+  std::uint64_t events = 0;
+  std::uint64_t allocations_in_loop = 0;
+  std::uint64_t now_ns = 0;
+  std::vector<std::uint64_t> book_messages(specs.size(), 0);
+  // As in the live engine, the "feed" side parses a message and pushes its events (here into a
+  // preallocated batch, the stand-in for the ring), then the "core" side applies them; so the
+  // parse, queue and process stages are measured as they are live.
+  std::vector<core::Event> batch;
+  batch.reserve(kBatchCapacity);
+  auto apply_one = [&](core::Event e) {
+    const std::uint64_t before = detail::t_allocations;
+    engine.apply(e, now_ns, clock.now());
+    if (events >= kWarmupEvents) {
+      allocations_in_loop += detail::t_allocations - before;
+    }
+    ++events;
+    const bool message_end = (e.flags & core::kFlagLastInMessage) != 0 || e.kind == core::EventKind::snapshot_end;
+    if ((e.kind == core::EventKind::book_level || e.kind == core::EventKind::snapshot_end) && message_end) {
+      ++book_messages[e.instrument];
+    }
+    if (!tap.enabled() || !message_end) {
+      return;
+    }
+    const core::InstrumentSpec& spec = specs[e.instrument];
+    const int pd = spec.price_decimals;
+    const int qd = spec.qty_decimals;
+    std::string line = "{\"kind\":\"";
+    const auto ident = [&](const char* kind) {
+      add(line, kind, "\",\"venue\":\"", spec.venue, "\",\"symbol\":\"", spec.symbol, "\"");
+    };
+    switch (e.kind) {
+    case core::EventKind::book_level:
+    case core::EventKind::snapshot_end: {
+      ident(e.kind == core::EventKind::snapshot_end ? "snapshot" : "depth");
+      add(line, ",\"u\":", std::to_string(e.seq));
+      core::Level bid{};
+      core::Level ask{};
+      const core::OrderBook& book = engine.book(e.instrument);
+      if (book.best(core::Side::bid, bid)) {
+        add(line, ",\"bid\":\"", decimal(bid.price, pd), "\",\"bid_qty\":\"", decimal(bid.qty, qd), "\"");
+      }
+      if (book.best(core::Side::ask, ask)) {
+        add(line, ",\"ask\":\"", decimal(ask.price, pd), "\",\"ask_qty\":\"", decimal(ask.qty, qd), "\"");
+      }
+      break;
+    }
+    case core::EventKind::bbo:
+      ident("bbo");
+      add(line, ",\"u\":", std::to_string(e.seq), ",\"bid\":\"", decimal(e.bbo.bid_price, pd), "\",\"bid_qty\":\"",
+          decimal(e.bbo.bid_qty, qd), "\",\"ask\":\"", decimal(e.bbo.ask_price, pd), "\",\"ask_qty\":\"",
+          decimal(e.bbo.ask_qty, qd), "\"");
+      break;
+    case core::EventKind::trade:
+      ident("trade");
+      add(line, ",\"price\":\"", decimal(e.level.price, pd), "\",\"qty\":\"", decimal(e.level.qty, qd),
+          "\",\"side\":\"", e.side == core::Side::bid ? "buy" : "sell", "\",\"trade_id\":", std::to_string(e.seq));
+      break;
+    case core::EventKind::status:
+      ident("status");
+      add(line, ",\"status\":\"", status_name(e.status), "\"");
+      break;
+    default:
+      return;
+    }
+    line += "}";
+    tap.line(line);
+  };
+  auto flush = [&] {
+    for (const core::Event& e : batch) {
+      apply_one(e);
+    }
+    batch.clear();
+  };
+  auto sink = [&](const core::Event& event) {
+    if (batch.size() == kBatchCapacity) {
+      flush(); // a message larger than the batch: the core takes what is there, as it would live
+    }
+    core::Event& e = batch.emplace_back(event);
+    const std::uint64_t pushed = clock.now();
+    e.push_delta_ticks = static_cast<std::uint32_t>(std::min<std::uint64_t>(pushed - e.recv_ticks, 0xFFFFFFFFULL));
+  };
+
+  std::uint64_t messages = 0;
+  std::uint64_t parse_errors = 0;
+  std::uint64_t first_recv_ns = 0;
+  const auto started = std::chrono::steady_clock::now();
+  bn::Message m;
+  for (std::uint64_t loop = 0; loop < std::max<std::uint64_t>(options.loops, 1); ++loop) {
+    feeds::CaptureReader reader(options.input);
+    feeds::CaptureRecord r;
+    while (reader.next(r)) {
+      if (r.kind == feeds::CaptureRecord::Kind::ws_open) {
+        attribution.on_ws_open(r.text);
+        continue;
+      }
+      if (r.kind == feeds::CaptureRecord::Kind::sent) {
+        continue;
+      }
+      if (loop == 0 && r.recv_ns != 0) {
+        now_ns = r.recv_ns;
+      } else if (r.recv_ns == 0) {
+        ++now_ns;
+      }
+      if (options.paced && r.recv_ns != 0) {
+        if (first_recv_ns == 0) {
+          first_recv_ns = r.recv_ns;
+        }
+        std::this_thread::sleep_until(started + std::chrono::nanoseconds(r.recv_ns - first_recv_ns));
+      }
+      ++messages;
+      if (!padded.assign(r.text)) {
+        ++parse_errors;
+        continue;
+      }
+      const std::uint64_t recv_ticks = clock.now();
+      std::string symbol;
+      if (r.kind == feeds::CaptureRecord::Kind::rest_response) {
+        symbol = attribution.symbol_for(r.url);
+        if (symbol.empty()) {
+          throw std::runtime_error(options.input + ":" + std::to_string(r.line) +
+                                   ": a REST snapshot that no symbol can be attributed to");
+        }
+      }
+      const bn::ParseResult result = parser.parse(padded, m, symbol);
+      if (result != bn::ParseResult::ok) {
+        parse_errors += bn::is_error(result) ? 1U : 0U;
+        continue;
+      }
+      switch (m.kind) {
+      case bn::MessageKind::depth_update:
+        if (loop == 0) {
+          attribution.on_depth_symbol(m.symbol);
+        }
+        [[fallthrough]];
+      case bn::MessageKind::depth_snapshot:
+        (void)syncs[m.instrument]->on_message(m, recv_ticks, sink);
+        break;
+      case bn::MessageKind::book_ticker:
+      case bn::MessageKind::trade:
+      case bn::MessageKind::agg_trade:
+        (void)bn::emit_events(m, recv_ticks, sink);
+        break;
+      default:
+        break;
+      }
+      flush();
+    }
+    if (loop + 1 < options.loops) {
+      // The next loop starts from a clean slate, like a reconnect: every book resyncs.
+      for (auto& s : syncs) {
+        s->resync(clock.now(), sink);
+      }
+      flush();
+    }
+  }
+  const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+
+  std::string out;
+  add(out, "{\"venue\":\"", venue, "\",\"messages\":", std::to_string(messages), ",\"parse_errors\":",
+      std::to_string(parse_errors), ",\"events\":", std::to_string(events), ",\"elapsed_s\":", number(elapsed),
+      ",\"messages_per_s\":", number(elapsed > 0 ? static_cast<double>(messages) / elapsed : 0.0), ",\"latency_ns\":{");
+  for (std::size_t i = 0; i < ipc::kStageCount; ++i) {
+    ipc::HistogramSnapshot h;
+    state.latency->stages[i].snapshot(h);
+    add(out, i ? "," : "", "\"", ipc::to_string(static_cast<ipc::Stage>(i)), "\":{\"count\":", std::to_string(h.count),
+        ",\"p50\":", std::to_string(h.percentile(0.5)), ",\"p90\":", std::to_string(h.percentile(0.9)),
+        ",\"p99\":", std::to_string(h.percentile(0.99)), ",\"p999\":", std::to_string(h.percentile(0.999)),
+        ",\"max\":", std::to_string(h.max), "}");
+  }
+  add(out, "},\"allocations_in_loop\":", std::to_string(allocations_in_loop), ",\"allocations_counted\":",
+      std::to_string(detail::t_allocations), ",\"instruments\":[");
+  for (std::size_t i = 0; i < specs.size(); ++i) {
+    const core::OrderBook& book = engine.book(i);
+    core::Level bid{};
+    core::Level ask{};
+    const bool has_bid = book.best(core::Side::bid, bid);
+    const bool has_ask = book.best(core::Side::ask, ask);
+    ipc::HealthRecord health{};
+    (void)state.records[i].health.try_load(health);
+    const auto& sc = syncs[i]->counters();
+    const int pd = specs[i].price_decimals;
+    const auto quoted = [](const std::string& text) {
+      std::string q = "\"";
+      add(q, text, "\"");
+      return q;
+    };
+    const std::string best_bid = has_bid ? quoted(decimal(bid.price, pd)) : std::string("null");
+    const std::string best_ask = has_ask ? quoted(decimal(ask.price, pd)) : std::string("null");
+    add(out, i ? "," : "", "{\"venue\":\"", specs[i].venue, "\",\"symbol\":\"", specs[i].symbol, "\",\"health\":\"",
+        ipc::to_string(engine.health(i)), "\",\"book_updates\":", std::to_string(book_messages[i]),
+        ",\"gaps\":", std::to_string(sc.gaps), ",\"resyncs\":", std::to_string(sc.resyncs),
+        ",\"crossed\":", std::to_string(engine.crossed_count(i)), ",\"trades\":", std::to_string(health.trades),
+        ",\"best_bid\":", best_bid, ",\"best_ask\":", best_ask,
+        ",\"bid_levels\":", std::to_string(book.depth(core::Side::bid)),
+        ",\"ask_levels\":", std::to_string(book.depth(core::Side::ask)),
+        ",\"signal\":", number(engine.signal(i).signal), ",\"confidence\":", number(engine.signal(i).confidence),
+        ",\"regime\":[");
+    const auto& p = engine.regime(i);
+    for (int k = 0; k < core::kRegimes; ++k) {
+      add(out, k ? "," : "", number(p(k)));
+    }
+    out += "]}";
+  }
+  out += "]}\n";
+  return ReplayResult{out, 0};
+}
+
+} // namespace qf::engine

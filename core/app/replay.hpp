@@ -1,0 +1,35 @@
+#pragma once
+// qf-engine replay: runs a capture through the real parsers, book synchronisation and core,
+// single-threaded and deterministically (engine time is each record's capture receive time),
+// and reports a JSON summary. The backtest path is the live code path.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "qf/config/config.hpp"
+
+namespace qf::engine {
+
+struct ReplayOptions {
+  std::string input;
+  std::string venue;   // binance-spot | binance-usdm; empty: from the capture's `# ws` lines
+  std::optional<config::Config> config; // instruments and parameters; none: infer from data
+  std::string tap;     // JSON-lines tap file; empty: none
+  bool paced = false;  // --speed 1: original pacing from the receive timestamps
+  std::uint64_t loops = 1; // replay the file this many times (benchmarks)
+};
+
+struct ReplayResult {
+  std::string summary_json;
+  int exit_code = 0;
+};
+
+// Throws std::runtime_error with a message naming the file and line when the input cannot be
+// read or a snapshot cannot be attributed.
+[[nodiscard]] ReplayResult run_replay(const ReplayOptions& options);
+
+// Allocations made by the calling thread so far (the engine binary counts them).
+[[nodiscard]] std::uint64_t thread_allocations() noexcept;
+
+} // namespace qf::engine

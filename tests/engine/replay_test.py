@@ -1,0 +1,131 @@
+#!/usr/bin/env python3
+"""qf-engine replay on the real captures in ../shared/captures.
+
+Usage: replay_test.py QF_ENGINE CAPTURES_DIR
+Expected figures come from the captures' README (and PROTOCOLS.md), never from the engine.
+"""
+import gzip
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import unittest
+
+ENGINE = CAPTURES = None
+BTC = "binance-spot/btcusdt_20240808.capture.gz"
+
+
+def replay(*args, check=True):
+    p = subprocess.run([ENGINE, "replay", *args], capture_output=True, text=True, timeout=300)
+    if check and p.returncode != 0:
+        raise AssertionError(f"replay failed ({p.returncode}): {p.stderr}")
+    return p
+
+
+def summary(*args):
+    return json.loads(replay(*args).stdout)
+
+
+class ReplayTest(unittest.TestCase):
+    def path(self, rel):
+        p = os.path.join(CAPTURES, rel)
+        if not os.path.exists(p):
+            self.skipTest(f"no capture at {p}")
+        return p
+
+    def test_should_replay_btcusdt_into_a_live_uncrossed_book_without_allocating_in_the_core_loop(self):
+        s = summary("--input", self.path(BTC))
+        # README: bookTicker 28,040 + trade 9,757 + depth 3,451 + one inline REST snapshot = 41,249 lines.
+        self.assertEqual(s["messages"], 28040 + 9757 + 3451 + 1)
+        self.assertEqual(s["parse_errors"], 0)
+        (btc,) = s["instruments"]
+        self.assertEqual((btc["venue"], btc["symbol"]), ("binance-spot", "BTCUSDT"))
+        self.assertEqual(btc["health"], "live")
+        self.assertEqual(btc["gaps"], 0)
+        self.assertEqual(btc["crossed"], 0)
+        self.assertEqual(btc["trades"], 9757)
+        self.assertLess(float(btc["best_bid"]), float(btc["best_ask"]))
+        self.assertEqual(s["allocations_in_loop"], 0)
+        self.assertGreater(s["allocations_counted"], 0, "the allocation counter must be live to mean anything")
+        self.assertAlmostEqual(sum(btc["regime"]), 1.0, places=9)
+        self.assertLessEqual(abs(btc["signal"]), 1.0)
+        for stage in ("parse", "queue", "process", "receive_to_publish"):
+            self.assertGreater(s["latency_ns"][stage]["count"], 0, stage)
+
+    def test_should_write_byte_identical_taps_and_books_on_two_replays(self):
+        with tempfile.TemporaryDirectory() as d:
+            a, b = os.path.join(d, "a.jsonl"), os.path.join(d, "b.jsonl")
+            sa = summary("--input", self.path(BTC), "--tap", a)
+            sb = summary("--input", self.path(BTC), "--tap", b)
+            with open(a, "rb") as fa, open(b, "rb") as fb:
+                self.assertEqual(fa.read(), fb.read())
+            self.assertEqual(sa["instruments"], sb["instruments"])
+
+    def test_should_sync_at_the_documented_point_and_match_every_book_ticker(self):
+        with tempfile.TemporaryDirectory() as d:
+            tap = os.path.join(d, "tap.jsonl")
+            summary("--input", self.path(BTC), "--tap", tap)
+            with open(tap) as f:
+                lines = [json.loads(line) for line in f]
+        kinds = [l["kind"] for l in lines]
+        first_depth = kinds.index("depth")
+        snapshot = kinds.index("snapshot")
+        self.assertLess(snapshot, first_depth, "no diff is applied before the snapshot")
+        self.assertEqual(lines[snapshot]["u"], 50093239218)
+        self.assertEqual(lines[first_depth]["u"], 50093239224)  # the bridging diff U=...208 u=...224
+        depths = [l for l in lines if l["kind"] == "depth"]
+        self.assertEqual(len(depths), 3449)  # 3,451 diffs, 2 of them older than the snapshot
+        self.assertEqual(kinds.count("trade"), 9757)
+        self.assertEqual(kinds.count("bbo"), 28040)
+        # The two streams share update ids: after each depth update the book's best bid/ask equal the
+        # last bookTicker whose u is not greater than the update's u.
+        bbos = sorted((l["u"], l) for l in lines if l["kind"] == "bbo")
+        ids = [u for u, _ in bbos]
+        import bisect
+        mismatches = 0
+        for d_ in depths:
+            i = bisect.bisect_right(ids, d_["u"]) - 1
+            if i < 0:
+                continue
+            t = bbos[i][1]
+            if (d_["bid"], d_["bid_qty"], d_["ask"], d_["ask_qty"]) != (t["bid"], t["bid_qty"], t["ask"], t["ask_qty"]):
+                mismatches += 1
+        self.assertEqual(mismatches, 0)
+        self.assertTrue(all(float(d_["bid"]) < float(d_["ask"]) for d_ in depths), "never crossed")
+
+    def test_should_sync_every_symbol_of_the_multi_symbol_captures(self):
+        for rel, venue in (("binance-spot/multi_20211012.capture", "binance-spot"),
+                           ("binance-usdm/multi_20210722.capture", "binance-usdm")):
+            s = summary("--input", self.path(rel))
+            self.assertEqual(s["venue"], venue)
+            self.assertEqual(s["parse_errors"], 0, rel)
+            self.assertEqual(len(s["instruments"]), 4, rel)
+            for i in s["instruments"]:
+                self.assertEqual((i["symbol"], i["health"], i["gaps"], i["crossed"]), (i["symbol"], "live", 0, 0), rel)
+
+    def test_should_name_the_file_or_line_it_cannot_read(self):
+        p = replay("--input", "/nonexistent/x.capture", check=False)
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn("/nonexistent/x.capture", p.stderr)
+        with tempfile.TemporaryDirectory() as d:
+            bad = os.path.join(d, "bad.capture")
+            with gzip.open(self.path(BTC), "rt") as src, open(bad, "w") as out:
+                for n, line in enumerate(src):
+                    out.write(line)
+                    if n == 20:
+                        out.write("this is not a capture line\n")
+                        break
+            p = replay("--input", bad, check=False)
+            self.assertNotEqual(p.returncode, 0)
+            self.assertIn("bad.capture:22", p.stderr)
+
+    def test_should_refuse_a_venue_without_a_parser_clearly(self):
+        p = replay("--input", self.path("coinbase-exchange/level2_ticker_matches_20210417.capture"), check=False)
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("not supported yet", p.stderr)
+
+
+if __name__ == "__main__":
+    ENGINE, CAPTURES = sys.argv[1], sys.argv[2]
+    unittest.main(argv=sys.argv[:1], verbosity=2)
