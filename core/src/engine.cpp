@@ -179,7 +179,7 @@ void Engine::apply(const Event& e, std::uint64_t now_unix_ns, std::uint64_t popp
 void Engine::on_book_message_end(Instrument& in, std::uint64_t now_unix_ns) noexcept {
   in.book_dirty = false;
   ++in.book_updates;
-  in.last_update_mono_ns = ipc::monotonic_ns();
+  in.last_update_mono_ns = clock_.to_monotonic_ns(clock_.now()); // rdtsc, not a clock_gettime per message
   if (in.book.crossed()) {
     ++in.crossed;
     set_health(in, ipc::BookHealth::crossed, now_unix_ns);
