@@ -31,7 +31,7 @@ class ReplayTest(unittest.TestCase):
     def path(self, rel):
         p = os.path.join(CAPTURES, rel)
         if not os.path.exists(p):
-            self.skipTest(f"no capture at {p}")
+            self.fail(f"no capture at {p}: ../shared/captures must sit beside the repository")
         return p
 
     def test_should_replay_btcusdt_into_a_live_uncrossed_book_without_allocating_in_the_core_loop(self):

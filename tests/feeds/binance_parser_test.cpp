@@ -159,7 +159,7 @@ class binance_captures : public ::testing::Test {
 protected:
   void SetUp() override {
     if (!fs::is_directory(kCaptures)) {
-      GTEST_SKIP() << "no captures folder at " << kCaptures << ": real-traffic tests skipped";
+      FAIL() << "no captures folder at " << kCaptures << ": ../shared/captures must sit beside the repository";
     }
   }
 

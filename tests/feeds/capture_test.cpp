@@ -159,7 +159,7 @@ protected:
   void SetUp() override {
     capture::SetUp();
     if (!fs::is_directory(kCaptures)) {
-      GTEST_SKIP() << "no captures folder at " << kCaptures << ": real-traffic tests skipped";
+      FAIL() << "no captures folder at " << kCaptures << ": ../shared/captures must sit beside the repository";
     }
   }
 };
