@@ -52,6 +52,22 @@ struct BoostQueue {
   std::size_t consume(F&& f) noexcept { return queue.consume_all(f); }
 };
 
+// The producer side of a throughput run: pinned, waits for `go`, pushes kItems values.
+template <typename Queue>
+std::thread start_producer(Queue& queue, const std::atomic<bool>& go) {
+  return std::thread([&queue, &go] {
+    qf::bench::pin_this_thread(qf::bench::kProducerCpu);
+    while (!go.load(std::memory_order_acquire)) {
+    }
+    typename Queue::Item e{};
+    for (std::uint64_t i = 0; i < kItems; ++i) {
+      e.seq = i;
+      while (!queue.push(e)) {
+      }
+    }
+  });
+}
+
 template <typename Queue>
 void BM_Throughput(benchmark::State& state) {
   using Item = typename Queue::Item;
@@ -59,17 +75,7 @@ void BM_Throughput(benchmark::State& state) {
   qf::bench::pin_this_thread(qf::bench::kConsumerCpu);
   for (auto _ : state) {
     std::atomic<bool> go{false};
-    std::thread producer([&] {
-      qf::bench::pin_this_thread(qf::bench::kProducerCpu);
-      while (!go.load(std::memory_order_acquire)) {
-      }
-      Item e{};
-      for (std::uint64_t i = 0; i < kItems; ++i) {
-        e.seq = i;
-        while (!queue->push(e)) {
-        }
-      }
-    });
+    std::thread producer = start_producer(*queue, go);
     const auto start = std::chrono::steady_clock::now();
     go.store(true, std::memory_order_release);
     Item e{};
@@ -95,17 +101,7 @@ void BM_ThroughputBatch(benchmark::State& state) {
   qf::bench::pin_this_thread(qf::bench::kConsumerCpu);
   for (auto _ : state) {
     std::atomic<bool> go{false};
-    std::thread producer([&] {
-      qf::bench::pin_this_thread(qf::bench::kProducerCpu);
-      while (!go.load(std::memory_order_acquire)) {
-      }
-      Event e{};
-      for (std::uint64_t i = 0; i < kItems; ++i) {
-        e.seq = i;
-        while (!queue->push(e)) {
-        }
-      }
-    });
+    std::thread producer = start_producer(*queue, go);
     const auto start = std::chrono::steady_clock::now();
     go.store(true, std::memory_order_release);
     std::uint64_t seen = 0;

@@ -15,6 +15,7 @@
 #include "qf/feeds/binance/parser.hpp"
 #include "qf/feeds/capture.hpp"
 #include "qf/ipc/fixed_point.hpp"
+#include "qf/ipc/json_text.hpp"
 
 namespace qf::engine {
 
@@ -82,15 +83,6 @@ void add(std::string& out, const Parts&... parts) {
 std::string decimal(std::int64_t v, int decimals) {
   std::array<char, ipc::kFixedMaxChars + 1> buf{};
   return std::string(buf.data(), ipc::format_fixed(v, decimals, buf.data(), buf.size()));
-}
-
-std::string number(double v) {
-  if (!std::isfinite(v)) {
-    return "null";
-  }
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.10g", v);
-  return buf;
 }
 
 const char* status_name(core::FeedStatus s) {
@@ -361,8 +353,8 @@ ReplayResult run_replay(const ReplayOptions& options) {
 
   std::string out;
   add(out, "{\"venue\":\"", venue, "\",\"messages\":", std::to_string(messages), ",\"parse_errors\":",
-      std::to_string(parse_errors), ",\"events\":", std::to_string(events), ",\"elapsed_s\":", number(elapsed),
-      ",\"messages_per_s\":", number(elapsed > 0 ? static_cast<double>(messages) / elapsed : 0.0), ",\"latency_ns\":{");
+      std::to_string(parse_errors), ",\"events\":", std::to_string(events), ",\"elapsed_s\":", ipc::json_number(elapsed),
+      ",\"messages_per_s\":", ipc::json_number(elapsed > 0 ? static_cast<double>(messages) / elapsed : 0.0), ",\"latency_ns\":{");
   for (std::size_t i = 0; i < ipc::kStageCount; ++i) {
     ipc::HistogramSnapshot h;
     state.latency->stages[i].snapshot(h);
@@ -397,11 +389,11 @@ ReplayResult run_replay(const ReplayOptions& options) {
         ",\"best_bid\":", best_bid, ",\"best_ask\":", best_ask,
         ",\"bid_levels\":", std::to_string(book.depth(core::Side::bid)),
         ",\"ask_levels\":", std::to_string(book.depth(core::Side::ask)),
-        ",\"signal\":", number(engine.signal(i).signal), ",\"confidence\":", number(engine.signal(i).confidence),
+        ",\"signal\":", ipc::json_number(engine.signal(i).signal), ",\"confidence\":", ipc::json_number(engine.signal(i).confidence),
         ",\"regime\":[");
     const auto& p = engine.regime(i);
     for (int k = 0; k < core::kRegimes; ++k) {
-      add(out, k ? "," : "", number(p(k)));
+      add(out, k ? "," : "", ipc::json_number(p(k)));
     }
     out += "]}";
   }

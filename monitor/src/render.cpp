@@ -6,39 +6,13 @@
 #include <sstream>
 
 #include "qf/ipc/fixed_point.hpp"
+#include "qf/ipc/json_text.hpp"
 
 namespace qf::monitor {
 namespace {
 
 constexpr std::array<double, 5> kQuantiles = {0.5, 0.9, 0.99, 0.999, 1.0};
 constexpr std::array<const char*, 5> kQuantileNames = {"p50", "p90", "p99", "p999", "max"};
-
-std::string json_escape(const char* text) {
-  std::string out;
-  for (const char* p = text; *p != '\0'; ++p) {
-    const auto c = static_cast<unsigned char>(*p);
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += static_cast<char>(c);
-    } else if (c < 0x20) {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\u%04x", c);
-      out += buf;
-    } else {
-      out += static_cast<char>(c);
-    }
-  }
-  return out;
-}
-
-std::string number(double v) {
-  if (!std::isfinite(v)) {
-    return "null";
-  }
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.10g", v);
-  return buf;
-}
 
 const char* side_text(std::uint8_t side) { return side == 0 ? "buy" : "sell"; }
 
@@ -120,7 +94,7 @@ std::string text_report(const ipc::StateSnapshot& s, std::uint64_t now_unix_ns) 
     const double sp = spread_bps(in.quote);
     std::snprintf(line, sizeof line, "%-14s %-12s %16s %16s %9s %16s %-6s %-12s %8.3f %7u\n", in.info.venue.data(),
                   in.info.symbol.data(), price_text(in.quote.bid_price, pd).c_str(),
-                  price_text(in.quote.ask_price, pd).c_str(), std::isfinite(sp) ? number(sp).substr(0, 7).c_str() : "-",
+                  price_text(in.quote.ask_price, pd).c_str(), std::isfinite(sp) ? ipc::json_number(sp).substr(0, 7).c_str() : "-",
                   price_text(in.quote.last_price, pd).c_str(), in.quote.last_qty != 0 ? side_text(in.quote.last_side) : "-",
                   ipc::to_string(in.health.health), in.signal.signal, in.signal.dominant);
     o << line;
@@ -160,7 +134,7 @@ std::string json_report(const ipc::StateSnapshot& s, std::uint64_t now_unix_ns) 
   std::ostringstream o;
   o << "{\"status\":\"" << ipc::to_string(s.status) << "\"";
   if (s.status == ipc::EngineStatus::awaiting || s.status == ipc::EngineStatus::version_mismatch) {
-    o << ",\"message\":\"" << json_escape(s.message.c_str()) << "\"}\n";
+    o << ",\"message\":\"" << ipc::json_escape(s.message.c_str()) << "\"}\n";
     return o.str();
   }
   o << ",\"mode\":\"" << ipc::to_string(s.mode) << "\",\"generation\":" << s.generation << ",\"pid\":" << s.engine_pid
@@ -172,17 +146,17 @@ std::string json_report(const ipc::StateSnapshot& s, std::uint64_t now_unix_ns) 
     const auto& in = s.instruments[i];
     const int pd = in.info.price_decimals;
     const int qd = in.info.qty_decimals;
-    o << (i ? "," : "") << "{\"venue\":\"" << json_escape(in.info.venue.data()) << "\",\"symbol\":\""
-      << json_escape(in.info.symbol.data()) << "\",\"health\":\"" << ipc::to_string(in.health.health)
+    o << (i ? "," : "") << "{\"venue\":\"" << ipc::json_escape(in.info.venue.data()) << "\",\"symbol\":\""
+      << ipc::json_escape(in.info.symbol.data()) << "\",\"health\":\"" << ipc::to_string(in.health.health)
       << "\",\"bid\":\"" << price_text(in.quote.bid_price, pd) << "\",\"bid_qty\":\"" << price_text(in.quote.bid_qty, qd)
       << "\",\"ask\":\"" << price_text(in.quote.ask_price, pd) << "\",\"ask_qty\":\"" << price_text(in.quote.ask_qty, qd)
-      << "\",\"spread_bps\":" << number(spread_bps(in.quote)) << ",\"last_price\":\""
+      << "\",\"spread_bps\":" << ipc::json_number(spread_bps(in.quote)) << ",\"last_price\":\""
       << price_text(in.quote.last_price, pd) << "\",\"last_qty\":\"" << price_text(in.quote.last_qty, qd)
       << "\",\"last_side\":\"" << (in.quote.last_qty != 0 ? side_text(in.quote.last_side) : "") << "\""
-      << ",\"updated_ns\":" << in.quote.updated_unix_ns << ",\"signal\":" << number(in.signal.signal)
-      << ",\"confidence\":" << number(in.signal.confidence) << ",\"regime\":[";
+      << ",\"updated_ns\":" << in.quote.updated_unix_ns << ",\"signal\":" << ipc::json_number(in.signal.signal)
+      << ",\"confidence\":" << ipc::json_number(in.signal.confidence) << ",\"regime\":[";
     for (std::uint32_t k = 0; k < in.signal.regimes && k < ipc::kMaxRegimes; ++k) {
-      o << (k ? "," : "") << number(in.signal.regime[k]);
+      o << (k ? "," : "") << ipc::json_number(in.signal.regime[k]);
     }
     o << "],\"dominant_regime\":" << in.signal.dominant << ",\"book_updates\":" << in.health.book_updates
       << ",\"trades\":" << in.health.trades << ",\"gaps\":" << in.health.gaps << ",\"resyncs\":" << in.health.resyncs
@@ -191,7 +165,7 @@ std::string json_report(const ipc::StateSnapshot& s, std::uint64_t now_unix_ns) 
   o << "],\"feeds\":[";
   for (std::size_t i = 0; i < s.feeds.size(); ++i) {
     const auto& f = s.feeds[i];
-    o << (i ? "," : "") << "{\"name\":\"" << json_escape(f.name.data()) << "\",\"messages\":" << f.messages
+    o << (i ? "," : "") << "{\"name\":\"" << ipc::json_escape(f.name.data()) << "\",\"messages\":" << f.messages
       << ",\"bytes\":" << f.bytes << ",\"parse_errors\":" << f.parse_errors << ",\"reconnects\":" << f.reconnects
       << ",\"gaps\":" << f.gaps << ",\"resyncs\":" << f.resyncs << ",\"drops\":" << f.drops
       << ",\"ring_high_water\":" << f.ring_high_water << "}";
@@ -209,7 +183,7 @@ std::string json_report(const ipc::StateSnapshot& s, std::uint64_t now_unix_ns) 
   for (std::size_t i = 0; i < s.events.size(); ++i) {
     const auto& e = s.events[i];
     o << (i ? "," : "") << "{\"time_ns\":" << e.unix_ns << ",\"instrument\":" << e.instrument << ",\"kind\":\""
-      << kind_text(e.kind) << "\",\"text\":\"" << json_escape(e.text.data()) << "\"}";
+      << kind_text(e.kind) << "\",\"text\":\"" << ipc::json_escape(e.text.data()) << "\"}";
   }
   o << "]}\n";
   return o.str();

@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include "capture_paths.hpp"
+
 #include <algorithm>
 #include <cstdint>
 #include <filesystem>
@@ -38,10 +40,10 @@ using core::Level;
 using core::OrderBook;
 using core::Side;
 
-const fs::path kCaptures = QF_CAPTURES_DIR;
-const fs::path kBtcusdt = kCaptures / "binance-spot/btcusdt_20240808.capture.gz";
-const fs::path kSpotMulti = kCaptures / "binance-spot/multi_20211012.capture";
-const fs::path kUsdmMulti = kCaptures / "binance-usdm/multi_20210722.capture";
+using test::kBtcusdt;
+using test::kCaptures;
+using test::kSpotMulti;
+using test::kUsdmMulti;
 
 // Applies book events to an OrderBook the way the engine does, and keeps the status events.
 struct BookTap {

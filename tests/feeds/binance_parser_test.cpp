@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include "capture_paths.hpp"
+
 #include <atomic>
 #include <cstdint>
 #include <cstdlib>
@@ -100,10 +102,10 @@ using core::EventKind;
 using core::Level;
 using core::Side;
 
-const fs::path kCaptures = QF_CAPTURES_DIR;
-const fs::path kBtcusdt = kCaptures / "binance-spot/btcusdt_20240808.capture.gz";
-const fs::path kSpotMulti = kCaptures / "binance-spot/multi_20211012.capture";
-const fs::path kUsdmMulti = kCaptures / "binance-usdm/multi_20210722.capture";
+using test::kBtcusdt;
+using test::kCaptures;
+using test::kSpotMulti;
+using test::kUsdmMulti;
 
 // One parse through an owned padded copy.
 struct Harness {

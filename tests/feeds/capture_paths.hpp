@@ -1,0 +1,13 @@
+#pragma once
+// Where the feeds tests find ../shared/captures (QF_CAPTURES_DIR, set by tests/feeds/CMakeLists.txt).
+
+#include <filesystem>
+
+namespace qf::feeds::test {
+
+inline const std::filesystem::path kCaptures = QF_CAPTURES_DIR;
+inline const std::filesystem::path kBtcusdt = kCaptures / "binance-spot/btcusdt_20240808.capture.gz";
+inline const std::filesystem::path kSpotMulti = kCaptures / "binance-spot/multi_20211012.capture";
+inline const std::filesystem::path kUsdmMulti = kCaptures / "binance-usdm/multi_20210722.capture";
+
+} // namespace qf::feeds::test
