@@ -14,9 +14,17 @@ packages=(
   libjemalloc-dev libnuma-dev libtomlplusplus-dev libncurses-dev libssl-dev zlib1g-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev
+  rapidjson-dev nlohmann-json3-dev   # parse benchmark references
+  chromium prometheus wrk            # dashboard browser test, promtool check metrics, HTTP load
   # tools used by scripts and tests
   python3 procps util-linux tmux   # tmux drives the monitor's interactive test
 )
+
+# Node.js for the dashboard's npm packages (uPlot) and the JS test clients (ws, playwright-core).
+# A node that is already installed (Debian's or another) is used as it is.
+if ! command -v npm >/dev/null 2>&1; then
+  packages+=(nodejs npm)
+fi
 
 missing=()
 for p in "${packages[@]}"; do
@@ -24,8 +32,18 @@ for p in "${packages[@]}"; do
   [[ "$status" == "install ok installed" ]] || missing+=("$p")
 done
 
+root="$(cd "$(dirname "$0")/.." && pwd)"
+npm_install() {
+  # The committed lockfile pins every JS package; reinstall only when it changed.
+  if [[ ! -f "$root/node_modules/.package-lock.json" || "$root/package-lock.json" -nt "$root/node_modules/.package-lock.json" ]]; then
+    echo "bootstrap: npm ci (package-lock.json)"
+    (cd "$root" && npm ci --no-audit --no-fund --loglevel=error)
+  fi
+}
+
 if ((${#missing[@]} == 0)); then
   echo "bootstrap: all ${#packages[@]} packages present"
+  npm_install
   exit 0
 fi
 
@@ -39,4 +57,5 @@ echo "bootstrap: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${missing[@]}"
+npm_install
 echo "bootstrap: done"

@@ -219,10 +219,117 @@ Config from_table(const toml::table& root, const std::string& source) {
       fail(source, node->source(), "instruments", "at most 64 instruments");
     }
   }
+  if (const toml::node* node = root.get("venues")) {
+    top.allow("venues");
+    const auto* arr = node->as_array();
+    if (arr == nullptr || !arr->is_array_of_tables()) {
+      fail(source, node->source(), "venues", "must be an array of tables ([[venues]])");
+    }
+    for (std::size_t i = 0; i < arr->size(); ++i) {
+      const auto& t = *arr->get(i)->as_table();
+      const std::string prefix = "venues[" + std::to_string(i) + "]";
+      TableReader r(t, prefix, source);
+      std::string venue;
+      (void)r.require("venue");
+      r.text("venue", venue);
+      if (kVenues.count(venue) == 0) {
+        fail(source, t.source(), prefix + ".venue", "unknown venue '" + venue + "' (binance-spot | binance-usdm | coinbase)");
+      }
+      if (find_venue(c, venue) != nullptr) {
+        fail(source, t.source(), prefix, "duplicate venue " + venue);
+      }
+      VenueEntry v = venue_defaults(venue);
+      r.text("ws_url", v.ws_url);
+      r.text("rest_url", v.rest_url);
+      r.text("ca_file", v.ca_file);
+      r.text("depth_stream", v.depth_stream);
+      r.integer("snapshot_limit", v.snapshot_limit, 5, 5000);
+      r.integer("feed_thread", v.feed_thread, 0, 7);
+      r.integer("streams_per_connection", v.streams_per_connection, 1, 1024);
+      r.integer("stale_after_ms", v.stale_after_ms, 100, 3'600'000);
+      r.integer("instrument_stale_after_ms", v.instrument_stale_after_ms, 100, 86'400'000);
+      r.integer("reconnect_min_ms", v.reconnect_min_ms, 1, 600'000);
+      r.integer("reconnect_max_ms", v.reconnect_max_ms, 1, 3'600'000);
+      r.integer("max_connection_age_s", v.max_connection_age_s, 1, 86'400);
+      r.integer("max_frame_bytes", v.max_frame_bytes, 4096, 64 << 20);
+      r.text("record_dir", v.record_dir);
+      for (const std::string* url : {&v.ws_url, &v.rest_url}) {
+        const bool ws = url == &v.ws_url;
+        const char* secure = ws ? "wss://" : "https://";
+        const char* plain = ws ? "ws://" : "http://";
+        const bool loopback = url->rfind(std::string(plain) + "127.0.0.1", 0) == 0 ||
+                              url->rfind(std::string(plain) + "localhost", 0) == 0;
+        if (url->rfind(secure, 0) != 0 && !loopback) {
+          fail(source, t.source(), prefix + (ws ? ".ws_url" : ".rest_url"),
+               std::string("must start with ") + secure + " (" + plain + " only for 127.0.0.1), got '" + *url + "'");
+        }
+      }
+      if (v.reconnect_max_ms < v.reconnect_min_ms) {
+        fail(source, t.source(), prefix + ".reconnect_max_ms", "must be >= reconnect_min_ms");
+      }
+      if (venue != "coinbase" && v.depth_stream.rfind("depth", 0) != 0) {
+        fail(source, t.source(), prefix + ".depth_stream", "must be depth, depth@100ms or depth@0ms");
+      }
+      c.venues.push_back(v);
+    }
+  }
+  for (const InstrumentEntry& e : c.instruments) {
+    if (find_venue(c, e.venue) == nullptr) {
+      c.venues.push_back(venue_defaults(e.venue));
+    }
+  }
+  if (const auto* t = sub_table(root, "rest_budget", source)) {
+    top.allow("rest_budget");
+    TableReader r(*t, "rest_budget", source);
+    r.integer("weight_per_minute", c.rest_budget.weight_per_minute, 1, 100'000);
+    r.integer("snapshot_weight", c.rest_budget.snapshot_weight, 0, 1000);
+    r.integer("max_in_flight", c.rest_budget.max_in_flight, 1, 64);
+  }
+  if (const auto* t = sub_table(root, "gateway", source)) {
+    top.allow("gateway");
+    TableReader r(*t, "gateway", source);
+    r.text("host", c.gateway.host);
+    r.integer("port", c.gateway.port, 0, 65535);
+    r.text("admin_token_file", c.gateway.admin_token_file);
+    r.text("audit_log", c.gateway.audit_log);
+    r.text("web_root", c.gateway.web_root);
+    r.positive("push_hz", c.gateway.push_hz);
+    r.integer("max_clients", c.gateway.max_clients, 1, 100'000);
+    r.integer("client_buffer_bytes", c.gateway.client_buffer_bytes, 4096, 1 << 30);
+    r.integer("stall_after_ms", c.gateway.stall_after_ms, 10, 3'600'000);
+  }
   return c;
 }
 
 } // namespace
+
+VenueEntry venue_defaults(const std::string& venue) {
+  VenueEntry v;
+  v.venue = venue;
+  if (venue == "binance-spot") {
+    v.ws_url = "wss://stream.binance.com:9443";
+    v.rest_url = "https://api.binance.com";
+  } else if (venue == "binance-usdm") {
+    v.ws_url = "wss://fstream.binance.com";
+    v.rest_url = "https://fapi.binance.com";
+  } else if (venue == "coinbase") {
+    v.ws_url = "wss://ws-feed.exchange.coinbase.com";
+    v.rest_url = "https://api.exchange.coinbase.com";
+    v.depth_stream = "level2_batch";
+  } else {
+    throw ConfigError("unknown venue '" + venue + "' (binance-spot | binance-usdm | coinbase)");
+  }
+  return v;
+}
+
+const VenueEntry* find_venue(const Config& config, const std::string& venue) noexcept {
+  for (const VenueEntry& v : config.venues) {
+    if (v.venue == venue) {
+      return &v;
+    }
+  }
+  return nullptr;
+}
 
 Config parse_config(const std::string& toml_text, const std::string& source_name) {
   try {

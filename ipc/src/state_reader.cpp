@@ -54,7 +54,9 @@ void StateReader::read(StateSnapshot& out) noexcept {
   const auto* feeds = view_.section_as<FeedTable>(kSectionFeeds);
   const auto* latency = view_.section_as<LatencyTable>(kSectionLatency);
   const auto* log = view_.section_as<EventLog>(kSectionEvents);
-  if (table == nullptr || records == nullptr || feeds == nullptr || latency == nullptr || log == nullptr) {
+  const auto* acks = view_.section_as<ControlLog>(kSectionControl);
+  if (table == nullptr || records == nullptr || feeds == nullptr || latency == nullptr || log == nullptr ||
+      acks == nullptr) {
     out.status = EngineStatus::version_mismatch;
     out.message = view_.path() + ": sections smaller than this reader's layout";
     return;
@@ -87,6 +89,15 @@ void StateReader::read(StateSnapshot& out) noexcept {
     NotableEvent e{};
     if (log->entries[i % kEventLogSize].try_load(e) == ReadStatus::ok) {
       out.events.push_back(e);
+    }
+  }
+  const std::uint64_t acked = acks->written.load(std::memory_order_acquire);
+  out.acks_written = acked;
+  out.acks.clear();
+  for (std::uint64_t i = acked > kControlLogSize ? acked - kControlLogSize : 0; i < acked; ++i) {
+    ControlAck a{};
+    if (acks->entries[i % kControlLogSize].try_load(a) == ReadStatus::ok) {
+      out.acks.push_back(a);
     }
   }
 }

@@ -53,12 +53,59 @@ struct InstrumentEntry {
   int qty_decimals = 8;
 };
 
+// One venue's endpoints and connection policy. Every instrument's venue needs one entry;
+// a venue without an entry gets the live defaults below (venue_defaults()).
+struct VenueEntry {
+  std::string venue;    // binance-spot | binance-usdm | coinbase
+  std::string ws_url;   // base, e.g. "wss://stream.binance.com:9443"; ws:// only for 127.0.0.1
+  std::string rest_url; // base, e.g. "https://api.binance.com"
+  std::string ca_file;  // extra trusted CA (qf-venue's self-signed cert); system store always
+  std::string depth_stream = "depth@100ms"; // binance: depth@100ms | depth | depth@0ms (USD-M)
+  int snapshot_limit = 1000;                // levels per REST depth snapshot
+  int feed_thread = 0;                      // index of the feed thread that serves it
+  int streams_per_connection = 200;         // combined-stream subscriptions per websocket
+  int stale_after_ms = 10000;               // no frame for this long: the connection is stale
+  int instrument_stale_after_ms = 60000;    // no update of one instrument's book for this long
+  int reconnect_min_ms = 250;               // backoff: full jitter in [0, min(max, min * 2^n)]
+  int reconnect_max_ms = 30000;
+  int max_connection_age_s = 23 * 3600;     // proactive reconnect before Binance's 24 h limit
+  int max_frame_bytes = 1 << 20;            // a larger frame is an error and a resync
+  std::string record_dir;                   // non-empty: record raw frames into rotating captures
+};
+
+// The global REST budget shared by every instrument of every venue (weight-aware).
+struct RestBudgetSection {
+  int weight_per_minute = 1200;   // Binance's limit is 6000; stay far below it
+  int snapshot_weight = 0;        // 0: the venue's documented weight for snapshot_limit
+  int max_in_flight = 2;          // concurrent REST requests
+};
+
+struct GatewaySection {
+  std::string host = "127.0.0.1";
+  int port = 8080;
+  std::string admin_token_file;   // QF_ADMIN_TOKEN (environment) wins when set
+  std::string audit_log = "qf-gateway-audit.jsonl";
+  std::string web_root;           // empty: the gateway/web folder next to the sources
+  double push_hz = 20.0;          // per-client WebSocket push rate limit
+  int max_clients = 1024;
+  int client_buffer_bytes = 1 << 20; // a client that lets this much pile up is cut off
+  int stall_after_ms = 2000;         // heartbeat age that makes the engine "stalled"
+};
+
 struct Config {
   EngineSection engine;
   BookSection book;
   FeatureSection features;
   std::vector<InstrumentEntry> instruments;
+  std::vector<VenueEntry> venues; // one per venue used by an instrument (defaults filled in)
+  RestBudgetSection rest_budget;
+  GatewaySection gateway;
 };
+
+// The live endpoints of a venue (throws ConfigError for an unknown venue name).
+[[nodiscard]] VenueEntry venue_defaults(const std::string& venue);
+// The entry for `venue` in config.venues, or nullptr.
+[[nodiscard]] const VenueEntry* find_venue(const Config& config, const std::string& venue) noexcept;
 
 // Throws ConfigError ("FILE:LINE:COL: key: problem") on any error.
 [[nodiscard]] Config load_config(const std::string& path);

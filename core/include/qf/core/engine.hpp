@@ -58,6 +58,7 @@ struct StateSections {
   ipc::FeedTable* feeds = nullptr;
   ipc::LatencyTable* latency = nullptr;
   ipc::EventLog* events = nullptr;
+  ipc::ControlLog* control = nullptr; // acknowledgements of control commands
 };
 
 class Engine {

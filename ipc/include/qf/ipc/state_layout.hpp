@@ -10,6 +10,7 @@
 //   2 kSectionFeeds:       FeedTable (per-feed counters) and the engine's own counters
 //   3 kSectionLatency:     LatencyTable, one histogram per Stage
 //   4 kSectionEvents:      EventLog, a ring of recent notable events
+//   5 kSectionControl:     ControlLog, the engine's acknowledgements of control commands
 // Prices and quantities are int64 fixed point with the instrument's decimals (format them
 // with qf/ipc/fixed_point.hpp); times are Unix ns unless named *_mono_ns (CLOCK_MONOTONIC).
 
@@ -18,12 +19,13 @@
 #include <cstdint>
 #include <type_traits>
 
+#include "qf/ipc/control_layout.hpp"
 #include "qf/ipc/latency_histogram.hpp"
 #include "qf/ipc/seqlock.hpp"
 
 namespace qf::ipc {
 
-inline constexpr std::uint32_t kStateLayoutVersion = 1;
+inline constexpr std::uint32_t kStateLayoutVersion = 2;
 inline constexpr const char* kStateSegmentName = "state";
 
 inline constexpr std::size_t kMaxInstruments = 64;
@@ -37,6 +39,8 @@ inline constexpr std::size_t kSectionRecords = 1;
 inline constexpr std::size_t kSectionFeeds = 2;
 inline constexpr std::size_t kSectionLatency = 3;
 inline constexpr std::size_t kSectionEvents = 4;
+inline constexpr std::size_t kSectionControl = 5;
+inline constexpr std::size_t kControlLogSize = 64; // power of two
 
 // SegmentHeader::mode of the state segment.
 enum class EngineMode : std::uint32_t { live = 0, sim = 1, replay = 2 };
@@ -225,6 +229,49 @@ struct EventLog {
   }
 };
 
+// ---------------------------------------------------------------------------------------------
+// Section 5: acknowledgements of control commands (control_layout.hpp), newest last
+
+enum class ControlResult : std::uint8_t {
+  done = 0,               // executed
+  unknown_instrument = 1, // the command named no instrument this engine has
+  unsupported = 2,        // the engine has no such action (or not in this mode)
+  rejected = 3,           // refused; `text` says why
+};
+
+[[nodiscard]] constexpr const char* to_string(ControlResult r) noexcept {
+  switch (r) {
+  case ControlResult::done: return "done";
+  case ControlResult::unknown_instrument: return "unknown_instrument";
+  case ControlResult::unsupported: return "unsupported";
+  case ControlResult::rejected: return "rejected";
+  }
+  return "unknown";
+}
+
+struct ControlAck {
+  std::uint64_t id; // the command's id
+  std::uint64_t unix_ns;
+  ControlAction action;
+  ControlResult result;
+  std::uint16_t instrument;
+  std::uint32_t reserved;
+  std::array<char, 40> text; // NUL-terminated detail
+};
+
+struct ControlLog {
+  std::atomic<std::uint64_t> written; // total ever written; entry i lives at i % kControlLogSize
+  std::array<Seqlock<ControlAck>, kControlLogSize> entries;
+
+  // Engine only.
+  void append(const ControlAck& a) noexcept {
+    const std::uint64_t n = written.load(std::memory_order_relaxed);
+    entries[n % kControlLogSize].store(a);
+    written.store(n + 1, std::memory_order_release);
+  }
+};
+
+static_assert(std::is_trivially_copyable_v<ControlAck>);
 static_assert(std::is_trivially_copyable_v<InstrumentTable>);
 static_assert(std::is_trivially_copyable_v<QuoteRecord>);
 static_assert(std::is_trivially_copyable_v<BookRecord>);
@@ -237,9 +284,9 @@ static_assert(std::is_trivially_copyable_v<NotableEvent>);
 static_assert(sizeof(NotableEvent) == 96);
 
 // Section sizes in order, for SegmentOptions::section_bytes.
-[[nodiscard]] inline std::array<std::size_t, 5> state_section_bytes() noexcept {
+[[nodiscard]] inline std::array<std::size_t, 6> state_section_bytes() noexcept {
   return {sizeof(InstrumentTable), sizeof(InstrumentState) * kMaxInstruments, sizeof(FeedTable), sizeof(LatencyTable),
-          sizeof(EventLog)};
+          sizeof(EventLog), sizeof(ControlLog)};
 }
 
 } // namespace qf::ipc

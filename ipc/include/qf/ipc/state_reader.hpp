@@ -4,7 +4,7 @@
 // everything the engine publishes into a plain StateSnapshot: the engine's status (awaiting /
 // running / stalled / stopped), the instrument table, each instrument's records (each a
 // consistent seqlock copy, or marked busy), feed counters, latency histograms and the recent
-// notable events. Not for the engine's thread: a snapshot allocates and copies ~200 KiB.
+// notable events and control acknowledgements. Not for the engine's thread: a snapshot allocates and copies ~200 KiB.
 
 #include <array>
 #include <cstdint>
@@ -45,6 +45,8 @@ struct StateSnapshot {
   std::array<std::unique_ptr<HistogramSnapshot>, kStageCount> latency; // never null
   std::vector<NotableEvent> events; // oldest first, at most kEventLogSize
   std::uint64_t events_written = 0;
+  std::vector<ControlAck> acks; // acknowledgements of control commands, oldest first
+  std::uint64_t acks_written = 0;
 
   StateSnapshot();
 };
