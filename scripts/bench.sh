@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Builds the benchmarks and runs them, printing a table of medians, ratios against the
 # references measured in the same run, and target verdicts. JSON lands in bench/results/.
-#   scripts/bench.sh            every suite that exists (today: ipc, core)
+#   scripts/bench.sh            every suite that exists (today: ipc, core, feeds)
 #   scripts/bench.sh ipc        the ipc micro-benchmarks
 #   scripts/bench.sh core       the core micro-benchmarks (order book)
+#   scripts/bench.sh feeds      message parsing: our parsers vs RapidJSON and nlohmann::json
 #   QF_BENCH_REPETITIONS=N      repetitions per benchmark (default 9, randomly interleaved
 #                               across benchmarks so a noisy spell hits all of them; medians)
 # Absolute times drift on a shared machine; the ratios are the figures to trust.
@@ -36,9 +37,19 @@ run_suite_core() {
   python3 perf/bench_report.py bench/results/order_book_bench.json | tee bench/results/core.txt
 }
 
+run_suite_feeds() {
+  # parse_bench prints its own summary (ns/message, ratios, allocations per message) at the end.
+  echo "bench.sh: running parse_bench ($reps repetitions)" >&2
+  ./build/bin/parse_bench --benchmark_repetitions="$reps" --benchmark_report_aggregates_only=true \
+    --benchmark_enable_random_interleaving=true \
+    --benchmark_out="bench/results/parse_bench.json" --benchmark_out_format=json |
+    sed -n '/^parse_bench summary/,$p' | tee bench/results/feeds.txt
+}
+
 case "$suite" in
   ipc) run_suite_ipc ;;
   core) run_suite_core ;;
-  all) run_suite_ipc; echo; run_suite_core ;;
-  *) echo "bench.sh: unknown suite '$suite' (available: ipc, core)" >&2; exit 2 ;;
+  feeds) run_suite_feeds ;;
+  all) run_suite_ipc; echo; run_suite_core; echo; run_suite_feeds ;;
+  *) echo "bench.sh: unknown suite '$suite' (available: ipc, core, feeds)" >&2; exit 2 ;;
 esac

@@ -2,14 +2,14 @@
 //   qf-engine replay --input CAPTURE [--venue binance-spot|binance-usdm] [--config FILE]
 //                    [--tap FILE] [--speed max|1] [--loops N]
 //   qf-engine check-host [--cpu N]
-// The live engine (qf-engine --config FILE [--instance NAME]) needs the websocket feeds,
-// which are not built yet; it says so and exits 2.
+//   qf-engine --config FILE [--instance NAME]     the live engine, until SIGINT / SIGTERM
 #include <cstdio>
 #include <cstring>
 #include <exception>
 #include <string>
 
 #include "host.hpp"
+#include "live.hpp"
 #include "replay.hpp"
 
 namespace {
@@ -17,7 +17,8 @@ namespace {
 int usage(const std::string& why) {
   std::fprintf(stderr,
                "qf-engine: %s\n"
-               "usage: qf-engine replay --input CAPTURE [--venue binance-spot|binance-usdm] [--config FILE]\n"
+               "usage: qf-engine --config FILE [--instance NAME]\n"
+               "       qf-engine replay --input CAPTURE [--venue binance-spot|binance-usdm] [--config FILE]\n"
                "                        [--tap FILE] [--speed max|1] [--loops N]\n"
                "       qf-engine check-host [--cpu N]\n",
                why.c_str());
@@ -61,6 +62,23 @@ int replay(int argc, char** argv) {
   return r.exit_code;
 }
 
+int live(int argc, char** argv) {
+  std::string config_path;
+  qf::engine::LiveOptions o;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    if (a == "--config" && i + 1 < argc) {
+      config_path = argv[++i];
+    } else if (a == "--instance" && i + 1 < argc) {
+      o.instance = argv[++i];
+    } else {
+      return usage("unknown argument " + a);
+    }
+  }
+  o.config = qf::config::load_config(config_path);
+  return qf::engine::run_live(o);
+}
+
 int check_host(int argc, char** argv) {
   int cpu = -1;
   for (int i = 2; i < argc; ++i) {
@@ -91,9 +109,7 @@ int main(int argc, char** argv) {
       return check_host(argc, argv);
     }
     if (argc >= 2 && std::strcmp(argv[1], "--config") == 0) {
-      std::fprintf(stderr, "qf-engine: the live engine needs the websocket feeds, which are not built yet; "
-                           "use 'qf-engine replay --input CAPTURE'\n");
-      return 2;
+      return live(argc, argv);
     }
     return usage(argc < 2 ? "no command" : std::string("unknown command ") + argv[1]);
   } catch (const std::exception& e) {

@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <map>
 #include <memory>
+#include <optional>
 #include <stdexcept>
 #include <thread>
 #include <vector>
@@ -13,6 +14,8 @@
 #include "qf/core/engine.hpp"
 #include "qf/feeds/binance/book_sync.hpp"
 #include "qf/feeds/binance/parser.hpp"
+#include "qf/feeds/coinbase/book_sync.hpp"
+#include "qf/feeds/coinbase/parser.hpp"
 #include "qf/feeds/capture.hpp"
 #include "qf/ipc/fixed_point.hpp"
 #include "qf/ipc/json_text.hpp"
@@ -29,6 +32,7 @@ std::uint64_t thread_allocations() noexcept { return detail::t_allocations; }
 namespace {
 
 namespace bn = feeds::binance;
+namespace cb = feeds::coinbase;
 
 // Heap-allocated state sections: replay publishes like the live engine, into private memory.
 struct PrivateState {
@@ -137,9 +141,11 @@ private:
 
 ReplayResult run_replay(const ReplayOptions& options) {
   const std::string venue = options.venue.empty() ? detect_venue(options.input) : options.venue;
-  if (venue != "binance-spot" && venue != "binance-usdm") {
+  const bool coinbase = venue == "coinbase";
+  if (venue != "binance-spot" && venue != "binance-usdm" && !coinbase) {
     std::string why;
-    add(why, "replay of venue '", venue, "' is not supported yet: only binance-spot and binance-usdm parsers exist");
+    add(why, "replay of venue '", venue,
+        "' is not supported yet: only binance-spot, binance-usdm and coinbase parsers exist");
     throw std::runtime_error(why);
   }
   const bn::Market market = venue == "binance-usdm" ? bn::Market::usdm : bn::Market::spot;
@@ -154,6 +160,13 @@ ReplayResult run_replay(const ReplayOptions& options) {
     }
     if (specs.empty()) {
       throw std::runtime_error("the config names no " + venue + " instrument");
+    }
+  } else if (coinbase) {
+    for (const auto& d : cb::infer_capture_decimals(options.input)) {
+      specs.push_back({venue, d.product, d.price_decimals, d.qty_decimals, 0});
+    }
+    if (specs.empty()) {
+      throw std::runtime_error(options.input + ": no product found");
     }
   } else {
     for (const auto& d : bn::infer_capture_decimals(options.input)) {
@@ -176,18 +189,33 @@ ReplayResult run_replay(const ReplayOptions& options) {
   PrivateState state;
   core::Engine engine(core_config, specs, state.sections(), clock);
 
+  // One venue's parser and book synchronisation: Binance has one BookSync per symbol, Coinbase
+  // one for the whole connection.
   bn::ParserConfig parser_config;
   parser_config.market = market;
-  bn::Parser parser(parser_config);
+  std::optional<bn::Parser> parser;
   std::vector<std::unique_ptr<bn::BookSync>> syncs;
-  for (std::size_t i = 0; i < specs.size(); ++i) {
-    parser.add_instrument(specs[i].symbol, static_cast<core::InstrumentId>(i), specs[i].price_decimals,
-                          specs[i].qty_decimals);
-    bn::BookSyncConfig sc;
-    sc.market = market;
-    syncs.push_back(std::make_unique<bn::BookSync>(static_cast<core::InstrumentId>(i), sc));
+  const cb::ParserConfig cb_config;
+  std::optional<cb::Parser> cb_parser;
+  std::optional<cb::BookSync> cb_sync;
+  if (coinbase) {
+    cb_parser.emplace(cb_config);
+    cb_sync.emplace(specs.size());
+    for (std::size_t i = 0; i < specs.size(); ++i) {
+      cb_parser->add_instrument(specs[i].symbol, static_cast<core::InstrumentId>(i), specs[i].price_decimals,
+                                specs[i].qty_decimals);
+    }
+  } else {
+    parser.emplace(parser_config);
+    for (std::size_t i = 0; i < specs.size(); ++i) {
+      parser->add_instrument(specs[i].symbol, static_cast<core::InstrumentId>(i), specs[i].price_decimals,
+                             specs[i].qty_decimals);
+      bn::BookSyncConfig sc;
+      sc.market = market;
+      syncs.push_back(std::make_unique<bn::BookSync>(static_cast<core::InstrumentId>(i), sc));
+    }
   }
-  bn::PaddedBuffer padded(parser_config.max_message_bytes);
+  bn::PaddedBuffer padded(coinbase ? cb_config.max_message_bytes : parser_config.max_message_bytes);
   bn::SnapshotAttribution attribution;
   Tap tap(options.tap);
 
@@ -281,6 +309,7 @@ ReplayResult run_replay(const ReplayOptions& options) {
   std::uint64_t first_recv_ns = 0;
   const auto started = std::chrono::steady_clock::now();
   bn::Message m;
+  cb::Message cm;
   for (std::uint64_t loop = 0; loop < std::max<std::uint64_t>(options.loops, 1); ++loop) {
     feeds::CaptureReader reader(options.input);
     feeds::CaptureRecord r;
@@ -309,6 +338,16 @@ ReplayResult run_replay(const ReplayOptions& options) {
         continue;
       }
       const std::uint64_t recv_ticks = clock.now();
+      if (coinbase) {
+        const cb::ParseResult result = cb_parser->parse(padded, cm);
+        if (result != cb::ParseResult::ok) {
+          parse_errors += cb::is_error(result) ? 1U : 0U;
+          continue;
+        }
+        (void)cb_sync->on_message(cm, recv_ticks, sink);
+        flush();
+        continue;
+      }
       std::string symbol;
       if (r.kind == feeds::CaptureRecord::Kind::rest_response) {
         symbol = attribution.symbol_for(r.url);
@@ -317,7 +356,7 @@ ReplayResult run_replay(const ReplayOptions& options) {
                                    ": a REST snapshot that no symbol can be attributed to");
         }
       }
-      const bn::ParseResult result = parser.parse(padded, m, symbol);
+      const bn::ParseResult result = parser->parse(padded, m, symbol);
       if (result != bn::ParseResult::ok) {
         parse_errors += bn::is_error(result) ? 1U : 0U;
         continue;
@@ -346,6 +385,9 @@ ReplayResult run_replay(const ReplayOptions& options) {
       for (auto& s : syncs) {
         s->resync(clock.now(), sink);
       }
+      if (cb_sync) {
+        cb_sync->on_disconnect(clock.now(), sink); // Coinbase: live again on the next snapshot
+      }
       flush();
     }
   }
@@ -373,7 +415,16 @@ ReplayResult run_replay(const ReplayOptions& options) {
     const bool has_ask = book.best(core::Side::ask, ask);
     ipc::HealthRecord health{};
     (void)state.records[i].health.try_load(health);
-    const auto& sc = syncs[i]->counters();
+    std::uint64_t gaps = 0;
+    std::uint64_t resyncs = 0;
+    if (coinbase) { // gaps: heartbeats that showed missed trades; resyncs: reconnects and requests
+      const auto& c = cb_sync->counters(static_cast<core::InstrumentId>(i));
+      gaps = c.trade_gaps;
+      resyncs = c.disconnects + c.resyncs;
+    } else {
+      gaps = syncs[i]->counters().gaps;
+      resyncs = syncs[i]->counters().resyncs;
+    }
     const int pd = specs[i].price_decimals;
     const auto quoted = [](const std::string& text) {
       std::string q = "\"";
@@ -384,7 +435,7 @@ ReplayResult run_replay(const ReplayOptions& options) {
     const std::string best_ask = has_ask ? quoted(decimal(ask.price, pd)) : std::string("null");
     add(out, i ? "," : "", "{\"venue\":\"", specs[i].venue, "\",\"symbol\":\"", specs[i].symbol, "\",\"health\":\"",
         ipc::to_string(engine.health(i)), "\",\"book_updates\":", std::to_string(book_messages[i]),
-        ",\"gaps\":", std::to_string(sc.gaps), ",\"resyncs\":", std::to_string(sc.resyncs),
+        ",\"gaps\":", std::to_string(gaps), ",\"resyncs\":", std::to_string(resyncs),
         ",\"crossed\":", std::to_string(engine.crossed_count(i)), ",\"trades\":", std::to_string(health.trades),
         ",\"best_bid\":", best_bid, ",\"best_ask\":", best_ask,
         ",\"bid_levels\":", std::to_string(book.depth(core::Side::bid)),

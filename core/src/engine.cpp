@@ -390,4 +390,22 @@ void Engine::note(ipc::NotableKind kind, std::uint16_t instrument, const char* t
   state_.events->append(n);
 }
 
+void Engine::acknowledge(const ipc::ControlCommand& command, ipc::ControlResult result, const char* text,
+                         std::uint64_t now_unix_ns) noexcept {
+  if (state_.control != nullptr) {
+    ipc::ControlAck a{};
+    a.id = command.id;
+    a.unix_ns = now_unix_ns;
+    a.action = command.action;
+    a.result = result;
+    a.instrument = command.instrument;
+    std::snprintf(a.text.data(), a.text.size(), "%s", text);
+    state_.control->append(a);
+  }
+  char line[84];
+  std::snprintf(line, sizeof line, "control %s: %s (%s)", ipc::to_string(command.action), ipc::to_string(result),
+                text);
+  note(ipc::NotableKind::control, command.instrument, line, now_unix_ns);
+}
+
 } // namespace qf::core

@@ -9,5 +9,6 @@ inline const std::filesystem::path kCaptures = QF_CAPTURES_DIR;
 inline const std::filesystem::path kBtcusdt = kCaptures / "binance-spot/btcusdt_20240808.capture.gz";
 inline const std::filesystem::path kSpotMulti = kCaptures / "binance-spot/multi_20211012.capture";
 inline const std::filesystem::path kUsdmMulti = kCaptures / "binance-usdm/multi_20210722.capture";
+inline const std::filesystem::path kCoinbase = kCaptures / "coinbase-exchange/level2_ticker_matches_20210417.capture";
 
 } // namespace qf::feeds::test

@@ -92,6 +92,10 @@ public:
   [[nodiscard]] std::uint64_t events_processed() const noexcept { return events_processed_; }
   [[nodiscard]] std::size_t instrument_count() const noexcept { return count_; }
 
+  // Acknowledges a control command in the state (ControlLog) and notes it (cold).
+  [[gnu::cold]] void acknowledge(const ipc::ControlCommand& command, ipc::ControlResult result, const char* text,
+                                 std::uint64_t now_unix_ns) noexcept;
+
   // A notable event for the log (cold: formatting happens here, not per event).
   [[gnu::cold]] void note(ipc::NotableKind kind, std::uint16_t instrument, const char* text,
                           std::uint64_t now_unix_ns) noexcept;

@@ -71,6 +71,9 @@ public:
   SyncOutcome on_diff(const Message& m, std::uint64_t recv_ticks, EventSink sink) noexcept;
   SyncOutcome on_snapshot(const Message& m, std::uint64_t recv_ticks, EventSink sink) noexcept;
 
+  // The first synchronisation on a fresh connection: asks for a snapshot; counts no resync.
+  void start() noexcept { wanted_ = true; }
+
   // Drops the book and the buffer and asks for a new snapshot (the operator's "resync", a
   // reconnect, a failed REST fetch). Emits a resync status.
   void resync(std::uint64_t recv_ticks, EventSink sink) noexcept;

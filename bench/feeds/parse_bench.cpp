@@ -1,0 +1,541 @@
+// Venue message parsing: our simdjson-based parsers against RapidJSON (DOM) and nlohmann::json
+// on the same real captured messages, in the same run. Every implementation does the same work
+// per message: parse, find the fields, look up the instrument, convert every price and quantity
+// to exact fixed point with qf::ipc::parse_fixed, and hand 64-byte events to a sink.
+// Messages: BTCUSDT bookTicker, trade and the 75 depthUpdates with exactly 20 levels
+// (btcusdt_20240808), Coinbase l2update and ticker (level2_ticker_matches_20210417); each
+// benchmark cycles over up to 1024 real messages of its kind. `allocs_per_msg` counts operator
+// new calls inside the timed loop (this binary replaces operator new). Time per iteration is
+// ns per message. A summary with the ratios is printed after the runs.
+#include <benchmark/benchmark.h>
+
+#include <nlohmann/json.hpp>
+#include <rapidjson/document.h>
+
+#include <atomic>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <map>
+#include <new>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "qf/core/event.hpp"
+#include "qf/feeds/binance/parser.hpp"
+#include "qf/feeds/capture.hpp"
+#include "qf/feeds/coinbase/parser.hpp"
+#include "qf/ipc/fixed_point.hpp"
+
+// ---- allocation counting ----
+
+namespace {
+std::atomic<std::uint64_t> g_allocations{0};
+[[gnu::noinline]] void release(void* p) noexcept { std::free(p); }
+void* counted(std::size_t n) {
+  g_allocations.fetch_add(1, std::memory_order_relaxed);
+  if (void* p = std::malloc(n == 0 ? 1 : n)) {
+    return p;
+  }
+  throw std::bad_alloc();
+}
+} // namespace
+
+void* operator new(std::size_t n) { return counted(n); }
+void* operator new[](std::size_t n) { return counted(n); }
+void operator delete(void* p) noexcept { release(p); }
+void operator delete[](void* p) noexcept { release(p); }
+void operator delete(void* p, std::size_t) noexcept { release(p); }
+void operator delete[](void* p, std::size_t) noexcept { release(p); }
+
+namespace {
+
+using qf::core::Event;
+using qf::core::EventKind;
+using qf::core::Side;
+namespace bn = qf::feeds::binance;
+namespace cb = qf::feeds::coinbase;
+
+const std::string kCaptures = QF_CAPTURES_DIR;
+constexpr int kBtcPrice = 2; // BTCUSDT tick 0.01
+constexpr int kBtcQty = 8;
+constexpr std::size_t kMaxMessages = 1024;
+
+struct Corpus {
+  std::vector<std::string> book_ticker, trade, depth20, l2update, ticker;
+};
+
+const Corpus& corpus() {
+  static const Corpus c = [] {
+    Corpus out;
+    qf::feeds::CaptureRecord r;
+    {
+      qf::feeds::CaptureReader reader(kCaptures + "/binance-spot/btcusdt_20240808.capture.gz");
+      while (reader.next(r)) {
+        const std::string_view t = r.text;
+        if (r.kind != qf::feeds::CaptureRecord::Kind::ws_frame) {
+          continue;
+        }
+        if (t.find("@bookTicker") != std::string_view::npos && out.book_ticker.size() < kMaxMessages) {
+          out.book_ticker.emplace_back(t);
+        } else if (t.find("\"e\":\"trade\"") != std::string_view::npos && out.trade.size() < kMaxMessages) {
+          out.trade.emplace_back(t);
+        } else if (t.find("depthUpdate") != std::string_view::npos) {
+          const nlohmann::json j = nlohmann::json::parse(t);
+          if (j["data"]["b"].size() + j["data"]["a"].size() == 20) {
+            out.depth20.emplace_back(t);
+          }
+        }
+      }
+    }
+    {
+      qf::feeds::CaptureReader reader(kCaptures + "/coinbase-exchange/level2_ticker_matches_20210417.capture");
+      while (reader.next(r)) {
+        const std::string_view t = r.text;
+        if (t.starts_with(R"({"type":"l2update")") && out.l2update.size() < kMaxMessages) {
+          out.l2update.emplace_back(t);
+        } else if (t.starts_with(R"({"type":"ticker")") && out.ticker.size() < kMaxMessages) {
+          out.ticker.emplace_back(t);
+        }
+      }
+    }
+    if (out.book_ticker.empty() || out.trade.empty() || out.depth20.empty() || out.l2update.empty() ||
+        out.ticker.empty()) {
+      throw std::runtime_error("parse_bench: a message kind is missing from the captures");
+    }
+    return out;
+  }();
+  return c;
+}
+
+// Coinbase products of the capture with the decimals their text needs.
+struct Product {
+  const char* id;
+  int price_decimals;
+  int qty_decimals;
+};
+constexpr Product kProducts[] = {
+    {"BAND-BTC", 8, 2}, {"BAND-GBP", 4, 2}, {"CRV-EUR", 4, 2}, {"DASH-BTC", 8, 3}, {"NMR-EUR", 4, 3},
+    {"NU-GBP", 4, 6},   {"SKL-BTC", 8, 1},  {"SKL-GBP", 4, 1}, {"SKL-USD", 4, 1},  {"YFI-BTC", 5, 6},
+};
+
+// The sink every implementation feeds: keeps the work observable.
+struct Sink {
+  std::int64_t sum = 0;
+  std::uint64_t events = 0;
+  void operator()(const Event& e) noexcept {
+    sum += e.level.price ^ e.level.qty ^ static_cast<std::int64_t>(e.seq);
+    ++events;
+  }
+};
+
+std::int64_t fixed(std::string_view text, int decimals) {
+  std::int64_t v = 0;
+  if (qf::ipc::parse_fixed(text, decimals, v) != qf::ipc::DecimalError::ok) {
+    throw std::runtime_error("bad decimal");
+  }
+  return v;
+}
+
+// Padded copies for our parsers (simdjson reads past the end).
+std::vector<bn::PaddedBuffer> padded(const std::vector<std::string>& messages) {
+  std::vector<bn::PaddedBuffer> out;
+  for (const auto& m : messages) {
+    out.emplace_back(m.size());
+    if (!out.back().assign(m)) {
+      throw std::runtime_error("assign");
+    }
+  }
+  return out;
+}
+
+template <typename Body>
+void run(benchmark::State& state, std::size_t n, Body&& body) {
+  Sink sink;
+  std::size_t i = 0;
+  for (std::size_t w = 0; w < n; ++w) { // warm-up over every message once
+    body(w, sink);
+  }
+  sink.events = 0;
+  const std::uint64_t before = g_allocations.load(std::memory_order_relaxed);
+  for (auto _ : state) {
+    body(i, sink);
+    i = i + 1 == n ? 0 : i + 1;
+  }
+  const std::uint64_t allocations = g_allocations.load(std::memory_order_relaxed) - before;
+  benchmark::DoNotOptimize(sink.sum);
+  state.counters["allocs_per_msg"] =
+      benchmark::Counter(static_cast<double>(allocations), benchmark::Counter::kAvgIterations);
+  state.counters["events_per_msg"] =
+      benchmark::Counter(static_cast<double>(sink.events), benchmark::Counter::kAvgIterations);
+  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Binance: ours
+
+void binance_ours(benchmark::State& state, const std::vector<std::string>& messages) {
+  bn::Parser parser;
+  parser.add_instrument("BTCUSDT", 0, kBtcPrice, kBtcQty);
+  const auto buffers = padded(messages);
+  bn::Message m;
+  run(state, buffers.size(), [&](std::size_t i, Sink& sink) {
+    if (parser.parse(buffers[i], m) != bn::ParseResult::ok) {
+      state.SkipWithError("parse failed");
+    }
+    (void)bn::emit_events(m, 0, sink);
+  });
+}
+
+// Binance: the same extraction over a DOM (RapidJSON or nlohmann), written the usual way.
+struct BinanceFields {
+  std::string_view e, s, b, B, a, A, p, q;
+  std::uint64_t u = 0, U = 0, t = 0, E = 0;
+  bool m = false;
+};
+
+void emit_binance(const BinanceFields& f, Sink& sink, const std::vector<std::pair<std::string_view, std::string_view>>& bids,
+                  const std::vector<std::pair<std::string_view, std::string_view>>& asks) {
+  if (f.s != "BTCUSDT") {
+    throw std::runtime_error("symbol");
+  }
+  Event e{};
+  e.instrument = 0;
+  if (f.e.empty()) { // bookTicker
+    e.kind = EventKind::bbo;
+    e.seq = f.u;
+    e.flags = qf::core::kFlagLastInMessage;
+    e.bbo.bid_price = fixed(f.b, kBtcPrice);
+    e.bbo.bid_qty = fixed(f.B, kBtcQty);
+    e.bbo.ask_price = fixed(f.a, kBtcPrice);
+    e.bbo.ask_qty = fixed(f.A, kBtcQty);
+    sink(e);
+  } else if (f.e == "trade") {
+    e.kind = EventKind::trade;
+    e.seq = f.t;
+    e.flags = qf::core::kFlagLastInMessage;
+    e.side = f.m ? Side::ask : Side::bid;
+    e.level.price = fixed(f.p, kBtcPrice);
+    e.level.qty = fixed(f.q, kBtcQty);
+    e.level.exchange_ns = f.E * 1'000'000;
+    sink(e);
+  } else {
+    const std::size_t total = bids.size() + asks.size();
+    std::size_t n = 0;
+    for (const auto* side : {&bids, &asks}) {
+      for (const auto& [price, qty] : *side) {
+        e.kind = EventKind::book_level;
+        e.side = side == &bids ? Side::bid : Side::ask;
+        e.seq = f.u;
+        e.level.price = fixed(price, kBtcPrice);
+        e.level.qty = fixed(qty, kBtcQty);
+        e.level.exchange_ns = f.E * 1'000'000;
+        e.flags = ++n == total ? qf::core::kFlagLastInMessage : 0;
+        sink(e);
+      }
+    }
+  }
+}
+
+void binance_rapidjson(benchmark::State& state, const std::vector<std::string>& messages) {
+  rapidjson::Document doc;
+  std::vector<std::pair<std::string_view, std::string_view>> bids, asks;
+  bids.reserve(64);
+  asks.reserve(64);
+  run(state, messages.size(), [&](std::size_t i, Sink& sink) {
+    const std::string& text = messages[i];
+    doc.Parse(text.data(), text.size());
+    if (doc.HasParseError() || !doc.IsObject()) {
+      state.SkipWithError("parse failed");
+      return;
+    }
+    const rapidjson::Value& d = doc["data"];
+    BinanceFields f;
+    const auto str = [&](const char* key, std::string_view& out) {
+      if (auto it = d.FindMember(key); it != d.MemberEnd() && it->value.IsString()) {
+        out = std::string_view(it->value.GetString(), it->value.GetStringLength());
+      }
+    };
+    const auto u64 = [&](const char* key, std::uint64_t& out) {
+      if (auto it = d.FindMember(key); it != d.MemberEnd() && it->value.IsUint64()) {
+        out = it->value.GetUint64();
+      }
+    };
+    str("e", f.e);
+    str("s", f.s);
+    u64("u", f.u);
+    bids.clear();
+    asks.clear();
+    if (f.e.empty()) {
+      str("b", f.b), str("B", f.B), str("a", f.a), str("A", f.A);
+    } else if (f.e == "trade") {
+      str("p", f.p), str("q", f.q), u64("t", f.t), u64("E", f.E);
+      f.m = d["m"].GetBool();
+    } else {
+      u64("U", f.U), u64("E", f.E);
+      for (const auto& [key, dst] : {std::pair{"b", &bids}, std::pair{"a", &asks}}) {
+        for (const auto& level : d[key].GetArray()) {
+          dst->emplace_back(std::string_view(level[0].GetString(), level[0].GetStringLength()),
+                            std::string_view(level[1].GetString(), level[1].GetStringLength()));
+        }
+      }
+    }
+    emit_binance(f, sink, bids, asks);
+  });
+}
+
+void binance_nlohmann(benchmark::State& state, const std::vector<std::string>& messages) {
+  std::vector<std::pair<std::string_view, std::string_view>> bids, asks;
+  bids.reserve(64);
+  asks.reserve(64);
+  run(state, messages.size(), [&](std::size_t i, Sink& sink) {
+    const nlohmann::json doc = nlohmann::json::parse(messages[i]);
+    const nlohmann::json& d = doc.at("data");
+    BinanceFields f;
+    const auto str = [&](const char* key, std::string_view& out) {
+      if (auto it = d.find(key); it != d.end() && it->is_string()) {
+        out = it->get_ref<const std::string&>();
+      }
+    };
+    const auto u64 = [&](const char* key, std::uint64_t& out) {
+      if (auto it = d.find(key); it != d.end() && it->is_number_unsigned()) {
+        out = it->get<std::uint64_t>();
+      }
+    };
+    str("e", f.e);
+    str("s", f.s);
+    u64("u", f.u);
+    bids.clear();
+    asks.clear();
+    if (f.e.empty()) {
+      str("b", f.b), str("B", f.B), str("a", f.a), str("A", f.A);
+    } else if (f.e == "trade") {
+      str("p", f.p), str("q", f.q), u64("t", f.t), u64("E", f.E);
+      f.m = d.at("m").get<bool>();
+    } else {
+      u64("U", f.U), u64("E", f.E);
+      for (const auto& [key, dst] : {std::pair{"b", &bids}, std::pair{"a", &asks}}) {
+        for (const auto& level : d.at(key)) {
+          dst->emplace_back(level[0].get_ref<const std::string&>(), level[1].get_ref<const std::string&>());
+        }
+      }
+    }
+    emit_binance(f, sink, bids, asks);
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Coinbase
+
+void coinbase_ours(benchmark::State& state, const std::vector<std::string>& messages) {
+  cb::Parser parser;
+  for (std::size_t i = 0; i < std::size(kProducts); ++i) {
+    parser.add_instrument(kProducts[i].id, static_cast<qf::core::InstrumentId>(i), kProducts[i].price_decimals,
+                          kProducts[i].qty_decimals);
+  }
+  const auto buffers = padded(messages);
+  cb::Message m;
+  run(state, buffers.size(), [&](std::size_t i, Sink& sink) {
+    if (parser.parse(buffers[i], m) != cb::ParseResult::ok) {
+      state.SkipWithError("parse failed");
+    }
+    (void)cb::emit_events(m, 0, sink);
+  });
+}
+
+// The product lookup the references use: a linear scan over 10 ids (cheaper than hashing them).
+const Product& product(std::string_view id) {
+  for (const Product& p : kProducts) {
+    if (id == p.id) {
+      return p;
+    }
+  }
+  throw std::runtime_error("product");
+}
+
+struct CoinbaseFields {
+  std::string_view type, product, time, best_bid, best_ask;
+  std::uint64_t sequence = 0;
+};
+
+void emit_coinbase(const CoinbaseFields& f, Sink& sink,
+                   const std::vector<std::pair<bool, std::pair<std::string_view, std::string_view>>>& changes) {
+  const Product& p = product(f.product);
+  const auto id = static_cast<qf::core::InstrumentId>(&p - kProducts);
+  std::uint64_t time_ns = 0;
+  if (!f.time.empty() && !cb::parse_time(f.time, time_ns)) {
+    throw std::runtime_error("time");
+  }
+  Event e{};
+  e.instrument = id;
+  if (f.type == "ticker") {
+    e.kind = EventKind::bbo;
+    e.seq = f.sequence;
+    e.flags = qf::core::kFlagLastInMessage;
+    e.bbo.bid_price = fixed(f.best_bid, p.price_decimals);
+    e.bbo.ask_price = fixed(f.best_ask, p.price_decimals);
+    sink(e);
+    return;
+  }
+  std::size_t n = 0;
+  for (const auto& [bid, level] : changes) {
+    e.kind = EventKind::book_level;
+    e.side = bid ? Side::bid : Side::ask;
+    e.level.price = fixed(level.first, p.price_decimals);
+    e.level.qty = fixed(level.second, p.qty_decimals);
+    e.level.exchange_ns = time_ns;
+    e.flags = ++n == changes.size() ? qf::core::kFlagLastInMessage : 0;
+    sink(e);
+  }
+}
+
+void coinbase_rapidjson(benchmark::State& state, const std::vector<std::string>& messages) {
+  rapidjson::Document doc;
+  std::vector<std::pair<bool, std::pair<std::string_view, std::string_view>>> changes;
+  changes.reserve(64);
+  run(state, messages.size(), [&](std::size_t i, Sink& sink) {
+    const std::string& text = messages[i];
+    doc.Parse(text.data(), text.size());
+    if (doc.HasParseError() || !doc.IsObject()) {
+      state.SkipWithError("parse failed");
+      return;
+    }
+    CoinbaseFields f;
+    const auto str = [&](const char* key, std::string_view& out) {
+      if (auto it = doc.FindMember(key); it != doc.MemberEnd() && it->value.IsString()) {
+        out = std::string_view(it->value.GetString(), it->value.GetStringLength());
+      }
+    };
+    str("type", f.type);
+    str("product_id", f.product);
+    str("time", f.time);
+    changes.clear();
+    if (f.type == "ticker") {
+      str("best_bid", f.best_bid), str("best_ask", f.best_ask);
+      f.sequence = doc["sequence"].GetUint64();
+    } else {
+      for (const auto& c : doc["changes"].GetArray()) {
+        const std::string_view side(c[0].GetString(), c[0].GetStringLength());
+        changes.push_back({side == "buy", {std::string_view(c[1].GetString(), c[1].GetStringLength()),
+                                           std::string_view(c[2].GetString(), c[2].GetStringLength())}});
+      }
+    }
+    emit_coinbase(f, sink, changes);
+  });
+}
+
+void coinbase_nlohmann(benchmark::State& state, const std::vector<std::string>& messages) {
+  std::vector<std::pair<bool, std::pair<std::string_view, std::string_view>>> changes;
+  changes.reserve(64);
+  run(state, messages.size(), [&](std::size_t i, Sink& sink) {
+    const nlohmann::json doc = nlohmann::json::parse(messages[i]);
+    CoinbaseFields f;
+    const auto str = [&](const char* key, std::string_view& out) {
+      if (auto it = doc.find(key); it != doc.end() && it->is_string()) {
+        out = it->get_ref<const std::string&>();
+      }
+    };
+    str("type", f.type);
+    str("product_id", f.product);
+    str("time", f.time);
+    changes.clear();
+    if (f.type == "ticker") {
+      str("best_bid", f.best_bid), str("best_ask", f.best_ask);
+      f.sequence = doc.at("sequence").get<std::uint64_t>();
+    } else {
+      for (const auto& c : doc.at("changes")) {
+        changes.push_back({c[0].get_ref<const std::string&>() == "buy",
+                           {c[1].get_ref<const std::string&>(), c[2].get_ref<const std::string&>()}});
+      }
+    }
+    emit_coinbase(f, sink, changes);
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Registration and the ratio summary
+
+struct Kind {
+  const char* name;
+  const std::vector<std::string>& (*messages)();
+  bool coinbase;
+};
+const Kind kKinds[] = {
+    {"binance_book_ticker", []() -> const std::vector<std::string>& { return corpus().book_ticker; }, false},
+    {"binance_trade", []() -> const std::vector<std::string>& { return corpus().trade; }, false},
+    {"binance_depth20", []() -> const std::vector<std::string>& { return corpus().depth20; }, false},
+    {"coinbase_l2update", []() -> const std::vector<std::string>& { return corpus().l2update; }, true},
+    {"coinbase_ticker", []() -> const std::vector<std::string>& { return corpus().ticker; }, true},
+};
+const char* const kImpls[] = {"qf", "rapidjson", "nlohmann"};
+
+// Keeps each run's ns/message (the median when repetitions ran) for the summary.
+class Collector : public benchmark::ConsoleReporter {
+public:
+  void ReportRuns(const std::vector<Run>& runs) override {
+    for (const Run& r : runs) {
+      if (r.run_type == Run::RT_Aggregate && r.aggregate_name != "median") {
+        continue;
+      }
+      Row& row = rows[r.run_name.str()];
+      row.ns = r.GetAdjustedRealTime(); // ns per iteration = per message
+      if (auto it = r.counters.find("allocs_per_msg"); it != r.counters.end()) {
+        row.allocs = it->second.value;
+      }
+    }
+    ConsoleReporter::ReportRuns(runs);
+  }
+  struct Row {
+    double ns = 0;
+    double allocs = 0;
+  };
+  std::map<std::string, Row> rows;
+};
+
+} // namespace
+
+int main(int argc, char** argv) {
+  benchmark::Initialize(&argc, argv);
+  for (const Kind& kind : kKinds) {
+    for (const char* impl : kImpls) {
+      const std::string name = std::string("parse/") + kind.name + "/" + impl;
+      const std::string which = impl;
+      const Kind* k = &kind;
+      benchmark::RegisterBenchmark(name.c_str(), [k, which](benchmark::State& state) {
+        const auto& messages = k->messages();
+        if (k->coinbase) {
+          which == "qf" ? coinbase_ours(state, messages)
+                        : which == "rapidjson" ? coinbase_rapidjson(state, messages) : coinbase_nlohmann(state, messages);
+        } else {
+          which == "qf" ? binance_ours(state, messages)
+                        : which == "rapidjson" ? binance_rapidjson(state, messages) : binance_nlohmann(state, messages);
+        }
+      })->Unit(benchmark::kNanosecond);
+    }
+  }
+  Collector collector;
+  benchmark::RunSpecifiedBenchmarks(&collector);
+  benchmark::Shutdown();
+
+  std::printf("\nparse_bench summary (ns per message, parse + fixed point + events; ratio = reference / qf)\n");
+  std::printf("%-22s %10s %12s %12s %10s %10s  %s\n", "message", "qf", "rapidjson", "nlohmann", "x rapidjson",
+              "x nlohmann", "allocs/msg qf rapidjson nlohmann");
+  for (const Kind& kind : kKinds) {
+    const auto get = [&](const char* impl) {
+      const auto it = collector.rows.find(std::string("parse/") + kind.name + "/" + impl);
+      return it != collector.rows.end() ? it->second : Collector::Row{};
+    };
+    const auto ours = get("qf");
+    const auto rj = get("rapidjson");
+    const auto nl = get("nlohmann");
+    if (ours.ns <= 0) {
+      continue; // filtered out
+    }
+    std::printf("%-22s %10.1f %12.1f %12.1f %9.2fx %9.2fx  %.2f %.2f %.2f\n", kind.name, ours.ns, rj.ns, nl.ns,
+                rj.ns / ours.ns, nl.ns / ours.ns, ours.allocs, rj.allocs, nl.allocs);
+  }
+  std::printf("targets (bookTicker): >= 4x RapidJSON, >= 10x nlohmann\n");
+  return 0;
+}

@@ -1,0 +1,97 @@
+#pragma once
+// What every venue session shares: the ring its events go to (feed thread -> core thread), the
+// request ring the core uses to ask a feed thread for something (resync an instrument), the
+// per-feed counters it publishes into the state layout's FeedRecord, and the VenueSession
+// interface a FeedThread drives. One session serves one venue's instruments on one feed thread.
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <string_view>
+
+#include "qf/core/event.hpp"
+#include "qf/ipc/spsc_ring.hpp"
+#include "qf/ipc/state_layout.hpp"
+#include "qf/ipc/tsc_clock.hpp"
+
+namespace qf::feeds {
+
+inline constexpr std::size_t kFeedRingSize = std::size_t{1} << 16;
+using FeedRing = ipc::SpscRing<core::Event, kFeedRingSize>;
+
+struct FeedRequest {
+  enum class Kind : std::uint8_t { resync = 0 };
+  Kind kind = Kind::resync;
+  core::InstrumentId instrument = 0;
+};
+using RequestRing = ipc::SpscRing<FeedRequest, 256>;
+
+// One instrument as a session sees it: its engine id and its venue spelling.
+struct SessionInstrument {
+  core::InstrumentId id = 0;
+  std::string symbol;
+  int price_decimals = 2;
+  int qty_decimals = 8;
+};
+
+// Cold-path log output of a session (the engine routes it to spdlog); never from the core.
+enum class LogLevel : std::uint8_t { info, warn, error };
+using LogFn = std::function<void(LogLevel, std::string_view)>;
+
+// Pushes events into a FeedRing, stamping the push time. A full ring means the core is behind:
+// the feed thread waits (counted) rather than lose an event that a book depends on; it gives
+// up only when `abandon` is set (shutdown), counting the drop.
+class RingSink {
+public:
+  RingSink(FeedRing& ring, const ipc::TscClock& clock, const std::atomic<bool>& abandon) noexcept
+      : ring_(ring), clock_(clock), abandon_(abandon) {}
+
+  void operator()(const core::Event& event) noexcept {
+    core::Event e = event;
+    const std::uint64_t pushed = clock_.now();
+    const std::uint64_t delta = pushed > e.recv_ticks ? pushed - e.recv_ticks : 0;
+    e.push_delta_ticks = static_cast<std::uint32_t>(delta > 0xFFFFFFFFULL ? 0xFFFFFFFFULL : delta);
+    while (!ring_.try_push(e)) {
+      ++full_waits_;
+      if (abandon_.load(std::memory_order_relaxed)) {
+        ++dropped_;
+        return;
+      }
+    }
+    const std::size_t depth = ring_.size_guess();
+    if (depth > high_water_) {
+      high_water_ = depth;
+    }
+  }
+
+  [[nodiscard]] std::uint64_t full_waits() const noexcept { return full_waits_; }
+  [[nodiscard]] std::uint64_t dropped() const noexcept { return dropped_; }
+  [[nodiscard]] std::uint64_t high_water() const noexcept { return high_water_; }
+
+private:
+  FeedRing& ring_;
+  const ipc::TscClock& clock_;
+  const std::atomic<bool>& abandon_;
+  std::uint64_t full_waits_ = 0;
+  std::uint64_t dropped_ = 0;
+  std::uint64_t high_water_ = 0;
+};
+
+class VenueSession {
+public:
+  virtual ~VenueSession() = default;
+  // Opens the connections (loop thread).
+  virtual void start() = 0;
+  // Watchdogs, reconnects, snapshot scheduling, counter publishing; every loop tick.
+  virtual void tick(std::uint64_t now_mono_ns) = 0;
+  // The operator (control queue) asked for a fresh book of one of this session's instruments.
+  virtual bool resync(core::InstrumentId instrument) = 0;
+  // Closes every connection (shutdown).
+  virtual void stop() = 0;
+  // The counters as published (name, state, messages, ...).
+  [[nodiscard]] virtual ipc::FeedRecord record() const = 0;
+};
+
+} // namespace qf::feeds

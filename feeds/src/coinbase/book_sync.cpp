@@ -1,0 +1,124 @@
+#include "qf/feeds/coinbase/book_sync.hpp"
+
+#include <stdexcept>
+
+namespace qf::feeds::coinbase {
+
+const BookSyncCounters BookSync::kNoCounters{};
+
+BookSync::BookSync(std::size_t instruments) {
+  if (instruments == 0 || instruments >= kNoInstrument) {
+    throw std::invalid_argument("coinbase::BookSync: instruments must be in [1, 65535)");
+  }
+  products_.resize(instruments);
+}
+
+void BookSync::emit_status(core::InstrumentId instrument, core::FeedStatus status, std::uint64_t seq,
+                           std::uint64_t exchange_ns, std::uint64_t recv_ticks, EventSink sink) const noexcept {
+  core::Event e{};
+  e.kind = core::EventKind::status;
+  e.status = status;
+  e.instrument = instrument;
+  e.flags = core::kFlagLastInMessage;
+  e.seq = seq;
+  e.recv_ticks = recv_ticks;
+  e.level.exchange_ns = exchange_ns;
+  sink(e);
+}
+
+SyncOutcome BookSync::on_message(const Message& m, std::uint64_t recv_ticks, EventSink sink) noexcept {
+  if (m.instrument >= products_.size()) {
+    ++ignored_;
+    return SyncOutcome::ignored;
+  }
+  Product& p = products_[m.instrument];
+  switch (m.kind) {
+  case MessageKind::snapshot:
+    (void)emit_events(m, recv_ticks, sink);
+    p.state = BookState::live;
+    ++p.counters.snapshots_applied;
+    emit_status(m.instrument, core::FeedStatus::book_live, 0, m.time_ns, recv_ticks, sink);
+    return SyncOutcome::snapshot_applied;
+  case MessageKind::l2update:
+    if (p.state != BookState::live) {
+      ++p.counters.dropped_not_live;
+      return SyncOutcome::not_live;
+    }
+    (void)emit_events(m, recv_ticks, sink);
+    ++p.counters.applied_updates;
+    return SyncOutcome::applied;
+  case MessageKind::ticker:
+    (void)emit_events(m, recv_ticks, sink);
+    ++p.counters.tickers;
+    return SyncOutcome::passed;
+  case MessageKind::match:
+    (void)emit_events(m, recv_ticks, sink);
+    ++p.counters.trades;
+    if (!p.trades_tracked || m.trade_id > p.last_trade_id) {
+      p.last_trade_id = m.trade_id;
+    }
+    p.trades_tracked = true;
+    return SyncOutcome::passed;
+  case MessageKind::heartbeat:
+    ++p.counters.heartbeats;
+    if (!p.trades_tracked || m.last_trade_id <= p.last_trade_id) {
+      return SyncOutcome::heartbeat_ok; // untracked: no matches subscribed, nothing to compare
+    }
+    ++p.counters.trade_gaps;
+    p.counters.missed_trades += m.last_trade_id - p.last_trade_id;
+    p.last_trade_id = m.last_trade_id; // report each gap once
+    emit_status(m.instrument, core::FeedStatus::gap, m.last_trade_id, m.time_ns, recv_ticks, sink);
+    if (p.state == BookState::live) {
+      emit_status(m.instrument, core::FeedStatus::book_live, m.last_trade_id, m.time_ns, recv_ticks, sink);
+    }
+    return SyncOutcome::trade_gap;
+  default:
+    ++ignored_;
+    return SyncOutcome::ignored;
+  }
+}
+
+void BookSync::on_disconnect(std::uint64_t recv_ticks, EventSink sink) noexcept {
+  for (std::size_t i = 0; i < products_.size(); ++i) {
+    Product& p = products_[i];
+    p.state = BookState::syncing;
+    p.trades_tracked = false;
+    p.last_trade_id = 0;
+    ++p.counters.disconnects;
+    emit_status(static_cast<core::InstrumentId>(i), core::FeedStatus::disconnected, 0, 0, recv_ticks, sink);
+  }
+}
+
+void BookSync::resync(core::InstrumentId instrument, std::uint64_t recv_ticks, EventSink sink) noexcept {
+  if (instrument >= products_.size()) {
+    ++ignored_;
+    return;
+  }
+  Product& p = products_[instrument];
+  p.state = BookState::syncing;
+  p.resubscribe = true;
+  ++p.counters.resyncs;
+  emit_status(instrument, core::FeedStatus::resync, 0, 0, recv_ticks, sink);
+}
+
+bool BookSync::take_resubscribe_request(core::InstrumentId instrument) noexcept {
+  if (instrument >= products_.size() || !products_[instrument].resubscribe) {
+    return false;
+  }
+  products_[instrument].resubscribe = false;
+  return true;
+}
+
+BookState BookSync::state(core::InstrumentId instrument) const noexcept {
+  return instrument < products_.size() ? products_[instrument].state : BookState::syncing;
+}
+
+const BookSyncCounters& BookSync::counters(core::InstrumentId instrument) const noexcept {
+  return instrument < products_.size() ? products_[instrument].counters : kNoCounters;
+}
+
+std::uint64_t BookSync::last_trade_id(core::InstrumentId instrument) const noexcept {
+  return instrument < products_.size() ? products_[instrument].last_trade_id : 0;
+}
+
+} // namespace qf::feeds::coinbase

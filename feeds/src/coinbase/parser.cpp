@@ -1,0 +1,933 @@
+#include "qf/feeds/coinbase/parser.hpp"
+
+#include <simdjson.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
+#include <limits>
+#include <map>
+#include <new>
+#include <stdexcept>
+
+#include "qf/feeds/capture.hpp"
+#include "qf/ipc/fixed_point.hpp"
+
+namespace qf::feeds::coinbase {
+
+static_assert(kPadding >= simdjson::SIMDJSON_PADDING, "kPadding must cover simdjson's read-ahead");
+static_assert(static_cast<std::size_t>(MessageKind::error) + 1 == kMessageKinds);
+static_assert(static_cast<std::size_t>(ParseResult::unknown_message) + 1 == kParseResults);
+
+namespace {
+
+namespace od = simdjson::ondemand;
+using core::Event;
+using core::EventKind;
+using core::InstrumentId;
+using core::Level;
+using core::Side;
+
+// Coinbase messages nest at most {"changes":[["buy","p","q"]]} / {"channels":[{"product_ids":[..]}]}:
+// 3 levels. A small limit keeps simdjson's depth buffers tiny.
+constexpr std::size_t kMaxJsonDepth = 16;
+constexpr std::size_t kMaxProduct = 31;
+
+struct LevelText {
+  std::string_view price;
+  std::string_view qty;
+};
+
+enum Bit : std::uint32_t {
+  kType = 1U << 0,
+  kProduct = 1U << 1,
+  kSequence = 1U << 2,
+  kTime = 1U << 3,
+  kTradeId = 1U << 4,
+  kLastTradeId = 1U << 5,
+  kSide = 1U << 6,
+  kSize = 1U << 7,
+  kPrice = 1U << 8,
+  kBestBid = 1U << 9,
+  kBestAsk = 1U << 10,
+  kBestBidSize = 1U << 11,
+  kBestAskSize = 1U << 12,
+  kLastSize = 1U << 13,
+  kBids = 1U << 14,
+  kAsks = 1U << 15,
+  kChanges = 1U << 16,
+  kMessage = 1U << 17,
+  kReason = 1U << 18,
+  kChannels = 1U << 19,
+};
+
+struct Fields {
+  std::uint32_t seen = 0;
+  std::string_view type;
+  std::string_view product;
+  std::string_view time;
+  std::string_view side;
+  std::string_view size;
+  std::string_view price;
+  std::string_view best_bid;
+  std::string_view best_ask;
+  std::string_view best_bid_size;
+  std::string_view best_ask_size;
+  std::string_view last_size;
+  std::string_view message;
+  std::string_view reason;
+  std::uint64_t sequence = 0;
+  std::uint64_t trade_id = 0;
+  std::uint64_t last_trade_id = 0;
+  std::size_t bid_levels = 0;
+  std::size_t ask_levels = 0;
+};
+
+[[nodiscard]] ParseResult from_json_error(simdjson::error_code e) noexcept {
+  switch (e) {
+  case simdjson::INCORRECT_TYPE:
+    return ParseResult::wrong_type;
+  case simdjson::NUMBER_OUT_OF_RANGE:
+    return ParseResult::bad_number;
+  default:
+    return ParseResult::malformed_json;
+  }
+}
+
+[[nodiscard]] ParseResult from_decimal_error(ipc::DecimalError e) noexcept {
+  return e == ipc::DecimalError::too_precise ? ParseResult::too_precise : ParseResult::bad_decimal;
+}
+
+// The text of a JSON string value as a view into the input, without unescaping: Coinbase's
+// types, product ids, sides, decimals and times carry no escapes, and a backslash makes any of
+// them fail its own check (lookup, decimal, time), never read out of bounds.
+[[nodiscard]] ParseResult string_token(od::value& v, std::string_view& out) noexcept {
+  const std::string_view raw = v.raw_json_token();
+  if (raw.empty() || raw.front() != '"') {
+    return ParseResult::wrong_type;
+  }
+  const std::size_t close = raw.find('"', 1);
+  if (close == std::string_view::npos) {
+    return ParseResult::malformed_json;
+  }
+  out = raw.substr(1, close - 1);
+  return ParseResult::ok;
+}
+
+// An unsigned integer from its token: a string or other non-number is a wrong type; a negative,
+// fractional or beyond-uint64 number is a bad number (simdjson reports some of those as type
+// errors).
+[[nodiscard]] ParseResult read_u64(od::value& v, std::uint64_t& out) noexcept {
+  const std::string_view raw = v.raw_json_token();
+  if (raw.empty()) {
+    return ParseResult::malformed_json;
+  }
+  const char first = raw.front();
+  if (first == '-') {
+    return ParseResult::bad_number;
+  }
+  if (first < '0' || first > '9') {
+    return ParseResult::wrong_type;
+  }
+  std::uint64_t value = 0;
+  std::size_t i = 0;
+  for (; i < raw.size() && raw[i] >= '0' && raw[i] <= '9'; ++i) {
+    const auto digit = static_cast<std::uint64_t>(raw[i] - '0');
+    if (value > (std::numeric_limits<std::uint64_t>::max() - digit) / 10) {
+      return ParseResult::bad_number;
+    }
+    value = value * 10 + digit;
+  }
+  if (first == '0' && i > 1) {
+    return ParseResult::malformed_json; // JSON has no leading zeros
+  }
+  for (; i < raw.size(); ++i) { // the token runs to the next structural character
+    if (raw[i] != ' ' && raw[i] != '\t' && raw[i] != '\r' && raw[i] != '\n') {
+      return ParseResult::bad_number; // 1.5, 1e3, 12abc
+    }
+  }
+  out = value;
+  return ParseResult::ok;
+}
+
+[[nodiscard]] ParseResult read_side(std::string_view text, Side& out) noexcept {
+  if (text == "buy") {
+    out = Side::bid;
+    return ParseResult::ok;
+  }
+  if (text == "sell") {
+    out = Side::ask;
+    return ParseResult::ok;
+  }
+  return ParseResult::bad_side;
+}
+
+// [[first, second, ...], ...]: up to `want` leading strings of each element (2 for snapshot
+// levels, 3 for changes); further elements are ignored, fewer is a wrong type.
+template <std::size_t N, typename OnLevel>
+[[nodiscard]] ParseResult read_rows(od::value& v, OnLevel&& on_level) noexcept {
+  od::array rows;
+  if (const auto e = v.get_array().get(rows); e != simdjson::SUCCESS) {
+    return from_json_error(e);
+  }
+  for (auto row_result : rows) {
+    od::value row;
+    if (const auto e = std::move(row_result).get(row); e != simdjson::SUCCESS) {
+      return from_json_error(e);
+    }
+    od::array items;
+    if (const auto e = row.get_array().get(items); e != simdjson::SUCCESS) {
+      return from_json_error(e);
+    }
+    std::string_view text[N];
+    std::size_t n = 0;
+    for (auto item_result : items) {
+      od::value item;
+      if (const auto e = std::move(item_result).get(item); e != simdjson::SUCCESS) {
+        return from_json_error(e);
+      }
+      if (n < N) {
+        if (const ParseResult r = string_token(item, text[n]); r != ParseResult::ok) {
+          return r;
+        }
+      }
+      ++n;
+    }
+    if (n < N) {
+      return ParseResult::wrong_type;
+    }
+    if (const ParseResult r = on_level(text); r != ParseResult::ok) {
+      return r;
+    }
+  }
+  return ParseResult::ok;
+}
+
+[[nodiscard]] std::string_view key_of(od::field& field) noexcept {
+  const char* begin = field.key().raw();
+  const char* end = begin;
+  while (*end != '"') { // stage 1 validated the string, so the closing quote is there
+    ++end;
+  }
+  return {begin, static_cast<std::size_t>(end - begin)};
+}
+
+[[nodiscard]] std::uint64_t fnv1a(std::string_view s) noexcept {
+  std::uint64_t h = 1469598103934665603ULL;
+  for (const char c : s) {
+    h ^= static_cast<unsigned char>(c);
+    h *= 1099511628211ULL;
+  }
+  return h;
+}
+
+[[nodiscard]] Event make_event(EventKind kind, InstrumentId instrument, std::uint64_t seq,
+                               std::uint64_t recv_ticks) noexcept {
+  Event e{};
+  e.kind = kind;
+  e.instrument = instrument;
+  e.seq = seq;
+  e.recv_ticks = recv_ticks;
+  return e;
+}
+
+// Fixed-width digits at text[at, at + n); false on a non-digit.
+[[nodiscard]] bool digits(std::string_view text, std::size_t at, std::size_t n, std::uint32_t& out) noexcept {
+  std::uint32_t v = 0;
+  for (std::size_t i = at; i < at + n; ++i) {
+    const char c = text[i];
+    if (c < '0' || c > '9') {
+      return false;
+    }
+    v = v * 10 + static_cast<std::uint32_t>(c - '0');
+  }
+  out = v;
+  return true;
+}
+
+// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's days_from_civil).
+[[nodiscard]] std::int64_t days_from_civil(std::int64_t y, std::uint32_t m, std::uint32_t d) noexcept {
+  y -= m <= 2 ? 1 : 0;
+  const std::int64_t era = (y >= 0 ? y : y - 399) / 400;
+  const auto yoe = static_cast<std::uint32_t>(y - era * 400);
+  const std::uint32_t doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
+  const std::uint32_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  return era * 146097 + static_cast<std::int64_t>(doe) - 719468;
+}
+
+} // namespace
+
+bool parse_time(std::string_view t, std::uint64_t& out_ns) noexcept {
+  // 2021-04-17T16:43:37.075687Z: 20 characters without a fraction, up to 30 with 9 digits.
+  if (t.size() < 20 || t.size() > 30 || t[4] != '-' || t[7] != '-' || t[10] != 'T' || t[13] != ':' ||
+      t[16] != ':' || t.back() != 'Z') {
+    return false;
+  }
+  std::uint32_t year = 0;
+  std::uint32_t month = 0;
+  std::uint32_t day = 0;
+  std::uint32_t hour = 0;
+  std::uint32_t minute = 0;
+  std::uint32_t second = 0;
+  if (!digits(t, 0, 4, year) || !digits(t, 5, 2, month) || !digits(t, 8, 2, day) || !digits(t, 11, 2, hour) ||
+      !digits(t, 14, 2, minute) || !digits(t, 17, 2, second)) {
+    return false;
+  }
+  std::uint64_t fraction = 0;
+  if (t.size() > 20) {
+    const std::size_t n = t.size() - 21; // digits between '.' and 'Z'
+    std::uint32_t part = 0;
+    if (t[19] != '.' || n == 0 || !digits(t, 20, n, part)) {
+      return false;
+    }
+    fraction = part;
+    for (std::size_t i = n; i < 9; ++i) {
+      fraction *= 10;
+    }
+  }
+  static constexpr std::uint32_t kDays[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  const bool leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+  if (year < 1970 || year > 2500 || month < 1 || month > 12 || day < 1 ||
+      day > kDays[month - 1] + ((month == 2 && leap) ? 1U : 0U) || hour > 23 || minute > 59 || second > 59) {
+    return false;
+  }
+  const auto days = static_cast<std::uint64_t>(days_from_civil(year, month, day));
+  const std::uint64_t seconds = days * 86'400 + hour * 3'600ULL + minute * 60ULL + second;
+  out_ns = seconds * 1'000'000'000ULL + fraction;
+  return true;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Names
+
+std::string_view to_string(MessageKind kind) noexcept {
+  switch (kind) {
+  case MessageKind::none:
+    return "none";
+  case MessageKind::snapshot:
+    return "snapshot";
+  case MessageKind::l2update:
+    return "l2update";
+  case MessageKind::ticker:
+    return "ticker";
+  case MessageKind::match:
+    return "match";
+  case MessageKind::heartbeat:
+    return "heartbeat";
+  case MessageKind::subscriptions:
+    return "subscriptions";
+  case MessageKind::error:
+    return "error";
+  }
+  return "?";
+}
+
+std::string_view to_string(ParseResult result) noexcept {
+  switch (result) {
+  case ParseResult::ok:
+    return "ok";
+  case ParseResult::unknown_product:
+    return "unknown_product";
+  case ParseResult::oversized:
+    return "oversized";
+  case ParseResult::insufficient_padding:
+    return "insufficient_padding";
+  case ParseResult::malformed_json:
+    return "malformed_json";
+  case ParseResult::wrong_type:
+    return "wrong_type";
+  case ParseResult::missing_field:
+    return "missing_field";
+  case ParseResult::bad_number:
+    return "bad_number";
+  case ParseResult::bad_decimal:
+    return "bad_decimal";
+  case ParseResult::too_precise:
+    return "too_precise";
+  case ParseResult::too_many_levels:
+    return "too_many_levels";
+  case ParseResult::bad_time:
+    return "bad_time";
+  case ParseResult::bad_side:
+    return "bad_side";
+  case ParseResult::unknown_message:
+    return "unknown_message";
+  }
+  return "?";
+}
+
+// ---------------------------------------------------------------------------------------------
+// Parser
+
+struct Parser::Impl {
+  explicit Impl(const ParserConfig& config)
+      : json(config.max_message_bytes), bid_text(config.max_levels), ask_text(config.max_levels),
+        bids(config.max_levels), asks(config.max_levels) {
+    // iterate() only allocates for a document larger than the capacity; parse() refuses those.
+    if (json.allocate(config.max_message_bytes, kMaxJsonDepth) != simdjson::SUCCESS) {
+      throw std::bad_alloc();
+    }
+  }
+
+  [[nodiscard]] ParseResult read_field(std::string_view key, od::value& v, Fields& f) noexcept;
+  [[nodiscard]] ParseResult read_book_side(od::value& v, std::vector<LevelText>& dst, std::size_t& count) noexcept;
+  [[nodiscard]] ParseResult read_changes(od::value& v, Fields& f) noexcept;
+
+  od::parser json;
+  std::vector<LevelText> bid_text;
+  std::vector<LevelText> ask_text;
+  std::vector<Level> bids;
+  std::vector<Level> asks;
+};
+
+ParseResult Parser::Impl::read_book_side(od::value& v, std::vector<LevelText>& dst, std::size_t& count) noexcept {
+  count = 0;
+  return read_rows<2>(v, [&](const std::string_view* text) noexcept {
+    if (count == dst.size()) {
+      return ParseResult::too_many_levels;
+    }
+    dst[count++] = LevelText{text[0], text[1]};
+    return ParseResult::ok;
+  });
+}
+
+ParseResult Parser::Impl::read_changes(od::value& v, Fields& f) noexcept {
+  f.bid_levels = 0;
+  f.ask_levels = 0;
+  return read_rows<3>(v, [&](const std::string_view* text) noexcept {
+    Side side{};
+    if (const ParseResult r = read_side(text[0], side); r != ParseResult::ok) {
+      return r;
+    }
+    std::vector<LevelText>& dst = side == Side::bid ? bid_text : ask_text;
+    std::size_t& count = side == Side::bid ? f.bid_levels : f.ask_levels;
+    if (count == dst.size()) {
+      return ParseResult::too_many_levels;
+    }
+    dst[count++] = LevelText{text[1], text[2]};
+    return ParseResult::ok;
+  });
+}
+
+// One top-level field. Unknown keys (maker_order_id, open_24h, ...) are skipped by simdjson
+// when the loop moves on. Dispatch on length first: most keys are told apart by it.
+ParseResult Parser::Impl::read_field(std::string_view key, od::value& v, Fields& f) noexcept {
+  const auto text = [&](std::string_view& out, Bit bit) noexcept {
+    f.seen |= bit;
+    return string_token(v, out);
+  };
+  const auto number = [&](std::uint64_t& out, Bit bit) noexcept {
+    f.seen |= bit;
+    return read_u64(v, out);
+  };
+  const auto message_text = [&](std::string_view& out, Bit bit) noexcept {
+    f.seen |= bit;
+    if (const auto e = v.get_string().get(out); e != simdjson::SUCCESS) {
+      return from_json_error(e);
+    }
+    return ParseResult::ok;
+  };
+  switch (key.size()) {
+  case 4:
+    if (key == "type") {
+      return text(f.type, kType);
+    }
+    if (key == "time") {
+      return text(f.time, kTime);
+    }
+    if (key == "side") {
+      return text(f.side, kSide);
+    }
+    if (key == "size") {
+      return text(f.size, kSize);
+    }
+    if (key == "bids") {
+      f.seen |= kBids;
+      return read_book_side(v, bid_text, f.bid_levels);
+    }
+    if (key == "asks") {
+      f.seen |= kAsks;
+      return read_book_side(v, ask_text, f.ask_levels);
+    }
+    break;
+  case 5:
+    if (key == "price") {
+      return text(f.price, kPrice);
+    }
+    break;
+  case 6:
+    if (key == "reason") {
+      return message_text(f.reason, kReason);
+    }
+    break;
+  case 7:
+    if (key == "changes") {
+      f.seen |= kChanges;
+      return read_changes(v, f);
+    }
+    if (key == "message") {
+      return message_text(f.message, kMessage);
+    }
+    break;
+  case 8:
+    if (key == "sequence") {
+      return number(f.sequence, kSequence);
+    }
+    if (key == "trade_id") {
+      return number(f.trade_id, kTradeId);
+    }
+    if (key == "best_bid") {
+      return text(f.best_bid, kBestBid);
+    }
+    if (key == "best_ask") {
+      return text(f.best_ask, kBestAsk);
+    }
+    if (key == "channels") {
+      f.seen |= kChannels; // the subscription list: not needed on the hot path
+      return ParseResult::ok;
+    }
+    break;
+  case 9:
+    if (key == "last_size") {
+      return text(f.last_size, kLastSize);
+    }
+    break;
+  case 10:
+    if (key == "product_id") {
+      return text(f.product, kProduct);
+    }
+    break;
+  case 13:
+    if (key == "last_trade_id") {
+      return number(f.last_trade_id, kLastTradeId);
+    }
+    if (key == "best_bid_size") {
+      return text(f.best_bid_size, kBestBidSize);
+    }
+    if (key == "best_ask_size") {
+      return text(f.best_ask_size, kBestAskSize);
+    }
+    break;
+  default:
+    break;
+  }
+  return ParseResult::ok;
+}
+
+Parser::Parser(const ParserConfig& config) : config_(config) {
+  if (config.max_message_bytes == 0 || config.max_levels == 0 || config.max_instruments == 0 ||
+      config.max_instruments > 0x8000) {
+    throw std::invalid_argument("coinbase::Parser: max_message_bytes, max_levels and max_instruments "
+                                "(<= 32768) must be positive");
+  }
+  impl_ = std::make_unique<Impl>(config);
+  std::size_t size = 4;
+  while (size < config.max_instruments * 2) {
+    size *= 2;
+  }
+  table_.resize(size);
+}
+
+Parser::~Parser() = default;
+Parser::Parser(Parser&&) noexcept = default;
+Parser& Parser::operator=(Parser&&) noexcept = default;
+
+void Parser::add_instrument(std::string_view product, core::InstrumentId id, int price_decimals, int qty_decimals) {
+  std::string name(product);
+  if (product.empty() || product.size() > kMaxProduct) {
+    std::string why = "coinbase::Parser: product id must have 1 to 31 characters: '";
+    why.append(name).append("'");
+    throw std::invalid_argument(why);
+  }
+  if (price_decimals < 0 || price_decimals > ipc::kMaxDecimals || qty_decimals < 0 ||
+      qty_decimals > ipc::kMaxDecimals) {
+    std::string why = "coinbase::Parser: decimals of ";
+    why.append(name).append(" outside [0, 18]");
+    throw std::invalid_argument(why);
+  }
+  if (id == kNoInstrument) {
+    throw std::invalid_argument("coinbase::Parser: instrument id 0xffff is reserved");
+  }
+  if (lookup(product) != nullptr) {
+    std::string why = "coinbase::Parser: duplicate product ";
+    why.append(name);
+    throw std::invalid_argument(why);
+  }
+  if (instruments_ == config_.max_instruments) {
+    throw std::invalid_argument("coinbase::Parser: more than max_instruments products");
+  }
+  const std::size_t mask = table_.size() - 1;
+  for (std::size_t i = fnv1a(product) & mask;; i = (i + 1) & mask) {
+    Entry& slot = table_[i];
+    if (slot.id == kNoInstrument) {
+      std::memcpy(slot.product.data(), product.data(), product.size());
+      slot.length = static_cast<std::uint8_t>(product.size());
+      slot.price_decimals = static_cast<std::int8_t>(price_decimals);
+      slot.qty_decimals = static_cast<std::int8_t>(qty_decimals);
+      slot.id = id;
+      ++instruments_;
+      return;
+    }
+  }
+}
+
+const Parser::Entry* Parser::lookup(std::string_view product) const noexcept {
+  if (product.empty() || product.size() > kMaxProduct) {
+    return nullptr;
+  }
+  const std::size_t mask = table_.size() - 1;
+  for (std::size_t i = fnv1a(product) & mask;; i = (i + 1) & mask) {
+    const Entry& slot = table_[i];
+    if (slot.id == kNoInstrument) {
+      return nullptr; // at most half full: an empty slot ends every probe
+    }
+    if (slot.length == product.size() && std::memcmp(slot.product.data(), product.data(), product.size()) == 0) {
+      return &slot;
+    }
+  }
+}
+
+core::InstrumentId Parser::find(std::string_view product) const noexcept {
+  const Entry* entry = lookup(product);
+  return entry != nullptr ? entry->id : kNoInstrument;
+}
+
+ParseResult Parser::parse(PaddedView input, Message& out) noexcept {
+  const ParseResult r = parse_impl(input, out);
+  ++counters_.messages;
+  ++counters_.results[static_cast<std::size_t>(r)];
+  if (r == ParseResult::ok) {
+    ++counters_.kinds[static_cast<std::size_t>(out.kind)];
+    if (out.kind == MessageKind::error) {
+      ++counters_.venue_errors;
+      keep_error(out);
+    }
+  } else if (r == ParseResult::unknown_product) {
+    ++counters_.unknown_product;
+  } else {
+    ++counters_.errors;
+  }
+  return r;
+}
+
+void Parser::keep_error(const Message& m) noexcept {
+  std::size_t n = 0;
+  const auto put = [&](std::string_view s) noexcept {
+    const std::size_t k = std::min(s.size(), last_error_.size() - 1 - n);
+    std::memcpy(last_error_.data() + n, s.data(), k);
+    n += k;
+  };
+  put(m.error_message);
+  if (!m.error_reason.empty()) {
+    put(": ");
+    put(m.error_reason);
+  }
+  last_error_size_ = n;
+}
+
+ParseResult Parser::parse_impl(PaddedView input, Message& out) noexcept {
+  out = Message{};
+  if (input.size > config_.max_message_bytes) {
+    return ParseResult::oversized;
+  }
+  if (input.data == nullptr || input.capacity < input.size || input.capacity - input.size < kPadding) {
+    return ParseResult::insufficient_padding;
+  }
+  Impl& im = *impl_;
+  od::document doc;
+  if (const auto e = im.json.iterate(input.data, input.size, input.capacity).get(doc); e != simdjson::SUCCESS) {
+    return ParseResult::malformed_json;
+  }
+  od::json_type root_type{};
+  if (const auto e = doc.type().get(root_type); e != simdjson::SUCCESS) {
+    return ParseResult::malformed_json;
+  }
+  if (root_type != od::json_type::object) {
+    // Valid JSON of another shape is unknown; an invalid scalar ("nonsense") is malformed.
+    bool valid = root_type == od::json_type::array;
+    if (root_type == od::json_type::string) {
+      valid = doc.get_string().error() == simdjson::SUCCESS;
+    } else if (root_type == od::json_type::number) {
+      valid = doc.get_double().error() == simdjson::SUCCESS;
+    } else if (root_type == od::json_type::boolean) {
+      valid = doc.get_bool().error() == simdjson::SUCCESS;
+    } else if (root_type == od::json_type::null) {
+      bool is_null = false;
+      valid = doc.is_null().get(is_null) == simdjson::SUCCESS && is_null;
+    }
+    return valid ? ParseResult::unknown_message : ParseResult::malformed_json;
+  }
+  od::object root;
+  if (const auto e = doc.get_object().get(root); e != simdjson::SUCCESS) {
+    return from_json_error(e);
+  }
+  Fields f;
+  for (auto field_result : root) {
+    od::field field;
+    if (const auto e = std::move(field_result).get(field); e != simdjson::SUCCESS) {
+      return from_json_error(e);
+    }
+    if (const ParseResult r = im.read_field(key_of(field), field.value(), f); r != ParseResult::ok) {
+      return r;
+    }
+  }
+  // Anything after the root object is malformed: at the end simdjson reports no location.
+  if (const char* rest = nullptr; doc.current_location().get(rest) == simdjson::SUCCESS) {
+    return ParseResult::malformed_json;
+  }
+
+  // Classify.
+  if ((f.seen & kType) == 0) {
+    return ParseResult::unknown_message;
+  }
+  out.type = f.type;
+  std::uint32_t required = 0;
+  const std::string_view type = f.type;
+  if (type == "l2update") {
+    out.kind = MessageKind::l2update;
+    required = kProduct | kChanges;
+  } else if (type == "ticker") {
+    out.kind = MessageKind::ticker;
+    required = kProduct | kSequence | kBestBid | kBestAsk;
+  } else if (type == "match" || type == "last_match") {
+    out.kind = MessageKind::match;
+    out.last_match = type.size() == 10;
+    required = kProduct | kTradeId | kSide | kSize | kPrice | kTime;
+  } else if (type == "snapshot") {
+    out.kind = MessageKind::snapshot;
+    required = kProduct | kBids | kAsks;
+  } else if (type == "heartbeat") {
+    out.kind = MessageKind::heartbeat;
+    required = kProduct | kSequence | kLastTradeId | kTime;
+  } else if (type == "subscriptions") {
+    out.kind = MessageKind::subscriptions;
+  } else if (type == "error") {
+    out.kind = MessageKind::error;
+    required = kMessage;
+  } else {
+    return ParseResult::unknown_message;
+  }
+  if ((required & ~f.seen) != 0) {
+    return ParseResult::missing_field;
+  }
+  out.product = f.product;
+  out.sequence = f.sequence;
+  out.has_sequence = (f.seen & kSequence) != 0;
+  out.trade_id = f.trade_id;
+  out.last_trade_id = f.last_trade_id;
+  out.error_message = f.message;
+  out.error_reason = f.reason;
+  if ((f.seen & kTime) != 0 && !parse_time(f.time, out.time_ns)) {
+    return ParseResult::bad_time;
+  }
+  if (out.kind == MessageKind::subscriptions || out.kind == MessageKind::error) {
+    return ParseResult::ok;
+  }
+
+  // The instrument.
+  const Entry* entry = lookup(f.product);
+  if (entry == nullptr) {
+    return ParseResult::unknown_product;
+  }
+  out.instrument = entry->id;
+  const int pd = entry->price_decimals;
+  const int qd = entry->qty_decimals;
+
+  // Prices and sizes, exactly.
+  const auto fixed = [](std::string_view text, int decimals, std::int64_t& value) noexcept {
+    const ipc::DecimalError e = ipc::parse_fixed(text, decimals, value);
+    return e == ipc::DecimalError::ok ? ParseResult::ok : from_decimal_error(e);
+  };
+  const auto convert = [&](const std::vector<LevelText>& text, std::size_t n, std::vector<Level>& dst) noexcept {
+    for (std::size_t i = 0; i < n; ++i) {
+      if (const ParseResult r = fixed(text[i].price, pd, dst[i].price); r != ParseResult::ok) {
+        return r;
+      }
+      if (const ParseResult r = fixed(text[i].qty, qd, dst[i].qty); r != ParseResult::ok) {
+        return r;
+      }
+    }
+    return ParseResult::ok;
+  };
+  ParseResult r = ParseResult::ok;
+  switch (out.kind) {
+  case MessageKind::snapshot:
+  case MessageKind::l2update:
+    if ((r = convert(im.bid_text, f.bid_levels, im.bids)) != ParseResult::ok ||
+        (r = convert(im.ask_text, f.ask_levels, im.asks)) != ParseResult::ok) {
+      return r;
+    }
+    out.bids = std::span<const Level>(im.bids.data(), f.bid_levels);
+    out.asks = std::span<const Level>(im.asks.data(), f.ask_levels);
+    break;
+  case MessageKind::ticker:
+    if ((r = fixed(f.best_bid, pd, out.bid.price)) != ParseResult::ok ||
+        (r = fixed(f.best_ask, pd, out.ask.price)) != ParseResult::ok) {
+      return r;
+    }
+    if ((f.seen & kBestBidSize) != 0 && (f.seen & kBestAskSize) != 0) {
+      if ((r = fixed(f.best_bid_size, qd, out.bid.qty)) != ParseResult::ok ||
+          (r = fixed(f.best_ask_size, qd, out.ask.qty)) != ParseResult::ok) {
+        return r;
+      }
+      out.has_bbo_sizes = true;
+    }
+    if ((f.seen & kSide) != 0 && (r = read_side(f.side, out.taker_side)) != ParseResult::ok) {
+      return r; // a ticker's side is the taker's (its trade's match carries the maker's)
+    }
+    if ((f.seen & (kPrice | kLastSize | kTradeId)) == (kPrice | kLastSize | kTradeId)) {
+      if ((r = fixed(f.price, pd, out.price)) != ParseResult::ok ||
+          (r = fixed(f.last_size, qd, out.qty)) != ParseResult::ok) {
+        return r;
+      }
+      out.has_trade = true;
+    }
+    break;
+  case MessageKind::match: {
+    if ((r = fixed(f.price, pd, out.price)) != ParseResult::ok || (r = fixed(f.size, qd, out.qty)) != ParseResult::ok) {
+      return r;
+    }
+    Side maker{};
+    if ((r = read_side(f.side, maker)) != ParseResult::ok) {
+      return r;
+    }
+    out.taker_side = maker == Side::bid ? Side::ask : Side::bid; // `side` is the maker order's
+    break;
+  }
+  default:
+    break;
+  }
+  return ParseResult::ok;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Events
+
+std::size_t emit_events(const Message& m, std::uint64_t recv_ticks, EventSink sink) noexcept {
+  switch (m.kind) {
+  case MessageKind::snapshot:
+    return binance::detail::emit_snapshot(m.instrument, m.bids, m.asks, 0, m.time_ns, recv_ticks, sink);
+  case MessageKind::l2update:
+    return binance::detail::emit_levels(m.instrument, m.bids, m.asks, 0, m.time_ns, recv_ticks, true, sink);
+  case MessageKind::ticker: {
+    Event e = make_event(EventKind::bbo, m.instrument, m.sequence, recv_ticks);
+    e.flags = core::kFlagLastInMessage;
+    e.bbo.bid_price = m.bid.price;
+    e.bbo.bid_qty = m.bid.qty;
+    e.bbo.ask_price = m.ask.price;
+    e.bbo.ask_qty = m.ask.qty;
+    sink(e);
+    return 1;
+  }
+  case MessageKind::match: {
+    Event e = make_event(EventKind::trade, m.instrument, m.trade_id, recv_ticks);
+    e.flags = core::kFlagLastInMessage;
+    e.side = m.taker_side;
+    e.level.price = m.price;
+    e.level.qty = m.qty;
+    e.level.exchange_ns = m.time_ns;
+    sink(e);
+    return 1;
+  }
+  default:
+    return 0;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Cold helper
+
+namespace {
+
+struct DecimalScan {
+  int price = 0;
+  int qty = 0;
+  std::uint64_t values = 0;
+
+  bool add(std::string_view text, bool is_price) {
+    const int d = ipc::infer_decimals(text);
+    if (d < 0) {
+      return false;
+    }
+    int& slot = is_price ? price : qty;
+    slot = std::max(slot, d);
+    ++values;
+    return true;
+  }
+  // [[p, q], ...] (first = 0) or [[side, p, q], ...] (first = 1).
+  bool add_rows(simdjson::dom::element rows, std::size_t first) {
+    simdjson::dom::array array;
+    if (rows.get_array().get(array) != simdjson::SUCCESS) {
+      return false;
+    }
+    for (simdjson::dom::element row : array) {
+      simdjson::dom::array items;
+      std::string_view p;
+      std::string_view q;
+      if (row.get_array().get(items) != simdjson::SUCCESS || items.size() < first + 2 ||
+          items.at(first).get_string().get(p) != simdjson::SUCCESS ||
+          items.at(first + 1).get_string().get(q) != simdjson::SUCCESS || !add(p, true) || !add(q, false)) {
+        return false;
+      }
+    }
+    return true;
+  }
+};
+
+} // namespace
+
+std::vector<ProductDecimals> infer_capture_decimals(const std::string& path) {
+  CaptureReader reader(path);
+  simdjson::dom::parser json;
+  std::map<std::string, DecimalScan, std::less<>> scans;
+  CaptureRecord record;
+  const auto fail = [&](const char* reason) {
+    std::string why = path;
+    why.append(":").append(std::to_string(record.line)).append(": ").append(reason);
+    throw CaptureError(why);
+  };
+  while (reader.next(record)) {
+    if (record.kind != CaptureRecord::Kind::ws_frame && record.kind != CaptureRecord::Kind::rest_response) {
+      continue;
+    }
+    simdjson::dom::element root;
+    if (json.parse(record.text.data(), record.text.size()).get(root) != simdjson::SUCCESS || !root.is_object()) {
+      fail("not a JSON object");
+    }
+    std::string_view product;
+    if (root["product_id"].get_string().get(product) != simdjson::SUCCESS) {
+      continue; // subscriptions, errors: no prices
+    }
+    std::string_view type;
+    if (root["type"].get_string().get(type) != simdjson::SUCCESS) {
+      continue;
+    }
+    DecimalScan& scan = scans[std::string(product)];
+    bool ok = true;
+    if (type == "snapshot") {
+      ok = root["bids"].error() == simdjson::SUCCESS && root["asks"].error() == simdjson::SUCCESS &&
+           scan.add_rows(root["bids"].value_unsafe(), 0) && scan.add_rows(root["asks"].value_unsafe(), 0);
+    } else if (type == "l2update") {
+      ok = root["changes"].error() == simdjson::SUCCESS && scan.add_rows(root["changes"].value_unsafe(), 1);
+    } else if (type == "ticker" || type == "match" || type == "last_match") {
+      for (const auto& [key, is_price] :
+           {std::pair<const char*, bool>{"price", true}, {"best_bid", true}, {"best_ask", true}, {"size", false},
+            {"last_size", false}, {"best_bid_size", false}, {"best_ask_size", false}}) {
+        std::string_view value;
+        if (root[key].get_string().get(value) == simdjson::SUCCESS) {
+          ok = ok && scan.add(value, is_price);
+        }
+      }
+    }
+    if (!ok) {
+      fail("a price or size that is not a decimal number");
+    }
+  }
+  std::vector<ProductDecimals> out;
+  for (const auto& [product, scan] : scans) {
+    out.push_back({product, scan.price, scan.qty, scan.values});
+  }
+  return out;
+}
+
+} // namespace qf::feeds::coinbase

@@ -1,0 +1,62 @@
+#pragma once
+// Rendering of a StateSnapshot for the gateway: the JSON documents of the REST API and the
+// WebSocket pushes, and the Prometheus text exposition of /metrics. Pure functions of the
+// snapshot and the reader's clock, so the same bytes come out for the same state.
+// Conventions: prices and quantities are exact decimal strings (null for an empty side),
+// times are "<name>_unix_ns" plus "<name>" in ISO-8601, durations are seconds (double) or
+// "_ns" integers. Event-loop thread only (they allocate).
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <string_view>
+
+#include "json_out.hpp"
+#include "qf/ipc/state_reader.hpp"
+
+namespace qf::gateway {
+
+// The gateway's own counters, shown in /api/health and /metrics.
+struct GatewayStats {
+  std::uint64_t start_unix_ns = 0;
+  std::uint64_t http_requests = 0;
+  std::uint64_t ws_clients = 0;
+  std::uint64_t ws_connections = 0;
+  std::uint64_t ws_messages_sent = 0;
+  std::uint64_t ws_bytes_sent = 0;
+  std::uint64_t ws_updates_skipped = 0;   // a newer state replaced one the client had not taken
+  std::uint64_t ws_slow_disconnects = 0;  // clients cut off for not reading
+  std::uint64_t ws_rejected = 0;          // refused at max_clients
+  std::map<std::string, std::uint64_t> control_results; // by result ("done", "unauthorized", ...)
+};
+
+enum class LatencyDetail : std::uint8_t { summary, coarse, full };
+
+[[nodiscard]] std::string_view venue_of(const ipc::InstrumentInfo& i) noexcept;
+[[nodiscard]] std::string_view symbol_of(const ipc::InstrumentInfo& i) noexcept;
+[[nodiscard]] std::string instrument_key(const ipc::InstrumentInfo& i); // "binance-spot:BTCUSDT"
+// "running", "stalled", "stopped", "awaiting engine", "version mismatch".
+[[nodiscard]] const char* status_text(ipc::EngineStatus s) noexcept;
+
+void render_health(JsonOut& o, const ipc::StateSnapshot& s, const GatewayStats& g, std::uint64_t now_unix_ns);
+void render_instruments(JsonOut& o, const ipc::StateSnapshot& s);
+void render_quote(JsonOut& o, const ipc::InstrumentSnapshot& i, std::uint64_t now_unix_ns);
+void render_book(JsonOut& o, const ipc::InstrumentSnapshot& i, std::size_t depth);
+void render_bar(JsonOut& o, const ipc::InstrumentSnapshot& i, bool one_minute);
+void render_features(JsonOut& o, const ipc::InstrumentSnapshot& i);
+void render_signal(JsonOut& o, const ipc::InstrumentSnapshot& i);
+void render_feeds(JsonOut& o, const ipc::StateSnapshot& s);
+void render_latency(JsonOut& o, const ipc::StateSnapshot& s, LatencyDetail detail);
+void render_events(JsonOut& o, const ipc::StateSnapshot& s, std::size_t limit);
+
+// Prometheus text exposition format 0.0.4.
+[[nodiscard]] std::string render_metrics(const ipc::StateSnapshot& s, const GatewayStats& g, std::uint64_t now_unix_ns);
+
+// Latency bucket bounds (ns) shared by /metrics and the dashboard's coarse histograms.
+inline constexpr std::uint64_t kLatencyBoundsNs[] = {
+    100,         250,         500,         1'000,         2'500,         5'000,         10'000,
+    25'000,      50'000,      100'000,     250'000,       500'000,       1'000'000,     2'500'000,
+    5'000'000,   10'000'000,  25'000'000,  50'000'000,    100'000'000,   250'000'000,   500'000'000,
+    1'000'000'000, 2'500'000'000, 5'000'000'000, 10'000'000'000};
+
+} // namespace qf::gateway

@@ -1,0 +1,429 @@
+#include "router.hpp"
+
+#include <cctype>
+#include <charconv>
+#include <climits>
+#include <cstdlib>
+#include <strings.h>
+
+namespace qf::gateway {
+namespace {
+
+std::vector<std::string_view> split_path(std::string_view path) {
+  std::vector<std::string_view> parts;
+  std::size_t i = 0;
+  while (i < path.size()) {
+    while (i < path.size() && path[i] == '/') {
+      ++i;
+    }
+    const std::size_t j = path.find('/', i);
+    const std::size_t end = j == std::string_view::npos ? path.size() : j;
+    if (end > i) {
+      parts.push_back(path.substr(i, end - i));
+    }
+    i = end;
+  }
+  return parts;
+}
+
+bool iequals(std::string_view a, std::string_view b) noexcept {
+  if (a.size() != b.size()) {
+    return false;
+  }
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i]))) {
+      return false;
+    }
+  }
+  return true;
+}
+
+Response json_body(JsonOut& o) {
+  Response r;
+  r.body = o.take();
+  return r;
+}
+
+Response method_not_allowed(const char* allow) {
+  std::string msg = "method not allowed; use ";
+  msg += allow;
+  Response r = json_error(405, msg);
+  r.allow = allow;
+  return r;
+}
+
+// Checks that every query parameter is one of `known`; fills `bad` with the first unknown one.
+bool only_known(const Request& r, std::initializer_list<std::string_view> known, std::string& bad) {
+  for (const auto& [k, v] : r.query) {
+    bool ok = false;
+    for (const auto kn : known) {
+      ok = ok || k == kn;
+    }
+    if (!ok) {
+      bad = k;
+      return false;
+    }
+  }
+  return true;
+}
+
+const std::string* query_value(const Request& r, std::string_view name) {
+  for (const auto& [k, v] : r.query) {
+    if (k == name) {
+      return &v;
+    }
+  }
+  return nullptr;
+}
+
+// Parses an optional integer parameter within [lo, hi]; on error fills `err`.
+bool int_param(const Request& r, const char* name, long lo, long hi, long& out, Response& err) {
+  const std::string* v = query_value(r, name);
+  if (v == nullptr) {
+    return true;
+  }
+  long n = 0;
+  const auto [ptr, ec] = std::from_chars(v->data(), v->data() + v->size(), n);
+  if (ec != std::errc{} || ptr != v->data() + v->size() || n < lo || n > hi) {
+    std::string msg = "invalid parameter '";
+    msg += name;
+    msg += "': expected an integer from ";
+    msg += std::to_string(lo);
+    msg += " to ";
+    msg += std::to_string(hi);
+    err = json_error(400, msg, name);
+    return false;
+  }
+  out = n;
+  return true;
+}
+
+Response unknown_parameter(const std::string& name) {
+  std::string msg = "unknown parameter '";
+  msg += name;
+  msg += "'";
+  return json_error(400, msg, name);
+}
+
+Response not_running(const ipc::StateSnapshot& s) {
+  std::string msg = status_text(s.status);
+  if (!s.message.empty()) {
+    msg += ": ";
+    msg += s.message;
+  }
+  return json_error(503, msg);
+}
+
+void engine_head(JsonOut& o, const ipc::StateSnapshot& s) {
+  const bool attached = s.status != ipc::EngineStatus::awaiting && s.status != ipc::EngineStatus::version_mismatch;
+  o.key("engine").str(status_text(s.status));
+  o.key("mode");
+  attached ? o.str(ipc::to_string(s.mode)) : o.null();
+  o.key("generation").u64(s.generation);
+}
+
+} // namespace
+
+Response json_error(int status, std::string_view message, std::string_view parameter) {
+  JsonOut o;
+  o.begin_object().key("error").str(message).key("status").i64(status);
+  if (!parameter.empty()) {
+    o.key("parameter").str(parameter);
+  }
+  o.end_object();
+  Response r;
+  r.status = status;
+  r.body = o.take();
+  return r;
+}
+
+int find_instrument(const ipc::StateSnapshot& s, std::string_view venue, std::string_view symbol) noexcept {
+  for (std::size_t i = 0; i < s.instruments.size(); ++i) {
+    if (venue_of(s.instruments[i].info) == venue && iequals(symbol_of(s.instruments[i].info), symbol)) {
+      return static_cast<int>(i);
+    }
+  }
+  return -1;
+}
+
+bool is_control_path(std::string_view path) noexcept {
+  return path == "/api/control" || path.starts_with("/api/control/");
+}
+
+std::string ControlTarget::name() const {
+  std::string n;
+  switch (action) {
+  case ipc::ControlAction::resync:
+    n = "resync ";
+    n += venue;
+    n += ':';
+    n += symbol;
+    return n;
+  case ipc::ControlAction::kill_on: return "kill";
+  case ipc::ControlAction::kill_off: return "unkill";
+  case ipc::ControlAction::flatten: return "flatten";
+  case ipc::ControlAction::resume: return "resume";
+  }
+  return "unknown";
+}
+
+std::optional<ControlTarget> match_control(std::string_view path, Response& error) {
+  if (!is_control_path(path)) {
+    return std::nullopt;
+  }
+  const auto parts = split_path(path); // api control <action> ...
+  if (parts.size() >= 3 && parts[2] == "resync") {
+    if (parts.size() != 5) {
+      error = json_error(404, "expected /api/control/resync/{venue}/{symbol}");
+      return std::nullopt;
+    }
+    return ControlTarget{ipc::ControlAction::resync, std::string(parts[3]), std::string(parts[4])};
+  }
+  if (parts.size() == 3) {
+    if (parts[2] == "kill") {
+      return ControlTarget{ipc::ControlAction::kill_on, {}, {}};
+    }
+    if (parts[2] == "unkill") {
+      return ControlTarget{ipc::ControlAction::kill_off, {}, {}};
+    }
+    if (parts[2] == "flatten") {
+      return ControlTarget{ipc::ControlAction::flatten, {}, {}};
+    }
+    if (parts[2] == "resume") {
+      return ControlTarget{ipc::ControlAction::resume, {}, {}};
+    }
+  }
+  std::string msg = "no such control: ";
+  msg += path;
+  error = json_error(404, msg);
+  return std::nullopt;
+}
+
+Response route_api(const Request& r, const ipc::StateSnapshot& s, const GatewayStats& g, std::uint64_t now_unix_ns) {
+  const bool get = r.method == "GET" || r.method == "HEAD";
+  if (is_control_path(r.path)) {
+    Response err;
+    if (!match_control(r.path, err)) {
+      return err;
+    }
+    return method_not_allowed("POST");
+  }
+  const auto parts = split_path(r.path);
+  std::string bad;
+  if (r.path == "/metrics") {
+    if (!get) {
+      return method_not_allowed("GET");
+    }
+    if (!only_known(r, {}, bad)) {
+      return unknown_parameter(bad);
+    }
+    Response resp;
+    resp.content_type = "text/plain; version=0.0.4; charset=utf-8";
+    resp.body = render_metrics(s, g, now_unix_ns);
+    return resp;
+  }
+  if (parts.size() < 2 || parts[0] != "api") {
+    std::string msg = "no such endpoint: ";
+    msg += r.path;
+    return json_error(404, msg);
+  }
+  const std::string_view what = parts[1];
+  const bool per_instrument = what == "book" || what == "bars" || what == "features" || (what == "quotes" && parts.size() > 2);
+  const bool collection = parts.size() == 2 && (what == "health" || what == "instruments" || what == "quotes" ||
+                                                what == "signals" || what == "feeds" || what == "latency" ||
+                                                what == "events");
+  if (!collection && !(per_instrument && parts.size() == 4)) {
+    std::string msg = "no such endpoint: ";
+    msg += r.path;
+    if (per_instrument) {
+      msg += " (expected /api/";
+      msg += what;
+      msg += "/{venue}/{symbol})";
+    }
+    return json_error(404, msg);
+  }
+  if (!get) {
+    return method_not_allowed("GET");
+  }
+
+  JsonOut o;
+  if (collection) {
+    if (what == "health") {
+      if (!only_known(r, {}, bad)) {
+        return unknown_parameter(bad);
+      }
+      render_health(o, s, g, now_unix_ns);
+      Response resp = json_body(o);
+      resp.status = s.status == ipc::EngineStatus::running ? 200 : 503; // for load balancers and probes
+      return resp;
+    }
+    if (what == "latency") {
+      if (!only_known(r, {"buckets"}, bad)) {
+        return unknown_parameter(bad);
+      }
+      long buckets = 1;
+      Response err;
+      if (!int_param(r, "buckets", 0, 1, buckets, err)) {
+        return err;
+      }
+      o.begin_object();
+      engine_head(o, s);
+      o.key("stages");
+      render_latency(o, s, buckets != 0 ? LatencyDetail::full : LatencyDetail::summary);
+      o.end_object();
+      return json_body(o);
+    }
+    if (what == "events") {
+      if (!only_known(r, {"limit"}, bad)) {
+        return unknown_parameter(bad);
+      }
+      long limit = static_cast<long>(ipc::kEventLogSize);
+      Response err;
+      if (!int_param(r, "limit", 1, static_cast<long>(ipc::kEventLogSize), limit, err)) {
+        return err;
+      }
+      o.begin_object();
+      engine_head(o, s);
+      o.key("written").u64(s.events_written);
+      o.key("events");
+      render_events(o, s, static_cast<std::size_t>(limit));
+      o.end_object();
+      return json_body(o);
+    }
+    if (!only_known(r, {}, bad)) {
+      return unknown_parameter(bad);
+    }
+    o.begin_object();
+    engine_head(o, s);
+    if (what == "instruments") {
+      o.key("instruments");
+      render_instruments(o, s);
+    } else if (what == "quotes") {
+      o.key("quotes").begin_array();
+      for (const auto& i : s.instruments) {
+        render_quote(o, i, now_unix_ns);
+      }
+      o.end_array();
+    } else if (what == "signals") {
+      o.key("signals").begin_array();
+      for (const auto& i : s.instruments) {
+        render_signal(o, i);
+      }
+      o.end_array();
+    } else { // feeds
+      o.key("feeds");
+      render_feeds(o, s);
+    }
+    o.end_object();
+    return json_body(o);
+  }
+
+  // Per instrument: /api/<what>/{venue}/{symbol}
+  const int idx = find_instrument(s, parts[2], parts[3]);
+  if (idx < 0) {
+    if (s.status == ipc::EngineStatus::awaiting || s.status == ipc::EngineStatus::version_mismatch) {
+      return not_running(s);
+    }
+    std::string msg = "unknown instrument ";
+    msg += parts[2];
+    msg += ':';
+    msg += parts[3];
+    return json_error(404, msg);
+  }
+  const ipc::InstrumentSnapshot& inst = s.instruments[static_cast<std::size_t>(idx)];
+  if (what == "quotes") {
+    if (!only_known(r, {}, bad)) {
+      return unknown_parameter(bad);
+    }
+    render_quote(o, inst, now_unix_ns);
+  } else if (what == "book") {
+    if (!only_known(r, {"depth"}, bad)) {
+      return unknown_parameter(bad);
+    }
+    long depth = static_cast<long>(ipc::kBookDepth);
+    Response err;
+    if (!int_param(r, "depth", 1, static_cast<long>(ipc::kBookDepth), depth, err)) {
+      return err;
+    }
+    render_book(o, inst, static_cast<std::size_t>(depth));
+  } else if (what == "bars") {
+    if (!only_known(r, {"interval"}, bad)) {
+      return unknown_parameter(bad);
+    }
+    const std::string* interval = query_value(r, "interval");
+    if (interval != nullptr && *interval != "1s" && *interval != "1m") {
+      return json_error(400, "invalid parameter 'interval': expected 1s or 1m", "interval");
+    }
+    render_bar(o, inst, interval != nullptr && *interval == "1m");
+  } else { // features
+    if (!only_known(r, {}, bad)) {
+      return unknown_parameter(bad);
+    }
+    render_features(o, inst);
+  }
+  return json_body(o);
+}
+
+std::optional<StaticFile> resolve_static(const std::string& web_root, const std::string& vendor_root,
+                                         std::string_view url_path) {
+  if (url_path.empty() || url_path[0] != '/' || url_path.find('\0') != std::string_view::npos ||
+      url_path.find('\\') != std::string_view::npos) {
+    return std::nullopt;
+  }
+  auto parts = split_path(url_path);
+  for (const auto p : parts) {
+    if (p.empty() || p[0] == '.') { // "..", ".", hidden files
+      return std::nullopt;
+    }
+  }
+  std::string root = web_root;
+  if (!parts.empty() && parts[0] == "vendor") {
+    root = vendor_root;
+    parts.erase(parts.begin());
+    if (parts.empty()) {
+      return std::nullopt;
+    }
+  }
+  std::string rel;
+  for (const auto p : parts) {
+    rel += '/';
+    rel += p;
+  }
+  if (rel.empty()) {
+    rel = "/index.html";
+  }
+  char real_root[PATH_MAX];
+  char real_file[PATH_MAX];
+  const std::string candidate = root + rel;
+  if (realpath(root.c_str(), real_root) == nullptr || realpath(candidate.c_str(), real_file) == nullptr) {
+    return std::nullopt;
+  }
+  const std::string_view rr(real_root);
+  const std::string_view rf(real_file);
+  if (!rf.starts_with(rr) || rf.size() <= rr.size() || rf[rr.size()] != '/') { // a symlink out of the root
+    return std::nullopt;
+  }
+  const auto dot = rel.rfind('.');
+  const std::string_view ext = dot == std::string::npos ? std::string_view{} : std::string_view(rel).substr(dot);
+  const char* mime = nullptr;
+  if (ext == ".html") {
+    mime = "text/html; charset=utf-8";
+  } else if (ext == ".js") {
+    mime = "text/javascript; charset=utf-8";
+  } else if (ext == ".css") {
+    mime = "text/css; charset=utf-8";
+  } else if (ext == ".svg") {
+    mime = "image/svg+xml";
+  } else if (ext == ".png") {
+    mime = "image/png";
+  } else if (ext == ".ico") {
+    mime = "image/x-icon";
+  } else if (ext == ".json") {
+    mime = "application/json";
+  } else {
+    return std::nullopt; // only what the dashboard needs
+  }
+  return StaticFile{real_file, mime};
+}
+
+} // namespace qf::gateway

@@ -1,0 +1,63 @@
+#pragma once
+// The gateway's request routing, independent of the HTTP server: a parsed request and a
+// snapshot in, a status, content type and body out. REST endpoints (/api/...) and /metrics
+// are answered here; controls are recognised here (match_control) and executed by the server
+// because they wait for the engine; static files are resolved by resolve_static.
+// Event-loop thread only.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "qf/ipc/control_layout.hpp"
+#include "qf/ipc/state_reader.hpp"
+#include "render.hpp"
+
+namespace qf::gateway {
+
+struct Request {
+  std::string method; // "GET", "POST", ...
+  std::string path;   // decoded, without the query
+  std::vector<std::pair<std::string, std::string>> query;
+};
+
+struct Response {
+  int status = 200;
+  std::string content_type = "application/json";
+  std::string body;
+  std::string allow; // for 405
+};
+
+[[nodiscard]] Response json_error(int status, std::string_view message, std::string_view parameter = {});
+
+// GET /api/... and /metrics. Unknown paths under /api are 404, a known path with the wrong
+// method is 405 (controls included: they need POST).
+[[nodiscard]] Response route_api(const Request& r, const ipc::StateSnapshot& s, const GatewayStats& g,
+                                 std::uint64_t now_unix_ns);
+
+struct ControlTarget {
+  ipc::ControlAction action;
+  std::string venue, symbol; // resync only
+  [[nodiscard]] std::string name() const; // "resync binance-spot:BTCUSDT", "kill"
+};
+// /api/control/resync/{venue}/{symbol}, /api/control/{kill,unkill,flatten,resume}.
+// nullopt: not a control path; a Response: a control path that is malformed.
+[[nodiscard]] std::optional<ControlTarget> match_control(std::string_view path, Response& error);
+[[nodiscard]] bool is_control_path(std::string_view path) noexcept;
+
+// The instrument index for venue/symbol (symbol case-insensitive), or -1.
+[[nodiscard]] int find_instrument(const ipc::StateSnapshot& s, std::string_view venue, std::string_view symbol) noexcept;
+
+struct StaticFile {
+  std::string path;
+  const char* mime;
+};
+// Maps a URL path to a file under web_root ("/" -> index.html) or, for /vendor/<name>, under
+// vendor_root. Refuses any ".." segment, hidden files and anything resolving outside the root.
+[[nodiscard]] std::optional<StaticFile> resolve_static(const std::string& web_root, const std::string& vendor_root,
+                                                       std::string_view url_path);
+
+} // namespace qf::gateway

@@ -1,0 +1,202 @@
+// QuantFlow dashboard: one WebSocket to the gateway (/ws), conflated pushes of the newest state.
+// No build step: plain script, uPlot from /vendor/.
+'use strict';
+
+const MAX_POINTS = 600;
+const state = { selected: null, series: new Map(), latest: null, chart: null };
+
+const $ = (id) => document.getElementById(id);
+const el = (tag, cls, text) => { const e = document.createElement(tag); if (cls) e.className = cls; if (text !== undefined) e.textContent = text; return e; };
+
+function duration(s) {
+  if (s === null || s === undefined) return '-';
+  if (s < 1e-3) return (s * 1e6).toFixed(0) + ' µs';
+  if (s < 1) return (s * 1e3).toFixed(0) + ' ms';
+  if (s < 120) return s.toFixed(1) + ' s';
+  if (s < 7200) return (s / 60).toFixed(1) + ' min';
+  return (s / 3600).toFixed(1) + ' h';
+}
+function ns(v) {
+  if (v < 1e3) return v + ' ns';
+  if (v < 1e6) return (v / 1e3).toFixed(1) + ' µs';
+  if (v < 1e9) return (v / 1e6).toFixed(2) + ' ms';
+  return (v / 1e9).toFixed(2) + ' s';
+}
+
+function renderHeader(msg) {
+  const badge = $('mode-badge');
+  const mode = msg.mode || 'NO ENGINE';
+  badge.textContent = mode;
+  badge.className = 'badge ' + (msg.mode ? 'mode-' + msg.mode : 'mode-none');
+  document.title = (msg.mode ? '[' + msg.mode + '] ' : '') + 'QuantFlow';
+  const st = $('engine-status');
+  st.textContent = msg.engine;
+  st.className = 'st-' + msg.engine.split(' ')[0];
+  if (msg.health) {
+    $('engine-uptime').textContent = duration(msg.health.uptime_s);
+    $('engine-heartbeat').textContent = duration(msg.health.heartbeat_age_s);
+  }
+}
+
+function renderQuotes(quotes, signals) {
+  const body = $('quotes').tBodies[0];
+  const sig = new Map((signals || []).map((s) => [s.key, s]));
+  const keys = quotes.map((q) => q.key);
+  if (body.dataset.keys !== keys.join(',')) {
+    body.textContent = '';
+    for (const q of quotes) {
+      const tr = el('tr');
+      tr.dataset.key = q.key;
+      for (const f of ['key', 'bid', 'ask', 'spread', 'last', 'age', 'health', 'signal']) {
+        const td = el('td');
+        td.dataset.field = f;
+        td.dataset.key = q.key;
+        tr.appendChild(td);
+      }
+      tr.addEventListener('click', () => select(q.key));
+      body.appendChild(tr);
+    }
+    body.dataset.keys = keys.join(',');
+    if (!state.selected && quotes.length) select(quotes[0].key);
+  }
+  for (const q of quotes) {
+    const tr = body.querySelector(`tr[data-key="${CSS.escape(q.key)}"]`);
+    const cells = Object.fromEntries([...tr.children].map((td) => [td.dataset.field, td]));
+    cells.key.textContent = q.key;
+    cells.bid.textContent = q.bid === null ? '-' : q.bid;
+    cells.ask.textContent = q.ask === null ? '-' : q.ask;
+    cells.spread.textContent = q.spread === null ? '-' : q.spread + (q.spread_bps !== null ? ` (${q.spread_bps.toFixed(2)} bp)` : '');
+    cells.last.textContent = q.last_price === null ? '-' : `${q.last_price} × ${q.last_qty} ${q.last_side}`;
+    cells.age.textContent = duration(q.age_s);
+    cells.health.textContent = q.health;
+    cells.health.className = 'h-' + q.health;
+    const s = sig.get(q.key);
+    cells.signal.textContent = s && s.signal !== null ? s.signal.toFixed(3) : '-';
+    tr.classList.toggle('selected', q.key === state.selected);
+    record(q, s);
+  }
+}
+
+function record(q, s) {
+  let ser = state.series.get(q.key);
+  if (!ser) { ser = { t: [], mid: [], signal: [], lastId: -1 }; state.series.set(q.key, ser); }
+  if (q.mid === null || q.update_id === ser.lastId) return;
+  ser.lastId = q.update_id;
+  ser.t.push(Date.now() / 1000);
+  ser.mid.push(parseFloat(q.mid));
+  ser.signal.push(s && s.signal !== null ? s.signal : null);
+  if (ser.t.length > MAX_POINTS) { ser.t.shift(); ser.mid.shift(); ser.signal.shift(); }
+  if (q.key === state.selected && state.chart) state.chart.setData([ser.t, ser.mid, ser.signal]);
+}
+
+function select(key) {
+  state.selected = key;
+  $('chart-title').textContent = key;
+  for (const tr of $('quotes').tBodies[0].rows) tr.classList.toggle('selected', tr.dataset.key === key);
+  const ser = state.series.get(key) || { t: [], mid: [], signal: [] };
+  if (state.chart) state.chart.setData([ser.t, ser.mid, ser.signal]);
+  if (state.latest) renderRegimes(state.latest.signals || []);
+}
+
+function makeChart() {
+  const box = $('chart');
+  const opts = {
+    width: Math.max(300, box.clientWidth), height: 260,
+    series: [{}, { label: 'mid', stroke: '#3498db', width: 1.5, scale: 'px' },
+             { label: 'signal', stroke: '#e67e22', width: 1.5, scale: 'sig' }],
+    scales: { sig: { range: [-1, 1] } },
+    axes: [{ stroke: '#7d8b99', grid: { stroke: '#26323d' } }, { scale: 'px', stroke: '#7d8b99', grid: { stroke: '#26323d' }, size: 80 },
+           { scale: 'sig', side: 1, stroke: '#e67e22', grid: { show: false } }],
+  };
+  state.chart = new uPlot(opts, [[], [], []], box);
+  new ResizeObserver(() => state.chart.setSize({ width: Math.max(300, box.clientWidth), height: 260 })).observe(box);
+}
+
+function renderRegimes(signals) {
+  const box = $('regimes');
+  box.textContent = '';
+  const s = signals.find((x) => x.key === state.selected);
+  if (!s || !s.posterior.length) { box.textContent = 'no regime estimate yet'; return; }
+  s.posterior.forEach((p, i) => {
+    const row = el('div', 'bar');
+    row.appendChild(el('span', '', `regime ${i}${i === s.dominant ? ' *' : ''}`));
+    const fill = el('div', 'fill');
+    fill.style.width = (p * 200).toFixed(0) + 'px';
+    row.appendChild(fill);
+    row.appendChild(el('span', 'pct', (p * 100).toFixed(1) + '%'));
+    box.appendChild(row);
+  });
+  box.appendChild(el('div', 'pct', `signal ${s.signal === null ? '-' : s.signal.toFixed(3)}, confidence ${s.confidence === null ? '-' : s.confidence.toFixed(2)}`));
+}
+
+function renderLatency(stages) {
+  const box = $('latency');
+  box.textContent = '';
+  for (const s of stages) {
+    const row = el('div', 'stage');
+    row.appendChild(el('div', '', `${s.stage} (${s.count})`));
+    const hist = el('div', 'hist');
+    const max = Math.max(1, ...s.counts);
+    s.counts.forEach((c, i) => {
+      const bar = el('div');
+      bar.style.height = ((c / max) * 100).toFixed(1) + '%';
+      bar.title = `≤ ${i < s.bounds_ns.length ? ns(s.bounds_ns[i]) : '∞'}: ${c}`;
+      hist.appendChild(bar);
+    });
+    row.appendChild(hist);
+    row.appendChild(el('div', 'pct', s.count ? `p50 ${ns(s.p50_ns)} · p90 ${ns(s.p90_ns)} · p99 ${ns(s.p99_ns)} · p99.9 ${ns(s.p999_ns)} · p99.99 ${ns(s.p9999_ns)} · max ${ns(s.max_ns)}` : 'no samples'));
+    box.appendChild(row);
+  }
+}
+
+function renderFeeds(feeds) {
+  const body = $('feeds').tBodies[0];
+  body.textContent = '';
+  for (const f of feeds.feeds) {
+    const tr = el('tr');
+    for (const [v, cls] of [[f.name], [f.state, 's-' + f.state], [f.messages], [f.gaps], [f.resyncs], [f.reconnects], [f.parse_errors]]) {
+      tr.appendChild(el('td', cls || '', String(v)));
+    }
+    body.appendChild(tr);
+  }
+}
+
+function renderEvents(events) {
+  const box = $('events');
+  box.textContent = '';
+  for (const e of events) {
+    box.appendChild(el('li', 'k-' + e.kind, `${e.time.slice(11, 23)}  ${e.kind.padEnd(9)} ${e.instrument || ''}  ${e.text}`));
+  }
+}
+
+function onUpdate(msg) {
+  state.latest = msg;
+  renderHeader(msg);
+  if (msg.quotes) renderQuotes(msg.quotes, msg.signals);
+  if (msg.signals) renderRegimes(msg.signals);
+  if (msg.latency) renderLatency(msg.latency);
+  if (msg.feeds) renderFeeds(msg.feeds);
+  if (msg.events) renderEvents(msg.events);
+}
+
+let backoff = 250;
+function connect() {
+  const ws = new WebSocket(`${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/ws`);
+  ws.onopen = () => {
+    backoff = 250;
+    $('ws-status').textContent = 'live';
+    ws.send(JSON.stringify({ op: 'subscribe', channels: ['quotes', 'signals', 'health', 'latency', 'feeds', 'events'], instruments: ['*'] }));
+  };
+  ws.onmessage = (ev) => {
+    const msg = JSON.parse(ev.data);
+    if (msg.type === 'update') onUpdate(msg);
+  };
+  ws.onclose = () => {
+    $('ws-status').textContent = 'reconnecting';
+    setTimeout(connect, backoff);
+    backoff = Math.min(backoff * 2, 5000);
+  };
+}
+
+makeChart();
+connect();

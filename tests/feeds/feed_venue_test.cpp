@@ -1,0 +1,277 @@
+// End to end over real sockets on 127.0.0.1: qf-venue replays the BTCUSDT capture, the feed
+// client (FeedThread + binance::Session: libwebsockets, REST snapshot through the budget, parser,
+// BookSync) pushes events into its ring, and this test drains the ring. The events must be
+// exactly those that parsing the capture file directly through the same parser and BookSync
+// yields, in order (book events in one sequence, bookTicker and trades in another: the two
+// interleave by arrival time, which sockets do not preserve against the file). Also over TLS
+// with the venue's self-signed certificate, verified (never disabled).
+#include <gtest/gtest.h>
+
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <mutex>
+#include <cstring>
+#include <regex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "capture_paths.hpp"
+#include "qf/feeds/binance/book_sync.hpp"
+#include "qf/feeds/binance/parser.hpp"
+#include "qf/feeds/binance/session.hpp"
+#include "qf/feeds/capture.hpp"
+#include "qf/feeds/feed_thread.hpp"
+
+extern char** environ;
+
+namespace qf::feeds {
+namespace {
+
+namespace bn = binance;
+
+// A qf-venue child process; its first stdout lines announce the URLs.
+class Venue {
+public:
+  explicit Venue(const std::vector<std::string>& args) {
+    int fds[2];
+    if (pipe(fds) != 0) {
+      throw std::runtime_error("pipe");
+    }
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_adddup2(&fa, fds[1], STDOUT_FILENO);
+    posix_spawn_file_actions_addclose(&fa, fds[0]);
+    posix_spawn_file_actions_addopen(&fa, STDERR_FILENO, "/dev/null", O_WRONLY, 0);
+    std::vector<std::string> all{QF_VENUE};
+    all.insert(all.end(), args.begin(), args.end());
+    std::vector<char*> argv;
+    for (auto& a : all) {
+      argv.push_back(a.data());
+    }
+    argv.push_back(nullptr);
+    if (posix_spawn(&pid_, QF_VENUE, &fa, nullptr, argv.data(), environ) != 0) {
+      throw std::runtime_error("cannot start qf-venue");
+    }
+    posix_spawn_file_actions_destroy(&fa);
+    close(fds[1]);
+    out_ = fdopen(fds[0], "r");
+    char line[4096];
+    const std::regex listening(R"(listening (wss?://127\.0\.0\.1:\d+) (https?://127\.0\.0\.1:\d+))");
+    const std::regex ca(R"re(ca_file = "([^"]+)")re");
+    while (std::fgets(line, sizeof line, out_) != nullptr) {
+      std::cmatch m;
+      if (std::regex_search(line, m, listening)) {
+        ws_ = m[1];
+        rest_ = m[2];
+      } else if (std::regex_search(line, m, ca)) {
+        ca_file_ = m[1];
+      }
+      if (!ws_.empty() && (ws_.rfind("ws://", 0) == 0 || !ca_file_.empty())) {
+        break;
+      }
+    }
+    if (ws_.empty()) {
+      throw std::runtime_error("qf-venue did not announce its URLs");
+    }
+  }
+  ~Venue() {
+    kill(pid_, SIGTERM);
+    int status = 0;
+    waitpid(pid_, &status, 0);
+    std::fclose(out_);
+  }
+  Venue(const Venue&) = delete;
+  Venue& operator=(const Venue&) = delete;
+
+  [[nodiscard]] const std::string& ws() const { return ws_; }
+  [[nodiscard]] const std::string& rest() const { return rest_; }
+  [[nodiscard]] const std::string& ca_file() const { return ca_file_; }
+
+private:
+  pid_t pid_ = 0;
+  std::FILE* out_ = nullptr;
+  std::string ws_, rest_, ca_file_;
+};
+
+// The fields that must agree (not the local times).
+struct Seen {
+  core::EventKind kind;
+  core::Side side;
+  std::uint64_t seq;
+  std::int64_t a, b, c, d;
+  friend bool operator==(const Seen&, const Seen&) = default;
+};
+
+Seen seen(const core::Event& e) {
+  if (e.kind == core::EventKind::bbo) {
+    return {e.kind, e.side, e.seq, e.bbo.bid_price, e.bbo.bid_qty, e.bbo.ask_price, e.bbo.ask_qty};
+  }
+  return {e.kind, e.side, e.seq, e.level.price, e.level.qty, static_cast<std::int64_t>(e.level.exchange_ns), 0};
+}
+
+bool is_book(const core::Event& e) {
+  return e.kind == core::EventKind::book_level || e.kind == core::EventKind::snapshot_begin ||
+         e.kind == core::EventKind::snapshot_end;
+}
+
+struct Streams {
+  std::vector<Seen> book;
+  std::vector<Seen> other; // bbo and trades
+  void add(const core::Event& e) {
+    if (is_book(e)) {
+      book.push_back(seen(e));
+    } else if (e.kind != core::EventKind::status) {
+      other.push_back(seen(e));
+    }
+  }
+};
+
+std::string btcusdt_capture() {
+  return test::kBtcusdt.string();
+}
+
+// The capture parsed directly: the same Parser and BookSync, in file order.
+Streams direct(const bn::SymbolDecimals& d) {
+  bn::Parser parser;
+  parser.add_instrument(d.symbol, 0, d.price_decimals, d.qty_decimals);
+  bn::BookSync sync(0);
+  bn::PaddedBuffer padded(parser.config().max_message_bytes);
+  Streams out;
+  auto sink = [&](const core::Event& e) { out.add(e); };
+  CaptureReader reader(btcusdt_capture());
+  CaptureRecord r;
+  while (reader.next(r)) {
+    if (r.kind != CaptureRecord::Kind::ws_frame && r.kind != CaptureRecord::Kind::rest_response) {
+      continue;
+    }
+    EXPECT_TRUE(padded.assign(r.text));
+    bn::Message m;
+    if (parser.parse(padded, m, d.symbol) != bn::ParseResult::ok) {
+      continue;
+    }
+    if (m.kind == bn::MessageKind::depth_update || m.kind == bn::MessageKind::depth_snapshot) {
+      (void)sync.on_message(m, 1, sink);
+    } else {
+      (void)bn::emit_events(m, 1, sink);
+    }
+  }
+  return out;
+}
+
+Streams through_the_venue(const Venue& venue, const bn::SymbolDecimals& d, std::size_t want_other) {
+  const ipc::TscClock clock = ipc::TscClock::monotonic();
+  net::LoopConfig lc;
+  if (!venue.ca_file().empty()) {
+    lc.ca_files.push_back(venue.ca_file());
+  }
+  net::RestBudget budget({1200, 2}, ipc::monotonic_ns());
+  const LogFn log = [](LogLevel, std::string_view text) {
+    std::fprintf(stderr, "feed: %.*s\n", static_cast<int>(text.size()), text.data());
+  };
+  FeedThread thread(lc, clock, log);
+  bn::SessionConfig sc;
+  sc.ws = net::parse_url(venue.ws());
+  sc.rest = net::parse_url(venue.rest());
+  thread.add_session(0, {0}, [&](net::Loop& loop, bn::EventSink sink) {
+    return std::make_unique<bn::Session>(sc, std::vector<SessionInstrument>{{0, d.symbol, d.price_decimals, d.qty_decimals}},
+                                         loop, budget, sink, log);
+  });
+  thread.start(nullptr);
+  Streams out;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+  while (out.other.size() < want_other && std::chrono::steady_clock::now() < deadline) {
+    if (thread.ring().drain([&](const core::Event& e) { out.add(e); }, 4096) == 0) {
+      std::this_thread::yield(); // the ring is the synchronisation; nothing to wait for but data
+    }
+  }
+  thread.stop();
+  thread.ring().drain([&](const core::Event& e) { out.add(e); }, FeedRing::capacity());
+  return out;
+}
+
+void expect_same(const Streams& want, const Streams& got) {
+  ASSERT_GT(want.book.size(), 1000U);
+  ASSERT_EQ(got.other.size(), want.other.size());
+  for (std::size_t i = 0; i < want.other.size(); ++i) {
+    ASSERT_EQ(got.other[i], want.other[i]) << "bookTicker/trade event " << i;
+  }
+  // The replay may end before the last diff is flushed by the time the last trade arrives: the
+  // live book stream is a prefix of the direct one, at least 99% of it.
+  ASSERT_LE(got.book.size(), want.book.size());
+  EXPECT_GT(got.book.size(), want.book.size() * 99 / 100);
+  for (std::size_t i = 0; i < got.book.size(); ++i) {
+    ASSERT_EQ(got.book[i], want.book[i]) << "book event " << i;
+  }
+}
+
+bn::SymbolDecimals decimals() {
+  const auto all = bn::infer_capture_decimals(btcusdt_capture());
+  EXPECT_EQ(all.size(), 1U);
+  return all.front();
+}
+
+TEST(feed_venue, should_yield_the_events_of_the_capture_over_websocket_and_rest) {
+  const bn::SymbolDecimals d = decimals();
+  const Streams want = direct(d);
+  Venue venue({"--venue", "binance", "--port", "0", "--replay", btcusdt_capture(), "--speed", "50"});
+  expect_same(want, through_the_venue(venue, d, want.other.size()));
+}
+
+TEST(feed_venue, should_yield_the_same_events_over_verified_tls) {
+  const bn::SymbolDecimals d = decimals();
+  const Streams want = direct(d);
+  Venue venue({"--venue", "binance", "--port", "0", "--tls", "--replay", btcusdt_capture(), "--speed", "50"});
+  ASSERT_EQ(venue.ws().rfind("wss://", 0), 0U);
+  ASSERT_FALSE(venue.ca_file().empty());
+  expect_same(want, through_the_venue(venue, d, want.other.size()));
+}
+
+TEST(feed_venue, should_refuse_a_certificate_it_cannot_verify) {
+  // The same TLS venue without its CA: the handshake must fail and nothing may arrive.
+  Venue venue({"--venue", "binance", "--port", "0", "--tls", "--replay", btcusdt_capture(), "--speed", "50"});
+  const ipc::TscClock clock = ipc::TscClock::monotonic();
+  std::atomic<int> failures{0};
+  std::string first_failure;
+  std::mutex mutex;
+  const LogFn log = [&](LogLevel, std::string_view text) {
+    if (text.find("closed") != std::string_view::npos) {
+      const std::lock_guard lock(mutex);
+      if (first_failure.empty()) {
+        first_failure = std::string(text);
+      }
+      failures.fetch_add(1);
+    }
+  };
+  net::RestBudget budget({1200, 2}, ipc::monotonic_ns());
+  FeedThread thread(net::LoopConfig{}, clock, log);
+  bn::SessionConfig sc;
+  sc.ws = net::parse_url(venue.ws());
+  sc.rest = net::parse_url(venue.rest());
+  thread.add_session(0, {0}, [&](net::Loop& loop, bn::EventSink sink) {
+    return std::make_unique<bn::Session>(sc, std::vector<SessionInstrument>{{0, "BTCUSDT", 2, 8}}, loop, budget, sink,
+                                         log);
+  });
+  thread.start(nullptr);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (failures.load() == 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::yield();
+  }
+  thread.stop();
+  EXPECT_GT(failures.load(), 0) << "the connection to an unverifiable server never failed";
+  std::size_t market_events = 0;
+  thread.ring().drain([&](const core::Event& e) { market_events += e.kind != core::EventKind::status ? 1 : 0; },
+                      FeedRing::capacity());
+  EXPECT_EQ(market_events, 0U);
+  const std::lock_guard lock(mutex);
+  EXPECT_NE(first_failure.find("SSL"), std::string::npos) << first_failure; // the handshake, not the network
+}
+
+} // namespace
+} // namespace qf::feeds

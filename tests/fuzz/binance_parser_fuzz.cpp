@@ -1,0 +1,66 @@
+// libFuzzer target: any bytes through binance::Parser (spot and USD-M), emit_events and BookSync.
+// A result is fine whatever it is; a crash, a sanitizer report or a read past the 64 padding
+// bytes (the buffer is allocated to the exact size, so ASan sees it) is the bug.
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+#include "qf/feeds/binance/book_sync.hpp"
+#include "qf/feeds/binance/parser.hpp"
+
+namespace bn = qf::feeds::binance;
+
+namespace {
+
+struct Target {
+  explicit Target(bn::Market market) : parser(config(market)), sync(0, sync_config(market)) {
+    parser.add_instrument("BTCUSDT", 0, 2, 8);
+    parser.add_instrument("NKNUSDT", 1, 8, 8);
+  }
+  static bn::ParserConfig config(bn::Market market) {
+    bn::ParserConfig c;
+    c.market = market;
+    c.max_message_bytes = 1 << 20;
+    return c;
+  }
+  static bn::BookSyncConfig sync_config(bn::Market market) {
+    bn::BookSyncConfig c;
+    c.market = market;
+    c.max_buffered_diffs = 64;
+    c.max_buffered_levels = 4096;
+    return c;
+  }
+  void run(const bn::PaddedBuffer& buffer, std::string_view snapshot_symbol) {
+    std::uint64_t sum = 0;
+    const auto sink = [&](const qf::core::Event& e) { sum += e.seq + static_cast<std::uint64_t>(e.level.price); };
+    if (parser.parse(buffer, message, snapshot_symbol) == bn::ParseResult::ok) {
+      (void)bn::emit_events(message, 0, sink);
+      (void)sync.on_message(message, 0, sink);
+      (void)sync.take_snapshot_request();
+    }
+    if (sum == 42) {
+      __asm__ volatile("" ::: "memory"); // keep the sink's reads
+    }
+  }
+  bn::Parser parser;
+  bn::BookSync sync;
+  bn::Message message;
+};
+
+} // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  static Target spot(bn::Market::spot);
+  static Target usdm(bn::Market::usdm);
+  if (size > (1U << 20)) {
+    return 0;
+  }
+  bn::PaddedBuffer buffer(size); // exactly size + kPadding bytes
+  if (!buffer.assign(std::string_view(reinterpret_cast<const char*>(data), size))) {
+    return 0;
+  }
+  spot.run(buffer, {});
+  spot.run(buffer, "btcusdt"); // as a REST snapshot body
+  usdm.run(buffer, {});
+  return 0;
+}

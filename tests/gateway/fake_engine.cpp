@@ -1,0 +1,271 @@
+// A stand-in for `qf-engine` live mode in the gateway tests: it owns /qf.<instance>.state and
+// /qf.<instance>.control exactly as the engine does (layouts from ipc/ only), publishes records
+// that change every step, and executes control commands by acknowledging them in the state's
+// ControlLog. Every published value is a function of the step number k, written down once here
+// and again, independently, in gateway_test.py:
+//   instruments: 0 binance-spot:BTCUSDT (2/8 decimals, feed 0, health live),
+//                1 coinbase:ETH-USD (2/8, feed 1, health gap),
+//                2 binance-usdm:SOLUSDT (3/2, feed 0, syncing, never quoted)
+//   quote of i in {0,1} at step k: base = 6183763 | 345012; bid = base + k % 100; ask = bid + 1 + k % 3;
+//     bid_qty = 100000000 + k; ask_qty = 50000000 + 2k; last = bid, last_qty = 2000000 + k,
+//     last_trade_id = 1000 + k, last_side = k % 2; update_id = k
+//   book: 10 levels, bid j = (bid - j, (j+1)*10^8 + k), ask j = (ask + j, (j+1)*10^8 + 2k), update_id k
+//   latency: parse 1000..1999 ns, queue 100..199 ns, process 5000 x 50000 ns,
+//            receive_to_publish 1000*j for j = 1..1000, exchange_to_receive empty
+//   control: resync of a known instrument -> done "resync requested"; other ids -> unknown_instrument;
+//            kill/unkill/flatten/resume -> unsupported. --ignore-control pops without acknowledging.
+// Usage: fake_engine INSTANCE [--mode live|sim|replay] [--step-ms N] [--ignore-control]
+// Prints "ready" once step 1 is published. Stops on SIGTERM/SIGINT (segments marked stopped).
+#include <chrono>
+#include <cmath>
+#include <csignal>
+#include <cstdio>
+#include <cstring>
+#include <new>
+#include <string>
+#include <thread>
+
+#include "qf/ipc/control_layout.hpp"
+#include "qf/ipc/segment.hpp"
+#include "qf/ipc/state_layout.hpp"
+#include "qf/ipc/tsc_clock.hpp"
+
+namespace {
+volatile std::sig_atomic_t g_stop = 0;
+using namespace qf;
+
+template <std::size_t N>
+void copy_text(std::array<char, N>& dst, const char* src) {
+  std::memset(dst.data(), 0, N);
+  std::memcpy(dst.data(), src, strnlen(src, N - 1));
+}
+
+constexpr std::int64_t kBase[2] = {6'183'763, 345'012};
+constexpr std::uint64_t kBarEpoch = 1'700'000'000'000'000'000ULL;
+
+void publish(ipc::InstrumentState* rec, ipc::FeedTable* feeds, std::uint64_t k, std::uint64_t now,
+             const std::uint64_t* resyncs) {
+  for (std::size_t i = 0; i < 2; ++i) {
+    const auto ki = static_cast<std::int64_t>(k);
+    ipc::QuoteRecord q{};
+    q.bid_price = kBase[i] + ki % 100;
+    q.ask_price = q.bid_price + 1 + ki % 3;
+    q.bid_qty = 100'000'000 + ki;
+    q.ask_qty = 50'000'000 + 2 * ki;
+    q.last_price = q.bid_price;
+    q.last_qty = 2'000'000 + ki;
+    q.last_trade_id = 1000 + k;
+    q.last_trade_unix_ns = now;
+    q.last_side = static_cast<std::uint8_t>(k % 2);
+    q.update_id = k;
+    q.updated_unix_ns = now;
+    rec[i].quote.store(q);
+    ipc::BookRecord b{};
+    b.bid_levels = b.ask_levels = 10;
+    for (std::size_t j = 0; j < 10; ++j) {
+      const auto jj = static_cast<std::int64_t>(j);
+      b.bids[j] = {q.bid_price - jj, (jj + 1) * 100'000'000 + ki};
+      b.asks[j] = {q.ask_price + jj, (jj + 1) * 100'000'000 + 2 * ki};
+    }
+    b.update_id = k;
+    rec[i].book.store(b);
+    ipc::FeatureRecord f{};
+    const double base = static_cast<double>(kBase[i]) / 100.0;
+    f.mid = static_cast<double>(q.bid_price + q.ask_price) / 200.0;
+    f.microprice = f.mid;
+    f.spread_bps = 1.5;
+    f.imbalance = 0.25;
+    f.trade_flow = -0.5;
+    f.ret_fast = 0.001;
+    f.ret_slow = 0.002;
+    f.realized_vol = 0.003;
+    f.vwap = base;
+    f.rsi = 50.0 + static_cast<double>(k % 10);
+    f.bollinger_z = 0.5;
+    f.atr = 1.25;
+    f.bar_1s = {kBarEpoch + (k / 50) * 1'000'000'000ULL, base, base + 0.07, base - 0.03, base + 0.02, 1.5,
+                static_cast<std::uint32_t>(k / 50), 1};
+    f.bar_1m = {kBarEpoch, base, base + 1.0, base - 1.0, base + 0.5, 90.25, 42, 1};
+    f.updated_unix_ns = now;
+    rec[i].features.store(f);
+    ipc::SignalRecord s{};
+    s.signal = (static_cast<double>(k % 200) - 100.0) / 100.0;
+    s.confidence = 0.75;
+    s.regime = {0.5, 0.3, 0.2, 0.0};
+    s.regimes = 3;
+    s.dominant = 0;
+    s.updated_unix_ns = now;
+    rec[i].signal.store(s);
+    ipc::HealthRecord h{};
+    h.health = i == 0 ? ipc::BookHealth::live : ipc::BookHealth::gap;
+    h.book_updates = k;
+    h.trades = k;
+    h.gaps = i == 1 ? 1 : 0;
+    h.resyncs = resyncs[i];
+    h.last_update_mono_ns = ipc::monotonic_ns();
+    rec[i].health.store(h);
+  }
+  ipc::HealthRecord h{};
+  h.health = ipc::BookHealth::syncing;
+  h.resyncs = resyncs[2];
+  rec[2].health.store(h);
+  ipc::EngineRecord e{};
+  e.messages_in = 2 * k;
+  e.events_processed = 10 * k;
+  e.core_cpu = 1;
+  e.updated_unix_ns = now;
+  feeds->engine.store(e);
+  for (std::size_t f = 0; f < 2; ++f) {
+    ipc::FeedRecord r{};
+    copy_text(r.name, f == 0 ? "binance" : "coinbase");
+    r.state = f == 0 ? ipc::ConnectionState::connected : ipc::ConnectionState::disconnected;
+    r.messages = 2 * k + f;
+    r.bytes = 300 * k;
+    r.reconnects = 1;
+    r.gaps = f;
+    r.resyncs = resyncs[f];
+    r.ring_high_water = 5;
+    feeds->feeds[f].store(r);
+  }
+}
+
+ipc::NotableEvent event(std::uint64_t now, std::uint16_t instrument, ipc::NotableKind kind, const char* text) {
+  ipc::NotableEvent e{};
+  e.unix_ns = now;
+  e.instrument = instrument;
+  e.kind = kind;
+  copy_text(e.text, text);
+  return e;
+}
+} // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2) {
+    std::fprintf(stderr, "usage: fake_engine INSTANCE [--mode live|sim|replay] [--step-ms N] [--ignore-control]\n");
+    return 2;
+  }
+  ipc::EngineMode mode = ipc::EngineMode::sim;
+  int step_ms = 20;
+  bool ignore_control = false;
+  for (int i = 2; i < argc; ++i) {
+    const std::string a = argv[i];
+    if (a == "--mode" && i + 1 < argc) {
+      const std::string m = argv[++i];
+      mode = m == "live" ? ipc::EngineMode::live : m == "replay" ? ipc::EngineMode::replay : ipc::EngineMode::sim;
+    } else if (a == "--step-ms" && i + 1 < argc) {
+      step_ms = std::atoi(argv[++i]);
+    } else if (a == "--ignore-control") {
+      ignore_control = true;
+    } else {
+      std::fprintf(stderr, "fake_engine: unknown argument %s\n", a.c_str());
+      return 2;
+    }
+  }
+  std::signal(SIGTERM, [](int) { g_stop = 1; });
+  std::signal(SIGINT, [](int) { g_stop = 1; });
+
+  const ipc::TscClock clock = ipc::TscClock::calibrate(std::chrono::milliseconds(5));
+  ipc::SegmentOptions so;
+  so.instance = argv[1];
+  so.name = ipc::kStateSegmentName;
+  so.layout_version = ipc::kStateLayoutVersion;
+  const auto bytes = ipc::state_section_bytes();
+  so.section_bytes.assign(bytes.begin(), bytes.end());
+  so.mode = static_cast<std::uint32_t>(mode);
+  so.clock = clock.calibration();
+  ipc::SegmentOwner state(so);
+
+  ipc::SegmentOptions co;
+  co.instance = argv[1];
+  co.name = ipc::kControlSegmentName;
+  co.layout_version = ipc::kControlLayoutVersion;
+  co.section_bytes = {sizeof(ipc::ControlQueue)};
+  co.clock = clock.calibration();
+  ipc::SegmentOwner control(co);
+  auto* queue = new (control.section(0)) ipc::ControlQueue();
+
+  auto* table = new (state.section(ipc::kSectionInstruments)) ipc::InstrumentTable{};
+  const struct {
+    const char* venue;
+    const char* symbol;
+    std::int8_t pd, qd;
+    std::uint16_t feed;
+  } kInstruments[] = {{"binance-spot", "BTCUSDT", 2, 8, 0}, {"coinbase", "ETH-USD", 2, 8, 1},
+                      {"binance-usdm", "SOLUSDT", 3, 2, 0}};
+  for (const auto& in : kInstruments) {
+    ipc::InstrumentInfo& info = table->items[table->count++];
+    copy_text(info.venue, in.venue);
+    copy_text(info.symbol, in.symbol);
+    info.price_decimals = in.pd;
+    info.qty_decimals = in.qd;
+    info.feed = in.feed;
+  }
+  auto* records = state.section_as<ipc::InstrumentState>(ipc::kSectionRecords);
+  auto* feeds = state.section_as<ipc::FeedTable>(ipc::kSectionFeeds);
+  feeds->count = 2;
+  auto* latency = state.section_as<ipc::LatencyTable>(ipc::kSectionLatency);
+  for (std::uint64_t v = 1000; v < 2000; ++v) {
+    latency->stages[0].record(v);
+  }
+  for (std::uint64_t v = 100; v < 200; ++v) {
+    latency->stages[1].record(v);
+  }
+  for (int n = 0; n < 5000; ++n) {
+    latency->stages[2].record(50'000);
+  }
+  for (std::uint64_t j = 1; j <= 1000; ++j) {
+    latency->stages[3].record(1000 * j);
+  }
+  auto* events = state.section_as<ipc::EventLog>(ipc::kSectionEvents);
+  auto* acks = state.section_as<ipc::ControlLog>(ipc::kSectionControl);
+  const std::uint64_t t0 = ipc::realtime_ns();
+  events->append(event(t0, ipc::kNoInstrument, ipc::NotableKind::info, "fake engine started"));
+  events->append(event(t0 + 1, 1, ipc::NotableKind::gap, "sequence gap 100 -> 105"));
+
+  std::uint64_t resyncs[3] = {0, 0, 0};
+  std::uint64_t k = 1;
+  publish(records, feeds, k, ipc::realtime_ns(), resyncs);
+  state.heartbeat();
+  state.set_state(ipc::SegmentState::running);
+  control.set_state(ipc::SegmentState::running);
+  std::printf("ready\n");
+  std::fflush(stdout);
+
+  auto next = std::chrono::steady_clock::now();
+  while (g_stop == 0) {
+    next += std::chrono::milliseconds(step_ms);
+    std::this_thread::sleep_until(next);
+    ++k;
+    const std::uint64_t now = ipc::realtime_ns();
+    ipc::ControlCommand c{};
+    while (queue->ring.try_pop(c)) {
+      if (ignore_control) {
+        continue;
+      }
+      ipc::ControlAck a{};
+      a.id = c.id;
+      a.unix_ns = now;
+      a.action = c.action;
+      a.instrument = c.instrument;
+      if (c.action != ipc::ControlAction::resync) {
+        a.result = ipc::ControlResult::unsupported;
+        copy_text(a.text, "no risk module yet");
+      } else if (c.instrument >= table->count) {
+        a.result = ipc::ControlResult::unknown_instrument;
+        copy_text(a.text, "no such instrument");
+      } else {
+        a.result = ipc::ControlResult::done;
+        copy_text(a.text, "resync requested");
+        ++resyncs[c.instrument];
+        char text[84];
+        std::snprintf(text, sizeof text, "resync by %s", c.actor.data());
+        events->append(event(now, c.instrument, ipc::NotableKind::resync, text));
+      }
+      acks->append(a);
+    }
+    publish(records, feeds, k, now, resyncs);
+    state.heartbeat();
+    control.heartbeat();
+  }
+  return 0;
+}

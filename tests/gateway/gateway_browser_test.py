@@ -1,0 +1,53 @@
+#!/usr/bin/env python3
+"""The dashboard in headless Chromium (playwright-core) against the gateway and the fake engine
+(mode REPLAY, so the badge must follow the engine rather than a default): the badge, quotes
+that change, the panels; a screenshot is saved in the work directory."""
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from gwtest import Failure, Procs, check, request, start_fake, start_gateway, wait_for, write_config  # noqa: E402
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    for a in ("--gateway", "--fake", "--node", "--node-modules", "--work"):
+        ap.add_argument(a, required=True)
+    args = ap.parse_args()
+    shutil.rmtree(args.work, ignore_errors=True)
+    os.makedirs(args.work)
+    instance = f"gwbr{os.getpid()}"
+    cfg = os.path.join(args.work, "gateway.toml")
+    write_config(cfg, instance, os.path.join(args.work, "audit.jsonl"))
+    procs = Procs()
+    try:
+        start_fake(procs, args.fake, instance, "--mode", "replay", "--step-ms", "50")
+        gw, port = start_gateway(procs, args.gateway, cfg)
+        wait_for(lambda: json.loads(request(port, "GET", "/api/health")[2])["mode"] == "REPLAY", "engine running")
+        shot = os.path.join(args.work, "dashboard.png")
+        env = dict(os.environ, NODE_PATH=args.node_modules)
+        res = subprocess.run([args.node, os.path.join(os.path.dirname(os.path.abspath(__file__)), "browser.js"),
+                              f"http://127.0.0.1:{port}/", "REPLAY", shot], env=env, capture_output=True, text=True,
+                             timeout=240)
+        lines = res.stdout.strip().splitlines()
+        check(lines, f"browser printed nothing: {res.stderr[-2000:]}")
+        r = json.loads(lines[-1])
+        check(r["ok"] and res.returncode == 0, f"browser: {r} {res.stderr[-1000:]}")
+        check(r["first"] != r["second"] and r["health"] == "gap", f"browser saw {r}")
+        check(os.path.getsize(shot) > 10000, "screenshot written")
+        print(f"ok: dashboard: {r}; screenshot {shot}")
+    except Failure as e:
+        print(f"FAIL: {e}")
+        return 1
+    finally:
+        procs.close()
+    print("gateway_browser_test: all passed")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

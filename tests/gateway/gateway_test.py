@@ -1,0 +1,418 @@
+#!/usr/bin/env python3
+"""qf-gateway REST, /metrics, controls and life cycle against tests/gateway/fake_engine.
+
+Expected values are computed here from the fake engine's published formulas (see the comment
+at the top of fake_engine.cpp), never from the gateway's own code."""
+import argparse
+import datetime
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from gwtest import Failure, Procs, check, get_json, request, start_fake, start_gateway, wait_for, write_config  # noqa: E402
+
+BASE = {"binance-spot:BTCUSDT": 6183763, "coinbase:ETH-USD": 345012}
+
+
+def dec(v, d):
+    s = str(abs(v)).rjust(d + 1, "0")
+    out = s if d == 0 else s[:-d] + "." + s[-d:]
+    return "-" + out if v < 0 else out
+
+
+def iso(ns):
+    t = datetime.datetime.fromtimestamp(ns // 10**9, datetime.timezone.utc)
+    return t.strftime("%Y-%m-%dT%H:%M:%S") + f".{ns % 10**9:09d}Z"
+
+
+def expect_quote(q):
+    key = q["key"]
+    k = q["update_id"]
+    check(k >= 1, f"{key}: update_id {k}")
+    bid = BASE[key] + k % 100
+    ask = bid + 1 + k % 3
+    want = {
+        "bid": dec(bid, 2), "ask": dec(ask, 2), "bid_qty": dec(100000000 + k, 8), "ask_qty": dec(50000000 + 2 * k, 8),
+        "spread": dec(ask - bid, 2), "mid": dec((bid + ask) * 5, 3), "last_price": dec(bid, 2),
+        "last_qty": dec(2000000 + k, 8), "last_trade_id": 1000 + k, "last_side": "buy" if k % 2 == 0 else "sell",
+        "health": "live" if key.startswith("binance") else "gap",
+    }
+    for f, v in want.items():
+        check(q[f] == v, f"{key} step {k}: {f} = {q[f]!r}, expected {v!r}")
+    check(q["updated"] == iso(q["updated_unix_ns"]), f"{key}: ISO time {q['updated']} vs {q['updated_unix_ns']}")
+    check(q["last_trade"] == iso(q["last_trade_unix_ns"]), f"{key}: last trade time")
+    check(abs(q["spread_bps"] - (ask - bid) / ((ask + bid) / 2) * 1e4) < 1e-6, f"{key}: spread_bps")
+    check(q["age_s"] >= 0, f"{key}: age")
+
+
+def test_rest(port, fake_pid):
+    h = get_json(port, "/api/health")
+    check(h["status"] == "running" and h["mode"] == "SIM", f"health: {h}")
+    check(h["engine_pid"] == fake_pid, f"health pid {h['engine_pid']} vs {fake_pid}")
+    check(h["engine_start"] == iso(h["engine_start_unix_ns"]), "health start time")
+    check(h["uptime_s"] >= 0 and 0 <= h["heartbeat_age_s"] < 5, f"health ages {h}")
+    check([(f["name"], f["state"]) for f in h["feeds"]] == [("binance", "connected"), ("coinbase", "disconnected")],
+          f"health feeds {h['feeds']}")
+    check([(i["venue"], i["symbol"], i["health"]) for i in h["instruments"]] ==
+          [("binance-spot", "BTCUSDT", "live"), ("coinbase", "ETH-USD", "gap"), ("binance-usdm", "SOLUSDT", "syncing")],
+          f"health instruments {h['instruments']}")
+
+    ins = get_json(port, "/api/instruments")["instruments"]
+    check([(i["id"], i["key"], i["price_decimals"], i["qty_decimals"], i["feed"]) for i in ins] ==
+          [(0, "binance-spot:BTCUSDT", 2, 8, 0), (1, "coinbase:ETH-USD", 2, 8, 1), (2, "binance-usdm:SOLUSDT", 3, 2, 0)],
+          f"instruments {ins}")
+
+    doc = get_json(port, "/api/quotes")
+    check(doc["engine"] == "running" and doc["mode"] == "SIM", f"quotes head {doc}")
+    qs = doc["quotes"]
+    check([q["key"] for q in qs] == ["binance-spot:BTCUSDT", "coinbase:ETH-USD", "binance-usdm:SOLUSDT"], "quote keys")
+    expect_quote(qs[0])
+    expect_quote(qs[1])
+    sol = qs[2]
+    for f in ("bid", "ask", "bid_qty", "ask_qty", "spread", "mid", "last_price", "updated", "age_s"):
+        check(sol[f] is None, f"SOLUSDT (never quoted): {f} = {sol[f]!r}")
+    check(sol["health"] == "syncing", "SOLUSDT health")
+    # The quotes change over time (the fake steps every 20 ms).
+    first = get_json(port, "/api/quotes/binance-spot/BTCUSDT")
+    expect_quote(first)
+    later = wait_for(lambda: (lambda q: q if q["update_id"] > first["update_id"] else None)(
+        get_json(port, "/api/quotes/binance-spot/BTCUSDT")), "the quote to change")
+    expect_quote(later)
+    expect_quote(get_json(port, "/api/quotes/coinbase/eth-usd"))  # symbol case-insensitive
+
+    for depth in (1, 3, 10):
+        b = get_json(port, f"/api/book/binance-spot/BTCUSDT?depth={depth}")
+        k = b["update_id"]
+        bid = BASE["binance-spot:BTCUSDT"] + k % 100
+        ask = bid + 1 + k % 3
+        check(b["bids"] == [[dec(bid - j, 2), dec((j + 1) * 10**8 + k, 8)] for j in range(depth)], f"book bids {b}")
+        check(b["asks"] == [[dec(ask + j, 2), dec((j + 1) * 10**8 + 2 * k, 8)] for j in range(depth)], f"book asks {b}")
+    check(get_json(port, "/api/book/coinbase/ETH-USD")["depth"] == 10, "default depth")
+
+    b1 = get_json(port, "/api/bars/binance-spot/BTCUSDT?interval=1s")
+    bar = b1["bar"]
+    check(bar["open"] == "61837.63" and bar["high"] == "61837.70" and bar["low"] == "61837.60"
+          and bar["close"] == "61837.65" and bar["volume"] == "1.50000000", f"1s bar {bar}")
+    check(bar["start_unix_ns"] == 1700000000000000000 + bar["trades"] * 10**9 and bar["closed"] is True, f"1s bar {bar}")
+    check(b1["indicators"]["atr"] == 1.25 and b1["indicators"]["bollinger_z"] == 0.5, f"indicators {b1}")
+    check(get_json(port, "/api/bars/coinbase/ETH-USD")["interval"] == "1s", "default interval")
+    m = get_json(port, "/api/bars/coinbase/ETH-USD?interval=1m")["bar"]
+    check((m["open"], m["high"], m["low"], m["close"], m["volume"], m["trades"], m["start"]) ==
+          ("3450.12", "3451.12", "3449.12", "3450.62", "90.25000000", 42, "2023-11-14T22:13:20.000000000Z"), f"1m bar {m}")
+
+    f = get_json(port, "/api/features/binance-spot/BTCUSDT")
+    check(f["imbalance"] == 0.25 and f["trade_flow"] == -0.5 and f["vwap"] == 61837.63 and f["atr"] == 1.25, f"features {f}")
+    check(50 <= f["rsi"] <= 59 and float(f["rsi"]).is_integer(), f"features rsi {f}")
+
+    sigs = get_json(port, "/api/signals")["signals"]
+    for s in sigs[:2]:
+        check(s["confidence"] == 0.75 and s["posterior"] == [0.5, 0.3, 0.2] and s["regimes"] == 3 and s["dominant"] == 0,
+              f"signal {s}")
+        check(-1 <= s["signal"] < 1 and abs(s["signal"] * 100 - round(s["signal"] * 100)) < 1e-9, f"signal {s}")
+
+    fe = get_json(port, "/api/feeds")["feeds"]
+    check(fe["engine"]["events_processed"] == 5 * fe["engine"]["messages_in"] and fe["engine"]["core_cpu"] == 1,
+          f"engine record {fe['engine']}")
+    b, c = fe["feeds"]
+    check(b["name"] == "binance" and b["state"] == "connected" and b["messages"] % 2 == 0 and b["bytes"] == 150 * b["messages"]
+          and b["reconnects"] == 1 and b["ring_high_water"] == 5, f"feed {b}")
+    check(c["name"] == "coinbase" and c["state"] == "disconnected" and c["messages"] % 2 == 1 and c["gaps"] == 1, f"feed {c}")
+
+    lat = {s["stage"]: s for s in get_json(port, "/api/latency")["stages"]}
+    check(list(lat) == ["parse", "queue", "process", "receive_to_publish", "exchange_to_receive"], f"stages {list(lat)}")
+    p = lat["parse"]
+    check((p["count"], p["min_ns"], p["max_ns"], p["sum_ns"]) == (1000, 1000, 1999, sum(range(1000, 2000))), f"parse {p}")
+    # True quantiles of 1000..1999 at rank ceil(q n); the histogram may report up to one bucket (1/128) above.
+    for key, rank in (("p50_ns", 500), ("p90_ns", 900), ("p99_ns", 990), ("p999_ns", 999), ("p9999_ns", 1000)):
+        truth = 999 + rank
+        check(truth <= p[key] <= truth * (1 + 1 / 128) + 1, f"parse {key} = {p[key]}, true {truth}")
+    q = lat["queue"]  # values below 256 ns are exact
+    check((q["p50_ns"], q["p90_ns"], q["p99_ns"], q["max_ns"], q["count"]) == (149, 189, 198, 199, 100), f"queue {q}")
+    check(q["buckets"] == [[v, v, 1] for v in range(100, 200)], "queue buckets")
+    pr = lat["process"]
+    check(pr["count"] == 5000 and pr["p50_ns"] == pr["p9999_ns"] == pr["max_ns"] == 50000, f"process {pr}")
+    r = lat["receive_to_publish"]
+    check(r["count"] == 1000 and r["sum_ns"] == 500500000 and r["max_ns"] == 1000000, f"r2p {r}")
+    check(lat["exchange_to_receive"]["count"] == 0 and lat["exchange_to_receive"]["buckets"] == [], "empty stage")
+    for s in lat.values():
+        check(sum(bk[2] for bk in s["buckets"]) == s["count"], f"{s['stage']}: buckets sum to count")
+    check("buckets" not in get_json(port, "/api/latency?buckets=0")["stages"][0], "buckets=0")
+
+    ev = get_json(port, "/api/events")
+    check(ev["written"] >= 2, f"events {ev}")
+    oldest = ev["events"][-2:]
+    check([(e["kind"], e["instrument"], e["text"]) for e in oldest] ==
+          [("gap", "coinbase:ETH-USD", "sequence gap 100 -> 105"), ("info", None, "fake engine started")], f"events {oldest}")
+    check(len(get_json(port, "/api/events?limit=1")["events"]) == 1, "events limit")
+
+
+def test_errors(port):
+    cases = [
+        ("GET", "/api/quotes/binance-spot/NOPE", 404, None),
+        ("GET", "/api/book/kraken/BTCUSDT", 404, None),
+        ("GET", "/api/nope", 404, None),
+        ("GET", "/api/quotes/binance-spot", 404, None),
+        ("GET", "/no/such/file.html", 404, None),
+        ("GET", "/api/book/binance-spot/BTCUSDT?depth=0", 400, "depth"),
+        ("GET", "/api/book/binance-spot/BTCUSDT?depth=11", 400, "depth"),
+        ("GET", "/api/book/binance-spot/BTCUSDT?depth=abc", 400, "depth"),
+        ("GET", "/api/bars/binance-spot/BTCUSDT?interval=5m", 400, "interval"),
+        ("GET", "/api/quotes?colour=red", 400, "colour"),
+        ("GET", "/api/events?limit=0", 400, "limit"),
+        ("POST", "/api/quotes", 405, None),
+        ("DELETE", "/api/health", 405, None),
+        ("PUT", "/metrics", 405, None),
+        ("GET", "/api/control/kill", 405, None),
+        ("GET", "/api/control/resync/binance-spot/BTCUSDT", 405, None),
+    ]
+    for method, path, status, param in cases:
+        got, headers, body = request(port, method, path, body=b"" if method in ("POST", "PUT") else None)
+        check(got == status, f"{method} {path}: {got}, expected {status}: {body!r}")
+        check(headers.get("content-type", "").startswith("application/json"), f"{method} {path}: JSON error")
+        doc = json.loads(body)
+        check(doc["status"] == status and doc["error"], f"{method} {path}: {doc}")
+        if param:
+            check(doc.get("parameter") == param and param in doc["error"], f"{method} {path}: names {param}: {doc}")
+        if status == 405:
+            check(headers.get("allow") in ("GET", "POST"), f"{method} {path}: Allow header {headers}")
+
+
+def test_static(port, web_root):
+    for path, ctype, src in (("/", "text/html", "index.html"), ("/index.html", "text/html", "index.html"),
+                             ("/app.js", "text/javascript", "app.js"), ("/style.css", "text/css", "style.css")):
+        status, headers, body = request(port, "GET", path)
+        check(status == 200 and headers["content-type"].startswith(ctype), f"GET {path}: {status} {headers}")
+        with open(os.path.join(web_root, src), "rb") as f:
+            check(body == f.read(), f"GET {path}: content differs from {src}")
+    status, headers, body = request(port, "GET", "/vendor/uPlot.iife.min.js")
+    check(status == 200 and headers["content-type"].startswith("text/javascript") and b"uPlot" in body, "uPlot served")
+    status, headers, _ = request(port, "GET", "/vendor/uPlot.min.css")
+    check(status == 200 and headers["content-type"].startswith("text/css"), "uPlot css")
+    for path in ("/../CMakeLists.txt", "/%2e%2e/CMakeLists.txt", "/vendor/../../package.json",
+                 "/vendor/%2e%2e/%2e%2e/package.json", "/..%2f..%2fCMakeLists.txt", "/.hidden", "/../../../../etc/passwd",
+                 "/vendor/", "/web"):
+        status, _, body = request(port, "GET", path)
+        check(status == 404, f"traversal {path}: {status} {body[:100]!r}")
+        check(b"cmake_minimum_required" not in body and b"root:" not in body, f"traversal {path} leaked a file")
+
+
+def parse_metrics(text):
+    values = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            name, value = line.rsplit(" ", 1)
+            values[name] = float(value)
+    return values
+
+
+def test_metrics(port, promtool):
+    status, headers, body = request(port, "GET", "/metrics")
+    check(status == 200 and headers["content-type"].startswith("text/plain; version=0.0.4"), f"/metrics {status} {headers}")
+    res = subprocess.run([promtool, "check", "metrics"], input=body, capture_output=True)
+    check(res.returncode == 0 and not res.stdout.strip() and not res.stderr.strip(),
+          f"promtool check metrics: rc {res.returncode}: {res.stdout!r} {res.stderr!r}")
+    # promtool can fail: a counter without _total is rejected.
+    bad = subprocess.run([promtool, "check", "metrics"], input=b"# HELP x_count c\n# TYPE x_count counter\nx_count 1\n",
+                         capture_output=True)
+    check(bad.returncode != 0, "promtool accepted a malformed exposition; the check proves nothing")
+    m = parse_metrics(body.decode())
+    p = 'stage="parse"'
+    check(m[f'qf_latency_seconds_count{{{p}}}'] == 1000, "parse count")
+    check(abs(m[f'qf_latency_seconds_sum{{{p}}}'] - sum(range(1000, 2000)) * 1e-9) < 1e-12, "parse sum")
+    check(m[f'qf_latency_seconds_bucket{{{p},le="0.0000025"}}'] == 1000, "all parse values <= 2.5 us")
+    check(m[f'qf_latency_seconds_bucket{{{p},le="0.0000005"}}'] == 0, "no parse value <= 0.5 us")
+    check(m[f'qf_latency_seconds_bucket{{{p},le="+Inf"}}'] == 1000, "+Inf bucket")
+    check(m['qf_latency_seconds_bucket{stage="queue",le="0.00000025"}'] == 100, "queue values <= 250 ns")
+    # 100 us is not a histogram bucket edge: the bucket holding it (width 512 ns) counts above the
+    # bound, so the cumulative count may miss the one value in that bucket (never over-count).
+    r2p = m['qf_latency_seconds_bucket{stage="receive_to_publish",le="0.0001"}']
+    check(r2p in (99, 100), f"r2p values <= 100 us: {r2p}")
+    check(m['qf_latency_seconds_bucket{stage="receive_to_publish",le="0.0025"}'] == 1000, "r2p values <= 2.5 ms")
+    check(m['qf_engine_up'] == 1 and m['qf_engine_status{status="running"}'] == 1, "engine up")
+    btc = 'venue="binance-spot",symbol="BTCUSDT"'
+    eth = 'venue="coinbase",symbol="ETH-USD"'
+    check(m[f'qf_instrument_book_health{{{btc},health="live"}}'] == 1 and
+          m[f'qf_instrument_book_health{{{eth},health="gap"}}'] == 1 and
+          m[f'qf_instrument_book_health{{{eth},health="live"}}'] == 0, "book health")
+    check(m[f'qf_instrument_gaps_total{{{eth}}}'] == 1 and m[f'qf_instrument_gaps_total{{{btc}}}'] == 0, "gaps")
+    check(m[f'qf_instrument_signal_confidence{{{btc}}}'] == 0.75, "confidence")
+    check(m[f'qf_instrument_regime_probability{{{btc},regime="1"}}'] == 0.3, "regime posterior")
+    check(m['qf_feed_connected{feed="binance"}'] == 1 and m['qf_feed_connected{feed="coinbase"}'] == 0, "feed state")
+    check(m['qf_feed_reconnects_total{feed="coinbase"}'] == 1, "feed counter")
+    check(0 <= m["qf_engine_heartbeat_age_seconds"] < 5, "heartbeat age")
+    check(any(k.startswith('qf_engine_info{mode="SIM"') for k in m), "mode label")
+
+
+def audit_lines(path):
+    if not os.path.exists(path):
+        return []
+    with open(path) as f:
+        return [json.loads(line) for line in f]
+
+
+def test_controls(procs, args, instance, port, audit, token):
+    url = "/api/control/resync/binance-spot/BTCUSDT"
+    n0 = len(audit_lines(audit))
+    s, _, b = request(port, "POST", url)
+    check(s == 401 and "missing" in json.loads(b)["error"], f"no token: {s} {b!r}")
+    s, _, b = request(port, "POST", url, headers={"X-Admin-Token": token + "x"})
+    check(s == 401 and "wrong" in json.loads(b)["error"], f"wrong token: {s} {b!r}")
+    s, _, b = request(port, "POST", url, headers={"X-Admin-Token": token[:-1]})
+    check(s == 401, f"token prefix: {s} {b!r}")
+    s, _, b = request(port, "POST", url, headers={"X-Admin-Token": token})
+    ack = json.loads(b)
+    check(s == 200 and ack["result"] == "done" and ack["text"] == "resync requested"
+          and ack["instrument"] == "binance-spot:BTCUSDT", f"resync: {s} {ack}")
+    # The engine executed it: its event log and health counters show the resync.
+    ev = get_json(port, "/api/events?limit=5")["events"]
+    check(any(e["kind"] == "resync" and e["instrument"] == "binance-spot:BTCUSDT" and e["text"] == "resync by gateway 127.0.0.1"
+              for e in ev), f"resync event {ev}")
+    wait_for(lambda: get_json(port, "/api/feeds")["feeds"]["feeds"][0]["resyncs"] == 1, "feed resync counter")
+    s, _, b = request(port, "POST", "/api/control/resync/coinbase/ETH-USD", headers={"X-Admin-Token": token}, body=b'{"why":"test"}')
+    check(s == 200 and json.loads(b)["result"] == "done", f"resync with a body: {s} {b!r}")
+    s, _, b = request(port, "POST", "/api/control/resync/binance-spot/NOPE", headers={"X-Admin-Token": token})
+    check(s == 404, f"resync unknown instrument: {s} {b!r}")
+    for action in ("kill", "unkill", "flatten", "resume"):
+        s, _, b = request(port, "POST", f"/api/control/{action}", headers={"X-Admin-Token": token})
+        check(s == 501 and json.loads(b)["result"] == "unsupported", f"{action}: {s} {b!r}")
+    s, _, b = request(port, "POST", "/api/control/explode", headers={"X-Admin-Token": token})
+    check(s == 404, f"unknown control: {s}")
+    lines = audit_lines(audit)[n0:]
+    check([(l["action"], l["result"], l["status"]) for l in lines] == [
+        ("resync binance-spot:BTCUSDT", "unauthorized", 401), ("resync binance-spot:BTCUSDT", "unauthorized", 401),
+        ("resync binance-spot:BTCUSDT", "unauthorized", 401), ("resync binance-spot:BTCUSDT", "done", 200),
+        ("resync coinbase:ETH-USD", "done", 200), ("resync binance-spot:NOPE", "unknown_instrument", 404),
+        ("kill", "unsupported", 501), ("unkill", "unsupported", 501), ("flatten", "unsupported", 501),
+        ("resume", "unsupported", 501)], f"audit lines {lines}")
+    for l in lines:
+        check(l["remote"] == "127.0.0.1" and l["time"] == iso(l["unix_ns"]), f"audit line {l}")
+    check(token not in open(audit).read(), "the audit log must not contain the token")
+
+    # A second producer on the same control queue is refused while the first lives.
+    cfg2 = os.path.join(args.work, "second.toml")
+    write_config(cfg2, instance, os.path.join(args.work, "audit2.jsonl"))
+    g2, port2 = start_gateway(procs, args.gateway, cfg2, env_token=token)
+    s, _, b = request(port2, "POST", "/api/control/kill", headers={"X-Admin-Token": token})
+    check(s == 503 and "producer slot held" in json.loads(b)["error"], f"second producer: {s} {b!r}")
+    # No token configured at all: 403 saying why.
+    procs.stop(g2)
+    cfg3 = os.path.join(args.work, "notoken.toml")
+    audit3 = os.path.join(args.work, "audit3.jsonl")
+    write_config(cfg3, instance, audit3)
+    g3, port3 = start_gateway(procs, args.gateway, cfg3)
+    s, _, b = request(port3, "POST", url, headers={"X-Admin-Token": token})
+    check(s == 403 and "no admin token configured" in json.loads(b)["error"], f"not configured: {s} {b!r}")
+    check([l["result"] for l in audit_lines(audit3)] == ["forbidden"], "audit of the 403")
+    procs.stop(g3)
+
+
+def test_timeout(procs, args):
+    """An engine that never acknowledges: 504 naming the timeout, within the gateway's bound."""
+    inst = f"gwto{os.getpid()}"
+    start_fake(procs, args.fake, inst, "--ignore-control")
+    tok = os.path.join(args.work, "token")
+    with open(tok, "w") as f:
+        f.write("file-token\n")
+    audit = os.path.join(args.work, "audit-timeout.jsonl")
+    cfg = os.path.join(args.work, "timeout.toml")
+    write_config(cfg, inst, audit, admin_token_file=tok)
+    g, port = start_gateway(procs, args.gateway, cfg, extra=("--control-timeout-ms", "300"))
+    wait_for(lambda: json.loads(request(port, "GET", "/api/health")[2])["status"] == "running", "timeout engine running")
+    s, _, b = request(port, "POST", "/api/control/resync/binance-spot/BTCUSDT", headers={"X-Admin-Token": "file-token"})
+    check(s == 504 and "300 ms" in json.loads(b)["error"], f"timeout: {s} {b!r}")
+    check([l["result"] for l in audit_lines(audit)] == ["timeout"], "audit of the timeout")
+    # While one control waits, the loop keeps serving.
+    check(get_json(port, "/api/quotes")["engine"] == "running", "loop alive")
+    procs.stop(g)
+
+
+def test_read_only(gw_pid, instance):
+    with open(f"/proc/{gw_pid}/maps") as f:
+        maps = f.read()
+    state = [l for l in maps.splitlines() if l.endswith(f"/dev/shm/qf.{instance}.state")]
+    control = [l for l in maps.splitlines() if l.endswith(f"/dev/shm/qf.{instance}.control")]
+    check(state, f"the gateway maps the state segment: {maps[-500:]}")
+    for l in state:
+        check(l.split()[1] == "r--s", f"state mapping must be read-only shared: {l}")
+    for l in control:
+        check(l.split()[1] == "rw-s", f"control mapping: {l}")
+
+
+def health(port):
+    return json.loads(request(port, "GET", "/api/health")[2])
+
+
+def test_life_cycle(procs, args, instance, port, fake, token):
+    os.kill(fake.pid, signal.SIGSTOP)
+    wait_for(lambda: health(port)["status"] == "stalled", "stalled engine")
+    os.kill(fake.pid, signal.SIGCONT)
+    wait_for(lambda: health(port)["status"] == "running", "engine running again")
+    gen = get_json(port, "/api/health")["generation"]
+    procs.stop(fake)
+    wait_for(lambda: health(port)["status"] == "stopped", "stopped engine")
+    check(request(port, "GET", "/api/health")[0] == 503, "a stopped engine is 503")
+    check(get_json(port, "/api/quotes")["engine"] == "stopped", "quotes say stopped")
+    fake2 = start_fake(procs, args.fake, instance)
+    h = wait_for(lambda: (lambda h: h if h["status"] == "running" and h["generation"] > gen else None)(
+        health(port)),
+        "restarted engine")
+    check(h["generation"] == gen + 1 and h["engine_pid"] == fake2.pid, f"restart: {h}")
+    # The control queue follows the restart too.
+    s, _, b = request(port, "POST", "/api/control/resync/binance-spot/BTCUSDT", headers={"X-Admin-Token": token})
+    check(s == 200 and json.loads(b)["result"] == "done", f"resync after restart: {s} {b!r}")
+    return fake2
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--gateway", required=True)
+    ap.add_argument("--fake", required=True)
+    ap.add_argument("--promtool", required=True)
+    ap.add_argument("--work", required=True)
+    ap.add_argument("--web-root", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "../../gateway/web"))
+    args = ap.parse_args()
+    shutil.rmtree(args.work, ignore_errors=True)
+    os.makedirs(args.work)
+    instance = f"gwt{os.getpid()}"
+    token = "t0ken-" + os.urandom(8).hex()
+    audit = os.path.join(args.work, "audit.jsonl")
+    cfg = os.path.join(args.work, "gateway.toml")
+    write_config(cfg, instance, audit, stall_after_ms=300)
+    procs = Procs()
+    try:
+        # The gateway starts before the engine: "awaiting engine".
+        gw, port = start_gateway(procs, args.gateway, cfg, env_token=token)
+        h = get_json(port, "/api/health", expect=503)
+        check(h["status"] == "awaiting engine" and h["mode"] is None, f"before the engine: {h}")
+        check(get_json(port, "/api/quotes")["quotes"] == [], "no quotes before the engine")
+        check(get_json(port, "/api/quotes/binance-spot/BTCUSDT", expect=503)["error"].startswith("awaiting engine"), "503")
+        fake = start_fake(procs, args.fake, instance)
+        wait_for(lambda: json.loads(request(port, "GET", "/api/health")[2])["status"] == "running", "engine running")
+        steps = [("rest", lambda: test_rest(port, fake.pid)), ("errors", lambda: test_errors(port)),
+                 ("static", lambda: test_static(port, args.web_root)), ("metrics", lambda: test_metrics(port, args.promtool)),
+                 ("read-only", lambda: test_read_only(gw.pid, instance)),
+                 ("controls", lambda: test_controls(procs, args, instance, port, audit, token)),
+                 ("timeout", lambda: test_timeout(procs, args)),
+                 ("life cycle", lambda: test_life_cycle(procs, args, instance, port, fake, token))]
+        for name, step in steps:
+            step()
+            print(f"ok: {name}")
+        check(gw.poll() is None, "the gateway is still running")
+        procs.stop(gw)
+        check(gw.returncode == 0, f"gateway exit status {gw.returncode}: {gw.stderr.read()}")
+    except Failure as e:
+        print(f"FAIL: {e}")
+        return 1
+    finally:
+        procs.close()
+    print("gateway_test: all passed")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,145 @@
+#!/usr/bin/env python3
+"""qf-gateway WebSocket streaming against the fake engine: rate limit and content (node `ws`
+client), protocol errors, 200 concurrent subscribers, and a client that never reads (raw
+socket with a tiny receive buffer) is bounded and cut off."""
+import argparse
+import base64
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from gwtest import Failure, Procs, check, request, start_fake, start_gateway, wait_for, write_config  # noqa: E402
+
+HZ = 20.0
+CLIENT_BUFFER = 65536
+
+
+def metrics(port):
+    out = {}
+    for line in request(port, "GET", "/metrics")[2].decode().splitlines():
+        if line and not line.startswith("#"):
+            k, v = line.rsplit(" ", 1)
+            out[k] = float(v)
+    return out
+
+
+def node(args, mode, port, arg=None, **kw):
+    env = dict(os.environ, NODE_PATH=args.node_modules)
+    cmd = [args.node, os.path.join(os.path.dirname(os.path.abspath(__file__)), "ws_clients.js"), mode, str(port)]
+    if arg is not None:
+        cmd.append(str(arg))
+    return subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stdin=subprocess.PIPE, text=True, **kw)
+
+
+def result(p):
+    line = p.stdout.readline()
+    check(line, f"node client printed nothing (exit {p.poll()})")
+    r = json.loads(line)
+    check(r["ok"], f"node client: {r}")
+    return r
+
+
+def vm_rss_kib(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def stuck_client(port, gw_pid):
+    """Subscribes to everything, then never reads. The gateway must stay bounded and cut it off."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    s.connect(("127.0.0.1", port))
+    key = base64.b64encode(os.urandom(16)).decode()
+    s.sendall((f"GET /ws HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+               f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n").encode())
+    head = b""
+    while b"\r\n\r\n" not in head:
+        chunk = s.recv(1)
+        check(chunk, "handshake closed")
+        head += chunk
+    check(head.startswith(b"HTTP/1.1 101"), f"handshake: {head!r}")
+    payload = json.dumps({"op": "subscribe", "channels": ["quotes", "signals", "health", "latency", "feeds", "events"],
+                          "instruments": ["*"]}).encode()
+    mask = os.urandom(4)
+    frame = bytes([0x81, 0x80 | 126]) + len(payload).to_bytes(2, "big") + mask + bytes(
+        b ^ mask[i % 4] for i, b in enumerate(payload))
+    s.sendall(frame)
+    rss0 = vm_rss_kib(gw_pid)
+    before = metrics(port)["qf_gateway_ws_slow_disconnects_total"]
+    wait_for(lambda: metrics(port)["qf_gateway_ws_slow_disconnects_total"] > before, "the stuck client to be cut off",
+             timeout=120, interval=0.2)
+    m = metrics(port)
+    check(m["qf_gateway_ws_updates_skipped_total"] > 0, "the stuck client skipped updates")
+    growth = vm_rss_kib(gw_pid) - rss0
+    # Bound: one message, the kernel's send buffer (2 x SO_SNDBUF) and allocator noise.
+    check(growth < 16 * 1024, f"gateway memory grew {growth} KiB while a client did not read")
+    # The connection is really closed: draining it ends in EOF or a reset.
+    s.settimeout(30)
+    total = 0
+    try:
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            total += len(chunk)
+    except ConnectionResetError:
+        pass
+    s.close()
+    check(total <= 8 * CLIENT_BUFFER, f"the cut-off client had {total} bytes queued (bound {8 * CLIENT_BUFFER})")
+    return {"rss_growth_kib": growth, "drained_bytes": total}
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    for a in ("--gateway", "--fake", "--node", "--node-modules", "--work"):
+        ap.add_argument(a, required=True)
+    args = ap.parse_args()
+    shutil.rmtree(args.work, ignore_errors=True)
+    os.makedirs(args.work)
+    instance = f"gwws{os.getpid()}"
+    cfg = os.path.join(args.work, "gateway.toml")
+    write_config(cfg, instance, os.path.join(args.work, "audit.jsonl"), push_hz=HZ, client_buffer_bytes=CLIENT_BUFFER)
+    procs = Procs()
+    try:
+        start_fake(procs, args.fake, instance)
+        gw, port = start_gateway(procs, args.gateway, cfg)
+        wait_for(lambda: json.loads(request(port, "GET", "/api/health")[2])["status"] == "running", "engine running")
+
+        r = result(node(args, "rate", port, HZ))
+        print(f"ok: rate: {r}")
+        r = result(node(args, "errors", port))
+        print(f"ok: errors: {r}")
+
+        many = node(args, "many", port, 200)
+        r = result(many)
+        m = metrics(port)
+        check(m["qf_gateway_ws_clients"] >= 200, f"gateway counts {m['qf_gateway_ws_clients']} clients")
+        many.stdin.write("done\n")
+        many.stdin.flush()
+        many.wait(timeout=60)
+        wait_for(lambda: metrics(port)["qf_gateway_ws_clients"] == 0, "all 200 clients gone")
+        print(f"ok: 200 subscribers: {r}")
+
+        r = stuck_client(port, gw.pid)
+        print(f"ok: stuck client cut off: {r}")
+        # The gateway still serves everyone else.
+        r = result(node(args, "rate", port, HZ))
+        check(gw.poll() is None, "gateway alive")
+    except Failure as e:
+        print(f"FAIL: {e}")
+        return 1
+    finally:
+        procs.close()
+    print("gateway_ws_test: all passed")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
