@@ -1,5 +1,5 @@
 // qf-engine: the QuantFlow engine.
-//   qf-engine replay --input CAPTURE [--venue binance-spot|binance-usdm] [--config FILE]
+//   qf-engine replay --input CAPTURE [--venue binance-spot|binance-usdm|coinbase] [--config FILE]
 //                    [--tap FILE] [--speed max|1] [--loops N]
 //   qf-engine check-host [--cpu N]
 //   qf-engine --config FILE [--instance NAME]     the live engine, until SIGINT / SIGTERM
@@ -18,7 +18,7 @@ int usage(const std::string& why) {
   std::fprintf(stderr,
                "qf-engine: %s\n"
                "usage: qf-engine --config FILE [--instance NAME]\n"
-               "       qf-engine replay --input CAPTURE [--venue binance-spot|binance-usdm] [--config FILE]\n"
+               "       qf-engine replay --input CAPTURE [--venue binance-spot|binance-usdm|coinbase] [--config FILE]\n"
                "                        [--tap FILE] [--speed max|1] [--loops N]\n"
                "       qf-engine check-host [--cpu N]\n",
                why.c_str());

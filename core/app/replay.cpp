@@ -1,5 +1,7 @@
 #include "replay.hpp"
 
+#include "live.hpp"
+
 #include <algorithm>
 #include <array>
 #include <chrono>
@@ -177,14 +179,7 @@ ReplayResult run_replay(const ReplayOptions& options) {
     }
   }
 
-  core::CoreConfig core_config;
-  if (options.config) {
-    const auto& c = *options.config;
-    core_config.book = core::BookConfig{c.book.window_ticks, c.book.cold_capacity};
-    core_config.features = core::FeatureConfig{c.features.fast_halflife_s, c.features.slow_halflife_s,
-                                               c.features.vol_halflife_s,  c.features.flow_halflife_s,
-                                               c.features.vwap_window_s,   c.features.imbalance_levels};
-  }
+  const core::CoreConfig core_config = options.config ? core_config_from(*options.config) : core::CoreConfig{};
   const ipc::TscClock clock = ipc::TscClock::calibrate(std::chrono::milliseconds(20));
   PrivateState state;
   core::Engine engine(core_config, specs, state.sections(), clock);

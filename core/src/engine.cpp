@@ -279,7 +279,7 @@ void Engine::on_status(Instrument& in, const Event& e, std::uint64_t now_unix_ns
   case FeedStatus::gap:
     h = ipc::BookHealth::gap;
     ++in.gaps;
-    note(ipc::NotableKind::gap, in.id, "update id gap: book discarded, resync scheduled", now_unix_ns);
+    note(ipc::NotableKind::gap, in.id, "gap: the feed lost messages; resync if the book needs one", now_unix_ns);
     break;
   case FeedStatus::resync:
     h = ipc::BookHealth::syncing;

@@ -28,8 +28,8 @@ using namespace qf::feeds::venue;
 volatile std::sig_atomic_t g_stop = 0;
 std::atomic<Server*> g_server{nullptr};
 
-extern "C" void on_signal(int) {
-  g_stop = 1;
+extern "C" void on_signal(int signum) {
+  g_stop = signum;
   if (Server* s = g_server.load()) {
     s->wake();
   }
@@ -262,6 +262,9 @@ int main(int argc, char** argv) {
     std::fflush(stdout);
     server.run(g_stop);
     g_server.store(nullptr);
+    if (g_stop != 0) { // says who ended it: a test that sees an early exit 0 can tell
+      std::fprintf(stderr, "qf-venue: signal %d, exiting\n", static_cast<int>(g_stop));
+    }
   } catch (const std::exception& e) {
     std::cerr << "qf-venue: error: " << e.what() << '\n';
     return 1;

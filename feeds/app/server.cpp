@@ -7,6 +7,8 @@
 #include <algorithm>
 #include <charconv>
 #include <chrono>
+#include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <stdexcept>
 #include <system_error>
@@ -206,7 +208,8 @@ Server::~Server() {
 
 void Server::run(const volatile std::sig_atomic_t& stop) {
   while (stop == 0) {
-    if (lws_service(context_, 0) < 0) {
+    if (const int n = lws_service(context_, 0); n < 0) {
+      std::fprintf(stderr, "qf-venue: lws_service returned %d (errno %d)\n", n, errno);
       break;
     }
   }

@@ -121,9 +121,22 @@ class ReplayTest(unittest.TestCase):
             self.assertIn("bad.capture:22", p.stderr)
 
     def test_should_refuse_a_venue_without_a_parser_clearly(self):
-        p = replay("--input", self.path("coinbase-exchange/level2_ticker_matches_20210417.capture"), check=False)
+        p = replay("--input", self.path(BTC), "--venue", "kraken", check=False)
         self.assertEqual(p.returncode, 1)
         self.assertIn("not supported yet", p.stderr)
+
+    def test_should_replay_the_coinbase_capture_with_every_book_live(self):
+        # Counts from ../shared/captures/README.md: 10 products, 97 match + 10 last_match.
+        p = replay("--input", self.path("coinbase-exchange/level2_ticker_matches_20210417.capture"))
+        s = json.loads(p.stdout)
+        self.assertEqual(s["parse_errors"], 0)
+        self.assertEqual(len(s["instruments"]), 10)
+        for i in s["instruments"]:
+            self.assertEqual(i["venue"], "coinbase")
+            self.assertEqual(i["health"], "live", i["symbol"])
+            self.assertEqual(i["crossed"], 0, i["symbol"])
+            self.assertLess(float(i["best_bid"]), float(i["best_ask"]), i["symbol"])
+        self.assertEqual(sum(i["trades"] for i in s["instruments"]), 107)
 
 
 if __name__ == "__main__":

@@ -17,6 +17,8 @@
 #include <chrono>
 #include <mutex>
 #include <cstring>
+#include <deque>
+#include <map>
 #include <regex>
 #include <string>
 #include <thread>
@@ -271,6 +273,179 @@ TEST(feed_venue, should_refuse_a_certificate_it_cannot_verify) {
   EXPECT_EQ(market_events, 0U);
   const std::lock_guard lock(mutex);
   EXPECT_NE(first_failure.find("SSL"), std::string::npos) << first_failure; // the handshake, not the network
+}
+
+// ---------------------------------------------------------------------------------------------
+// Faults: a synthetic venue (bookTicker shares update ids with the diffs) misbehaves; the test
+// rebuilds each book from the ring and, whenever the book is live and a bookTicker and the
+// book stand at the same update id (whichever arrives second), checks that they agree.
+
+struct Watch {
+  std::map<std::int64_t, std::int64_t, std::greater<>> bids;
+  std::map<std::int64_t, std::int64_t> asks;
+  std::uint64_t book_u = 0;   // id of the last applied diff
+  core::Event last_bbo{};     // newest bookTicker
+  std::uint64_t checked_u = 0;
+  bool live = false;
+  std::size_t checks = 0, checks_after_fault = 0, mismatches = 0;
+  bool fault_seen = false;
+
+  void on(const core::Event& e, core::FeedStatus fault) {
+    switch (e.kind) {
+    case core::EventKind::status:
+      live = e.status == core::FeedStatus::book_live;
+      fault_seen |= e.status == fault;
+      if (!live) {
+        book_u = 0;
+      }
+      return;
+    case core::EventKind::snapshot_begin:
+      bids.clear();
+      asks.clear();
+      book_u = 0;
+      return;
+    case core::EventKind::book_level: {
+      auto set = [&](auto& side) {
+        if (e.level.qty == 0) {
+          side.erase(e.level.price);
+        } else {
+          side[e.level.price] = e.level.qty;
+        }
+      };
+      e.side == core::Side::bid ? set(bids) : set(asks);
+      if ((e.flags & core::kFlagLastInMessage) != 0) {
+        book_u = e.seq;
+        check();
+      }
+      return;
+    }
+    case core::EventKind::bbo:
+      last_bbo = e;
+      check();
+      return;
+    default: return;
+    }
+  }
+  void check() {
+    if (!live || book_u == 0 || last_bbo.seq != book_u || checked_u == book_u || bids.empty() || asks.empty()) {
+      return;
+    }
+    checked_u = book_u;
+    ++checks;
+    checks_after_fault += fault_seen ? 1 : 0;
+    if (bids.begin()->first != last_bbo.bbo.bid_price || bids.begin()->second != last_bbo.bbo.bid_qty ||
+        asks.begin()->first != last_bbo.bbo.ask_price || asks.begin()->second != last_bbo.bbo.ask_qty) {
+      ++mismatches;
+    }
+  }
+};
+
+struct FaultCase {
+  const char* name;
+  std::vector<std::string> venue_args;
+  core::FeedStatus status; // the status that shows the fault was seen (and then recovered from)
+};
+
+void PrintTo(const FaultCase& c, std::ostream* os) { *os << c.name; }
+
+class feed_fault : public ::testing::TestWithParam<FaultCase> {};
+
+TEST_P(feed_fault, should_recover_with_a_correct_book) {
+  const FaultCase& fc = GetParam();
+  std::vector<std::string> args{"--venue", "binance", "--port", "0", "--synthetic", "--symbols", "BTCUSDT,ETHUSDT",
+                                "--rate", "400", "--seed", "11"};
+  args.insert(args.end(), fc.venue_args.begin(), fc.venue_args.end());
+  Venue venue(args);
+  const ipc::TscClock clock = ipc::TscClock::monotonic();
+  net::RestBudget budget({6000, 2}, ipc::monotonic_ns());
+  auto feeds = std::make_unique<ipc::FeedTable>();
+  FeedThread thread(net::LoopConfig{}, clock, [](LogLevel, std::string_view text) {
+    std::fprintf(stderr, "feed: %.*s\n", static_cast<int>(text.size()), text.data());
+  });
+  bn::SessionConfig sc;
+  sc.ws = net::parse_url(venue.ws());
+  sc.rest = net::parse_url(venue.rest());
+  sc.stale_after_ms = 1000;
+  sc.reconnect_min_ms = 20;
+  sc.reconnect_max_ms = 200;
+  thread.add_session(0, {0, 1}, [&](net::Loop& loop, bn::EventSink sink) {
+    return std::make_unique<bn::Session>(
+        sc, std::vector<SessionInstrument>{{0, "BTCUSDT", 2, 8}, {1, "ETHUSDT", 2, 8}}, loop, budget, sink, nullptr);
+  });
+  thread.publish_to(feeds.get());
+  thread.start(nullptr);
+  std::array<Watch, 2> w;
+  const auto recovered = [&] {
+    return std::all_of(w.begin(), w.end(), [](const Watch& x) { return x.live && x.checks_after_fault >= 20; }) &&
+           std::any_of(w.begin(), w.end(), [](const Watch& x) { return x.fault_seen; });
+  };
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (!recovered() && std::chrono::steady_clock::now() < deadline) {
+    if (thread.ring().drain([&](const core::Event& e) { w[e.instrument].on(e, fc.status); }, 4096) == 0) {
+      std::this_thread::yield();
+    }
+  }
+  thread.stop();
+  ipc::FeedRecord r{};
+  ASSERT_EQ(feeds->feeds[0].try_load(r), ipc::ReadStatus::ok);
+  for (std::size_t i = 0; i < w.size(); ++i) {
+    SCOPED_TRACE(i);
+    EXPECT_TRUE(w[i].fault_seen || w[1 - i].fault_seen) << "the fault never showed";
+    EXPECT_TRUE(w[i].live) << "the book did not come back";
+    EXPECT_GE(w[i].checks_after_fault, 20U);
+    EXPECT_EQ(w[i].mismatches, 0U) << "a live book disagreed with the venue's bookTicker";
+  }
+  if (fc.status == core::FeedStatus::disconnected) {
+    EXPECT_GT(r.reconnects, 0U);
+  }
+  if (fc.status == core::FeedStatus::gap) {
+    EXPECT_GT(r.gaps, 0U);
+    EXPECT_GT(r.resyncs, 0U);
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    faults, feed_fault,
+    ::testing::Values(FaultCase{"drop", {"--drop-after", "1"}, core::FeedStatus::disconnected},
+                      FaultCase{"gap", {"--gap-every", "50"}, core::FeedStatus::gap},
+                      FaultCase{"stall", {"--stall-after", "1", "--stall-for", "4"}, core::FeedStatus::stale},
+                      FaultCase{"server_shutdown", {"--shutdown-after", "1"}, core::FeedStatus::disconnected},
+                      FaultCase{"snapshot_429", {"--snapshot-429", "2"}, core::FeedStatus::book_live}),
+    [](const ::testing::TestParamInfo<FaultCase>& p) { return std::string(p.param.name); });
+
+TEST(feed_fault, should_count_malformed_frames_and_keep_the_connection) {
+  Venue venue({"--venue", "binance", "--port", "0", "--synthetic", "--symbols", "BTCUSDT", "--rate", "400",
+               "--seed", "5", "--malformed-every", "25"});
+  const ipc::TscClock clock = ipc::TscClock::monotonic();
+  net::RestBudget budget({6000, 2}, ipc::monotonic_ns());
+  auto feeds = std::make_unique<ipc::FeedTable>();
+  FeedThread thread(net::LoopConfig{}, clock, nullptr);
+  bn::SessionConfig sc;
+  sc.ws = net::parse_url(venue.ws());
+  sc.rest = net::parse_url(venue.rest());
+  thread.add_session(0, {0}, [&](net::Loop& loop, bn::EventSink sink) {
+    return std::make_unique<bn::Session>(sc, std::vector<SessionInstrument>{{0, "BTCUSDT", 2, 8}}, loop, budget, sink,
+                                         nullptr);
+  });
+  thread.publish_to(feeds.get());
+  thread.start(nullptr);
+  ipc::FeedRecord r{};
+  std::size_t disconnects = 0;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (r.parse_errors < 10 && std::chrono::steady_clock::now() < deadline) {
+    thread.ring().drain(
+        [&](const core::Event& e) {
+          disconnects += e.kind == core::EventKind::status && e.status == core::FeedStatus::disconnected ? 1 : 0;
+        },
+        4096);
+    (void)feeds->feeds[0].try_load(r);
+    std::this_thread::yield();
+  }
+  thread.stop();
+  EXPECT_GE(r.parse_errors, 10U);
+  EXPECT_EQ(r.reconnects, 0U) << "a malformed frame must not cost the connection";
+  EXPECT_EQ(disconnects, 0U);
+  EXPECT_GT(r.messages, r.parse_errors * 10);
 }
 
 } // namespace

@@ -34,6 +34,12 @@ def wait_for(pred, what, timeout=20.0, interval=0.02):
 class Procs:
     def __init__(self):
         self.procs = []
+        self.instances = []
+
+    def instance(self, name):
+        """A segment instance whose /dev/shm names are removed at close."""
+        self.instances.append(name)
+        return name
 
     def start(self, args, env=None, **kw):
         p = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
@@ -58,9 +64,17 @@ class Procs:
                 except OSError:
                     pass
                 self.stop(p)
+        for inst in self.instances:
+            for seg in ("state", "control"):
+                try:
+                    os.unlink(f"/dev/shm/qf.{inst}.{seg}")
+                except FileNotFoundError:
+                    pass
 
 
 def start_fake(procs, fake, instance, *extra):
+    if instance not in procs.instances:
+        procs.instance(instance)
     p = procs.start([fake, instance, *extra])
     line = p.stdout.readline()
     check(line.strip() == "ready", f"fake engine did not start: {line!r} {p.stderr.read() if p.poll() is not None else ''}")

@@ -45,7 +45,6 @@ struct Session::Conn final : net::WsConnection::Handler {
   bool ever_opened = false;
   bool reconnect_at_once = false;
   bool stale = false;
-  std::uint64_t last_ping_ns = 0;
 
   Conn(Session& s, const ParserConfig& pc)
       : session(s), ws(s.loop_, *this, pc.max_message_bytes), parser(pc) {}
@@ -117,7 +116,7 @@ Session::~Session() = default;
 void Session::start() {
   now_ = ipc::monotonic_ns();
   for (auto& c : conns_) {
-    connect(*c, now_);
+    connect(*c);
   }
 }
 
@@ -128,10 +127,9 @@ void Session::stop() {
   }
 }
 
-void Session::connect(Conn& c, std::uint64_t now) {
+void Session::connect(Conn& c) {
   std::string why;
   c.stale = false;
-  c.last_ping_ns = now;
   c.next_connect_ns = 0;
   if (!c.ws.open(net::join(config_.ws, c.path), why)) {
     log_sampled(LogLevel::warn, config_.name + ": " + why);
@@ -301,7 +299,7 @@ void Session::tick(std::uint64_t now) {
     }
     if (c.ws.idle()) {
       if (c.next_connect_ns != 0 && now >= c.next_connect_ns) {
-        connect(c, now);
+        connect(c);
       }
       continue;
     }
@@ -320,10 +318,6 @@ void Session::tick(std::uint64_t now) {
       c.reconnect_at_once = true;
       c.ws.close();
       continue;
-    }
-    if (silent > stale_ns / 2 && now - c.last_ping_ns > stale_ns / 2) {
-      c.last_ping_ns = now;
-      c.ws.send_ping();
     }
     if (now - c.ws.opened_mono_ns() > age_ns) {
       log_sampled(LogLevel::info, config_.name + ": connection age limit: reconnecting");

@@ -168,7 +168,6 @@ bool WsConnection::open(const Url& url, std::string& why) {
   ci.pwsi = &wsi_;
   size_ = 0;
   skipping_ = false;
-  ping_pending_ = false;
   close_reason_.clear();
   state_ = State::connecting;
   if (lws_client_connect_via_info(&ci) == nullptr) {
@@ -193,13 +192,6 @@ void WsConnection::close() {
 void WsConnection::send_text(std::string_view text) {
   outbox_.emplace_back(text);
   if (state_ == State::open) {
-    lws_callback_on_writable(wsi_);
-  }
-}
-
-void WsConnection::send_ping() {
-  if (state_ == State::open) {
-    ping_pending_ = true;
     lws_callback_on_writable(wsi_);
   }
 }
@@ -264,23 +256,11 @@ int WsConnection::on_lws_event(int reason_code, void* in, std::size_t len) {
     return 0;
   }
 
-  case LWS_CALLBACK_CLIENT_RECEIVE_PONG:
-    ++pongs_;
-    last_rx_ns_ = ipc::monotonic_ns();
-    return 0;
-
   case LWS_CALLBACK_CLIENT_WRITEABLE: {
     if (state_ == State::closing) {
       return -1;
     }
-    if (ping_pending_) {
-      ping_pending_ = false;
-      unsigned char frame[LWS_PRE + 4] = {};
-      std::memcpy(frame + LWS_PRE, "qfpg", 4);
-      if (lws_write(wsi_, frame + LWS_PRE, 4, LWS_WRITE_PING) < 0) {
-        return -1;
-      }
-    } else if (!outbox_.empty()) {
+    if (!outbox_.empty()) {
       std::string& msg = outbox_.front();
       std::vector<unsigned char> frame(LWS_PRE + msg.size());
       std::memcpy(frame.data() + LWS_PRE, msg.data(), msg.size());
@@ -289,7 +269,7 @@ int WsConnection::on_lws_event(int reason_code, void* in, std::size_t len) {
       }
       outbox_.pop_front();
     }
-    if (ping_pending_ || !outbox_.empty()) {
+    if (!outbox_.empty()) {
       lws_callback_on_writable(wsi_);
     }
     return 0;

@@ -4,9 +4,9 @@
 // trade and the configured depth stream per symbol, streams_per_connection at most); each
 // connection has its own Parser and padded receive buffer, each instrument its BookSync.
 // Depth snapshots go through the shared RestBudget, oldest request first; a 429 / 418 backs the
-// whole budget off for Retry-After. Connection policy: lws answers ping frames; a connection
-// silent for stale_after_ms/2 gets a ping of ours, and after stale_after_ms it is stale: its
-// books are marked stale and it reconnects. Reconnects use exponential backoff with full
+// whole budget off for Retry-After. Connection policy: lws answers the venue's ping frames; a
+// connection without a data frame for stale_after_ms is stale (answering pings is not enough):
+// its books are marked stale and it reconnects. Reconnects use exponential backoff with full
 // jitter; `serverShutdown` and the connection age limit (before Binance's 24 h) reconnect at
 // once. An instrument whose book has not changed for instrument_stale_after_ms while
 // connected is marked stale until its next update. Everything runs on the loop thread.
@@ -71,7 +71,7 @@ private:
     std::uint64_t stale_connections = 0;
   };
 
-  void connect(Conn& c, std::uint64_t now);
+  void connect(Conn& c);
   void on_open(Conn& c);
   void on_message(Conn& c, PaddedView frame, std::uint64_t recv_ticks);
   void on_closed(Conn& c, std::string_view reason);

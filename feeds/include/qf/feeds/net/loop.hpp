@@ -70,14 +70,14 @@ public:
   void close();
   // Queues a text message (subscribe, ...); written when the socket is writeable.
   void send_text(std::string_view text);
-  void send_ping();
 
   [[nodiscard]] bool connected() const noexcept { return state_ == State::open; }
   [[nodiscard]] bool idle() const noexcept { return state_ == State::idle; }
   [[nodiscard]] std::uint64_t opened_mono_ns() const noexcept { return opened_ns_; }
+  // The last data frame (pings and pongs do not count: a venue that answers pings but sends no
+  // market data is stale).
   [[nodiscard]] std::uint64_t last_rx_mono_ns() const noexcept { return last_rx_ns_; }
   [[nodiscard]] std::uint64_t bytes_received() const noexcept { return bytes_; }
-  [[nodiscard]] std::uint64_t pongs() const noexcept { return pongs_; }
 
   // lws callback plumbing (the loop's protocol handler calls these).
   int on_lws_event(int reason, void* in, std::size_t len);
@@ -99,8 +99,6 @@ private:
   std::uint64_t opened_ns_ = 0;
   std::uint64_t last_rx_ns_ = 0;
   std::uint64_t bytes_ = 0;
-  std::uint64_t pongs_ = 0;
-  bool ping_pending_ = false;
   std::deque<std::string> outbox_;
   std::string host_; // lws keeps pointers to these until the connection is made
   std::string path_;
