@@ -1,10 +1,16 @@
 #!/usr/bin/env bash
 # Builds the benchmarks and runs them, printing a table of medians, ratios against the
 # references measured in the same run, and target verdicts. JSON lands in bench/results/.
-#   scripts/bench.sh            every suite that exists (today: ipc, core, feeds)
+#   scripts/bench.sh            every suite that exists (today: ipc, core, feeds, e2e)
 #   scripts/bench.sh ipc        the ipc micro-benchmarks
 #   scripts/bench.sh core       the core micro-benchmarks (order book)
 #   scripts/bench.sh feeds      message parsing: our parsers vs RapidJSON and nlohmann::json
+#   scripts/bench.sh e2e        the whole stack: qf-venue --synthetic at 10k, 100k msg/s and max
+#                               into qf-engine, latency per stage from the engine's histograms,
+#                               with and without gateway (200 WebSocket clients) and monitor
+#                               attached (bench/e2e/e2e_bench.py; about 4 minutes). Extra
+#                               arguments go to the harness (--seconds, --rounds, --idle spin ...)
+#   QF_BUILD_DIR=DIR            e2e only: use DIR/bin as it is instead of building build/
 #   QF_BENCH_REPETITIONS=N      repetitions per benchmark (default 9, randomly interleaved
 #                               across benchmarks so a noisy spell hits all of them; medians)
 # Absolute times drift on a shared machine; the ratios are the figures to trust.
@@ -13,8 +19,10 @@ cd "$(dirname "$0")/.."
 suite=${1:-all}
 reps=${QF_BENCH_REPETITIONS:-9}
 
-./scripts/bootstrap.sh >/dev/null
-./scripts/build.sh --bench >/dev/null
+if [[ $suite != e2e || -z "${QF_BUILD_DIR:-}" ]]; then
+  ./scripts/bootstrap.sh >/dev/null
+  ./scripts/build.sh --bench >/dev/null
+fi
 mkdir -p bench/results
 
 run_suite_ipc() {
@@ -46,10 +54,16 @@ run_suite_feeds() {
     sed -n '/^parse_bench summary/,$p' | tee bench/results/feeds.txt
 }
 
+run_suite_e2e() {
+  echo "bench.sh: running bench/e2e/e2e_bench.py" >&2
+  python3 bench/e2e/e2e_bench.py --build-dir "${QF_BUILD_DIR:-build}" "$@" | tee bench/results/e2e.txt
+}
+
 case "$suite" in
   ipc) run_suite_ipc ;;
   core) run_suite_core ;;
   feeds) run_suite_feeds ;;
-  all) run_suite_ipc; echo; run_suite_core; echo; run_suite_feeds ;;
-  *) echo "bench.sh: unknown suite '$suite' (available: ipc, core, feeds)" >&2; exit 2 ;;
+  e2e) shift; run_suite_e2e "$@" ;;
+  all) run_suite_ipc; echo; run_suite_core; echo; run_suite_feeds; echo; run_suite_e2e ;;
+  *) echo "bench.sh: unknown suite '$suite' (available: ipc, core, feeds, e2e)" >&2; exit 2 ;;
 esac

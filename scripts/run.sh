@@ -1,16 +1,266 @@
 #!/usr/bin/env bash
-# Installs, builds and runs the whole QuantFlow stack (qf-engine, qf-gateway, and qf-venue in
-# SIM mode). The stack does not exist yet: only the ipc foundation is built. This script
-# installs and builds what exists and then says so, rather than pretending to run.
+# Installs, builds and runs the whole QuantFlow stack: qf-engine, qf-gateway, and in SIM mode one
+# qf-venue per venue of the configuration. Ctrl-C (or SIGTERM) stops everything it started.
+#
+#   scripts/run.sh                 LIVE with config/default.toml when the exchanges answer within
+#                                  a few seconds, otherwise SIM with config/sim.toml (said loudly)
+#   scripts/run.sh --sim           SIM: qf-venue's synthetic market on 127.0.0.1
+#   scripts/run.sh --live          LIVE without probing first
+#   scripts/run.sh --config FILE   another configuration (its [engine] mode decides unless forced)
+#   scripts/run.sh --instance NAME segment instance (default: the config's [engine] instance)
+#   scripts/run.sh --port N        gateway port (default: the config's [gateway] port; 0 = any free)
+# Environment:
+#   QF_BUILD_DIR=DIR     use the executables in DIR/bin as they are (no bootstrap, no build)
+#   QF_RUN_DIR=DIR       where the logs go (default: run/<instance>-<date>-<time>/)
+#   QF_LIVE_PROBE=H:P    the endpoint probed for LIVE (default: the config's first venue host)
+#   QF_PROBE_TIMEOUT=S   seconds allowed for the probe (default 3)
+#   QF_READY_TIMEOUT=S   seconds allowed for the stack to answer /api/health (default 60)
 set -euo pipefail
-cd "$(dirname "$0")/.."
-./scripts/bootstrap.sh
-./scripts/build.sh
-cat >&2 <<'MSG'
+root="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$root"
 
-run.sh: the QuantFlow stack is not available yet.
-        Built so far: the ipc foundation (qf::ipc) and its tests and benchmarks.
-        qf-engine, qf-gateway, qf-monitor and qf-venue arrive with the issues that build them;
-        see HACKING.md for what exists. Try ./scripts/test.sh and ./scripts/bench.sh.
-MSG
-exit 3
+say() { echo "run.sh: $*" >&2; }
+die() { say "$*"; exit 1; }
+
+mode=""          # live | sim | "" (decide by probing)
+config=""
+instance=""
+port=""
+while (($#)); do
+  case "$1" in
+    --live) mode=live ;;
+    --sim) mode=sim ;;
+    --config) [[ $# -ge 2 ]] || die "--config needs a file"; config=$(realpath "$2"); shift ;;
+    --instance) [[ $# -ge 2 ]] || die "--instance needs a name"; instance=$2; shift ;;
+    --port) [[ $# -ge 2 ]] || die "--port needs a number"; port=$2; shift ;;
+    -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
+    *) die "unknown option $1 (see --help)" ;;
+  esac
+  shift
+done
+
+# --- build ------------------------------------------------------------------------------------
+if [[ -n "${QF_BUILD_DIR:-}" ]]; then
+  bin="$(realpath "$QF_BUILD_DIR")/bin"
+else
+  ./scripts/bootstrap.sh >&2
+  ./scripts/build.sh >&2
+  bin="$root/build/bin"
+fi
+for exe in qf-engine qf-gateway qf-venue qf-monitor; do
+  [[ -x "$bin/$exe" ]] || die "$bin/$exe is missing (build it, or unset QF_BUILD_DIR)"
+done
+
+# --- configuration ----------------------------------------------------------------------------
+# Prints shell-safe lines describing a config: "engine <instance> <mode>", "gateway <host> <port>",
+# then per venue "venue <name> <scheme> <host> <port> <symbols,comma,separated> <ca_file|->".
+describe_config() {
+  python3 - "$1" <<'PY'
+import sys, tomllib, urllib.parse
+with open(sys.argv[1], "rb") as f:
+    c = tomllib.load(f)
+e, g = c.get("engine", {}), c.get("gateway", {})
+print("engine", e.get("instance", "default"), e.get("mode", "live"))
+print("gateway", g.get("host", "127.0.0.1"), g.get("port", 8080))
+for v in c.get("venues", []):
+    u = urllib.parse.urlsplit(v["ws_url"])
+    port = u.port or (443 if u.scheme == "wss" else 80)
+    syms = [i["symbol"] for i in c.get("instruments", []) if i["venue"] == v["venue"]]
+    print("venue", v["venue"], u.scheme, u.hostname, port, ",".join(syms) or "-", v.get("ca_file") or "-")
+PY
+}
+
+config_mode() { describe_config "$1" | awk '$1 == "engine" { print $3 }'; }
+
+# A TLS handshake with the live exchange, bounded by a hard timeout (DNS included). Nothing but
+# the handshake is sent.
+probe_live() {
+  local target=$1 t=${QF_PROBE_TIMEOUT:-3}
+  timeout --kill-after=1 "$((t + 1))" python3 - "$target" "$t" <<'PY' >/dev/null 2>&1
+import socket, ssl, sys
+host, port = sys.argv[1].rsplit(":", 1)
+ctx = ssl.create_default_context()
+with socket.create_connection((host, int(port)), timeout=float(sys.argv[2])) as s:
+    with ctx.wrap_socket(s, server_hostname=host):
+        pass
+PY
+}
+
+if [[ "$mode" == "" && -n "$config" && "$(config_mode "$config")" == "sim" ]]; then
+  mode=sim
+fi
+if [[ "$mode" == "" ]]; then
+  live_config=${config:-$root/config/default.toml}
+  target=${QF_LIVE_PROBE:-$(describe_config "$live_config" | awk '$1 == "venue" && $3 == "wss" { print $4 ":" $5; exit }')}
+  [[ -n "$target" ]] || target="stream.binance.com:9443"
+  say "probing $target (TLS, ${QF_PROBE_TIMEOUT:-3} s) to choose LIVE or SIM"
+  if probe_live "$target"; then
+    mode=live
+    config=$live_config
+  else
+    mode=sim
+    config=$root/config/sim.toml
+    sim_reason="the live exchanges did not answer ($target unreachable)"
+  fi
+fi
+if [[ -z "$config" ]]; then
+  [[ $mode == live ]] && config=$root/config/default.toml || config=$root/config/sim.toml
+fi
+[[ -f "$config" ]] || die "no such config: $config"
+if [[ $mode == sim && "$(config_mode "$config")" != "sim" ]]; then
+  die "$config has [engine] mode = \"$(config_mode "$config")\"; SIM needs a config with mode = \"sim\""
+fi
+
+read -r _ cfg_instance _ < <(describe_config "$config" | awk '$1 == "engine"')
+read -r _ gw_host cfg_port < <(describe_config "$config" | awk '$1 == "gateway"')
+instance=${instance:-$cfg_instance}
+port=${port:-$cfg_port}
+
+run_dir=${QF_RUN_DIR:-$root/run/$instance-$(date +%Y%m%d-%H%M%S)}
+mkdir -p "$run_dir"
+run_dir=$(realpath "$run_dir")
+
+if [[ $mode == sim ]]; then
+  red=""; bold=""; reset=""
+  if [[ -t 2 ]]; then red=$'\e[41;97m'; bold=$'\e[1m'; reset=$'\e[0m'; fi
+  {
+    echo
+    echo "${red}${bold}  ############################################################  ${reset}"
+    echo "${red}${bold}  ##  SIM MODE: simulated market from qf-venue on 127.0.0.1  ##  ${reset}"
+    echo "${red}${bold}  ##  NOT LIVE EXCHANGE DATA                                 ##  ${reset}"
+    echo "${red}${bold}  ############################################################  ${reset}"
+    [[ -n "${sim_reason:-}" ]] && echo "  reason: ${sim_reason}"
+    echo "  the dashboard, qf-monitor and /api/health all show SIM"
+    echo
+  } >&2
+else
+  say "LIVE mode: public market data from the exchanges in $config"
+fi
+
+# --- processes --------------------------------------------------------------------------------
+pids=()          # every process started, in start order
+names=()
+stopping=0
+
+start() {  # start NAME LOG ARGS... -> runs in the background, records its pid
+  local name=$1 log=$2
+  shift 2
+  "$@" >"$log" 2>&1 &
+  pids+=("$!")
+  names+=("$name")
+  say "started $name pid $! (log $log)"
+}
+
+alive() { kill -0 "$1" 2>/dev/null; }
+
+# Bounded wait for a pid to exit; returns 1 if it is still there after $2 seconds.
+wait_gone() {
+  local pid=$1 deadline=$((SECONDS + $2))
+  while alive "$pid"; do
+    ((SECONDS < deadline)) || return 1
+    sleep 0.05
+  done
+  wait "$pid" 2>/dev/null || true
+}
+
+cleanup() {
+  ((stopping)) && return
+  stopping=1
+  # Newest first: gateway, engine (SIGTERM, so the segments are marked stopped), then venues.
+  local i pid
+  for ((i = ${#pids[@]} - 1; i >= 0; i--)); do
+    pid=${pids[i]}
+    alive "$pid" || { wait "$pid" 2>/dev/null || true; continue; }
+    kill -TERM "$pid" 2>/dev/null || true
+    if ! wait_gone "$pid" 15; then
+      say "${names[i]} (pid $pid) ignored SIGTERM for 15 s; sending SIGKILL"
+      kill -KILL "$pid" 2>/dev/null || true
+      wait_gone "$pid" 5 || true
+    fi
+    say "stopped ${names[i]} (pid $pid)"
+  done
+}
+
+on_signal() {
+  say "$1 received, stopping the stack"
+  cleanup
+  say "stopped; logs in $run_dir"
+  trap - EXIT
+  exit 0
+}
+trap 'on_signal SIGINT' INT
+trap 'on_signal SIGTERM' TERM
+trap cleanup EXIT
+
+# Bounded poll: wait_until SECONDS WHAT COMMAND...; fails if a started process died meanwhile.
+wait_until() {
+  local secs=$1 what=$2 deadline i
+  shift 2
+  deadline=$((SECONDS + secs))
+  until "$@"; do
+    for i in "${!pids[@]}"; do
+      if ! alive "${pids[i]}"; then
+        say "${names[i]} (pid ${pids[i]}) exited while waiting for $what; its log:"
+        tail -n 20 "$run_dir/${names[i]}.log" >&2 || true
+        exit 1
+      fi
+    done
+    ((SECONDS < deadline)) || die "timed out after ${secs} s waiting for $what (logs in $run_dir)"
+    sleep 0.1
+  done
+}
+
+log_has() { grep -q "$2" "$1" 2>/dev/null; }
+
+health_ok() {  # /api/health answers 200 (the engine is running)
+  python3 - "$1" <<'PY' >/dev/null 2>&1
+import sys, urllib.request
+with urllib.request.urlopen(sys.argv[1], timeout=2) as r:
+    sys.exit(0 if r.status == 200 else 1)
+PY
+}
+
+if [[ $mode == sim ]]; then
+  while read -r _ venue scheme host vport symbols ca_file; do
+    case "$host" in
+      127.0.0.1|localhost) ;;
+      *) say "venue $venue: $scheme://$host:$vport is not loopback; no local venue started for it"; continue ;;
+    esac
+    args=(--venue "$venue" --port "$vport" --synthetic)
+    [[ "$symbols" != "-" ]] && args+=(--symbols "$symbols")
+    if [[ $scheme == wss ]]; then
+      [[ "$ca_file" != "-" ]] || die "venue $venue: wss:// on loopback needs ca_file in the config"
+      args+=(--tls --cert-dir "$(dirname "$ca_file")")
+    fi
+    start "venue-$venue" "$run_dir/venue-$venue.log" "$bin/qf-venue" "${args[@]}"
+    wait_until 15 "qf-venue $venue to listen on port $vport" \
+      log_has "$run_dir/venue-$venue.log" "^qf-venue: listening"
+  done < <(describe_config "$config" | awk '$1 == "venue"')
+fi
+
+start engine "$run_dir/engine.log" "$bin/qf-engine" --config "$config" --instance "$instance"
+start gateway "$run_dir/gateway.log" "$bin/qf-gateway" --config "$config" --instance "$instance" --port "$port"
+wait_until 15 "qf-gateway to listen" log_has "$run_dir/gateway.log" "^qf-gateway: listening"
+url=$(sed -n 's/^qf-gateway: listening \(http:[^ ]*\).*/\1/p' "$run_dir/gateway.log" | head -n 1)
+url=${url%/}
+wait_until "${QF_READY_TIMEOUT:-60}" "$url/api/health to report the engine running" health_ok "$url/api/health"
+
+cat >&2 <<EOF
+
+run.sh: ready ($(tr '[:lower:]' '[:upper:]' <<<"$mode"), instance $instance, config $config)
+  dashboard:  $url/
+  health:     $url/api/health
+  monitor:    $bin/qf-monitor --instance $instance
+  logs:       $run_dir
+  Ctrl-C stops everything.
+EOF
+
+# Sleep until a child exits (a failure) or a signal arrives (the traps above).
+set +e
+wait -n "${pids[@]}"
+status=$?
+set -e
+for i in "${!pids[@]}"; do
+  alive "${pids[i]}" || say "${names[i]} (pid ${pids[i]}) exited unexpectedly; see $run_dir/${names[i]}.log"
+done
+exit $((status == 0 ? 1 : status))

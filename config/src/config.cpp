@@ -77,6 +77,16 @@ public:
       out = *v;
     }
   }
+  void number(const char* key, double& out, double lo, double hi) {
+    if (const auto* node = find(key)) {
+      const auto v = node->value<double>();
+      if (!v || !std::isfinite(*v) || *v < lo || *v > hi) {
+        fail(source_, node->source(), name(key),
+             "must be a number within " + std::to_string(lo) + ".." + std::to_string(hi));
+      }
+      out = *v;
+    }
+  }
   void int_list(const char* key, std::vector<int>& out, int lo, int hi) {
     if (const auto* node = find(key)) {
       const auto* arr = node->as_array();
@@ -185,6 +195,46 @@ Config from_table(const toml::table& root, const std::string& source) {
     r.positive("flow_halflife_s", c.features.flow_halflife_s);
     r.integer("vwap_window_s", c.features.vwap_window_s, 1, 3600);
     r.integer("imbalance_levels", c.features.imbalance_levels, 1, 20);
+  }
+  if (const auto* t = sub_table(root, "risk", source)) {
+    top.allow("risk");
+    TableReader r(*t, "risk", source);
+    RiskSection& k = c.risk;
+    r.boolean("enabled", k.enabled);
+    r.positive("target_vol_annual", k.target_vol_annual);
+    r.number("allocation", k.allocation, 0.0, 10.0);
+    r.number("vol_floor", k.vol_floor, 0.0, 1.0);
+    r.number("lot_size", k.lot_size, 0.0, 1e9);
+    r.number("rebalance_notional", k.rebalance_notional, 0.0, 1e15);
+    r.positive("price_band_bps", k.price_band_bps);
+    r.positive("max_order_notional", k.max_order_notional);
+    r.positive("max_position_notional", k.max_position_notional);
+    r.positive("max_gross_notional", k.max_gross_notional);
+    r.positive("daily_loss_limit", k.daily_loss_limit);
+    r.number("max_drawdown", k.max_drawdown, 1e-6, 1.0);
+    r.integer("orders_per_s_instrument", k.orders_per_s_instrument, 1, 100'000);
+    r.integer("orders_per_min_instrument", k.orders_per_min_instrument, 1, 1'000'000);
+    r.integer("orders_per_s_total", k.orders_per_s_total, 1, 100'000);
+    r.integer("orders_per_min_total", k.orders_per_min_total, 1, 1'000'000);
+    r.choice("trip_mode", k.trip_mode,
+             {{"halt", KillModeSetting::halt}, {"reduce-only", KillModeSetting::reduce_only},
+              {"flatten", KillModeSetting::flatten}});
+    r.text("state_file", k.state_file);
+  }
+  if (const auto* t = sub_table(root, "paper", source)) {
+    top.allow("paper");
+    TableReader r(*t, "paper", source);
+    r.positive("initial_capital", c.paper.initial_capital);
+    r.number("taker_fee_bps", c.paper.taker_fee_bps, 0.0, 1000.0);
+    r.number("maker_fee_bps", c.paper.maker_fee_bps, -1000.0, 1000.0);
+    r.number("latency_ms", c.paper.latency_ms, 0.0, 60'000.0);
+  }
+  if (const auto* t = sub_table(root, "backtest", source)) {
+    top.allow("backtest");
+    TableReader r(*t, "backtest", source);
+    r.integer("min_trades", c.backtest.min_trades, 0, 1'000'000'000);
+    r.number("min_win_rate", c.backtest.min_win_rate, 0.0, 1.0);
+    r.number("max_drawdown", c.backtest.max_drawdown, 1e-6, 1.0);
   }
   if (const toml::node* node = root.get("instruments")) {
     top.allow("instruments");

@@ -16,9 +16,12 @@
 
 #include "host.hpp"
 #include "qf/feeds/binance/session.hpp"
+#include "qf/feeds/coinbase/session.hpp"
 #include "qf/feeds/feed_thread.hpp"
 #include "qf/feeds/net/rest_budget.hpp"
+#include "qf/feeds/recorder.hpp"
 #include "qf/ipc/control_layout.hpp"
+#include "risk_store.hpp"
 #include "qf/ipc/segment.hpp"
 #include "qf/ipc/state_layout.hpp"
 
@@ -116,7 +119,24 @@ core::CoreConfig core_config_from(const config::Config& c) {
   cc.book = core::BookConfig{c.book.window_ticks, c.book.cold_capacity};
   cc.features = core::FeatureConfig{c.features.fast_halflife_s, c.features.slow_halflife_s, c.features.vol_halflife_s,
                                     c.features.flow_halflife_s, c.features.vwap_window_s, c.features.imbalance_levels};
+  core::RiskConfig& r = cc.risk; // [risk] and [paper]
+  r.enabled = c.risk.enabled;
+  r.sizing = core::SizingParams{c.risk.target_vol_annual, c.risk.allocation, c.risk.vol_floor, c.risk.lot_size,
+                                c.risk.rebalance_notional};
+  r.limits = core::RiskLimits{c.risk.price_band_bps,          c.risk.max_order_notional,   c.risk.max_position_notional,
+                              c.risk.max_gross_notional,      c.risk.daily_loss_limit,     c.risk.max_drawdown,
+                              c.risk.orders_per_s_instrument, c.risk.orders_per_min_instrument,
+                              c.risk.orders_per_s_total,      c.risk.orders_per_min_total};
+  r.paper = core::PaperParams{c.paper.initial_capital, c.paper.taker_fee_bps, c.paper.maker_fee_bps,
+                              static_cast<std::uint64_t>(c.paper.latency_ms * 1e6)};
+  r.trip_mode = c.risk.trip_mode == config::KillModeSetting::flatten       ? core::KillMode::flatten
+                : c.risk.trip_mode == config::KillModeSetting::reduce_only ? core::KillMode::reduce_only
+                                                                           : core::KillMode::halt;
   return cc;
+}
+
+core::BacktestCriteria backtest_criteria_from(const config::Config& c) {
+  return core::BacktestCriteria{c.backtest.min_trades, c.backtest.min_win_rate, c.backtest.max_drawdown};
 }
 
 int run_live(const LiveOptions& options) {
@@ -145,9 +165,6 @@ int run_live(const LiveOptions& options) {
       const config::VenueEntry* v = config::find_venue(cfg, i.venue);
       if (v == nullptr) {
         throw std::runtime_error("no venue entry for " + i.venue);
-      }
-      if (i.venue == "coinbase") {
-        throw std::runtime_error("the live Coinbase feed is not built yet; remove the coinbase instruments from the config");
       }
       plans.push_back({v, static_cast<std::uint16_t>(plans.size()), {}});
       it = plans.end() - 1;
@@ -207,6 +224,15 @@ int run_live(const LiveOptions& options) {
   sections.events = state.section_as<ipc::EventLog>(ipc::kSectionEvents);
   sections.control = state.section_as<ipc::ControlLog>(ipc::kSectionControl);
   core::Engine engine(core_config_from(cfg), specs, sections, clock);
+  const std::string& risk_file = cfg.risk.state_file; // persisted portfolio + kill switch
+  if (!risk_file.empty()) {
+    if (const auto saved = load_risk_state(risk_file, static_cast<std::uint32_t>(specs.size()))) {
+      engine.restore(*saved, ipc::realtime_ns());
+      spdlog::info("risk state restored from {}: kill switch {}, equity {:.2f}", risk_file,
+                   core::to_string(saved->kill_mode), engine.trader().portfolio().equity());
+    }
+  }
+  std::uint64_t last_risk_save = 0;
   sections.feeds->count = static_cast<std::uint32_t>(plans.size());
   for (const VenuePlan& p : plans) {
     ipc::FeedRecord r{};
@@ -221,6 +247,7 @@ int run_live(const LiveOptions& options) {
   }
   feeds::net::RestBudget budget({cfg.rest_budget.weight_per_minute, cfg.rest_budget.max_in_flight},
                                 ipc::monotonic_ns());
+  std::vector<std::unique_ptr<feeds::Recorder>> recorders; // outlive the feed threads that write to them
   std::vector<std::unique_ptr<feeds::FeedThread>> feed_threads;
   for (int t = 0; t < threads; ++t) {
     feeds::net::LoopConfig lc;
@@ -249,11 +276,31 @@ int run_live(const LiveOptions& options) {
       sc.reconnect_max_ms = p.venue->reconnect_max_ms;
       sc.max_connection_age_s = p.venue->max_connection_age_s;
       sc.max_frame_bytes = static_cast<std::size_t>(p.venue->max_frame_bytes);
+      if (!p.venue->record_dir.empty()) {
+        recorders.push_back(std::make_unique<feeds::Recorder>(feeds::RecorderConfig{p.venue->record_dir, p.venue->venue}));
+        sc.recorder = recorders.back().get();
+        spdlog::info("feed {}: recording raw frames into {}", p.venue->venue, p.venue->record_dir);
+      }
       std::vector<core::InstrumentId> ids;
       for (const auto& i : p.instruments) {
         ids.push_back(i.id);
       }
-      ft->add_session(p.feed_index, ids, [&](feeds::net::Loop& loop, feeds::binance::EventSink sink) {
+      feeds::coinbase::SessionConfig cc;
+      cc.name = p.venue->venue;
+      cc.ws = sc.ws;
+      cc.depth_channel = p.venue->depth_stream;
+      cc.stale_after_ms = sc.stale_after_ms;
+      cc.instrument_stale_after_ms = sc.instrument_stale_after_ms;
+      cc.reconnect_min_ms = sc.reconnect_min_ms;
+      cc.reconnect_max_ms = sc.reconnect_max_ms;
+      cc.max_connection_age_s = sc.max_connection_age_s;
+      // A level2 snapshot is the whole book: never below the Coinbase parser's 4 MiB.
+      cc.max_frame_bytes = std::max(cc.max_frame_bytes, sc.max_frame_bytes);
+      ft->add_session(p.feed_index, ids,
+                      [&](feeds::net::Loop& loop, feeds::binance::EventSink sink) -> std::unique_ptr<feeds::VenueSession> {
+        if (p.venue->venue == "coinbase") {
+          return std::make_unique<feeds::coinbase::Session>(cc, p.instruments, loop, sink, make_log());
+        }
         return std::make_unique<feeds::binance::Session>(sc, p.instruments, loop, budget, sink, make_log());
       });
       spdlog::info("feed {}: {} instruments on feed thread {}, {}", p.venue->venue, p.instruments.size(), t,
@@ -302,10 +349,20 @@ int run_live(const LiveOptions& options) {
     if (now_ticks - last_housekeeping >= housekeeping_ticks) {
       last_housekeeping = now_ticks;
       state.heartbeat();
+      if (!risk_file.empty() && now_unix - last_risk_save >= 1'000'000'000ULL) { // at most once a second
+        last_risk_save = now_unix;
+        try {
+          save_risk_state(risk_file, engine.risk_snapshot());
+        } catch (const std::exception& e) {
+          spdlog::error("{}", e.what()); // keep trading state in memory; retried next second
+        }
+      }
       ipc::ControlCommand cmd{};
       while (queue->ring.try_pop(cmd)) {
         if (cmd.action != ipc::ControlAction::resync) {
-          engine.acknowledge(cmd, ipc::ControlResult::unsupported, "no risk engine yet", now_unix);
+          if (!engine.control(cmd, now_unix)) { // kill switch, flatten, resume, reset
+            engine.acknowledge(cmd, ipc::ControlResult::unsupported, "unknown action", now_unix);
+          }
           continue;
         }
         if (cmd.instrument >= specs.size()) {
@@ -347,6 +404,9 @@ int run_live(const LiveOptions& options) {
   }
   feed_threads.clear();
   state.set_state(ipc::SegmentState::stopped);
+  if (!risk_file.empty()) {
+    save_risk_state(risk_file, engine.risk_snapshot()); // at shutdown
+  }
   control.set_state(ipc::SegmentState::stopped);
   spdlog::info("stopped cleanly");
   spdlog::shutdown();

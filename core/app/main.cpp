@@ -1,6 +1,6 @@
 // qf-engine: the QuantFlow engine.
 //   qf-engine replay --input CAPTURE [--venue binance-spot|binance-usdm|coinbase] [--config FILE]
-//                    [--tap FILE] [--speed max|1] [--loops N]
+//                    [--tap FILE] [--speed max|1] [--loops N] [--equity-csv FILE]
 //   qf-engine check-host [--cpu N]
 //   qf-engine --config FILE [--instance NAME]     the live engine, until SIGINT / SIGTERM
 #include <cstdio>
@@ -19,7 +19,7 @@ int usage(const std::string& why) {
                "qf-engine: %s\n"
                "usage: qf-engine --config FILE [--instance NAME]\n"
                "       qf-engine replay --input CAPTURE [--venue binance-spot|binance-usdm|coinbase] [--config FILE]\n"
-               "                        [--tap FILE] [--speed max|1] [--loops N]\n"
+               "                        [--tap FILE] [--speed max|1] [--loops N] [--equity-csv FILE]\n"
                "       qf-engine check-host [--cpu N]\n",
                why.c_str());
   return 2;
@@ -38,6 +38,8 @@ int replay(int argc, char** argv) {
       o.config = qf::config::load_config(argv[++i]);
     } else if (a == "--tap" && has_value) {
       o.tap = argv[++i];
+    } else if (a == "--equity-csv" && has_value) {
+      o.equity_csv = argv[++i];
     } else if (a == "--speed" && has_value) {
       const std::string s = argv[++i];
       if (s != "max" && s != "1") {

@@ -3,6 +3,8 @@
 #include "live.hpp"
 
 #include <algorithm>
+#include <cmath>
+#include <cstdlib>
 #include <array>
 #include <chrono>
 #include <cstdio>
@@ -43,8 +45,9 @@ struct PrivateState {
   std::unique_ptr<ipc::FeedTable> feeds = std::make_unique<ipc::FeedTable>();
   std::unique_ptr<ipc::LatencyTable> latency = std::make_unique<ipc::LatencyTable>();
   std::unique_ptr<ipc::EventLog> events = std::make_unique<ipc::EventLog>();
+  std::unique_ptr<ipc::ControlLog> control = std::make_unique<ipc::ControlLog>();
   core::StateSections sections() {
-    return {&instruments, records.get(), feeds.get(), latency.get(), events.get()};
+    return {&instruments, records.get(), feeds.get(), latency.get(), events.get(), control.get()};
   }
 };
 
@@ -211,6 +214,7 @@ ReplayResult run_replay(const ReplayOptions& options) {
     }
   }
   bn::PaddedBuffer padded(coinbase ? cb_config.max_message_bytes : parser_config.max_message_bytes);
+
   bn::SnapshotAttribution attribution;
   Tap tap(options.tap);
 
@@ -221,6 +225,45 @@ ReplayResult run_replay(const ReplayOptions& options) {
   std::uint64_t allocations_in_loop = 0;
   std::uint64_t now_ns = 0;
   std::vector<std::uint64_t> book_messages(specs.size(), 0);
+  // Backtest: per-interval equity (1 s of capture time), every fill, and the P&L identity
+  // (realized + unrealized - fees = equity - initial capital) checked after each fill.
+  constexpr std::uint64_t kBacktestInterval = 1'000'000'000ULL;
+  const core::PaperTrader& trader = engine.trader();
+  const core::BacktestCriteria criteria =
+      options.config ? backtest_criteria_from(*options.config) : core::BacktestCriteria{};
+  core::BacktestMetrics metrics(trader.portfolio().initial_capital(), kBacktestInterval, criteria);
+  std::uint64_t fills_seen = 0;
+  double identity_max_error = 0;
+  std::uint64_t equity_bucket = 0;
+  std::FILE* equity_csv = nullptr;
+  if (!options.equity_csv.empty()) {
+    equity_csv = std::fopen(options.equity_csv.c_str(), "w");
+    if (equity_csv == nullptr) {
+      throw std::runtime_error(options.equity_csv + ": cannot write the equity curve");
+    }
+    std::fputs("unix_ns,equity,drawdown,realized,unrealized,fees\n", equity_csv);
+  }
+  auto after_event = [&] {
+    const core::Portfolio& p = trader.portfolio();
+    while (fills_seen < p.fill_count()) {
+      const std::uint64_t back = p.fill_count() - 1 - fills_seen;
+      if (back < core::kRecentFills) {
+        const core::Fill& f = p.recent(static_cast<std::size_t>(back));
+        metrics.on_fill(f.qty * f.price, f.fee, f.realized != 0.0, f.realized - f.fee);
+      }
+      ++fills_seen;
+      identity_max_error = std::max(identity_max_error, std::abs(p.realized() + p.unrealized() - p.fees() -
+                                                                 (p.equity() - p.initial_capital())));
+    }
+    const double equity = p.equity();
+    metrics.on_equity(now_ns, equity);
+    const std::uint64_t bucket = now_ns / kBacktestInterval;
+    if (equity_csv != nullptr && bucket != equity_bucket) {
+      equity_bucket = bucket;
+      std::fprintf(equity_csv, "%llu,%.6f,%.8f,%.6f,%.6f,%.6f\n", static_cast<unsigned long long>(now_ns), equity,
+                   p.drawdown(), p.realized(), p.unrealized(), p.fees());
+    }
+  };
   // As in the live engine, the "feed" side parses a message and pushes its events (here into a
   // preallocated batch, the stand-in for the ring), then the "core" side applies them; so the
   // parse, queue and process stages are measured as they are live.
@@ -287,6 +330,9 @@ ReplayResult run_replay(const ReplayOptions& options) {
   auto flush = [&] {
     for (const core::Event& e : batch) {
       apply_one(e);
+    }
+    if (!batch.empty()) {
+      after_event();
     }
     batch.clear();
   };
@@ -387,6 +433,10 @@ ReplayResult run_replay(const ReplayOptions& options) {
     }
   }
   const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  metrics.on_equity(now_ns + kBacktestInterval, trader.portfolio().equity()); // closes the last interval
+  if (equity_csv != nullptr) {
+    std::fclose(equity_csv);
+  }
 
   std::string out;
   add(out, "{\"venue\":\"", venue, "\",\"messages\":", std::to_string(messages), ",\"parse_errors\":",
@@ -443,7 +493,30 @@ ReplayResult run_replay(const ReplayOptions& options) {
     }
     out += "]}";
   }
-  out += "]}\n";
+  out += "]";
+  const core::BacktestResult b = metrics.result();
+  const core::Portfolio& pf = trader.portfolio();
+  const core::KillSwitch& ks = trader.kill_switch();
+  add(out, ",\"backtest\":{\"interval_s\":", ipc::json_number(static_cast<double>(b.interval_ns) / 1e9),
+      ",\"intervals\":", std::to_string(b.intervals), ",\"annualization\":\"365 days x 24 h\"",
+      ",\"initial_capital\":", ipc::json_number(pf.initial_capital()), ",\"final_equity\":", ipc::json_number(pf.equity()),
+      ",\"trades\":", std::to_string(b.trades), ",\"closing_trades\":", std::to_string(b.closing_trades),
+      ",\"turnover\":", ipc::json_number(b.turnover), ",\"fees\":", ipc::json_number(b.fees),
+      ",\"realized\":", ipc::json_number(pf.realized()), ",\"unrealized\":", ipc::json_number(pf.unrealized()));
+  add(out, ",\"total_return\":", ipc::json_number(b.total_return), ",\"sharpe\":", ipc::json_number(b.sharpe),
+      ",\"sortino\":", ipc::json_number(b.sortino), ",\"max_drawdown\":", ipc::json_number(b.max_drawdown),
+      ",\"win_rate\":", ipc::json_number(b.win_rate), ",\"profit_factor\":", ipc::json_number(b.profit_factor),
+      ",\"orders\":", std::to_string(trader.orders()), ",\"refusals\":{");
+  for (std::size_t k = 1; k < core::kRefusalCount; ++k) {
+    add(out, k > 1 ? "," : "", "\"", core::to_string(static_cast<core::Refusal>(k)), "\":",
+        std::to_string(trader.refusals(static_cast<core::Refusal>(k))));
+  }
+  add(out, "},\"kill_switch\":{\"mode\":\"", core::to_string(ks.mode()), "\",\"cause\":\"",
+      core::to_string(ks.cause()), "\",\"since_unix_ns\":", std::to_string(ks.since_ns()), "}",
+      ",\"pnl_identity_max_error\":", ipc::json_number(identity_max_error),
+      ",\"criteria\":{\"min_trades\":", std::to_string(criteria.min_trades), ",\"min_win_rate\":",
+      ipc::json_number(criteria.min_win_rate), ",\"max_drawdown\":", ipc::json_number(criteria.max_drawdown),
+      "},\"verdict\":\"", b.go ? "go" : "no-go", "\"}}\n");
   return ReplayResult{out, 0};
 }
 

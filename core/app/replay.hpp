@@ -18,6 +18,7 @@ struct ReplayOptions {
   std::string tap;     // JSON-lines tap file; empty: none
   bool paced = false;  // --speed 1: original pacing from the receive timestamps
   std::uint64_t loops = 1; // replay the file this many times (benchmarks)
+  std::string equity_csv;  // equity curve (one row per backtest interval); empty: none
 };
 
 struct ReplayResult {

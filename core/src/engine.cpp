@@ -1,5 +1,6 @@
 #include "qf/core/engine.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -61,6 +62,7 @@ struct Engine::Instrument {
   std::array<Level, ipc::kBookDepth> bids{};
   std::array<Level, ipc::kBookDepth> asks{};
   ipc::InstrumentState* out = nullptr;
+  Level bbo_bid{}, bbo_ask{}; // the book of a BBO-only instrument, for paper fills
 };
 
 namespace {
@@ -81,7 +83,8 @@ double pow10_neg(int decimals) { return std::pow(10.0, -decimals); }
 
 Engine::Engine(const CoreConfig& config, const std::vector<InstrumentSpec>& instruments, StateSections state,
                const ipc::TscClock& clock)
-    : config_(config), state_(state), clock_(clock), batch_(config.batch == 0 ? 1 : config.batch) {
+    : config_(config), state_(state), clock_(clock), batch_(config.batch == 0 ? 1 : config.batch),
+      trader_(std::make_unique<PaperTrader>(config.risk)) {
   if (state_.instruments == nullptr || state_.records == nullptr || state_.feeds == nullptr ||
       state_.latency == nullptr || state_.events == nullptr) {
     throw std::invalid_argument("engine: every state section is required");
@@ -111,7 +114,11 @@ Engine::Engine(const CoreConfig& config, const std::vector<InstrumentSpec>& inst
     in->out = &state_.records[i];
     instruments_.push_back(std::move(in));
     publish_health(*instruments_.back());
+    trader_->set_lot(i, config_.risk.sizing.lot > 0 ? config_.risk.sizing.lot : pow10_neg(spec.qty_decimals));
+    publish_position(i, 0);
   }
+  publish_portfolio(0);
+  publish_risk(0);
 }
 
 Engine::~Engine() = default;
@@ -200,6 +207,7 @@ void Engine::on_book_message_end(Instrument& in, std::uint64_t now_unix_ns) noex
   refresh_signal(in, now_unix_ns);
   publish_features(in, now_unix_ns);
   publish_health(in);
+  run_risk(in, now_unix_ns);
 }
 
 void Engine::on_bbo(Instrument& in, const Event& e, std::uint64_t now_unix_ns) noexcept {
@@ -215,8 +223,11 @@ void Engine::on_bbo(Instrument& in, const Event& e, std::uint64_t now_unix_ns) n
     const Level bid{e.bbo.bid_price, e.bbo.bid_qty};
     const Level ask{e.bbo.ask_price, e.bbo.ask_qty};
     in.features.on_book(&bid, 1, &ask, 1, in.price_scale, in.qty_scale, now_unix_ns);
+    in.bbo_bid = bid;
+    in.bbo_ask = ask;
     refresh_signal(in, now_unix_ns);
     publish_features(in, now_unix_ns);
+    run_risk(in, now_unix_ns);
   }
 }
 
@@ -237,6 +248,7 @@ void Engine::on_trade(Instrument& in, const Event& e, std::uint64_t now_unix_ns)
   refresh_signal(in, now_unix_ns);
   publish_features(in, now_unix_ns);
   publish_health(in); // carries the trade counter
+  run_risk(in, now_unix_ns);
 }
 
 void Engine::on_bar_close(Instrument& in, const Bar& bar, const BarIndicators& ind) noexcept {
@@ -378,6 +390,205 @@ void Engine::record_latency(const Event& e, std::uint64_t popped_ticks) noexcept
   stages[static_cast<std::size_t>(ipc::Stage::queue)].record(clock_.delta_ns(pushed, popped_ticks));
   stages[static_cast<std::size_t>(ipc::Stage::process)].record(clock_.delta_ns(popped_ticks, published));
   stages[static_cast<std::size_t>(ipc::Stage::receive_to_publish)].record(clock_.delta_ns(e.recv_ticks, published));
+}
+
+void Engine::run_risk(Instrument& in, std::uint64_t now_unix_ns) noexcept {
+  const FeatureValues& f = in.features.values();
+  MarketView m;
+  m.health = in.health;
+  m.mid = f.mid;
+  m.realized_vol = f.realized_vol;
+  m.signal = in.signal.signal;
+  m.price_scale = in.price_scale;
+  m.qty_scale = in.qty_scale;
+  if (in.book.depth(Side::bid) != 0 || in.book.depth(Side::ask) != 0) {
+    m.bids = in.bids.data();
+    m.n_bids = in.bids.size();
+    m.asks = in.asks.data();
+    m.n_asks = in.asks.size();
+  } else {
+    m.bids = &in.bbo_bid;
+    m.n_bids = 1;
+    m.asks = &in.bbo_ask;
+    m.n_asks = 1;
+  }
+  const std::uint64_t orders_before = trader_->orders();
+  const TradeOutcome o = trader_->on_update(in.id, m, now_unix_ns);
+  if (o.tripped != KillCause::none) {
+    note_trip(o.tripped, in.id, now_unix_ns);
+  }
+  if (o.marked || o.filled) {
+    publish_position(in.id, now_unix_ns);
+    publish_portfolio(now_unix_ns);
+  }
+  if (o.filled && state_.control != nullptr) {
+    const Portfolio& p = trader_->portfolio();
+    const std::uint64_t n = p.fill_count();
+    for (std::uint64_t k = n - std::min<std::uint64_t>(n - fills_published_, kRecentFills); k < n; ++k) {
+      const Fill& fl = p.recent(static_cast<std::size_t>(n - 1 - k));
+      ipc::FillRecord r{};
+      r.unix_ns = fl.unix_ns;
+      r.order_id = fl.order_id;
+      r.instrument = fl.instrument;
+      r.side = fl.side == Side::bid ? 0 : 1;
+      r.qty = fl.qty;
+      r.price = fl.price;
+      r.fee = fl.fee;
+      r.realized = fl.realized;
+      state_.control->append_fill(r);
+    }
+    fills_published_ = n;
+  }
+  if (o.tripped != KillCause::none || o.refused != Refusal::none || trader_->orders() != orders_before) {
+    publish_risk(now_unix_ns);
+  }
+}
+
+void Engine::publish_position(std::size_t i, std::uint64_t now_unix_ns) noexcept {
+  const Position& p = trader_->portfolio().position(i);
+  ipc::PositionRecord r{};
+  r.qty = p.qty;
+  r.avg_cost = p.avg_cost;
+  r.mark = p.mark;
+  r.realized = p.realized;
+  r.unrealized = p.qty * (p.mark - p.avg_cost);
+  r.fees = p.fees;
+  r.target = trader_->target(i);
+  r.fills = p.fills;
+  r.updated_unix_ns = now_unix_ns;
+  state_.records[i].position.store(r);
+}
+
+void Engine::publish_portfolio(std::uint64_t now_unix_ns) noexcept {
+  if (state_.control == nullptr) {
+    return;
+  }
+  const Portfolio& p = trader_->portfolio();
+  ipc::PortfolioRecord r{};
+  r.initial_capital = p.initial_capital();
+  r.cash = p.cash();
+  r.equity = p.equity();
+  r.peak_equity = p.peak();
+  r.drawdown = p.drawdown();
+  r.daily_pnl = p.daily_pnl();
+  r.day_start_equity = p.day_start_equity();
+  r.realized = p.realized();
+  r.unrealized = p.unrealized();
+  r.fees = p.fees();
+  r.gross_exposure = p.gross_notional();
+  r.fills = p.fill_count();
+  r.orders = trader_->orders();
+  r.updated_unix_ns = now_unix_ns;
+  state_.control->portfolio.store(r);
+}
+
+void Engine::publish_risk(std::uint64_t now_unix_ns) noexcept {
+  if (state_.control == nullptr) {
+    return;
+  }
+  const PaperTrader& t = *trader_;
+  const RiskLimits& l = t.config().limits;
+  ipc::RiskRecord r{};
+  r.kill_mode = static_cast<ipc::KillModeCode>(t.kill_switch().mode());
+  r.kill_cause = static_cast<ipc::KillCauseCode>(t.kill_switch().cause());
+  r.enabled = t.config().enabled ? 1 : 0;
+  r.refusal_reasons = static_cast<std::uint8_t>(kRefusalCount);
+  r.kill_since_unix_ns = t.kill_switch().since_ns();
+  r.kill_trips = t.kill_switch().trips();
+  r.max_drawdown = l.max_drawdown;
+  r.daily_loss_limit = l.daily_loss_limit;
+  r.max_order_notional = l.max_order_notional;
+  r.max_position_notional = l.max_position_notional;
+  r.max_gross_notional = l.max_gross_notional;
+  r.price_band_bps = l.price_band_bps;
+  r.orders_per_s_instrument = l.orders_per_s_instrument;
+  r.orders_per_min_instrument = l.orders_per_min_instrument;
+  r.orders_per_s_total = l.orders_per_s_total;
+  r.orders_per_min_total = l.orders_per_min_total;
+  r.orders_last_s = t.rate_guard().total_last_second(now_unix_ns);
+  r.orders_last_min = t.rate_guard().total_last_minute(now_unix_ns);
+  for (std::size_t k = 0; k < kRefusalCount; ++k) {
+    r.refusals[k] = t.refusals(static_cast<Refusal>(k));
+  }
+  r.updated_unix_ns = now_unix_ns;
+  state_.control->risk.store(r);
+}
+
+void Engine::note_trip(KillCause cause, std::uint16_t instrument, std::uint64_t now_unix_ns) noexcept {
+  const Portfolio& p = trader_->portfolio();
+  char line[84];
+  std::snprintf(line, sizeof line, "kill switch tripped: %s, mode %s, equity %.2f, drawdown %.2f%%", to_string(cause),
+                to_string(trader_->kill_switch().mode()), p.equity(), p.drawdown() * 100.0);
+  note(ipc::NotableKind::risk, instrument, line, now_unix_ns);
+}
+
+bool Engine::control(const ipc::ControlCommand& command, std::uint64_t now_unix_ns) noexcept {
+  bool changed = false;
+  switch (command.action) {
+  case ipc::ControlAction::kill_on:
+    changed = trader_->kill(KillMode::halt, now_unix_ns);
+    break;
+  case ipc::ControlAction::kill_reduce_only:
+    changed = trader_->kill(KillMode::reduce_only, now_unix_ns);
+    break;
+  case ipc::ControlAction::flatten:
+    changed = trader_->kill(KillMode::flatten, now_unix_ns);
+    break;
+  case ipc::ControlAction::kill_off:
+  case ipc::ControlAction::resume:
+  case ipc::ControlAction::reset:
+    changed = trader_->reset();
+    break;
+  default:
+    return false;
+  }
+  char text[40];
+  std::snprintf(text, sizeof text, "%s; kill switch %s", changed ? "changed" : "unchanged",
+                to_string(trader_->kill_switch().mode()));
+  acknowledge(command, ipc::ControlResult::done, text, now_unix_ns);
+  publish_risk(now_unix_ns);
+  publish_portfolio(now_unix_ns);
+  return true;
+}
+
+RiskSnapshot Engine::risk_snapshot() const noexcept {
+  const Portfolio& p = trader_->portfolio();
+  const KillSwitch& k = trader_->kill_switch();
+  RiskSnapshot s;
+  s.count = static_cast<std::uint32_t>(count_);
+  for (std::size_t i = 0; i < count_; ++i) {
+    s.positions[i] = p.position(i);
+  }
+  s.cash = p.cash();
+  s.peak = p.peak();
+  s.day_start_equity = p.day_start_equity();
+  s.fees = p.fees();
+  s.day = p.day();
+  s.fills = p.fill_count();
+  s.kill_mode = k.mode();
+  s.kill_cause = k.cause();
+  s.kill_since_ns = k.since_ns();
+  return s;
+}
+
+void Engine::restore(const RiskSnapshot& s, std::uint64_t now_unix_ns) noexcept {
+  Portfolio& p = trader_->portfolio_mut();
+  for (std::size_t i = 0; i < count_ && i < s.count; ++i) {
+    p.position_mut(i) = s.positions[i];
+  }
+  p.restore_cash(s.cash, s.peak, s.day_start_equity, s.day, s.fees, s.fills);
+  trader_->kill_switch_mut().restore(s.kill_mode, s.kill_cause, s.kill_since_ns);
+  fills_published_ = s.fills;
+  for (std::size_t i = 0; i < count_; ++i) {
+    publish_position(i, now_unix_ns);
+  }
+  publish_portfolio(now_unix_ns);
+  publish_risk(now_unix_ns);
+  if (trader_->kill_switch().tripped()) {
+    char line[84];
+    std::snprintf(line, sizeof line, "restored: kill switch %s (%s)", to_string(s.kill_mode), to_string(s.kill_cause));
+    note(ipc::NotableKind::risk, ipc::kNoInstrument, line, now_unix_ns);
+  }
 }
 
 void Engine::note(ipc::NotableKind kind, std::uint16_t instrument, const char* text,

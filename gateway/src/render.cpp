@@ -38,6 +38,7 @@ const char* kind_text(ipc::NotableKind k) noexcept {
   case ipc::NotableKind::stale: return "stale";
   case ipc::NotableKind::crossed: return "crossed";
   case ipc::NotableKind::control: return "control";
+  case ipc::NotableKind::risk: return "risk";
   }
   return "unknown";
 }

@@ -163,6 +163,8 @@ std::string ControlTarget::name() const {
   case ipc::ControlAction::kill_off: return "unkill";
   case ipc::ControlAction::flatten: return "flatten";
   case ipc::ControlAction::resume: return "resume";
+  case ipc::ControlAction::kill_reduce_only: return "kill reduce-only";
+  case ipc::ControlAction::reset: return "risk reset";
   }
   return "unknown";
 }

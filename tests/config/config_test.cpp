@@ -68,6 +68,48 @@ symbol = "ETH-USD"
   EXPECT_EQ(c.instruments[1].price_decimals, 2) << "default";
 }
 
+TEST(config, should_read_risk_paper_and_backtest_with_their_defaults) {
+  const Config d = parse_config("");
+  EXPECT_TRUE(d.risk.enabled);
+  EXPECT_DOUBLE_EQ(d.risk.max_drawdown, 0.15);
+  EXPECT_DOUBLE_EQ(d.paper.taker_fee_bps, 10.0);
+  EXPECT_EQ(d.risk.orders_per_s_instrument, 5U);
+  EXPECT_EQ(d.backtest.min_trades, 10U);
+  EXPECT_DOUBLE_EQ(d.backtest.min_win_rate, 0.45);
+  EXPECT_DOUBLE_EQ(d.backtest.max_drawdown, 0.20);
+  EXPECT_EQ(d.risk.trip_mode, KillModeSetting::halt);
+  const Config c = parse_config(R"(
+[risk]
+enabled = false
+max_drawdown = 0.1
+daily_loss_limit = 500
+orders_per_min_total = 30
+trip_mode = "reduce-only"
+state_file = "/tmp/x.state"
+[paper]
+initial_capital = 5000
+latency_ms = 2.5
+taker_fee_bps = 0
+[backtest]
+min_trades = 3
+)");
+  EXPECT_FALSE(c.risk.enabled);
+  EXPECT_DOUBLE_EQ(c.risk.max_drawdown, 0.1);
+  EXPECT_DOUBLE_EQ(c.risk.daily_loss_limit, 500.0);
+  EXPECT_EQ(c.risk.orders_per_min_total, 30U);
+  EXPECT_EQ(c.risk.trip_mode, KillModeSetting::reduce_only);
+  EXPECT_EQ(c.risk.state_file, "/tmp/x.state");
+  EXPECT_DOUBLE_EQ(c.paper.initial_capital, 5000.0);
+  EXPECT_DOUBLE_EQ(c.paper.latency_ms, 2.5);
+  EXPECT_DOUBLE_EQ(c.paper.taker_fee_bps, 0.0);
+  EXPECT_EQ(c.backtest.min_trades, 3U);
+  expect_error("[risk]\nmax_drawdown = 1.5\n", "test.toml:2:16: risk.max_drawdown: must be a number within");
+  expect_error("[risk]\ntrip_mode = \"panic\"\n", "risk.trip_mode: must be one of halt | reduce-only | flatten");
+  expect_error("[risk]\nmax_drawdwn = 0.1\n", "risk.max_drawdwn");
+  expect_error("[paper]\ntaker_fee_bps = -1\n", "paper.taker_fee_bps");
+  expect_error("[backtest]\nmin_win_rate = \"high\"\n", "backtest.min_win_rate");
+}
+
 TEST(config, should_name_the_key_and_line_of_an_unknown_key) {
   expect_error("[engine]\ncore_cpuu = 1\n", "test.toml:2:");
   expect_error("[engine]\ncore_cpuu = 1\n", "engine.core_cpuu: unknown key");

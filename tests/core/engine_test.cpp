@@ -89,6 +89,7 @@ protected:
     s.feeds = owner_->section_as<ipc::FeedTable>(ipc::kSectionFeeds);
     s.latency = owner_->section_as<ipc::LatencyTable>(ipc::kSectionLatency);
     s.events = owner_->section_as<ipc::EventLog>(ipc::kSectionEvents);
+    s.control = owner_->section_as<ipc::ControlLog>(ipc::kSectionControl);
     clock_ = std::make_unique<ipc::TscClock>(ipc::TscClock::calibrate(std::chrono::milliseconds(5)));
     engine_ = std::make_unique<Engine>(CoreConfig{},
                                        std::vector<InstrumentSpec>{{"binance-spot", "BTCUSDT", 2, 8, 0},
@@ -244,6 +245,50 @@ TEST_F(engine, should_not_allocate_per_event_after_warm_up) {
   run(200'000, t);
   EXPECT_EQ(g_allocations.load() - before, 0U);
   EXPECT_GT(engine_->events_processed(), 220'000U);
+  // the risk path ran inside the counted loop: marks always, orders or refusals when sized
+  EXPECT_GT(engine_->trader().portfolio().position(0).mark, 0.0);
+}
+
+TEST_F(engine, should_trade_on_paper_publish_the_portfolio_and_obey_a_kill_command) {
+  load_snapshot(0, 6'000'000, 1);
+  engine_->apply(status(0, FeedStatus::book_live), now_, 0);
+  const auto* log = view_->section_as<ipc::ControlLog>(ipc::kSectionControl);
+  ipc::PortfolioRecord p{};
+  ASSERT_EQ(log->portfolio.try_load(p), ipc::ReadStatus::ok);
+  EXPECT_DOUBLE_EQ(p.initial_capital, 100'000.0);
+  EXPECT_DOUBLE_EQ(p.equity, 100'000.0);
+  ipc::ControlCommand kill{};
+  kill.id = 41;
+  kill.action = ipc::ControlAction::kill_on;
+  kill.instrument = ipc::kNoInstrument;
+  EXPECT_TRUE(engine_->control(kill, now_));
+  ipc::RiskRecord r{};
+  ASSERT_EQ(log->risk.try_load(r), ipc::ReadStatus::ok);
+  EXPECT_EQ(r.kill_mode, ipc::KillModeCode::halt);
+  EXPECT_EQ(r.kill_cause, ipc::KillCauseCode::command);
+  EXPECT_EQ(r.kill_since_unix_ns, now_);
+  ASSERT_EQ(log->written.load(), 1U);
+  ipc::ControlAck ack{};
+  ASSERT_EQ(log->entries[0].try_load(ack), ipc::ReadStatus::ok);
+  EXPECT_EQ(ack.id, 41U);
+  EXPECT_EQ(ack.result, ipc::ControlResult::done);
+  // halted: a moving market produces no order at all
+  std::uint64_t t = now_;
+  for (int i = 0; i < 5'000; ++i) {
+    t += 50'000'000;
+    engine_->apply(trade(0, 6'000'000 + (i % 7) * 30, 3, (i & 1) ? Side::bid : Side::ask, static_cast<std::uint64_t>(i), t), t, 0);
+    engine_->apply(level(0, Side::bid, 6'000'000 - 1 + (i % 7) * 30, 500, 2, true), t, 0);
+  }
+  EXPECT_EQ(engine_->trader().orders(), 0U);
+  ipc::ControlCommand resync{};
+  resync.action = ipc::ControlAction::resync;
+  EXPECT_FALSE(engine_->control(resync, t)); // not a risk command: the caller handles it
+  ipc::ControlCommand reset{};
+  reset.id = 42;
+  reset.action = ipc::ControlAction::reset;
+  EXPECT_TRUE(engine_->control(reset, t));
+  ASSERT_EQ(log->risk.try_load(r), ipc::ReadStatus::ok);
+  EXPECT_EQ(r.kill_mode, ipc::KillModeCode::none);
 }
 
 TEST_F(engine, should_be_read_back_whole_by_a_state_reader) {

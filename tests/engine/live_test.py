@@ -36,8 +36,8 @@ def poll(condition, what, timeout=WAIT_S):
     raise AssertionError(f"timed out waiting for {what}; last value: {last!r}")
 
 
-def start_venue(*args):
-    proc = subprocess.Popen([VENUE, "--venue", "binance", "--port", "0", *args], stdout=subprocess.PIPE,
+def start_venue(*args, venue="binance"):
+    proc = subprocess.Popen([VENUE, "--venue", venue, "--port", "0", *args], stdout=subprocess.PIPE,
                             stderr=subprocess.DEVNULL, text=True)
     line = proc.stdout.readline()
     m = re.search(r"listening (wss?://127\.0\.0\.1:(\d+)) (https?://127\.0\.0\.1:\d+)", line)
@@ -160,6 +160,75 @@ class LiveEngine(unittest.TestCase):
         self.assertNotEqual(r.returncode, 0)
         self.assertIn("bad.toml:2:", r.stderr)
         self.assertIn("engine.idle", r.stderr)
+
+
+class LiveEngineTwoVenues(unittest.TestCase):
+    """Binance spot and Coinbase in one engine, each against its own qf-venue."""
+    BINANCE = ["BTCUSDT", "ETHUSDT"]
+    COINBASE = ["BTC-USD", "ETH-USD", "SOL-USD"]
+
+    def setUp(self):
+        self.tmp = tempfile.TemporaryDirectory()
+        self.instance = f"livetest2v{os.getpid()}"
+        self.procs = []
+        self.log = None
+        bn, bn_ws, bn_rest = start_venue("--synthetic", "--symbols", ",".join(self.BINANCE), "--rate", "300",
+                                         "--seed", "7")
+        self.procs.append(bn)
+        cb, cb_ws, cb_rest = start_venue("--synthetic", "--symbols", ",".join(self.COINBASE), "--rate", "300",
+                                         "--seed", "7", venue="coinbase")
+        self.procs.append(cb)
+        self.config = write_config(self.tmp.name, self.instance, bn_ws, bn_rest, self.BINANCE)
+        with open(self.config, "a") as f:
+            f.write(f'[[venues]]\nvenue = "coinbase"\nws_url = "{cb_ws}"\nrest_url = "{cb_rest}"\n'
+                    'stale_after_ms = 2000\nreconnect_min_ms = 50\nreconnect_max_ms = 500\n\n')
+            for s in self.COINBASE:
+                f.write(f'[[instruments]]\nvenue = "coinbase"\nsymbol = "{s}"\nprice_decimals = 2\n'
+                        'qty_decimals = 8\n\n')
+
+    def tearDown(self):
+        for p in reversed(self.procs):
+            if p.poll() is None:
+                p.kill()
+            p.wait(timeout=10)
+        if self.log:
+            self.log.close()
+        for name in ("state", "control"):
+            try:
+                os.unlink(f"/dev/shm/qf.{self.instance}.{name}")
+            except FileNotFoundError:
+                pass
+        self.tmp.cleanup()
+
+    def test_every_book_of_both_venues_goes_live(self):
+        self.log = open(os.path.join(self.tmp.name, "engine.log"), "w")
+        engine = subprocess.Popen([ENGINE, "--config", self.config], stdout=self.log, stderr=subprocess.STDOUT)
+        self.procs.append(engine)
+        want = len(self.BINANCE) + len(self.COINBASE)
+
+        def all_live():
+            s = monitor_json(self.instance)
+            inst = s["instruments"] if s["status"] == "running" else []
+            return s if len(inst) == want and all(i["health"] == "live" for i in inst) else None
+
+        s = poll(all_live, "every book of both venues live")
+        venues = {(i["venue"], i["symbol"]) for i in s["instruments"]}
+        self.assertEqual(venues, {("binance-spot", x) for x in self.BINANCE} | {("coinbase", x) for x in self.COINBASE})
+        for i in s["instruments"]:
+            self.assertEqual(i["crossed"], 0, i)
+            self.assertLess(float(i["bid"]), float(i["ask"]), i)
+        self.assertEqual(sorted(f["name"] for f in s["feeds"]), ["binance-spot", "coinbase"])
+        # Both feeds keep counting messages without errors while every book stays live.
+        first = {f["name"]: f["messages"] for f in s["feeds"]}
+        later = poll(lambda: (lambda x: x if x["status"] == "running" and all(
+            f["messages"] > first[f["name"]] for f in x["feeds"]) else None)(monitor_json(self.instance)),
+            "both feeds' message counts to grow")
+        for f in later["feeds"]:
+            self.assertEqual(f["parse_errors"], 0, f)
+            self.assertEqual(f["reconnects"], 0, f)
+        self.assertTrue(all(i["health"] == "live" for i in later["instruments"]))
+        engine.send_signal(signal.SIGTERM)
+        self.assertEqual(engine.wait(timeout=WAIT_S), 0)
 
 
 if __name__ == "__main__":

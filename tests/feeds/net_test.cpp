@@ -23,6 +23,8 @@ TEST(url, should_split_scheme_host_port_and_path) {
   EXPECT_EQ(b.path, "/");
   EXPECT_EQ(parse_url("https://api.binance.com").port, 443);
   EXPECT_EQ(parse_url("ws://localhost").port, 80);
+  EXPECT_EQ(parse_url("https://api.binance.com/x").text(), "https://api.binance.com:443/x");
+  EXPECT_EQ(parse_url("ws://127.0.0.1:5").text(), "ws://127.0.0.1:5/");
 }
 
 TEST(url, should_join_a_path_onto_a_base) {

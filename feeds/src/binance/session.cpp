@@ -145,6 +145,9 @@ void Session::on_open(Conn& c) {
   }
   c.ever_opened = true;
   const std::uint64_t ticks = loop_.clock().now();
+  if (config_.recorder != nullptr) {
+    (void)config_.recorder->ws_open(net::join(config_.ws, c.path).text());
+  }
   if (log_) {
     log_(LogLevel::info, config_.name + ": connected, " + std::to_string(c.members.size()) + " instruments");
   }
@@ -179,6 +182,9 @@ void Session::status(const Instrument& in, core::FeedStatus s, std::uint64_t rec
 void Session::on_message(Conn& c, PaddedView frame, std::uint64_t recv_ticks) {
   ++counters_.messages;
   counters_.bytes += frame.size;
+  if (config_.recorder != nullptr) {
+    (void)config_.recorder->frame(ipc::realtime_ns(), std::string_view(frame.data, frame.size));
+  }
   Message m;
   const ParseResult r = c.parser.parse(frame, m);
   if (r != ParseResult::ok) {
@@ -370,13 +376,18 @@ void Session::request_snapshots(std::uint64_t now) {
     path += in.spec.symbol;
     path += "&limit=" + std::to_string(config_.snapshot_limit);
     const std::uint64_t epoch = in.epoch;
-    loop_.http_get(net::join(config_.rest, path), config_.max_snapshot_bytes,
-                   [this, i, epoch](net::HttpResult&& r) { on_snapshot(i, epoch, std::move(r)); });
+    const net::Url url = net::join(config_.rest, path);
+    loop_.http_get(url, config_.max_snapshot_bytes, [this, i, epoch, text = url.text()](net::HttpResult&& r) {
+      on_snapshot(i, epoch, text, std::move(r));
+    });
   }
 }
 
-void Session::on_snapshot(std::size_t index, std::uint64_t epoch, net::HttpResult&& r) {
+void Session::on_snapshot(std::size_t index, std::uint64_t epoch, const std::string& url, net::HttpResult&& r) {
   budget_.release();
+  if (config_.recorder != nullptr && r.status == 200) {
+    (void)config_.recorder->rest(ipc::realtime_ns(), url, r.body);
+  }
   Instrument& in = *instruments_[index];
   if (stopping_) {
     return;

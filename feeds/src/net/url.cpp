@@ -17,7 +17,8 @@ namespace {
 } // namespace
 
 std::string Url::text() const {
-  std::string out = tls ? "wss://" : "ws://";
+  std::string out = scheme;
+  out.append("://");
   out.append(host);
   out.push_back(':');
   out.append(std::to_string(port));
@@ -39,6 +40,7 @@ Url parse_url(std::string_view url) {
     if (url.substr(0, s.prefix.size()) == s.prefix) {
       u.tls = s.tls;
       u.port = s.port;
+      u.scheme = std::string(s.prefix.substr(0, s.prefix.size() - 3));
       rest = url.substr(s.prefix.size());
       break;
     }

@@ -92,6 +92,40 @@ struct GatewaySection {
   int stall_after_ms = 2000;         // heartbeat age that makes the engine "stalled"
 };
 
+// Paper trading: volatility-target sizing, pre-trade limits and the kill switch.
+enum class KillModeSetting : std::uint8_t { halt, reduce_only, flatten };
+struct RiskSection {
+  bool enabled = true;                  // paper trading on the fused signal
+  double target_vol_annual = 0.20;      // target volatility of a position, annualized
+  double allocation = 0.10;             // fraction of capital per instrument at full signal
+  double vol_floor = 1e-6;              // realized vol (per sqrt s) below this: no position
+  double lot_size = 0.0;                // 0: the instrument's quantity step
+  double rebalance_notional = 500;      // no order unless |target - position| * mid exceeds it
+  double price_band_bps = 50;           // order price within this of the mid
+  double max_order_notional = 10'000;
+  double max_position_notional = 20'000; // per instrument
+  double max_gross_notional = 50'000;
+  double daily_loss_limit = 2'000;       // UTC day, quote currency
+  double max_drawdown = 0.15;            // from the equity peak
+  std::uint32_t orders_per_s_instrument = 5;
+  std::uint32_t orders_per_min_instrument = 60;
+  std::uint32_t orders_per_s_total = 10;
+  std::uint32_t orders_per_min_total = 200;
+  KillModeSetting trip_mode = KillModeSetting::halt; // mode of automatic trips
+  std::string state_file;                // live: persisted portfolio + kill switch; empty: none
+};
+struct PaperSection {
+  double initial_capital = 100'000;
+  double taker_fee_bps = 10;
+  double maker_fee_bps = 10;
+  double latency_ms = 0; // engine time before an order reaches the book
+};
+struct BacktestSection {
+  std::uint32_t min_trades = 10;
+  double min_win_rate = 0.45;
+  double max_drawdown = 0.20; // strictly below
+};
+
 struct Config {
   EngineSection engine;
   BookSection book;
@@ -100,6 +134,9 @@ struct Config {
   std::vector<VenueEntry> venues; // one per venue used by an instrument (defaults filled in)
   RestBudgetSection rest_budget;
   GatewaySection gateway;
+  RiskSection risk;
+  PaperSection paper;
+  BacktestSection backtest;
 };
 
 // The live endpoints of a venue (throws ConfigError for an unknown venue name).

@@ -20,6 +20,7 @@
 #include "qf/core/fusion.hpp"
 #include "qf/core/order_book.hpp"
 #include "qf/core/regime.hpp"
+#include "qf/core/risk.hpp"
 #include "qf/ipc/spsc_ring.hpp"
 #include "qf/ipc/state_layout.hpp"
 #include "qf/ipc/tsc_clock.hpp"
@@ -44,6 +45,7 @@ struct CoreConfig {
   HmmParams<kRegimes, kRegimeObs> hmm = default_hmm();
   FusionParams<kRegimes, kSignalFeatures> fusion = default_fusion();
   std::size_t batch = 256; // events per drain
+  RiskConfig risk;          // sizing, limits, kill switch, paper execution
 
   // Calm / trending / volatile over (1 s return in bps, realized vol in bps/sqrt(s)).
   static HmmParams<kRegimes, kRegimeObs> default_hmm();
@@ -96,6 +98,15 @@ public:
   [[gnu::cold]] void acknowledge(const ipc::ControlCommand& command, ipc::ControlResult result, const char* text,
                                  std::uint64_t now_unix_ns) noexcept;
 
+  // Executes a risk command (kill_on, kill_reduce_only, flatten, kill_off, resume, reset) and
+  // acknowledges it; false for an action that is not a risk command (resync). Core thread.
+  bool control(const ipc::ControlCommand& command, std::uint64_t now_unix_ns) noexcept;
+  // Paper trading state (replay summaries, persistence, tests; core thread only).
+  [[nodiscard]] const PaperTrader& trader() const noexcept { return *trader_; }
+  // Restores a persisted portfolio and kill switch (start-up, before the first event).
+  void restore(const RiskSnapshot& s, std::uint64_t now_unix_ns) noexcept;
+  [[nodiscard]] RiskSnapshot risk_snapshot() const noexcept;
+
   // A notable event for the log (cold: formatting happens here, not per event).
   [[gnu::cold]] void note(ipc::NotableKind kind, std::uint16_t instrument, const char* text,
                           std::uint64_t now_unix_ns) noexcept;
@@ -114,6 +125,11 @@ private:
   void publish_features(Instrument& in, std::uint64_t now_unix_ns) noexcept;
   void publish_health(Instrument& in) noexcept;
   void record_latency(const Event& e, std::uint64_t popped_ticks) noexcept;
+  void run_risk(Instrument& in, std::uint64_t now_unix_ns) noexcept;
+  void publish_position(std::size_t instrument, std::uint64_t now_unix_ns) noexcept;
+  void publish_portfolio(std::uint64_t now_unix_ns) noexcept;
+  void publish_risk(std::uint64_t now_unix_ns) noexcept;
+  [[gnu::cold]] void note_trip(KillCause cause, std::uint16_t instrument, std::uint64_t now_unix_ns) noexcept;
 
   CoreConfig config_;
   StateSections state_;
@@ -122,6 +138,8 @@ private:
   std::size_t count_ = 0;
   std::vector<std::unique_ptr<Instrument>> instruments_;
   std::uint64_t events_processed_ = 0;
+  std::unique_ptr<PaperTrader> trader_;
+  std::uint64_t fills_published_ = 0;
 };
 
 } // namespace qf::core

@@ -19,7 +19,7 @@
 
 namespace qf::ipc {
 
-inline constexpr std::uint32_t kControlLayoutVersion = 1;
+inline constexpr std::uint32_t kControlLayoutVersion = 2;
 inline constexpr const char* kControlSegmentName = "control";
 inline constexpr std::size_t kControlRingSize = 64;
 inline constexpr std::uint16_t kNoInstrument = 0xFFFF;
@@ -30,6 +30,8 @@ enum class ControlAction : std::uint8_t {
   kill_off = 3, // release the manual kill switch
   flatten = 4,  // close every paper position, then halt
   resume = 5,   // leave halt / reduce-only after a drawdown trip
+  kill_reduce_only = 6, // kill switch in reduce-only mode: only orders that shrink a position
+  reset = 7,            // release the kill switch and re-base the drawdown peak on current equity
 };
 
 [[nodiscard]] constexpr const char* to_string(ControlAction a) noexcept {
@@ -39,6 +41,8 @@ enum class ControlAction : std::uint8_t {
   case ControlAction::kill_off: return "kill_off";
   case ControlAction::flatten: return "flatten";
   case ControlAction::resume: return "resume";
+  case ControlAction::kill_reduce_only: return "kill_reduce_only";
+  case ControlAction::reset: return "reset";
   }
   return "unknown";
 }

@@ -10,7 +10,8 @@
 //   2 kSectionFeeds:       FeedTable (per-feed counters) and the engine's own counters
 //   3 kSectionLatency:     LatencyTable, one histogram per Stage
 //   4 kSectionEvents:      EventLog, a ring of recent notable events
-//   5 kSectionControl:     ControlLog, the engine's acknowledgements of control commands
+//   5 kSectionControl:     ControlLog, the engine's acknowledgements of control commands, and
+//                          (v3) the portfolio, risk and recent-fills records
 // Prices and quantities are int64 fixed point with the instrument's decimals (format them
 // with qf/ipc/fixed_point.hpp); times are Unix ns unless named *_mono_ns (CLOCK_MONOTONIC).
 
@@ -25,7 +26,7 @@
 
 namespace qf::ipc {
 
-inline constexpr std::uint32_t kStateLayoutVersion = 2;
+inline constexpr std::uint32_t kStateLayoutVersion = 3;
 inline constexpr const char* kStateSegmentName = "state";
 
 inline constexpr std::size_t kMaxInstruments = 64;
@@ -41,6 +42,8 @@ inline constexpr std::size_t kSectionLatency = 3;
 inline constexpr std::size_t kSectionEvents = 4;
 inline constexpr std::size_t kSectionControl = 5;
 inline constexpr std::size_t kControlLogSize = 64; // power of two
+inline constexpr std::size_t kMaxRefusalReasons = 12;
+inline constexpr std::size_t kFillLogSize = 64; // power of two
 
 // SegmentHeader::mode of the state segment.
 enum class EngineMode : std::uint32_t { live = 0, sim = 1, replay = 2 };
@@ -161,12 +164,25 @@ struct HealthRecord {
   std::uint64_t last_update_mono_ns;
 };
 
+// Paper position and P&L of one instrument (quote currency, base units; double, not fixed
+// point: these are computed values, not venue prices).
+struct PositionRecord {
+  double qty;      // signed, base units
+  double avg_cost; // of the open quantity
+  double mark;     // the mid it is marked to
+  double realized, unrealized, fees;
+  double target;   // the sizing's target position
+  std::uint64_t fills;
+  std::uint64_t updated_unix_ns;
+};
+
 struct InstrumentState {
   Seqlock<QuoteRecord> quote;
   Seqlock<BookRecord> book;
   Seqlock<FeatureRecord> features;
   Seqlock<SignalRecord> signal;
   Seqlock<HealthRecord> health;
+  Seqlock<PositionRecord> position;
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -207,7 +223,10 @@ struct LatencyTable {
 // ---------------------------------------------------------------------------------------------
 // Section 4: recent notable events (gaps, resyncs, reconnects, kill-switch trips, ...)
 
-enum class NotableKind : std::uint8_t { info = 0, gap = 1, resync = 2, reconnect = 3, stale = 4, crossed = 5, control = 6 };
+enum class NotableKind : std::uint8_t {
+  info = 0, gap = 1, resync = 2, reconnect = 3, stale = 4, crossed = 5, control = 6,
+  risk = 7, // kill-switch trips and resets
+};
 
 struct NotableEvent {
   std::uint64_t unix_ns;
@@ -259,15 +278,90 @@ struct ControlAck {
   std::array<char, 40> text; // NUL-terminated detail
 };
 
+// The account as a whole (quote currency).
+struct PortfolioRecord {
+  double initial_capital, cash, equity, peak_equity, drawdown; // drawdown: (peak - equity) / peak
+  double daily_pnl, day_start_equity;                          // UTC day
+  double realized, unrealized, fees, gross_exposure;
+  std::uint64_t fills, orders;
+  std::uint64_t updated_unix_ns;
+};
+
+// Kill-switch modes and causes (the names match the core's KillMode / KillCause).
+enum class KillModeCode : std::uint8_t { none = 0, halt = 1, reduce_only = 2, flatten = 3 };
+enum class KillCauseCode : std::uint8_t { none = 0, drawdown = 1, daily_loss = 2, rate_limit = 3, command = 4 };
+
+[[nodiscard]] constexpr const char* to_string(KillModeCode m) noexcept {
+  switch (m) {
+  case KillModeCode::none: return "none";
+  case KillModeCode::halt: return "halt";
+  case KillModeCode::reduce_only: return "reduce-only";
+  case KillModeCode::flatten: return "flatten";
+  }
+  return "unknown";
+}
+[[nodiscard]] constexpr const char* to_string(KillCauseCode c) noexcept {
+  switch (c) {
+  case KillCauseCode::none: return "none";
+  case KillCauseCode::drawdown: return "drawdown";
+  case KillCauseCode::daily_loss: return "daily_loss";
+  case KillCauseCode::rate_limit: return "rate_limit";
+  case KillCauseCode::command: return "command";
+  }
+  return "unknown";
+}
+// Refusal reasons by index in RiskRecord::refusals (the core's Refusal enum).
+inline constexpr std::array<const char*, kMaxRefusalReasons> kRefusalNames = {
+    "none", "kill_switch", "book_not_live", "price_band", "order_notional", "position_limit",
+    "gross_exposure", "daily_loss", "rate_limit", "pending", "", ""};
+
+// Limits, usage and the kill switch.
+struct RiskRecord {
+  KillModeCode kill_mode; // none: not tripped
+  KillCauseCode kill_cause;
+  std::uint8_t enabled; // paper trading on
+  std::uint8_t refusal_reasons; // entries of `refusals` in use
+  std::uint32_t reserved;
+  std::uint64_t kill_since_unix_ns;
+  std::uint64_t kill_trips;
+  // limits
+  double max_drawdown, daily_loss_limit, max_order_notional, max_position_notional, max_gross_notional;
+  double price_band_bps;
+  std::uint32_t orders_per_s_instrument, orders_per_min_instrument, orders_per_s_total, orders_per_min_total;
+  // usage
+  std::uint32_t orders_last_s, orders_last_min; // overall
+  std::array<std::uint64_t, kMaxRefusalReasons> refusals;
+  std::uint64_t updated_unix_ns;
+};
+
+struct FillRecord {
+  std::uint64_t unix_ns;
+  std::uint64_t order_id;
+  std::uint16_t instrument;
+  std::uint8_t side; // 0 buy, 1 sell
+  std::uint8_t reserved[5];
+  double qty, price, fee, realized;
+};
+
 struct ControlLog {
   std::atomic<std::uint64_t> written; // total ever written; entry i lives at i % kControlLogSize
   std::array<Seqlock<ControlAck>, kControlLogSize> entries;
+  // v3: risk and paper execution live in this section (the header has six sections).
+  Seqlock<PortfolioRecord> portfolio;
+  Seqlock<RiskRecord> risk;
+  std::atomic<std::uint64_t> fills_written; // entry i lives at i % kFillLogSize
+  std::array<Seqlock<FillRecord>, kFillLogSize> fills;
 
   // Engine only.
   void append(const ControlAck& a) noexcept {
     const std::uint64_t n = written.load(std::memory_order_relaxed);
     entries[n % kControlLogSize].store(a);
     written.store(n + 1, std::memory_order_release);
+  }
+  void append_fill(const FillRecord& f) noexcept {
+    const std::uint64_t n = fills_written.load(std::memory_order_relaxed);
+    fills[n % kFillLogSize].store(f);
+    fills_written.store(n + 1, std::memory_order_release);
   }
 };
 
@@ -281,6 +375,10 @@ static_assert(std::is_trivially_copyable_v<HealthRecord>);
 static_assert(std::is_trivially_copyable_v<FeedRecord>);
 static_assert(std::is_trivially_copyable_v<EngineRecord>);
 static_assert(std::is_trivially_copyable_v<NotableEvent>);
+static_assert(std::is_trivially_copyable_v<PositionRecord>);
+static_assert(std::is_trivially_copyable_v<PortfolioRecord>);
+static_assert(std::is_trivially_copyable_v<RiskRecord>);
+static_assert(std::is_trivially_copyable_v<FillRecord>);
 static_assert(sizeof(NotableEvent) == 96);
 
 // Section sizes in order, for SegmentOptions::section_bytes.

@@ -23,6 +23,7 @@
 #include "qf/feeds/net/loop.hpp"
 #include "qf/feeds/net/rest_budget.hpp"
 #include "qf/feeds/net/url.hpp"
+#include "qf/feeds/recorder.hpp"
 
 namespace qf::feeds::binance {
 
@@ -43,6 +44,7 @@ struct SessionConfig {
   std::size_t max_frame_bytes = std::size_t{1} << 20;
   std::size_t max_snapshot_bytes = std::size_t{8} << 20;
   std::uint64_t seed = 0; // backoff jitter (0: random)
+  Recorder* recorder = nullptr; // record_dir: raw frames, opens and snapshots (never blocks)
 };
 
 class Session final : public VenueSession {
@@ -77,7 +79,7 @@ private:
   void on_closed(Conn& c, std::string_view reason);
   void schedule_reconnect(Conn& c, bool at_once);
   void request_snapshots(std::uint64_t now);
-  void on_snapshot(std::size_t index, std::uint64_t epoch, net::HttpResult&& r);
+  void on_snapshot(std::size_t index, std::uint64_t epoch, const std::string& url, net::HttpResult&& r);
   void status(const Instrument& in, core::FeedStatus s, std::uint64_t recv_ticks);
   void log_sampled(LogLevel level, const std::string& text);
 

@@ -8,12 +8,13 @@
 namespace qf::feeds::net {
 
 struct Url {
+  std::string scheme = "ws"; // ws | wss | http | https
   bool tls = false;
   std::string host;
   int port = 0;
   std::string path = "/"; // with the query, always starting with '/'
 
-  [[nodiscard]] std::string text() const; // "wss://host:port/path"
+  [[nodiscard]] std::string text() const; // "wss://host:port/path", the scheme as parsed
 };
 
 // Accepts ws://, wss://, http:// and https:// URLs with an optional port (defaults 80 / 443).

@@ -1,0 +1,276 @@
+#!/usr/bin/env python3
+"""End-to-end latency benchmark: qf-venue --synthetic -> qf-engine (live mode, real sockets on
+127.0.0.1), read from the engine's own histograms (qf-monitor --json).
+
+Each trial is a fresh venue + engine (a fresh instance, so its histograms cover exactly that
+trial) at one venue rate, with one reader condition:
+  none     nothing attached
+  monitor  qf-monitor full screen at --interval 50 in a private tmux server
+  ws       qf-gateway with N WebSocket clients (node bench/e2e/ws_load.js) at the gateway's 20 Hz
+  both     monitor + gateway + clients
+Readers are attached before the engine starts, so the whole engine life is under that condition.
+Trials are interleaved (the condition order alternates from rate to rate) so a noisy spell on
+this shared machine does not land on one condition only. Per trial: the engine syncs every book,
+then two snapshots `--seconds` apart give the sustained rate (feed message counters); latency
+percentiles are the engine's since-start histograms (sync included, a few hundred events).
+
+  bench/e2e/e2e_bench.py [--build-dir build] [--rates 10000,100000,max] [--seconds 15]
+                         [--clients 200] [--idle backoff|spin] [--rounds 1] [--out bench/results]
+Writes bench/results/e2e-<idle>.json and prints the table (bench.sh also keeps it in e2e.txt).
+"""
+import argparse
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+SYMBOLS = ["BTCUSDT", "ETHUSDT", "SOLUSDT"]
+STAGES = ["parse", "queue", "process", "receive_to_publish"]
+QUANTS = ["p50", "p90", "p99", "p999", "max"]
+
+
+def log(msg):
+    print(f"e2e_bench: {msg}", file=sys.stderr, flush=True)
+
+
+def poll(cond, what, timeout=60.0, interval=0.1):
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        try:
+            last = cond()
+            if last:
+                return last
+        except (OSError, ValueError) as e:
+            last = e
+        time.sleep(interval)
+    raise RuntimeError(f"timed out waiting for {what}; last: {last!r}")
+
+
+class Trial:
+    def __init__(self, args, rate, cond, tag):
+        self.args, self.rate, self.cond = args, rate, cond
+        self.instance = f"qfbench{os.getpid()}{tag}"
+        self.dir = tempfile.mkdtemp(prefix=f"{self.instance}-")
+        self.bin = os.path.join(args.build_dir, "bin")
+        self.procs = []  # (name, Popen), stopped newest first
+        self.tmux = None
+
+    def spawn(self, name, argv, **kw):
+        logf = open(os.path.join(self.dir, name + ".log"), "w")
+        p = subprocess.Popen(argv, stderr=logf, **kw)
+        self.procs.append((name, p))
+        return p
+
+    def monitor_json(self):
+        out = subprocess.run([os.path.join(self.bin, "qf-monitor"), "--instance", self.instance, "--json"],
+                             capture_output=True, text=True, timeout=30, check=True)
+        return json.loads(out.stdout)
+
+    def run(self):
+        a = self.args
+        venue = self.spawn("venue", [os.path.join(self.bin, "qf-venue"), "--venue", "binance", "--port", "0",
+                                     "--synthetic", "--symbols", ",".join(SYMBOLS), "--rate", self.rate,
+                                     "--seed", "7"], stdout=subprocess.PIPE, text=True)
+        line = venue.stdout.readline()
+        m = re.search(r"listening (ws://127\.0\.0\.1:\d+) (http://127\.0\.0\.1:\d+)", line)
+        if not m:
+            raise RuntimeError(f"qf-venue: {line!r}")
+        ws_url, http_url = m.group(1), m.group(2)
+        config = os.path.join(self.dir, "bench.toml")
+        with open(config, "w") as f:
+            f.write(f'[engine]\ninstance = "{self.instance}"\nmode = "sim"\nidle = "{a.idle}"\nlock_memory = false\n\n'
+                    f'[gateway]\nport = 0\npush_hz = {a.push_hz}\n\n'
+                    f'[[venues]]\nvenue = "binance-spot"\nws_url = "{ws_url}"\nrest_url = "{http_url}"\n'
+                    'depth_stream = "depth@100ms"\n\n')
+            for s in SYMBOLS:
+                f.write(f'[[instruments]]\nvenue = "binance-spot"\nsymbol = "{s}"\nprice_decimals = 2\n'
+                        'qty_decimals = 8\n\n')
+        ws_clients = None
+        if self.cond in ("ws", "both"):
+            gw = self.spawn("gateway", [os.path.join(self.bin, "qf-gateway"), "--config", config, "--port", "0"],
+                            stdout=subprocess.PIPE, text=True)
+            gl = gw.stdout.readline()
+            gm = re.search(r"listening (http://127\.0\.0\.1:\d+)", gl)
+            if not gm:
+                raise RuntimeError(f"qf-gateway: {gl!r}")
+            ws_clients = self.spawn("ws_load", [a.node, os.path.join(ROOT, "bench/e2e/ws_load.js"),
+                                                gm.group(1).replace("http", "ws") + "/ws", str(a.clients)],
+                                    stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+            ready = ws_clients.stdout.readline()
+            if '"ready"' not in ready:
+                raise RuntimeError(f"ws_load: {ready!r}")
+        if self.cond in ("monitor", "both"):
+            self.tmux = f"qfbench{os.getpid()}"
+            subprocess.run(["tmux", "-L", self.tmux, "-f", "/dev/null", "new-session", "-d", "-x", "160", "-y", "50",
+                            f"{os.path.join(self.bin, 'qf-monitor')} --instance {self.instance} --interval {a.monitor_ms}"],
+                           check=True)
+        engine = self.spawn("engine", [os.path.join(self.bin, "qf-engine"), "--config", config])
+
+        def all_live():
+            s = self.monitor_json()
+            if engine.poll() is not None:
+                raise RuntimeError(f"qf-engine exited {engine.returncode}")
+            ok = s["status"] == "running" and len(s["instruments"]) == len(SYMBOLS) and \
+                all(i["health"] == "live" for i in s["instruments"])
+            return s if ok else None
+        poll(all_live, "every book live", timeout=60)
+        first = self.monitor_json()
+        t0 = time.monotonic()
+        time.sleep(a.seconds)  # the measurement window itself, not a synchronisation
+        second = self.monitor_json()
+        dt = time.monotonic() - t0
+        with urllib.request.urlopen(http_url + "/venue/stats", timeout=5) as r:
+            vstats = json.loads(r.read())
+        ws_result = None
+        if ws_clients is not None:
+            ws_clients.stdin.close()
+            ws_result = json.loads(ws_clients.stdout.readline() or "null")
+        return self.result(first, second, dt, vstats, ws_result)
+
+    def result(self, first, second, dt, vstats, ws_result):
+        f1, f2 = first["feeds"][0], second["feeds"][0]
+        lat = {s: {q: second["latency_ns"][s][q] for q in ["count", *QUANTS]} for s in STAGES}
+        health = {i["symbol"]: i["health"] for i in second["instruments"]}
+        return {
+            "rate": self.rate, "condition": self.cond, "seconds": round(dt, 3),
+            "messages_per_s": (f2["messages"] - f1["messages"]) / dt,
+            "events_per_s": (second["events_processed"] - first["events_processed"]) / dt,
+            "messages": f2["messages"], "drops": f2["drops"], "gaps": f2["gaps"], "resyncs": f2["resyncs"],
+            "parse_errors": f2["parse_errors"], "reconnects": f2["reconnects"],
+            "ring_high_water": f2["ring_high_water"],
+            "instrument_gaps": sum(i["gaps"] for i in second["instruments"]),
+            "health": health, "venue_sent": vstats.get("messages_sent"),
+            "venue_slow_consumers": vstats.get("slow_consumers"),
+            "latency_ns": lat, "ws": ws_result,
+        }
+
+    def stop(self):
+        if self.tmux:
+            subprocess.run(["tmux", "-L", self.tmux, "kill-server"], capture_output=True)
+        for name, p in reversed(self.procs):
+            if p.poll() is None:
+                p.send_signal(signal.SIGTERM)
+                try:
+                    p.wait(timeout=20)
+                except subprocess.TimeoutExpired:
+                    p.kill()
+                    p.wait()
+        for seg in ("state", "control"):
+            try:
+                os.unlink(f"/dev/shm/qf.{self.instance}.{seg}")
+            except FileNotFoundError:
+                pass
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def us(ns):
+    """Microseconds, one decimal below 10 ms."""
+    return f"{ns / 1000:.1f}" if ns < 10_000_000 else f"{ns / 1000:.0f}"
+
+
+def table(results):
+    rows = [f"{'rate':>7} {'readers':>8} {'msg/s':>8} {'drops':>5} {'gaps':>4}  "
+            + "  ".join(f"{s + ' p50/p90/p99/p99.9/max (us)':<44}" for s in ["process", "receive_to_publish"]),
+            ]
+    for r in results:
+        cells = []
+        for s in ["process", "receive_to_publish"]:
+            cells.append(f"{'/'.join(us(r['latency_ns'][s][q]) for q in QUANTS):<44}")
+        rows.append(f"{r['rate']:>7} {r['condition']:>8} {r['messages_per_s']:>8.0f} {r['drops']:>5} "
+                    f"{r['gaps'] + r['instrument_gaps']:>4}  " + "  ".join(cells))
+    rows.append("")
+    rows.append(f"{'rate':>7} {'readers':>8}  " + "  ".join(f"{s + ' p50/p99/p99.9 (us)':<28}" for s in ["parse", "queue"]))
+    for r in results:
+        rows.append(f"{r['rate']:>7} {r['condition']:>8}  " + "  ".join(
+            f"{'/'.join(us(r['latency_ns'][s][q]) for q in ('p50', 'p99', 'p999')):<28}" for s in ["parse", "queue"]))
+    return "\n".join(rows)
+
+
+def ratios(results):
+    """Median over rounds of p99(condition) / p99(none) per rate, for the core (process) and
+    receive-to-publish stages."""
+    out = {}
+    for r in results:
+        if r["condition"] == "none":
+            continue
+        base = [b for b in results if b["rate"] == r["rate"] and b["condition"] == "none"]
+        for stage in ("process", "receive_to_publish"):
+            vals = [r["latency_ns"][stage]["p99"] / b["latency_ns"][stage]["p99"] for b in base
+                    if b["latency_ns"][stage]["p99"]]
+            if vals:
+                out.setdefault(f"{r['rate']}:{r['condition']}:{stage}", []).extend(vals)
+    return {k: sorted(v)[len(v) // 2] for k, v in out.items()}
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--build-dir", default=os.path.join(ROOT, "build"))
+    p.add_argument("--rates", default="10000,100000,max")
+    p.add_argument("--full-at", default="100000", help="the rate measured under all four conditions")
+    p.add_argument("--seconds", type=float, default=15.0)
+    p.add_argument("--clients", type=int, default=200)
+    p.add_argument("--push-hz", type=float, default=20.0)
+    p.add_argument("--monitor-ms", type=int, default=50)
+    p.add_argument("--idle", default="backoff", choices=["spin", "backoff", "sleep"])
+    p.add_argument("--rounds", type=int, default=1)
+    p.add_argument("--node", default=shutil.which("node") or "node")
+    p.add_argument("--out", default=os.path.join(ROOT, "bench/results"))
+    a = p.parse_args()
+    a.build_dir = os.path.abspath(a.build_dir)
+
+    plan = []
+    for rnd in range(a.rounds):
+        for k, rate in enumerate(a.rates.split(",")):
+            conds = ["none", "monitor", "ws", "both"] if rate == a.full_at else ["none", "both"]
+            if (k + rnd) % 2:
+                conds = conds[::-1]
+            plan += [(rate, c) for c in conds]
+    log(f"{len(plan)} trials of {a.seconds:g} s (idle = {a.idle}, {a.clients} WebSocket clients at "
+        f"{a.push_hz:g} Hz, monitor every {a.monitor_ms} ms)")
+    results = []
+    for n, (rate, cond) in enumerate(plan):
+        t = Trial(a, rate, cond, n)
+        try:
+            log(f"trial {n + 1}/{len(plan)}: rate {rate}, readers {cond}")
+            r = t.run()
+            results.append(r)
+            log(f"  {r['messages_per_s']:.0f} msg/s, process p99 {us(r['latency_ns']['process']['p99'])} us, "
+                f"receive_to_publish p99 {us(r['latency_ns']['receive_to_publish']['p99'])} us, drops {r['drops']}, "
+                f"gaps {r['gaps'] + r['instrument_gaps']}")
+        finally:
+            t.stop()
+
+    rat = ratios(results)
+    summary = {
+        "idle": a.idle, "seconds_per_trial": a.seconds, "clients": a.clients, "push_hz": a.push_hz,
+        "monitor_interval_ms": a.monitor_ms, "cpus": os.cpu_count(), "results": results, "p99_ratios": rat,
+    }
+    os.makedirs(a.out, exist_ok=True)
+    with open(os.path.join(a.out, f"e2e-{a.idle}.json"), "w") as f:
+        json.dump(summary, f, indent=1)
+    print(table(results))
+    print()
+    print(f"p99 ratios against no reader at the same rate (idle = {a.idle}; median over rounds):")
+    for k in sorted(rat):
+        print(f"  {k:<45} {rat[k]:.3f}")
+    full = a.full_at
+    for stage in ("process", "receive_to_publish"):
+        mon, ws = rat.get(f"{full}:monitor:{stage}"), rat.get(f"{full}:ws:{stage}")
+        if mon is not None:
+            print(f"issue 6: {stage} p99 with qf-monitor at {a.monitor_ms} ms / without, {full} msg/s: {mon:.3f}")
+        if ws is not None:
+            print(f"issue 5: {stage} p99 with {a.clients} WebSocket clients at {a.push_hz:g} Hz / none, "
+                  f"{full} msg/s: {ws:.3f}")
+    print('JSON: ' + os.path.join(a.out, f'e2e-{a.idle}.json'))
+
+
+if __name__ == "__main__":
+    main()
