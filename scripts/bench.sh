@@ -3,7 +3,8 @@
 # references measured in the same run, and target verdicts. JSON lands in bench/results/.
 #   scripts/bench.sh            every suite that exists (today: ipc, core, feeds, e2e)
 #   scripts/bench.sh ipc        the ipc micro-benchmarks
-#   scripts/bench.sh core       the core micro-benchmarks (order book)
+#   scripts/bench.sh core       the order book vs std::map, and the replay benchmark (throughput
+#                               incl. parsing, core latency per event from the engine's histogram)
 #   scripts/bench.sh feeds      message parsing: our parsers vs RapidJSON and nlohmann::json
 #   scripts/bench.sh e2e        the whole stack: qf-venue --synthetic at 10k, 100k msg/s and max
 #                               into qf-engine, latency per stage from the engine's histograms,
@@ -43,6 +44,9 @@ run_suite_core() {
     --benchmark_enable_random_interleaving=true \
     --benchmark_out="bench/results/order_book_bench.json" --benchmark_out_format=json >/dev/null
   python3 perf/bench_report.py bench/results/order_book_bench.json | tee bench/results/core.txt
+  echo "bench.sh: running the replay benchmark (BTCUSDT capture looped past 1 M messages)" >&2
+  python3 bench/core/replay_bench.py ./build/bin/qf-engine ../shared/captures/binance-spot/btcusdt_20240808.capture.gz \
+    --json bench/results/replay_bench.json | tee -a bench/results/core.txt
 }
 
 run_suite_feeds() {

@@ -1,6 +1,7 @@
 #include "qf/core/bars.hpp"
 
 #include <gtest/gtest.h>
+#include <zlib.h>
 
 #include <cmath>
 #include <random>
@@ -98,19 +99,9 @@ double naive_atr(const std::vector<Bar>& bars, int period) {
   return atr;
 }
 
-TEST(bars, should_match_naive_bars_and_indicators_on_random_trades) {
-  std::mt19937_64 rng(21);
-  std::exponential_distribution<double> gap_ms(1.0 / 300.0);
-  std::normal_distribution<double> move(0.0, 0.05);
-  std::uniform_real_distribution<double> qty(0.01, 3.0);
-  std::vector<Trade> trades;
-  double price = 100.0;
-  double t_ms = 1'700'000'000'000.0;
-  for (int i = 0; i < 20'000; ++i) {
-    t_ms += std::floor(gap_ms(rng)) + (i % 2000 == 1999 ? 7'000.0 : 0.0); // some empty seconds
-    price += move(rng);
-    trades.push_back(Trade{static_cast<std::uint64_t>(t_ms) * 1'000'000ULL, price, qty(rng)});
-  }
+// Feeds `trades` through a BarBuilder and checks every closed bar, and the indicators every 50
+// bars, against the naive recomputations above.
+void expect_naive_bars_and_indicators(const std::vector<Trade>& trades, std::size_t min_bars) {
   BarBuilder builder(kSecond);
   std::vector<Bar> got;
   std::vector<BarIndicators> got_ind;
@@ -142,7 +133,60 @@ TEST(bars, should_match_naive_bars_and_indicators_on_random_trades) {
       EXPECT_TRUE(std::isnan(atr) ? std::isnan(got_ind[i].atr) : std::fabs(atr - got_ind[i].atr) < 1e-9) << i;
     }
   }
-  EXPECT_GT(builder.closed_bars(), 1000U);
+  EXPECT_GE(builder.closed_bars(), min_bars);
+}
+
+TEST(bars, should_match_naive_bars_and_indicators_on_random_trades) {
+  std::mt19937_64 rng(21);
+  std::exponential_distribution<double> gap_ms(1.0 / 300.0);
+  std::normal_distribution<double> move(0.0, 0.05);
+  std::uniform_real_distribution<double> qty(0.01, 3.0);
+  std::vector<Trade> trades;
+  double price = 100.0;
+  double t_ms = 1'700'000'000'000.0;
+  for (int i = 0; i < 20'000; ++i) {
+    t_ms += std::floor(gap_ms(rng)) + (i % 2000 == 1999 ? 7'000.0 : 0.0); // some empty seconds
+    price += move(rng);
+    trades.push_back(Trade{static_cast<std::uint64_t>(t_ms) * 1'000'000ULL, price, qty(rng)});
+  }
+  expect_naive_bars_and_indicators(trades, 1000);
+}
+
+// The trades of the real BTCUSDT capture, read with zlib and plain string search (independent of
+// the feeds parser): trade time T, price p, quantity q.
+std::vector<Trade> captured_btcusdt_trades() {
+  const std::string path = std::string(QF_CAPTURES_DIR) + "/binance-spot/btcusdt_20240808.capture.gz";
+  gzFile f = gzopen(path.c_str(), "rb");
+  if (f == nullptr) {
+    ADD_FAILURE() << "cannot open " << path;
+    return {};
+  }
+  std::vector<Trade> out;
+  std::vector<char> line(1 << 20);
+  const auto field = [](const std::string& s, const std::string& key) {
+    const std::size_t at = s.find("\"" + key + "\":");
+    std::size_t b = at + key.size() + 3;
+    if (s[b] == '"') {
+      ++b;
+    }
+    const std::size_t e = s.find_first_of("\",}", b);
+    return s.substr(b, e - b);
+  };
+  while (gzgets(f, line.data(), static_cast<int>(line.size())) != nullptr) {
+    const std::string s(line.data());
+    if (s.find("\"e\":\"trade\"") == std::string::npos) {
+      continue;
+    }
+    out.push_back(Trade{std::stoull(field(s, "T")) * 1'000'000ULL, std::stod(field(s, "p")), std::stod(field(s, "q"))});
+  }
+  gzclose(f);
+  return out;
+}
+
+TEST(bars, should_match_naive_bars_and_indicators_on_the_captured_btcusdt_trades) {
+  const std::vector<Trade> trades = captured_btcusdt_trades();
+  ASSERT_EQ(trades.size(), 9757U); // ../shared/captures/README.md
+  expect_naive_bars_and_indicators(trades, 300); // 346 s of trading
 }
 
 TEST(bars, should_close_flat_bars_for_silent_intervals_and_cap_them_after_a_long_silence) {
