@@ -294,6 +294,7 @@ int run_live(const LiveOptions& options) {
       cc.reconnect_min_ms = sc.reconnect_min_ms;
       cc.reconnect_max_ms = sc.reconnect_max_ms;
       cc.max_connection_age_s = sc.max_connection_age_s;
+      cc.recorder = sc.recorder;
       // A level2 snapshot is the whole book: never below the Coinbase parser's 4 MiB.
       cc.max_frame_bytes = std::max(cc.max_frame_bytes, sc.max_frame_bytes);
       ft->add_session(p.feed_index, ids,

@@ -122,6 +122,9 @@ void Session::on_open() {
   const bool reconnect = c.ever_opened;
   c.ever_opened = true;
   const std::uint64_t ticks = loop_.clock().now();
+  if (config_.recorder != nullptr) {
+    (void)config_.recorder->ws_open(config_.ws.text());
+  }
   if (log_) {
     log_(LogLevel::info, config_.name + ": connected, subscribing " + std::to_string(instruments_.size()) +
                              " products");
@@ -158,6 +161,9 @@ void Session::on_message(PaddedView frame, std::uint64_t recv_ticks) {
   Conn& c = *conn_;
   ++counters_.messages;
   counters_.bytes += frame.size;
+  if (config_.recorder != nullptr) {
+    (void)config_.recorder->frame(ipc::realtime_ns(), std::string_view(frame.data, frame.size));
+  }
   Message m;
   const ParseResult r = c.parser.parse(frame, m);
   if (r != ParseResult::ok) {
@@ -185,8 +191,6 @@ void Session::on_message(PaddedView frame, std::uint64_t recv_ticks) {
       return;
     }
     Instrument& in = instruments_[m.instrument];
-    static int mutation = 0;
-    if (m.kind == MessageKind::l2update && ++mutation % 50 == 0) return;
     const SyncOutcome o = c.sync.on_message(m, recv_ticks, EventSink(to_engine_));
     if (o == SyncOutcome::not_live) {
       ++counters_.drops; // an l2update before the (fresh) snapshot
@@ -283,7 +287,7 @@ void Session::send_resubscribes() {
   }
   // level2 has no sequence and no REST sync point: leaving and rejoining the depth channel is
   // what brings a fresh snapshot (l2updates still in flight are dropped as not live meanwhile).
-  // MUTATION c.ws.send_text(subscribe_text("unsubscribe", products, false));
+  c.ws.send_text(subscribe_text("unsubscribe", products, false));
   c.ws.send_text(subscribe_text("subscribe", products, false));
 }
 

@@ -24,6 +24,7 @@
 #include "qf/feeds/feed.hpp"
 #include "qf/feeds/net/loop.hpp"
 #include "qf/feeds/net/url.hpp"
+#include "qf/feeds/recorder.hpp"
 
 namespace qf::feeds::coinbase {
 
@@ -39,6 +40,7 @@ struct SessionConfig {
   // A level2 snapshot is the whole aggregated book (megabytes for BTC-USD).
   std::size_t max_frame_bytes = std::size_t{4} << 20;
   std::uint64_t seed = 0; // backoff jitter (0: random)
+  Recorder* recorder = nullptr; // record_dir: raw frames and opens (never blocks)
 };
 
 class Session final : public VenueSession {
