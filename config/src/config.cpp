@@ -320,6 +320,10 @@ Config from_table(const toml::table& root, const std::string& source) {
       if (venue != "coinbase" && v.depth_stream.rfind("depth", 0) != 0) {
         fail(source, t.source(), prefix + ".depth_stream", "must be depth, depth@100ms or depth@0ms");
       }
+      if (venue == "coinbase" && v.depth_stream != "level2_batch" && v.depth_stream != "level2") {
+        fail(source, t.source(), prefix + ".depth_stream",
+             "must be level2_batch (level2 needs authentication since 2023-08-01), got '" + v.depth_stream + "'");
+      }
       c.venues.push_back(v);
     }
   }

@@ -1,6 +1,8 @@
 #include "json_out.hpp"
 
+#include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <ctime>
 
 #include "qf/ipc/fixed_point.hpp"
@@ -61,6 +63,20 @@ JsonOut& JsonOut::str(std::string_view v) {
 JsonOut& JsonOut::num(double v) {
   separate();
   s_ += ipc::json_number(v);
+  return *this;
+}
+JsonOut& JsonOut::exact(double v) {
+  separate();
+  if (!std::isfinite(v)) {
+    s_ += "null";
+    return *this;
+  }
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.15g", v);
+  if (std::strtod(buf, nullptr) != v) {
+    std::snprintf(buf, sizeof buf, "%.17g", v);
+  }
+  s_ += buf;
   return *this;
 }
 JsonOut& JsonOut::u64(std::uint64_t v) {

@@ -19,7 +19,8 @@ public:
   JsonOut& end_array();
   JsonOut& key(std::string_view k);
   JsonOut& str(std::string_view v);
-  JsonOut& num(double v);
+  JsonOut& num(double v);  // 10 significant digits
+  JsonOut& exact(double v); // the shortest text that reads back as v (money, positions)
   JsonOut& u64(std::uint64_t v);
   JsonOut& i64(std::int64_t v);
   JsonOut& boolean(bool v);

@@ -472,6 +472,109 @@ void render_events(JsonOut& o, const ipc::StateSnapshot& s, std::size_t limit) {
   o.end_array();
 }
 
+bool engine_attached(const ipc::StateSnapshot& s) noexcept {
+  return s.status != ipc::EngineStatus::awaiting && s.status != ipc::EngineStatus::version_mismatch;
+}
+
+void render_portfolio(JsonOut& o, const ipc::StateSnapshot& s) {
+  if (!engine_attached(s)) {
+    o.null();
+    return;
+  }
+  const ipc::PortfolioRecord& p = s.portfolio;
+  o.begin_object();
+  o.key("initial_capital").exact(p.initial_capital).key("cash").exact(p.cash).key("equity").exact(p.equity);
+  o.key("peak_equity").exact(p.peak_equity).key("drawdown").exact(p.drawdown);
+  o.key("daily_pnl").exact(p.daily_pnl).key("day_start_equity").exact(p.day_start_equity);
+  o.key("realized").exact(p.realized).key("unrealized").exact(p.unrealized).key("fees").exact(p.fees);
+  o.key("total_pnl").exact(p.equity - p.initial_capital);
+  o.key("gross_exposure").exact(p.gross_exposure);
+  o.key("fills").u64(p.fills).key("orders").u64(p.orders);
+  o.time("updated", p.updated_unix_ns);
+  o.end_object();
+}
+
+void render_positions(JsonOut& o, const ipc::StateSnapshot& s) {
+  o.begin_array();
+  for (const ipc::InstrumentSnapshot& i : s.instruments) {
+    const ipc::PositionRecord& p = i.position;
+    o.begin_object();
+    o.key("key").str(instrument_key(i.info));
+    instrument_head(o, i);
+    o.key("qty").exact(p.qty).key("side").str(p.qty > 0 ? "long" : p.qty < 0 ? "short" : "flat");
+    o.key("avg_cost").exact(p.avg_cost).key("mark").exact(p.mark).key("notional").exact(p.qty * p.mark);
+    o.key("realized").exact(p.realized).key("unrealized").exact(p.unrealized).key("fees").exact(p.fees);
+    o.key("target").exact(p.target).key("fills").u64(p.fills);
+    o.time("updated", p.updated_unix_ns);
+    o.end_object();
+  }
+  o.end_array();
+}
+
+void render_fills(JsonOut& o, const ipc::StateSnapshot& s, std::size_t limit) {
+  o.begin_array();
+  std::size_t n = 0;
+  for (auto it = s.fills.rbegin(); it != s.fills.rend() && n < limit; ++it, ++n) {
+    const ipc::FillRecord& f = *it;
+    o.begin_object();
+    o.time("time", f.unix_ns);
+    o.key("order_id").u64(f.order_id);
+    o.key("instrument");
+    if (f.instrument < s.instruments.size()) {
+      o.str(instrument_key(s.instruments[f.instrument].info));
+    } else {
+      o.null();
+    }
+    o.key("side").str(f.side == 0 ? "buy" : "sell");
+    o.key("qty").exact(f.qty).key("price").exact(f.price).key("notional").exact(f.qty * f.price);
+    o.key("fee").exact(f.fee).key("realized").exact(f.realized);
+    o.end_object();
+  }
+  o.end_array();
+}
+
+void render_risk(JsonOut& o, const ipc::StateSnapshot& s) {
+  if (!engine_attached(s)) {
+    o.null();
+    return;
+  }
+  const ipc::RiskRecord& r = s.risk;
+  const ipc::PortfolioRecord& p = s.portfolio;
+  o.begin_object();
+  o.key("enabled").boolean(r.enabled != 0);
+  o.key("kill_switch").begin_object();
+  o.key("tripped").boolean(r.kill_mode != ipc::KillModeCode::none);
+  o.key("mode").str(ipc::to_string(r.kill_mode));
+  o.key("cause").str(ipc::to_string(r.kill_cause));
+  o.time("since", r.kill_since_unix_ns);
+  o.key("trips").u64(r.kill_trips);
+  o.end_object();
+  o.key("limits").begin_object();
+  o.key("max_drawdown").exact(r.max_drawdown).key("daily_loss_limit").exact(r.daily_loss_limit);
+  o.key("max_order_notional").exact(r.max_order_notional).key("max_position_notional").exact(r.max_position_notional);
+  o.key("max_gross_notional").exact(r.max_gross_notional).key("price_band_bps").exact(r.price_band_bps);
+  o.key("orders_per_s_instrument").u64(r.orders_per_s_instrument);
+  o.key("orders_per_min_instrument").u64(r.orders_per_min_instrument);
+  o.key("orders_per_s_total").u64(r.orders_per_s_total).key("orders_per_min_total").u64(r.orders_per_min_total);
+  o.end_object();
+  o.key("usage").begin_object();
+  o.key("drawdown").exact(p.drawdown);
+  o.key("daily_loss").exact(p.daily_pnl < 0 ? -p.daily_pnl : 0.0);
+  o.key("gross_exposure").exact(p.gross_exposure);
+  o.key("orders_last_s").u64(r.orders_last_s).key("orders_last_min").u64(r.orders_last_min);
+  o.end_object();
+  o.key("refusals").begin_object();
+  const std::size_t n = std::min<std::size_t>(r.refusal_reasons, ipc::kMaxRefusalReasons);
+  for (std::size_t k = 1; k < n; ++k) { // 0 is "none"
+    if (ipc::kRefusalNames[k][0] != '\0') {
+      o.key(ipc::kRefusalNames[k]).u64(r.refusals[k]);
+    }
+  }
+  o.end_object();
+  o.time("updated", r.updated_unix_ns);
+  o.end_object();
+}
+
 std::string render_metrics(const ipc::StateSnapshot& s, const GatewayStats& g, std::uint64_t now_unix_ns) {
   Prom p;
   const bool attached = s.status != ipc::EngineStatus::awaiting && s.status != ipc::EngineStatus::version_mismatch;
@@ -597,6 +700,64 @@ std::string render_metrics(const ipc::StateSnapshot& s, const GatewayStats& g, s
       p.sample("qf_latency_seconds_count", base, h.count);
     }
   }
+  if (attached) {
+    const ipc::PortfolioRecord& pf = s.portfolio;
+    const ipc::RiskRecord& rk = s.risk;
+    p.family("qf_equity", "gauge", "Paper equity: cash plus positions marked to mid (quote currency).");
+    p.sample("qf_equity", "", pf.equity);
+    p.family("qf_peak_equity", "gauge", "Highest equity since start or the last kill-switch reset.");
+    p.sample("qf_peak_equity", "", pf.peak_equity);
+    p.family("qf_drawdown_ratio", "gauge", "Drawdown from the equity peak, (peak - equity) / peak.");
+    p.sample("qf_drawdown_ratio", "", pf.drawdown);
+    p.family("qf_daily_pnl", "gauge", "Equity change since the start of the UTC day.");
+    p.sample("qf_daily_pnl", "", pf.daily_pnl);
+    p.family("qf_gross_exposure", "gauge", "Sum of |position| x mid over instruments.");
+    p.sample("qf_gross_exposure", "", pf.gross_exposure);
+    p.family("qf_fees_paid_total", "counter", "Fees paid by paper fills (quote currency).");
+    p.sample("qf_fees_paid_total", "", pf.fees);
+    p.family("qf_paper_fills_total", "counter", "Paper fills.");
+    p.sample("qf_paper_fills_total", "", pf.fills);
+    p.family("qf_paper_orders_total", "counter", "Paper orders sent.");
+    p.sample("qf_paper_orders_total", "", pf.orders);
+    if (!s.instruments.empty()) {
+      p.family("qf_position", "gauge", "Signed paper position per instrument, base units.");
+      for (const auto& i : s.instruments) {
+        p.sample("qf_position", instrument_labels(i), i.position.qty);
+      }
+      p.family("qf_position_notional", "gauge", "Paper position per instrument at its mark, quote currency.");
+      for (const auto& i : s.instruments) {
+        p.sample("qf_position_notional", instrument_labels(i), i.position.qty * i.position.mark);
+      }
+    }
+    p.family("qf_risk_refusals_total", "counter", "Orders refused by the pre-trade checks, by reason.");
+    const std::size_t nr = std::min<std::size_t>(rk.refusal_reasons, ipc::kMaxRefusalReasons);
+    for (std::size_t k = 1; k < nr; ++k) {
+      if (ipc::kRefusalNames[k][0] != '\0') {
+        std::string l = "reason=\"";
+        l += ipc::kRefusalNames[k];
+        l += '"';
+        p.sample("qf_risk_refusals_total", l, rk.refusals[k]);
+      }
+    }
+    p.family("qf_kill_switch_tripped", "gauge", "1 while the kill switch is tripped.");
+    p.sample("qf_kill_switch_tripped", "", std::uint64_t{rk.kill_mode != ipc::KillModeCode::none ? 1U : 0U});
+    p.family("qf_kill_switch_mode", "gauge", "Kill-switch mode (1 for the current one; none = not tripped).");
+    for (std::uint8_t m = 0; m <= static_cast<std::uint8_t>(ipc::KillModeCode::flatten); ++m) {
+      std::string l = "mode=\"";
+      l += ipc::to_string(static_cast<ipc::KillModeCode>(m));
+      l += '"';
+      p.sample("qf_kill_switch_mode", l, std::uint64_t{static_cast<std::uint8_t>(rk.kill_mode) == m ? 1U : 0U});
+    }
+    p.family("qf_kill_switch_cause", "gauge", "Cause of the current trip (1 for the current one; none = not tripped).");
+    for (std::uint8_t c = 0; c <= static_cast<std::uint8_t>(ipc::KillCauseCode::command); ++c) {
+      std::string l = "cause=\"";
+      l += ipc::to_string(static_cast<ipc::KillCauseCode>(c));
+      l += '"';
+      p.sample("qf_kill_switch_cause", l, std::uint64_t{static_cast<std::uint8_t>(rk.kill_cause) == c ? 1U : 0U});
+    }
+    p.family("qf_kill_switch_trips_total", "counter", "Kill-switch trips since the engine started.");
+    p.sample("qf_kill_switch_trips_total", "", rk.kill_trips);
+  }
   p.family("qf_gateway_http_requests_total", "counter", "HTTP requests the gateway answered.");
   p.sample("qf_gateway_http_requests_total", "", g.http_requests);
   p.family("qf_gateway_ws_clients", "gauge", "Connected WebSocket clients.");
@@ -615,7 +776,7 @@ std::string render_metrics(const ipc::StateSnapshot& s, const GatewayStats& g, s
   p.sample("qf_gateway_ws_rejected_total", "", g.ws_rejected);
   p.family("qf_gateway_control_requests_total", "counter", "Control requests by result.");
   for (const char* r : {"done", "unknown_instrument", "unsupported", "rejected", "unauthorized", "forbidden",
-                        "timeout", "unavailable"}) {
+                        "timeout", "unavailable", "bad_request"}) {
     const auto it = g.control_results.find(r);
     std::string l = "result=\"";
     l += r;

@@ -48,6 +48,13 @@ void render_signal(JsonOut& o, const ipc::InstrumentSnapshot& i);
 void render_feeds(JsonOut& o, const ipc::StateSnapshot& s);
 void render_latency(JsonOut& o, const ipc::StateSnapshot& s, LatencyDetail detail);
 void render_events(JsonOut& o, const ipc::StateSnapshot& s, std::size_t limit);
+// Risk and paper execution (money in quote currency as JSON numbers: computed doubles, not
+// venue prices). Portfolio and risk are null when no engine is attached.
+void render_portfolio(JsonOut& o, const ipc::StateSnapshot& s);
+void render_positions(JsonOut& o, const ipc::StateSnapshot& s);
+void render_fills(JsonOut& o, const ipc::StateSnapshot& s, std::size_t limit); // newest first
+void render_risk(JsonOut& o, const ipc::StateSnapshot& s);
+[[nodiscard]] bool engine_attached(const ipc::StateSnapshot& s) noexcept;
 
 // Prometheus text exposition format 0.0.4.
 [[nodiscard]] std::string render_metrics(const ipc::StateSnapshot& s, const GatewayStats& g, std::uint64_t now_unix_ns);

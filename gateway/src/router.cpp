@@ -6,6 +6,8 @@
 #include <cstdlib>
 #include <strings.h>
 
+#include <nlohmann/json.hpp>
+
 namespace qf::gateway {
 namespace {
 
@@ -151,6 +153,9 @@ bool is_control_path(std::string_view path) noexcept {
 }
 
 std::string ControlTarget::name() const {
+  if (!label.empty()) {
+    return label;
+  }
   std::string n;
   switch (action) {
   case ipc::ControlAction::resync:
@@ -179,20 +184,20 @@ std::optional<ControlTarget> match_control(std::string_view path, Response& erro
       error = json_error(404, "expected /api/control/resync/{venue}/{symbol}");
       return std::nullopt;
     }
-    return ControlTarget{ipc::ControlAction::resync, std::string(parts[3]), std::string(parts[4])};
+    return ControlTarget{ipc::ControlAction::resync, std::string(parts[3]), std::string(parts[4]), {}};
   }
   if (parts.size() == 3) {
     if (parts[2] == "kill") {
-      return ControlTarget{ipc::ControlAction::kill_on, {}, {}};
+      return ControlTarget{ipc::ControlAction::kill_on, {}, {}, {}};
     }
     if (parts[2] == "unkill") {
-      return ControlTarget{ipc::ControlAction::kill_off, {}, {}};
+      return ControlTarget{ipc::ControlAction::kill_off, {}, {}, {}};
     }
     if (parts[2] == "flatten") {
-      return ControlTarget{ipc::ControlAction::flatten, {}, {}};
+      return ControlTarget{ipc::ControlAction::flatten, {}, {}, {}};
     }
     if (parts[2] == "resume") {
-      return ControlTarget{ipc::ControlAction::resume, {}, {}};
+      return ControlTarget{ipc::ControlAction::resume, {}, {}, {}};
     }
   }
   std::string msg = "no such control: ";
@@ -201,8 +206,85 @@ std::optional<ControlTarget> match_control(std::string_view path, Response& erro
   return std::nullopt;
 }
 
+bool is_risk_control_path(std::string_view path) noexcept {
+  return path == "/api/risk/kill-switch" || path == "/api/risk/reset";
+}
+
+namespace {
+Response bad_field(std::string_view field, std::string_view what) {
+  std::string msg = "invalid field '";
+  msg += field;
+  msg += "': ";
+  msg += what;
+  Response r = json_error(400, msg, field);
+  // {"error":..., "status":400, "parameter":"<field>"}: also name it as "field".
+  r.body.pop_back();
+  r.body += ",\"field\":";
+  JsonOut f;
+  f.str(field);
+  r.body += f.take();
+  r.body += '}';
+  return r;
+}
+} // namespace
+
+std::optional<Response> parse_risk_control(std::string_view path, std::string_view body, ControlTarget& target) {
+  const bool reset = path == "/api/risk/reset";
+  target = ControlTarget{reset ? ipc::ControlAction::reset : ipc::ControlAction::kill_on, {}, {},
+                         reset ? "risk reset" : "risk kill-switch"};
+  std::size_t start = 0;
+  while (start < body.size() && std::isspace(static_cast<unsigned char>(body[start])) != 0) {
+    ++start;
+  }
+  if (reset && start == body.size()) {
+    return std::nullopt; // no body needed
+  }
+  const nlohmann::json j = nlohmann::json::parse(body.begin(), body.end(), nullptr, false);
+  if (j.is_discarded() || !j.is_object()) {
+    return bad_field("body", reset ? "expected an empty body or a JSON object {}"
+                                   : R"(expected a JSON object {"enabled": true|false, "mode": "halt"|"reduce-only"|"flatten"})");
+  }
+  for (const auto& [k, v] : j.items()) {
+    if (reset || (k != "enabled" && k != "mode")) {
+      return bad_field(k, reset ? "reset takes no fields" : "unknown field; expected enabled and mode");
+    }
+  }
+  if (reset) {
+    return std::nullopt;
+  }
+  const auto en = j.find("enabled");
+  if (en == j.end() || !en->is_boolean()) {
+    return bad_field("enabled", en == j.end() ? "missing; expected true or false" : "expected true or false");
+  }
+  std::string mode = "halt";
+  const auto md = j.find("mode");
+  if (md != j.end()) {
+    if (!md->is_string()) {
+      return bad_field("mode", "expected \"halt\", \"reduce-only\" or \"flatten\"");
+    }
+    mode = md->get<std::string>();
+    if (mode != "halt" && mode != "reduce-only" && mode != "flatten") {
+      return bad_field("mode", "expected \"halt\", \"reduce-only\" or \"flatten\"");
+    }
+  }
+  if (!en->get<bool>()) {
+    target.action = ipc::ControlAction::kill_off;
+    target.label = "risk kill-switch off";
+    return std::nullopt;
+  }
+  target.action = mode == "halt"          ? ipc::ControlAction::kill_on
+                  : mode == "reduce-only" ? ipc::ControlAction::kill_reduce_only
+                                          : ipc::ControlAction::flatten;
+  target.label = "risk kill-switch ";
+  target.label += mode;
+  return std::nullopt;
+}
+
 Response route_api(const Request& r, const ipc::StateSnapshot& s, const GatewayStats& g, std::uint64_t now_unix_ns) {
   const bool get = r.method == "GET" || r.method == "HEAD";
+  if (is_risk_control_path(r.path)) {
+    return method_not_allowed("POST");
+  }
   if (is_control_path(r.path)) {
     Response err;
     if (!match_control(r.path, err)) {
@@ -233,7 +315,8 @@ Response route_api(const Request& r, const ipc::StateSnapshot& s, const GatewayS
   const bool per_instrument = what == "book" || what == "bars" || what == "features" || (what == "quotes" && parts.size() > 2);
   const bool collection = parts.size() == 2 && (what == "health" || what == "instruments" || what == "quotes" ||
                                                 what == "signals" || what == "feeds" || what == "latency" ||
-                                                what == "events");
+                                                what == "events" || what == "portfolio" || what == "positions" ||
+                                                what == "fills" || what == "risk");
   if (!collection && !(per_instrument && parts.size() == 4)) {
     std::string msg = "no such endpoint: ";
     msg += r.path;
@@ -292,12 +375,38 @@ Response route_api(const Request& r, const ipc::StateSnapshot& s, const GatewayS
       o.end_object();
       return json_body(o);
     }
+    if (what == "fills") {
+      if (!only_known(r, {"limit"}, bad)) {
+        return unknown_parameter(bad);
+      }
+      long limit = static_cast<long>(ipc::kFillLogSize);
+      Response err;
+      if (!int_param(r, "limit", 1, static_cast<long>(ipc::kFillLogSize), limit, err)) {
+        return err;
+      }
+      o.begin_object();
+      engine_head(o, s);
+      o.key("written").u64(s.fills_written);
+      o.key("fills");
+      render_fills(o, s, static_cast<std::size_t>(limit));
+      o.end_object();
+      return json_body(o);
+    }
     if (!only_known(r, {}, bad)) {
       return unknown_parameter(bad);
     }
     o.begin_object();
     engine_head(o, s);
-    if (what == "instruments") {
+    if (what == "portfolio") {
+      o.key("portfolio");
+      render_portfolio(o, s);
+    } else if (what == "positions") {
+      o.key("positions");
+      render_positions(o, s);
+    } else if (what == "risk") {
+      o.key("risk");
+      render_risk(o, s);
+    } else if (what == "instruments") {
       o.key("instruments");
       render_instruments(o, s);
     } else if (what == "quotes") {

@@ -41,12 +41,22 @@ struct Response {
 struct ControlTarget {
   ipc::ControlAction action;
   std::string venue, symbol; // resync only
-  [[nodiscard]] std::string name() const; // "resync binance-spot:BTCUSDT", "kill"
+  std::string label;         // the name for the audit log and the reply, when set
+  [[nodiscard]] std::string name() const; // "resync binance-spot:BTCUSDT", "kill", label
 };
 // /api/control/resync/{venue}/{symbol}, /api/control/{kill,unkill,flatten,resume}.
 // nullopt: not a control path; a Response: a control path that is malformed.
 [[nodiscard]] std::optional<ControlTarget> match_control(std::string_view path, Response& error);
 [[nodiscard]] bool is_control_path(std::string_view path) noexcept;
+
+// POST /api/risk/kill-switch {"enabled": true|false, "mode": "halt"|"reduce-only"|"flatten"}
+// (mode defaults to halt; enabled false releases the switch, like reset) and POST
+// /api/risk/reset (empty body or {}). Fills `target` (its label is set even for a bad body, for
+// the audit log); returns a 400 naming the offending field for a bad body. Unknown fields are
+// refused, like the config.
+[[nodiscard]] bool is_risk_control_path(std::string_view path) noexcept;
+[[nodiscard]] std::optional<Response> parse_risk_control(std::string_view path, std::string_view body,
+                                                         ControlTarget& target);
 
 // The instrument index for venue/symbol (symbol case-insensitive), or -1.
 [[nodiscard]] int find_instrument(const ipc::StateSnapshot& s, std::string_view venue, std::string_view symbol) noexcept;

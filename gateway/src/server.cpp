@@ -52,6 +52,7 @@ struct HttpTxn {
   std::string remote;
   bool deferred_post = false; // answered at body completion
   std::size_t body_seen = 0;
+  std::string body; // kept for the JSON controls (/api/risk/...), at most kMaxPostBody
   bool ready = false;
   bool headers_sent = false;
   Response response;
@@ -118,7 +119,7 @@ private:
   int on_http(lws* wsi, const char* uri);
   int on_http_writeable(lws* wsi);
   void dispatch(lws* wsi, HttpTxn& t);
-  void start_control(lws* wsi, HttpTxn& t, const ControlTarget& target);
+  void start_control(lws* wsi, HttpTxn& t, const ControlTarget& target, const Response* invalid = nullptr);
   void finish(lws* wsi, HttpTxn& t, Response r, bool now);
   int write_headers(lws* wsi, HttpTxn& t);
   int on_ws_receive(lws* wsi, const void* in, std::size_t len);
@@ -289,6 +290,12 @@ void Server::dispatch(lws* wsi, HttpTxn& t) {
     return;
   }
   if (r.path.starts_with("/api/") || r.path == "/api" || r.path == "/metrics") {
+    if (r.method == "POST" && is_risk_control_path(r.path)) {
+      ControlTarget target;
+      const auto invalid = parse_risk_control(r.path, t.body, target);
+      start_control(wsi, t, target, invalid ? &*invalid : nullptr);
+      return;
+    }
     if (r.method == "POST" && is_control_path(r.path)) {
       Response err;
       const auto target = match_control(r.path, err);
@@ -346,7 +353,7 @@ void Server::dispatch(lws* wsi, HttpTxn& t) {
   http_.erase(wsi); // lws serves the file from here on
 }
 
-void Server::start_control(lws* wsi, HttpTxn& t, const ControlTarget& target) {
+void Server::start_control(lws* wsi, HttpTxn& t, const ControlTarget& target, const Response* invalid) {
   const std::string action = target.name();
   const auto refuse = [&](int status, const char* result, const std::string& why) {
     ++stats_.control_results[result];
@@ -370,6 +377,17 @@ void Server::start_control(lws* wsi, HttpTxn& t, const ControlTarget& target) {
   case AdminAuth::Verdict::missing: refuse(401, "unauthorized", "missing X-Admin-Token header"); return;
   case AdminAuth::Verdict::wrong: refuse(401, "unauthorized", "wrong admin token"); return;
   case AdminAuth::Verdict::ok: break;
+  }
+  if (invalid != nullptr) { // a bad body, answered only to an authorised caller
+    ++stats_.control_results["bad_request"];
+    std::string why = "bad request body";
+    try {
+      why = nlohmann::json::parse(invalid->body).at("error").get<std::string>();
+    } catch (const std::exception&) {
+    }
+    audit_.write(t.remote, action, "bad_request", invalid->status, 0, why);
+    finish(wsi, t, *invalid, true);
+    return;
   }
   const ipc::StateSnapshot& s = snapshot(true);
   if (s.status != ipc::EngineStatus::running) {
@@ -827,6 +845,7 @@ int Server::callback(lws* wsi, lws_callback_reasons reason, void* user, void* in
       if (it->second.body_seen > kMaxPostBody) {
         return -1;
       }
+      it->second.body.append(static_cast<const char*>(in), len);
     }
     return 0;
   }

@@ -198,5 +198,89 @@ function connect() {
   };
 }
 
+// Portfolio, positions and the kill switch are polled over REST (they change at most per fill).
+const money = (v) => (v === null || v === undefined ? '-' : v.toLocaleString('en-US', { minimumFractionDigits: 2, maximumFractionDigits: 2, useGrouping: false }));
+const pct = (v) => (v === null || v === undefined ? '-' : (v * 100).toFixed(2) + '%');
+const qty = (v) => (v === null || v === undefined ? '-' : String(Number(v.toPrecision(10))));
+
+function renderRisk(pf, risk) {
+  $('equity').textContent = pf ? money(pf.equity) : '-';
+  $('drawdown').textContent = pf ? pct(pf.drawdown) : '-';
+  $('pf-equity').textContent = pf ? money(pf.equity) : '-';
+  $('pf-peak').textContent = pf ? money(pf.peak_equity) : '-';
+  $('pf-drawdown').textContent = pf ? pct(pf.drawdown) : '-';
+  $('pf-daily').textContent = pf ? money(pf.daily_pnl) : '-';
+  $('pf-realized').textContent = pf ? money(pf.realized) : '-';
+  $('pf-unrealized').textContent = pf ? money(pf.unrealized) : '-';
+  $('pf-fees').textContent = pf ? money(pf.fees) : '-';
+  const ks = $('kill-state');
+  const button = $('kill-button');
+  if (!risk) {
+    ks.textContent = '-';
+    ks.className = 'ks-unknown';
+    state.killTripped = null;
+    return;
+  }
+  const k = risk.kill_switch;
+  state.killTripped = k.tripped;
+  ks.textContent = k.tripped ? `${k.mode.toUpperCase()} (${k.cause})` : 'off';
+  ks.className = k.tripped ? 'ks-tripped' : 'ks-off';
+  ks.title = k.tripped ? `since ${k.since}, ${k.trips} trip(s)` : `${k.trips} trip(s) since start`;
+  button.textContent = k.tripped ? 'Reset kill switch' : 'Trip kill switch';
+  button.className = k.tripped ? 'reset' : '';
+}
+
+function renderPositions(positions) {
+  const body = $('positions').tBodies[0];
+  body.textContent = '';
+  for (const p of positions || []) {
+    const tr = el('tr', 'pos-' + p.side);
+    tr.dataset.key = p.key;
+    for (const [f, v] of [['key', p.key], ['qty', qty(p.qty)], ['avg_cost', money(p.avg_cost)], ['mark', money(p.mark)],
+      ['notional', money(p.notional)], ['realized', money(p.realized)], ['unrealized', money(p.unrealized)],
+      ['fees', money(p.fees)], ['target', qty(p.target)]]) {
+      const td = el('td', null, v);
+      td.dataset.field = f;
+      td.dataset.key = p.key;
+      tr.appendChild(td);
+    }
+    body.appendChild(tr);
+  }
+}
+
+async function pollRisk() {
+  try {
+    const [pf, pos, risk] = await Promise.all(['/api/portfolio', '/api/positions', '/api/risk'].map((u) => fetch(u).then((r) => r.json())));
+    renderRisk(pf.portfolio, risk.risk);
+    renderPositions(pos.positions);
+  } catch (e) {
+    renderRisk(null, null);
+  }
+}
+
+async function toggleKillSwitch() {
+  if (state.killTripped === null || state.killTripped === undefined) return;
+  const enable = !state.killTripped;
+  const mode = $('kill-mode').value;
+  const what = enable ? `trip the kill switch (${mode})` : 'reset the kill switch';
+  const token = window.prompt(`Admin token to ${what}:`);
+  if (!token) return;
+  const result = $('kill-result');
+  try {
+    const r = await fetch('/api/risk/kill-switch', {
+      method: 'POST', headers: { 'Content-Type': 'application/json', 'X-Admin-Token': token },
+      body: JSON.stringify(enable ? { enabled: true, mode } : { enabled: false }),
+    });
+    const doc = await r.json();
+    result.textContent = r.ok ? `${doc.result}: ${doc.text}` : `${r.status}: ${doc.error}`;
+  } catch (e) {
+    result.textContent = String(e);
+  }
+  pollRisk();
+}
+
+$('kill-button').addEventListener('click', toggleKillSwitch);
 makeChart();
 connect();
+pollRisk();
+setInterval(pollRisk, 1000);

@@ -28,6 +28,11 @@ void StateReader::read(StateSnapshot& out) noexcept {
   out.instruments.clear();
   out.feeds.clear();
   out.events.clear();
+  out.acks.clear();
+  out.fills.clear();
+  out.portfolio = {};
+  out.risk = {};
+  out.fills_written = 0;
   if (!view_.attached() || view_.owner_restarted()) {
     const AttachStatus a = view_.try_attach();
     if (a != AttachStatus::attached) {
@@ -72,6 +77,7 @@ void StateReader::read(StateSnapshot& out) noexcept {
     s.busy |= r.features.try_load(s.features) != ReadStatus::ok;
     s.busy |= r.signal.try_load(s.signal) != ReadStatus::ok;
     s.busy |= r.health.try_load(s.health) != ReadStatus::ok;
+    s.busy |= r.position.try_load(s.position) != ReadStatus::ok;
   }
   (void)feeds->engine.try_load(out.engine);
   const std::size_t nf = std::min<std::size_t>(feeds->count, kMaxFeeds);
@@ -98,6 +104,16 @@ void StateReader::read(StateSnapshot& out) noexcept {
     ControlAck a{};
     if (acks->entries[i % kControlLogSize].try_load(a) == ReadStatus::ok) {
       out.acks.push_back(a);
+    }
+  }
+  (void)acks->portfolio.try_load(out.portfolio);
+  (void)acks->risk.try_load(out.risk);
+  const std::uint64_t filled = acks->fills_written.load(std::memory_order_acquire);
+  out.fills_written = filled;
+  for (std::uint64_t i = filled > kFillLogSize ? filled - kFillLogSize : 0; i < filled; ++i) {
+    FillRecord f{};
+    if (acks->fills[i % kFillLogSize].try_load(f) == ReadStatus::ok) {
+      out.fills.push_back(f);
     }
   }
 }

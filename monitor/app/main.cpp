@@ -196,7 +196,9 @@ private:
                   qf::monitor::duration_text(now > s.start_unix_ns ? now - s.start_unix_ns : 0).c_str(),
                   rates_.messages_per_s, rates_.events_per_s, s.engine.core_cpu);
     put(++y, 0, line);
-    y += 2;
+    put(++y, 0, qf::monitor::risk_line(s),
+        qf::monitor::kill_tripped(s) ? COLOR_PAIR(kBad) | A_BOLD : (s.portfolio.drawdown > 0.05 ? COLOR_PAIR(kWarn) : 0));
+    y += 1;
 
     std::snprintf(line, sizeof line, "%-13s %-10s %15s %15s %8s %15s %9s %-12s %7s %6s", "VENUE", "SYMBOL", "BID", "ASK",
                   "SPR bps", "LAST", "AGE", "HEALTH", "SIGNAL", "REGIME");

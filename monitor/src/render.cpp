@@ -1,8 +1,10 @@
 #include "render.hpp"
 
 #include <array>
+#include <cctype>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <sstream>
 
 #include "qf/ipc/fixed_point.hpp"
@@ -37,6 +39,19 @@ double spread_bps(const ipc::QuoteRecord& q) {
   const double bid = static_cast<double>(q.bid_price);
   const double ask = static_cast<double>(q.ask_price);
   return (ask - bid) / ((ask + bid) / 2.0) * 1e4;
+}
+
+// Money and positions: the shortest text that reads back as v (json_number keeps 10 digits).
+std::string exact_number(double v) {
+  if (!std::isfinite(v)) {
+    return "null";
+  }
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.15g", v);
+  if (std::strtod(buf, nullptr) != v) {
+    std::snprintf(buf, sizeof buf, "%.17g", v);
+  }
+  return buf;
 }
 
 } // namespace
@@ -75,6 +90,34 @@ std::string duration_text(std::uint64_t ns) {
   return buf;
 }
 
+bool kill_tripped(const ipc::StateSnapshot& s) noexcept {
+  return s.risk.kill_mode != ipc::KillModeCode::none;
+}
+
+std::string risk_line(const ipc::StateSnapshot& s) {
+  const ipc::PortfolioRecord& p = s.portfolio;
+  char line[192];
+  std::snprintf(line, sizeof line, "equity %.2f  drawdown %.2f%%  peak %.2f  day P&L %+.2f  kill switch ", p.equity,
+                p.drawdown * 100.0, p.peak_equity, p.daily_pnl);
+  std::string out = line;
+  if (kill_tripped(s)) {
+    std::string mode = ipc::to_string(s.risk.kill_mode);
+    for (char& c : mode) {
+      c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    }
+    out += mode;
+    out += " (";
+    out += ipc::to_string(s.risk.kill_cause);
+    out += ')';
+  } else {
+    out += "off";
+  }
+  if (s.risk.enabled == 0) {
+    out += "  (paper trading off)";
+  }
+  return out;
+}
+
 std::string text_report(const ipc::StateSnapshot& s, std::uint64_t now_unix_ns) {
   std::ostringstream o;
   o << "engine: " << ipc::to_string(s.status);
@@ -85,7 +128,8 @@ std::string text_report(const ipc::StateSnapshot& s, std::uint64_t now_unix_ns) 
   o << "  mode: " << ipc::to_string(s.mode) << "  generation: " << s.generation << "  pid: " << s.engine_pid
     << "  uptime: " << duration_text(now_unix_ns > s.start_unix_ns ? now_unix_ns - s.start_unix_ns : 0)
     << "  heartbeat age: " << duration_text(s.heartbeat_age_ns) << "  core cpu: " << s.engine.core_cpu << "\n";
-  o << "events processed: " << s.engine.events_processed << "  messages in: " << s.engine.messages_in << "\n\n";
+  o << "events processed: " << s.engine.events_processed << "  messages in: " << s.engine.messages_in << "\n";
+  o << risk_line(s) << "\n\n";
   char line[256];
   std::snprintf(line, sizeof line, "%-14s %-12s %16s %16s %9s %16s %-6s %-12s %8s %7s\n", "venue", "symbol", "bid", "ask",
                 "spread", "last", "side", "health", "signal", "regime");
@@ -98,6 +142,16 @@ std::string text_report(const ipc::StateSnapshot& s, std::uint64_t now_unix_ns) 
                   price_text(in.quote.ask_price, pd).c_str(), std::isfinite(sp) ? ipc::json_number(sp).substr(0, 7).c_str() : "-",
                   price_text(in.quote.last_price, pd).c_str(), in.quote.last_qty != 0 ? side_text(in.quote.last_side) : "-",
                   ipc::to_string(in.health.health), in.signal.signal, in.signal.dominant);
+    o << line;
+  }
+  o << "\npositions\n";
+  std::snprintf(line, sizeof line, "%-14s %-12s %14s %14s %14s %12s %12s %10s\n", "venue", "symbol", "qty", "avg cost",
+                "mark", "realized", "unrealized", "fees");
+  o << line;
+  for (const auto& in : s.instruments) {
+    const auto& p = in.position;
+    std::snprintf(line, sizeof line, "%-14s %-12s %14.8g %14.8g %14.8g %12.2f %12.2f %10.2f\n", in.info.venue.data(),
+                  in.info.symbol.data(), p.qty, p.avg_cost, p.mark, p.realized, p.unrealized, p.fees);
     o << line;
   }
   o << "\nlatency (since start)\n";
@@ -142,6 +196,20 @@ std::string json_report(const ipc::StateSnapshot& s, std::uint64_t now_unix_ns) 
     << ",\"uptime_ns\":" << (now_unix_ns > s.start_unix_ns ? now_unix_ns - s.start_unix_ns : 0)
     << ",\"heartbeat_age_ns\":" << s.heartbeat_age_ns << ",\"core_cpu\":" << s.engine.core_cpu
     << ",\"events_processed\":" << s.engine.events_processed << ",\"messages_in\":" << s.engine.messages_in;
+  const ipc::PortfolioRecord& pf = s.portfolio;
+  const ipc::RiskRecord& rk = s.risk;
+  o << ",\"equity\":" << exact_number(pf.equity) << ",\"drawdown\":" << exact_number(pf.drawdown)
+    << ",\"portfolio\":{\"initial_capital\":" << exact_number(pf.initial_capital)
+    << ",\"cash\":" << exact_number(pf.cash) << ",\"equity\":" << exact_number(pf.equity)
+    << ",\"peak_equity\":" << exact_number(pf.peak_equity) << ",\"drawdown\":" << exact_number(pf.drawdown)
+    << ",\"daily_pnl\":" << exact_number(pf.daily_pnl) << ",\"realized\":" << exact_number(pf.realized)
+    << ",\"unrealized\":" << exact_number(pf.unrealized) << ",\"fees\":" << exact_number(pf.fees)
+    << ",\"gross_exposure\":" << exact_number(pf.gross_exposure) << ",\"fills\":" << pf.fills
+    << ",\"orders\":" << pf.orders << ",\"updated_ns\":" << pf.updated_unix_ns << "}";
+  o << ",\"kill_switch\":{\"enabled\":" << (rk.enabled != 0 ? "true" : "false")
+    << ",\"tripped\":" << (kill_tripped(s) ? "true" : "false") << ",\"mode\":\"" << ipc::to_string(rk.kill_mode)
+    << "\",\"cause\":\"" << ipc::to_string(rk.kill_cause) << "\",\"since_ns\":" << rk.kill_since_unix_ns
+    << ",\"trips\":" << rk.kill_trips << "}";
   o << ",\"instruments\":[";
   for (std::size_t i = 0; i < s.instruments.size(); ++i) {
     const auto& in = s.instruments[i];
@@ -161,7 +229,12 @@ std::string json_report(const ipc::StateSnapshot& s, std::uint64_t now_unix_ns) 
     }
     o << "],\"dominant_regime\":" << in.signal.dominant << ",\"book_updates\":" << in.health.book_updates
       << ",\"trades\":" << in.health.trades << ",\"gaps\":" << in.health.gaps << ",\"resyncs\":" << in.health.resyncs
-      << ",\"crossed\":" << in.health.crossed << ",\"busy\":" << (in.busy ? "true" : "false") << "}";
+      << ",\"crossed\":" << in.health.crossed << ",\"busy\":" << (in.busy ? "true" : "false");
+    const ipc::PositionRecord& p = in.position;
+    o << ",\"position\":{\"qty\":" << exact_number(p.qty) << ",\"avg_cost\":" << exact_number(p.avg_cost)
+      << ",\"mark\":" << exact_number(p.mark) << ",\"realized\":" << exact_number(p.realized)
+      << ",\"unrealized\":" << exact_number(p.unrealized) << ",\"fees\":" << exact_number(p.fees)
+      << ",\"target\":" << exact_number(p.target) << ",\"fills\":" << p.fills << "}}";
   }
   o << "],\"feeds\":[";
   for (std::size_t i = 0; i < s.feeds.size(); ++i) {

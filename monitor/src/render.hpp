@@ -21,6 +21,10 @@ struct Rates {
 
 [[nodiscard]] std::string price_text(std::int64_t value, int decimals);
 [[nodiscard]] std::string duration_text(std::uint64_t ns);
+// The header's risk line: "equity 100123.45  drawdown 0.88%  peak 101000.00  kill switch off"
+// (or "kill switch HALT (command)").
+[[nodiscard]] std::string risk_line(const ipc::StateSnapshot& s);
+[[nodiscard]] bool kill_tripped(const ipc::StateSnapshot& s) noexcept;
 [[nodiscard]] std::string text_report(const ipc::StateSnapshot& s, std::uint64_t now_unix_ns);
 [[nodiscard]] std::string json_report(const ipc::StateSnapshot& s, std::uint64_t now_unix_ns);
 

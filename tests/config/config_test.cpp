@@ -132,6 +132,23 @@ TEST(config, should_refuse_bad_instruments) {
   expect_error("instruments = 3\n", "must be an array of tables");
 }
 
+TEST(config, should_refuse_bad_venues) {
+  expect_error("[[venues]]\nvenue = \"coinbase\"\ndepth_stream = \"full\"\n", "venues[0].depth_stream: must be level2_batch");
+  expect_error("[[venues]]\nvenue = \"binance-spot\"\nws_url = \"ws://example.com\"\n",
+               "venues[0].ws_url: must start with wss://");
+  expect_error("[[venues]]\nvenue = \"binance-spot\"\nreconnect_min_ms = 500\nreconnect_max_ms = 100\n",
+               "venues[0].reconnect_max_ms: must be >= reconnect_min_ms");
+  expect_error("[[venues]]\nvenue = \"binance-spot\"\n[[venues]]\nvenue = \"binance-spot\"\n",
+               "duplicate venue binance-spot");
+}
+
+TEST(config, should_fill_in_live_endpoints_for_a_venue_without_an_entry) {
+  const Config c = parse_config("[[instruments]]\nvenue = \"binance-usdm\"\nsymbol = \"BTCUSDT\"\n");
+  ASSERT_EQ(c.venues.size(), 1U);
+  EXPECT_EQ(c.venues[0].ws_url, "wss://fstream.binance.com");
+  EXPECT_EQ(c.venues[0].rest_url, "https://fapi.binance.com");
+}
+
 TEST(config, should_report_toml_syntax_errors_with_their_position) {
   expect_error("[engine\n", "test.toml:1:");
 }

@@ -191,6 +191,8 @@ class LiveEngineTwoVenues(unittest.TestCase):
             if p.poll() is None:
                 p.kill()
             p.wait(timeout=10)
+            if p.stdout:
+                p.stdout.close()
         if self.log:
             self.log.close()
         for name in ("state", "control"):

@@ -1,10 +1,12 @@
 // Headless Chromium (playwright-core, /usr/bin/chromium) against the dashboard.
-//   node browser.js URL EXPECTED_MODE SCREENSHOT
+//   node browser.js URL EXPECTED_MODE SCREENSHOT ADMIN_TOKEN
 // Checks: the mode badge shows the engine's mode and is large and visible; the BTCUSDT bid cell
-// changes over the WebSocket; the chart and latency panels render. Prints one JSON line.
+// changes over the WebSocket; the chart and latency panels render; equity, drawdown, positions
+// and the kill-switch state show, and the kill-switch button (token from a prompt) trips the
+// switch and resets it. Prints one JSON line.
 'use strict';
 const { chromium } = require('playwright-core');
-const [url, mode, shot] = process.argv.slice(2);
+const [url, mode, shot, token] = process.argv.slice(2);
 
 (async () => {
   const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--no-sandbox'] });
@@ -28,9 +30,27 @@ const [url, mode, shot] = process.argv.slice(2);
     await page.waitForFunction(() => document.querySelector('#chart canvas') !== null, null, { timeout: 30000 });
     await page.waitForFunction(() => document.querySelectorAll('#regimes .bar').length === 3, null, { timeout: 30000 });
     const health = await page.textContent('td[data-key="coinbase:ETH-USD"][data-field="health"]');
+    // Portfolio and kill switch.
+    await page.waitForFunction(() => document.getElementById('kill-state').textContent === 'off', null, { timeout: 30000 });
+    if (!(await page.locator('#kill-state').isVisible())) throw new Error('kill-switch state not visible');
+    await page.waitForFunction(() => /^-?\d+\.\d\d$/.test(document.getElementById('equity').textContent), null, { timeout: 30000 });
+    await page.waitForFunction(() => /^\d+\.\d\d%$/.test(document.getElementById('drawdown').textContent), null, { timeout: 30000 });
+    await page.waitForFunction(() => document.querySelectorAll('#positions tbody tr').length === 3, null, { timeout: 30000 });
+    const ethQty = await page.textContent('#positions td[data-key="coinbase:ETH-USD"][data-field="qty"]');
+    if (ethQty !== '-0.5') throw new Error(`ETH-USD position ${ethQty}`);
+    const equity = await page.textContent('#equity');
+    const prompts = [];
+    page.on('dialog', (d) => { prompts.push(d.message()); d.accept(token); });
+    await page.selectOption('#kill-mode', 'reduce-only');
+    await page.click('#kill-button');
+    await page.waitForFunction(() => document.getElementById('kill-state').textContent === 'REDUCE-ONLY (command)', null, { timeout: 30000 });
+    const tripped = await page.textContent('#kill-result');
     await page.screenshot({ path: shot, fullPage: true });
+    await page.click('#kill-button');
+    await page.waitForFunction(() => document.getElementById('kill-state').textContent === 'off', null, { timeout: 30000 });
+    if (prompts.length !== 2 || !prompts[0].includes('Admin token')) throw new Error(`prompts ${JSON.stringify(prompts)}`);
     if (errors.length) throw new Error(`page errors: ${errors.join('; ')}`);
-    console.log(JSON.stringify({ ok: true, first, second, health, badge }));
+    console.log(JSON.stringify({ ok: true, first, second, health, badge, equity, tripped, prompts }));
   } catch (e) {
     console.log(JSON.stringify({ ok: false, why: String(e), errors }));
     process.exitCode = 1;

@@ -12,8 +12,26 @@
 //   book: 10 levels, bid j = (bid - j, (j+1)*10^8 + k), ask j = (ask + j, (j+1)*10^8 + 2k), update_id k
 //   latency: parse 1000..1999 ns, queue 100..199 ns, process 5000 x 50000 ns,
 //            receive_to_publish 1000*j for j = 1..1000, exchange_to_receive empty
+//   position (fills = k for instrument 0, so a reader can recover k):
+//     0: qty = 0.01 (k % 7), avg_cost = 60000, mark = mid = (bid + ask) / 200, realized = 12.5,
+//        fees = 0.25 (k % 7), target = 0.01 ((k + 1) % 7), fills = k
+//     1: qty = -0.5, avg_cost = 3500, mark = mid, realized = -3, fees = 1.75, target = -0.5, fills = 3
+//     2: all zero;   unrealized = qty (mark - avg_cost)
+//   portfolio: initial 100000; realized, unrealized, fees = sums over positions;
+//     equity = initial + realized + unrealized - fees; cash = equity - sum qty mark;
+//     peak_equity = 101000; drawdown = (peak - equity) / peak; day_start_equity = 100500;
+//     daily_pnl = equity - day_start; gross_exposure = sum |qty mark|; fills = k + 3; orders = k + 5
+//   risk: limits max_drawdown 0.15, daily_loss_limit 2000, max_order_notional 10000,
+//     max_position_notional 20000, max_gross_notional 50000, price_band_bps 50, orders 5/60/10/200;
+//     enabled; refusal_reasons 10; refusals[r] = r k for r = 2..9, refusals[1] (kill_switch) +1
+//     per step while the kill switch is tripped; orders_last_s = k % 5, orders_last_min = k % 60
+//   fills: one per 10 steps, n = k / 10: order_id n, instrument n % 2, side n % 2 (0 buy),
+//     qty 0.01 n, price 1000 + n, fee qty price / 1000, realized n / 2
 //   control: resync of a known instrument -> done "resync requested"; other ids -> unknown_instrument;
-//            kill/unkill/flatten/resume -> unsupported. --ignore-control pops without acknowledging.
+//            kill_on/kill_reduce_only/flatten trip the kill switch in halt/reduce-only/flatten mode
+//            (cause command, since = now, trips + 1 when it was not tripped; a risk event), and
+//            kill_off/resume/reset release it; acknowledged done "<changed|unchanged>; kill switch
+//            <mode>" after the risk record is published. --ignore-control pops without acknowledging.
 // Usage: fake_engine INSTANCE [--mode live|sim|replay] [--step-ms N] [--ignore-control]
 // Prints "ready" once step 1 is published. Stops on SIGTERM/SIGINT (segments marked stopped).
 #include <chrono>
@@ -42,6 +60,103 @@ void copy_text(std::array<char, N>& dst, const char* src) {
 
 constexpr std::int64_t kBase[2] = {6'183'763, 345'012};
 constexpr std::uint64_t kBarEpoch = 1'700'000'000'000'000'000ULL;
+
+struct Kill {
+  ipc::KillModeCode mode = ipc::KillModeCode::none;
+  ipc::KillCauseCode cause = ipc::KillCauseCode::none;
+  std::uint64_t since = 0, trips = 0, refused = 0;
+};
+
+void publish_risk(ipc::InstrumentState* rec, ipc::ControlLog* log, std::uint64_t k, std::uint64_t now, const Kill& kill,
+                  bool step) {
+  double realized = 0, unrealized = 0, fees = 0, value = 0, gross = 0;
+  for (std::size_t i = 0; i < 3; ++i) {
+    ipc::PositionRecord p{};
+    if (i < 2) {
+      const auto ki = static_cast<std::int64_t>(k);
+      const std::int64_t bid = kBase[i] + ki % 100;
+      const std::int64_t ask = bid + 1 + ki % 3;
+      p.mark = static_cast<double>(bid + ask) / 200.0;
+      if (i == 0) {
+        p.qty = 0.01 * static_cast<double>(k % 7);
+        p.avg_cost = 60000.0;
+        p.realized = 12.5;
+        p.fees = 0.25 * static_cast<double>(k % 7);
+        p.target = 0.01 * static_cast<double>((k + 1) % 7);
+        p.fills = k;
+      } else {
+        p.qty = -0.5;
+        p.avg_cost = 3500.0;
+        p.realized = -3.0;
+        p.fees = 1.75;
+        p.target = -0.5;
+        p.fills = 3;
+      }
+      p.unrealized = p.qty * (p.mark - p.avg_cost);
+      p.updated_unix_ns = now;
+    }
+    realized += p.realized;
+    unrealized += p.unrealized;
+    fees += p.fees;
+    value += p.qty * p.mark;
+    gross += std::fabs(p.qty * p.mark);
+    rec[i].position.store(p);
+  }
+  ipc::PortfolioRecord pf{};
+  pf.initial_capital = 100000.0;
+  pf.realized = realized;
+  pf.unrealized = unrealized;
+  pf.fees = fees;
+  pf.equity = pf.initial_capital + realized + unrealized - fees;
+  pf.cash = pf.equity - value;
+  pf.peak_equity = 101000.0;
+  pf.drawdown = (pf.peak_equity - pf.equity) / pf.peak_equity;
+  pf.day_start_equity = 100500.0;
+  pf.daily_pnl = pf.equity - pf.day_start_equity;
+  pf.gross_exposure = gross;
+  pf.fills = k + 3;
+  pf.orders = k + 5;
+  pf.updated_unix_ns = now;
+  log->portfolio.store(pf);
+  ipc::RiskRecord r{};
+  r.kill_mode = kill.mode;
+  r.kill_cause = kill.cause;
+  r.enabled = 1;
+  r.refusal_reasons = 10;
+  r.kill_since_unix_ns = kill.since;
+  r.kill_trips = kill.trips;
+  r.max_drawdown = 0.15;
+  r.daily_loss_limit = 2000;
+  r.max_order_notional = 10000;
+  r.max_position_notional = 20000;
+  r.max_gross_notional = 50000;
+  r.price_band_bps = 50;
+  r.orders_per_s_instrument = 5;
+  r.orders_per_min_instrument = 60;
+  r.orders_per_s_total = 10;
+  r.orders_per_min_total = 200;
+  r.orders_last_s = static_cast<std::uint32_t>(k % 5);
+  r.orders_last_min = static_cast<std::uint32_t>(k % 60);
+  r.refusals[1] = kill.refused;
+  for (std::size_t j = 2; j < 10; ++j) {
+    r.refusals[j] = j * k;
+  }
+  r.updated_unix_ns = now;
+  log->risk.store(r);
+  if (step && k % 10 == 0) {
+    const std::uint64_t n = k / 10;
+    ipc::FillRecord f{};
+    f.unix_ns = now;
+    f.order_id = n;
+    f.instrument = static_cast<std::uint16_t>(n % 2);
+    f.side = static_cast<std::uint8_t>(n % 2);
+    f.qty = 0.01 * static_cast<double>(n);
+    f.price = 1000.0 + static_cast<double>(n);
+    f.fee = f.qty * f.price / 1000.0;
+    f.realized = static_cast<double>(n) / 2.0;
+    log->append_fill(f);
+  }
+}
 
 void publish(ipc::InstrumentState* rec, ipc::FeedTable* feeds, std::uint64_t k, std::uint64_t now,
              const std::uint64_t* resyncs) {
@@ -223,8 +338,10 @@ int main(int argc, char** argv) {
   events->append(event(t0 + 1, 1, ipc::NotableKind::gap, "sequence gap 100 -> 105"));
 
   std::uint64_t resyncs[3] = {0, 0, 0};
+  Kill kill;
   std::uint64_t k = 1;
   publish(records, feeds, k, ipc::realtime_ns(), resyncs);
+  publish_risk(records, acks, k, ipc::realtime_ns(), kill, true);
   state.heartbeat();
   state.set_state(ipc::SegmentState::running);
   control.set_state(ipc::SegmentState::running);
@@ -248,8 +365,34 @@ int main(int argc, char** argv) {
       a.action = c.action;
       a.instrument = c.instrument;
       if (c.action != ipc::ControlAction::resync) {
-        a.result = ipc::ControlResult::unsupported;
-        copy_text(a.text, "no risk module yet");
+        ipc::KillModeCode want = ipc::KillModeCode::none;
+        switch (c.action) {
+        case ipc::ControlAction::kill_on: want = ipc::KillModeCode::halt; break;
+        case ipc::ControlAction::kill_reduce_only: want = ipc::KillModeCode::reduce_only; break;
+        case ipc::ControlAction::flatten: want = ipc::KillModeCode::flatten; break;
+        default: break;
+        }
+        const bool changed = want != kill.mode;
+        if (want == ipc::KillModeCode::none) {
+          kill.mode = want;
+          kill.cause = ipc::KillCauseCode::none;
+          kill.since = 0;
+        } else {
+          if (kill.mode == ipc::KillModeCode::none) {
+            kill.cause = ipc::KillCauseCode::command;
+            kill.since = now;
+            ++kill.trips;
+            char text[84];
+            std::snprintf(text, sizeof text, "kill switch tripped: command, mode %s", ipc::to_string(want));
+            events->append(event(now, ipc::kNoInstrument, ipc::NotableKind::risk, text));
+          }
+          kill.mode = want;
+        }
+        publish_risk(records, acks, k, now, kill, false); // the state first, then the acknowledgement
+        a.result = ipc::ControlResult::done;
+        char text[40];
+        std::snprintf(text, sizeof text, "%s; kill switch %s", changed ? "changed" : "unchanged", ipc::to_string(kill.mode));
+        copy_text(a.text, text);
       } else if (c.instrument >= table->count) {
         a.result = ipc::ControlResult::unknown_instrument;
         copy_text(a.text, "no such instrument");
@@ -263,7 +406,11 @@ int main(int argc, char** argv) {
       }
       acks->append(a);
     }
+    if (kill.mode != ipc::KillModeCode::none) {
+      ++kill.refused; // a tripped switch refuses the strategy's orders
+    }
     publish(records, feeds, k, now, resyncs);
+    publish_risk(records, acks, k, now, kill, true);
     state.heartbeat();
     control.heartbeat();
   }

@@ -151,6 +151,201 @@ def test_rest(port, fake_pid):
     check(len(get_json(port, "/api/events?limit=1")["events"]) == 1, "events limit")
 
 
+REASONS = ["none", "kill_switch", "book_not_live", "price_band", "order_notional", "position_limit", "gross_exposure",
+           "daily_loss", "rate_limit", "pending"]
+
+
+def close(a, b):
+    return a is not None and abs(a - b) <= 1e-9 * max(1.0, abs(b))
+
+
+def expected_risk(k):
+    """Positions and portfolio of fake_engine at step k (formulas at the top of fake_engine.cpp)."""
+    pos = []
+    for i, key in enumerate(("binance-spot:BTCUSDT", "coinbase:ETH-USD")):
+        bid = BASE[key] + k % 100
+        ask = bid + 1 + k % 3
+        mark = (bid + ask) / 200
+        if i == 0:
+            p = {"qty": 0.01 * (k % 7), "avg_cost": 60000.0, "realized": 12.5, "fees": 0.25 * (k % 7),
+                 "target": 0.01 * ((k + 1) % 7), "fills": k}
+        else:
+            p = {"qty": -0.5, "avg_cost": 3500.0, "realized": -3.0, "fees": 1.75, "target": -0.5, "fills": 3}
+        p["mark"] = mark
+        p["unrealized"] = p["qty"] * (mark - p["avg_cost"])
+        p["notional"] = p["qty"] * mark
+        pos.append(p)
+    pos.append({"qty": 0.0, "avg_cost": 0.0, "mark": 0.0, "realized": 0.0, "unrealized": 0.0, "fees": 0.0,
+                "target": 0.0, "fills": 0, "notional": 0.0})
+    pf = {"initial_capital": 100000.0, "realized": sum(p["realized"] for p in pos),
+          "unrealized": sum(p["unrealized"] for p in pos), "fees": sum(p["fees"] for p in pos)}
+    pf["equity"] = pf["initial_capital"] + pf["realized"] + pf["unrealized"] - pf["fees"]
+    pf["cash"] = pf["equity"] - sum(p["notional"] for p in pos)
+    pf["peak_equity"] = 101000.0
+    pf["drawdown"] = (101000.0 - pf["equity"]) / 101000.0
+    pf["day_start_equity"] = 100500.0
+    pf["daily_pnl"] = pf["equity"] - 100500.0
+    pf["gross_exposure"] = sum(abs(p["notional"]) for p in pos)
+    pf["total_pnl"] = pf["equity"] - 100000.0
+    pf["fills"] = k + 3
+    pf["orders"] = k + 5
+    return pos, pf
+
+
+def test_portfolio(port):
+    doc = get_json(port, "/api/portfolio")
+    check(doc["engine"] == "running" and doc["mode"] == "SIM", f"portfolio head {doc}")
+    p = doc["portfolio"]
+    k = p["fills"] - 3
+    check(k >= 1, f"portfolio step {k}")
+    _, want = expected_risk(k)
+    for f, v in want.items():
+        check(close(p[f], v) if isinstance(v, float) else p[f] == v, f"portfolio step {k}: {f} = {p[f]!r}, expected {v!r}")
+    check(p["updated"] == iso(p["updated_unix_ns"]), "portfolio time")
+    # realized + unrealized - fees = equity - initial capital
+    check(close(p["realized"] + p["unrealized"] - p["fees"], p["equity"] - p["initial_capital"]), "P&L identity")
+    later = wait_for(lambda: (lambda q: q if q["fills"] > p["fills"] else None)(get_json(port, "/api/portfolio")["portfolio"]),
+                     "the portfolio to change")
+    _, want = expected_risk(later["fills"] - 3)
+    check(close(later["equity"], want["equity"]), f"later portfolio {later}")
+
+    pos = get_json(port, "/api/positions")["positions"]
+    check([x["key"] for x in pos] == ["binance-spot:BTCUSDT", "coinbase:ETH-USD", "binance-usdm:SOLUSDT"], "position keys")
+    k = pos[0]["fills"]
+    want, _ = expected_risk(k)
+    for x, w in zip(pos, want):
+        for f, v in w.items():
+            check(close(x[f], v) if isinstance(v, float) else x[f] == v, f"{x['key']} step {k}: {f} = {x[f]!r}, expected {v!r}")
+    check([x["side"] for x in pos] == ["long" if k % 7 else "flat", "short", "flat"], f"position sides {pos}")
+    check(pos[2]["updated"] is None and pos[0]["updated"] == iso(pos[0]["updated_unix_ns"]), "position times")
+
+    # Fills: one per 10 steps; fill n = order n.
+    doc = wait_for(lambda: (lambda d: d if d["written"] >= 3 else None)(get_json(port, "/api/fills")), "three fills")
+    fills = doc["fills"]
+    check(len(fills) == min(doc["written"], 64) and fills[0]["order_id"] == doc["written"], f"fills {doc['written']} {fills[:2]}")
+    for j, f in enumerate(fills):
+        n = doc["written"] - j  # newest first
+        qty, price = 0.01 * n, 1000.0 + n
+        check(f["order_id"] == n and f["instrument"] == ("binance-spot:BTCUSDT" if n % 2 == 0 else "coinbase:ETH-USD")
+              and f["side"] == ("buy" if n % 2 == 0 else "sell") and close(f["qty"], qty) and close(f["price"], price)
+              and close(f["fee"], qty * price / 1000) and close(f["realized"], n / 2) and close(f["notional"], qty * price)
+              and f["time"] == iso(f["time_unix_ns"]), f"fill {n}: {f}")
+    one = get_json(port, "/api/fills?limit=1")
+    check(len(one["fills"]) == 1 and one["fills"][0]["order_id"] == one["written"], f"fills limit {one}")
+
+
+def risk_doc(port):
+    return get_json(port, "/api/risk")["risk"]
+
+
+def test_risk_get(port):
+    r = risk_doc(port)
+    k = r["refusals"]["price_band"] // 3
+    check(k >= 1 and r["enabled"] is True, f"risk {r}")
+    check(list(r["refusals"]) == REASONS[1:], f"refusal reasons {list(r['refusals'])}")
+    for i, name in enumerate(REASONS[2:], start=2):
+        check(r["refusals"][name] == i * k, f"refusals {name} = {r['refusals'][name]}, expected {i * k}")
+    check(r["limits"] == {"max_drawdown": 0.15, "daily_loss_limit": 2000, "max_order_notional": 10000,
+                          "max_position_notional": 20000, "max_gross_notional": 50000, "price_band_bps": 50,
+                          "orders_per_s_instrument": 5, "orders_per_min_instrument": 60, "orders_per_s_total": 10,
+                          "orders_per_min_total": 200}, f"limits {r['limits']}")
+    u = r["usage"]
+    check(u["orders_last_s"] == k % 5 and u["orders_last_min"] == k % 60, f"usage at step {k}: {u}")
+    _, pf = expected_risk(k)
+    check(close(u["drawdown"], pf["drawdown"]) and close(u["gross_exposure"], pf["gross_exposure"])
+          and close(u["daily_loss"], max(0.0, -pf["daily_pnl"])), f"usage at step {k}: {u} vs {pf}")
+    ks = r["kill_switch"]
+    check(ks == {"tripped": False, "mode": "none", "cause": "none", "since_unix_ns": 0, "since": None, "trips": 0},
+          f"kill switch {ks}")
+    check(r["updated"] == iso(r["updated_unix_ns"]), "risk time")
+
+
+def test_risk_controls(port, audit, token):
+    n0 = len(audit_lines(audit))
+    trips0 = risk_doc(port)["kill_switch"]["trips"]  # the /api/control/kill requests tripped it before
+    url = "/api/risk/kill-switch"
+    halt = json.dumps({"enabled": True, "mode": "halt"}).encode()
+    tok = {"X-Admin-Token": token, "Content-Type": "application/json"}
+    s, _, b = request(port, "POST", url, body=halt)
+    check(s == 401 and "missing" in json.loads(b)["error"], f"kill-switch without token: {s} {b!r}")
+    s, _, b = request(port, "POST", url, headers={"X-Admin-Token": token + "x"}, body=halt)
+    check(s == 401 and "wrong" in json.loads(b)["error"], f"kill-switch wrong token: {s} {b!r}")
+    s, _, b = request(port, "POST", "/api/risk/reset", headers={"X-Admin-Token": "nope"})
+    check(s == 401, f"reset wrong token: {s} {b!r}")
+    check(not risk_doc(port)["kill_switch"]["tripped"], "refused requests change nothing")
+    bad = [(b"", "body"), (b"not json", "body"), (b"[true]", "body"), (b"{}", "enabled"), (b'{"enabled": "yes"}', "enabled"),
+           (b'{"enabled": 1}', "enabled"), (b'{"enabled": true, "mode": "panic"}', "mode"),
+           (b'{"enabled": true, "mode": 3}', "mode"), (b'{"enabled": true, "colour": "red"}', "colour")]
+    for body, field in bad:
+        s, h, b = request(port, "POST", url, headers=tok, body=body)
+        doc = json.loads(b)
+        check(s == 400 and h["content-type"].startswith("application/json") and doc["field"] == field
+              and doc["parameter"] == field and f"'{field}'" in doc["error"], f"bad body {body!r}: {s} {doc}")
+    s, _, b = request(port, "POST", "/api/risk/reset", headers=tok, body=b'{"force": true}')
+    check(s == 400 and json.loads(b)["field"] == "force", f"reset with a field: {s} {b!r}")
+    check(not risk_doc(port)["kill_switch"]["tripped"], "bad bodies change nothing")
+    for method, path, allow in (("GET", url, "POST"), ("GET", "/api/risk/reset", "POST"), ("POST", "/api/risk", "GET"),
+                                ("POST", "/api/portfolio", "GET"), ("DELETE", "/api/fills", "GET")):
+        s, h, b = request(port, method, path, body=b"" if method == "POST" else None)
+        check(s == 405 and h.get("allow") == allow, f"{method} {path}: {s} {h}")
+
+    def post(body, want_text, action):
+        s, _, b = request(port, "POST", url, headers=tok, body=json.dumps(body).encode())
+        ack = json.loads(b)
+        check(s == 200 and ack["result"] == "done" and ack["text"] == want_text and ack["action"] == action,
+              f"kill-switch {body}: {s} {ack}")
+
+    post({"enabled": True, "mode": "halt"}, "changed; kill switch halt", "risk kill-switch halt")
+    r = wait_for(lambda: (lambda r: r if r["kill_switch"]["tripped"] else None)(risk_doc(port)), "the kill switch tripped")
+    ks = r["kill_switch"]
+    check(ks["mode"] == "halt" and ks["cause"] == "command" and ks["trips"] == trips0 + 1 and ks["since"] == iso(ks["since_unix_ns"]),
+          f"tripped: {ks}")
+    # The engine refuses orders while tripped: its kill_switch refusal counter grows.
+    seen = r["refusals"]["kill_switch"]
+    wait_for(lambda: risk_doc(port)["refusals"]["kill_switch"] > seen, "kill-switch refusals")
+    ev = get_json(port, "/api/events?limit=10")["events"]
+    check(any(e["kind"] == "risk" and e["text"] == "kill switch tripped: command, mode halt" for e in ev), f"risk event {ev}")
+    wait_for(lambda: parse_metrics(request(port, "GET", "/metrics")[2].decode())["qf_kill_switch_tripped"] == 1, "metric")
+    post({"enabled": True, "mode": "reduce-only"}, "changed; kill switch reduce-only", "risk kill-switch reduce-only")
+    r = wait_for(lambda: (lambda r: r if r["kill_switch"]["mode"] == "reduce-only" else None)(risk_doc(port)), "reduce-only")
+    check(r["kill_switch"]["since_unix_ns"] == ks["since_unix_ns"] and r["kill_switch"]["trips"] == trips0 + 1
+          and r["kill_switch"]["cause"] == "command", f"a mode change keeps the trip: {r['kill_switch']}")
+    post({"enabled": True, "mode": "flatten"}, "changed; kill switch flatten", "risk kill-switch flatten")
+    wait_for(lambda: risk_doc(port)["kill_switch"]["mode"] == "flatten", "flatten")
+    m = wait_for(lambda: (lambda m: m if m['qf_kill_switch_mode{mode="flatten"}'] == 1 else None)(
+        parse_metrics(request(port, "GET", "/metrics")[2].decode())), "flatten metric")
+    check(m['qf_kill_switch_cause{cause="command"}'] == 1 and m["qf_kill_switch_trips_total"] == trips0 + 1, "cause metric")
+    post({"enabled": False}, "changed; kill switch none", "risk kill-switch off")
+    wait_for(lambda: not risk_doc(port)["kill_switch"]["tripped"], "kill switch released")
+    post({"enabled": True}, "changed; kill switch halt", "risk kill-switch halt")  # mode defaults to halt
+    wait_for(lambda: risk_doc(port)["kill_switch"]["trips"] == trips0 + 2, "second trip")
+    s, _, b = request(port, "POST", "/api/risk/reset", headers={"X-Admin-Token": token})
+    ack = json.loads(b)
+    check(s == 200 and ack["result"] == "done" and ack["text"] == "changed; kill switch none" and ack["action"] == "risk reset",
+          f"reset: {s} {ack}")
+    r = wait_for(lambda: (lambda r: r if not r["kill_switch"]["tripped"] else None)(risk_doc(port)), "reset")
+    check(r["kill_switch"]["cause"] == "none" and r["kill_switch"]["since"] is None, f"after reset {r['kill_switch']}")
+    s, _, b = request(port, "POST", "/api/risk/reset", headers=tok, body=b"{}")
+    check(s == 200 and json.loads(b)["text"] == "unchanged; kill switch none", f"reset again: {s} {b!r}")
+
+    lines = audit_lines(audit)[n0:]
+    want = [("risk kill-switch halt", "unauthorized", 401), ("risk kill-switch halt", "unauthorized", 401),
+            ("risk reset", "unauthorized", 401)]
+    want += [("risk kill-switch", "bad_request", 400)] * 3
+    want += [("risk kill-switch", "bad_request", 400), ("risk kill-switch", "bad_request", 400),
+             ("risk kill-switch", "bad_request", 400), ("risk kill-switch", "bad_request", 400),
+             ("risk kill-switch", "bad_request", 400), ("risk kill-switch", "bad_request", 400),
+             ("risk reset", "bad_request", 400)]
+    want += [("risk kill-switch halt", "done", 200), ("risk kill-switch reduce-only", "done", 200),
+             ("risk kill-switch flatten", "done", 200), ("risk kill-switch off", "done", 200),
+             ("risk kill-switch halt", "done", 200), ("risk reset", "done", 200), ("risk reset", "done", 200)]
+    check([(l["action"], l["result"], l["status"]) for l in lines] == want, f"audit lines {lines}")
+    for l in lines:
+        check(l["remote"] == "127.0.0.1" and l["time"] == iso(l["unix_ns"]), f"audit line {l}")
+    check(lines[4]["detail"].startswith("invalid field 'body'"), f"audit of a bad body names the field: {lines[4]}")
+    check(token not in open(audit).read(), "the audit log must not contain the token")
+
+
 def test_errors(port):
     cases = [
         ("GET", "/api/quotes/binance-spot/NOPE", 404, None),
@@ -164,6 +359,10 @@ def test_errors(port):
         ("GET", "/api/bars/binance-spot/BTCUSDT?interval=5m", 400, "interval"),
         ("GET", "/api/quotes?colour=red", 400, "colour"),
         ("GET", "/api/events?limit=0", 400, "limit"),
+        ("GET", "/api/fills?limit=0", 400, "limit"),
+        ("GET", "/api/fills?limit=65", 400, "limit"),
+        ("GET", "/api/risk?x=1", 400, "x"),
+        ("GET", "/api/portfolio/x", 404, None),
         ("POST", "/api/quotes", 405, None),
         ("DELETE", "/api/health", 405, None),
         ("PUT", "/metrics", 405, None),
@@ -246,6 +445,25 @@ def test_metrics(port, promtool):
     check(m['qf_feed_reconnects_total{feed="coinbase"}'] == 1, "feed counter")
     check(0 <= m["qf_engine_heartbeat_age_seconds"] < 5, "heartbeat age")
     check(any(k.startswith('qf_engine_info{mode="SIM"') for k in m), "mode label")
+    # Risk and paper execution, all from one snapshot: k from the fills counter.
+    k = int(m["qf_paper_fills_total"]) - 3
+    pos, pf = expected_risk(k)
+    check(close(m["qf_equity"], pf["equity"]) and close(m["qf_peak_equity"], 101000), f"qf_equity at step {k}")
+    check(close(m["qf_drawdown_ratio"], pf["drawdown"]), f"qf_drawdown_ratio at step {k}")
+    check(close(m["qf_daily_pnl"], pf["daily_pnl"]) and close(m["qf_gross_exposure"], pf["gross_exposure"]), "daily/gross")
+    check(m["qf_paper_orders_total"] == k + 5 and close(m["qf_fees_paid_total"], pf["fees"]), "orders/fees")
+    sol = 'venue="binance-usdm",symbol="SOLUSDT"'
+    check(close(m[f"qf_position{{{btc}}}"], pos[0]["qty"]) and m[f"qf_position{{{eth}}}"] == -0.5
+          and m[f"qf_position{{{sol}}}"] == 0, f"qf_position at step {k}")
+    check(close(m[f"qf_position_notional{{{eth}}}"], -0.5 * pos[1]["mark"]), "position notional")
+    for r, name in enumerate(REASONS):
+        if r >= 2:
+            check(m[f'qf_risk_refusals_total{{reason="{name}"}}'] == r * k, f"refusals {name} at step {k}")
+    check(m['qf_risk_refusals_total{reason="kill_switch"}'] == 0, "no kill-switch refusals yet")
+    check(not any(x.startswith('qf_risk_refusals_total{reason="none"') for x in m), "no 'none' reason")
+    check(m["qf_kill_switch_tripped"] == 0 and m['qf_kill_switch_mode{mode="none"}'] == 1
+          and m['qf_kill_switch_mode{mode="halt"}'] == 0 and m['qf_kill_switch_cause{cause="none"}'] == 1
+          and m["qf_kill_switch_trips_total"] == 0, "kill switch gauges")
 
 
 def audit_lines(path):
@@ -277,9 +495,10 @@ def test_controls(procs, args, instance, port, audit, token):
     check(s == 200 and json.loads(b)["result"] == "done", f"resync with a body: {s} {b!r}")
     s, _, b = request(port, "POST", "/api/control/resync/binance-spot/NOPE", headers={"X-Admin-Token": token})
     check(s == 404, f"resync unknown instrument: {s} {b!r}")
-    for action in ("kill", "unkill", "flatten", "resume"):
+    for action, mode in (("kill", "halt"), ("unkill", "none"), ("flatten", "flatten"), ("resume", "none")):
         s, _, b = request(port, "POST", f"/api/control/{action}", headers={"X-Admin-Token": token})
-        check(s == 501 and json.loads(b)["result"] == "unsupported", f"{action}: {s} {b!r}")
+        check(s == 200 and json.loads(b)["result"] == "done" and json.loads(b)["text"] == f"changed; kill switch {mode}",
+              f"{action}: {s} {b!r}")
     s, _, b = request(port, "POST", "/api/control/explode", headers={"X-Admin-Token": token})
     check(s == 404, f"unknown control: {s}")
     lines = audit_lines(audit)[n0:]
@@ -287,8 +506,8 @@ def test_controls(procs, args, instance, port, audit, token):
         ("resync binance-spot:BTCUSDT", "unauthorized", 401), ("resync binance-spot:BTCUSDT", "unauthorized", 401),
         ("resync binance-spot:BTCUSDT", "unauthorized", 401), ("resync binance-spot:BTCUSDT", "done", 200),
         ("resync coinbase:ETH-USD", "done", 200), ("resync binance-spot:NOPE", "unknown_instrument", 404),
-        ("kill", "unsupported", 501), ("unkill", "unsupported", 501), ("flatten", "unsupported", 501),
-        ("resume", "unsupported", 501)], f"audit lines {lines}")
+        ("kill", "done", 200), ("unkill", "done", 200), ("flatten", "done", 200),
+        ("resume", "done", 200)], f"audit lines {lines}")
     for l in lines:
         check(l["remote"] == "127.0.0.1" and l["time"] == iso(l["unix_ns"]), f"audit line {l}")
     check(token not in open(audit).read(), "the audit log must not contain the token")
@@ -390,13 +609,18 @@ def main():
         h = get_json(port, "/api/health", expect=503)
         check(h["status"] == "awaiting engine" and h["mode"] is None, f"before the engine: {h}")
         check(get_json(port, "/api/quotes")["quotes"] == [], "no quotes before the engine")
+        check(get_json(port, "/api/portfolio")["portfolio"] is None and get_json(port, "/api/risk")["risk"] is None
+              and get_json(port, "/api/positions")["positions"] == [] and get_json(port, "/api/fills")["fills"] == [],
+              "no portfolio before the engine")
         check(get_json(port, "/api/quotes/binance-spot/BTCUSDT", expect=503)["error"].startswith("awaiting engine"), "503")
         fake = start_fake(procs, args.fake, instance)
         wait_for(lambda: json.loads(request(port, "GET", "/api/health")[2])["status"] == "running", "engine running")
         steps = [("rest", lambda: test_rest(port, fake.pid)), ("errors", lambda: test_errors(port)),
                  ("static", lambda: test_static(port, args.web_root)), ("metrics", lambda: test_metrics(port, args.promtool)),
                  ("read-only", lambda: test_read_only(gw.pid, instance)),
+                 ("portfolio", lambda: test_portfolio(port)), ("risk", lambda: test_risk_get(port)),
                  ("controls", lambda: test_controls(procs, args, instance, port, audit, token)),
+                 ("risk controls", lambda: test_risk_controls(port, audit, token)),
                  ("timeout", lambda: test_timeout(procs, args)),
                  ("life cycle", lambda: test_life_cycle(procs, args, instance, port, fake, token))]
         for name, step in steps:

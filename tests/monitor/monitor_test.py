@@ -90,6 +90,22 @@ class MonitorTest(unittest.TestCase):
             self.assertLessEqual(lat["receive_to_publish"]["p99"], lat["receive_to_publish"]["max"])
             self.assertEqual(lat["exchange_to_receive"]["count"], 1000)  # trades carried exchange time
             self.assertTrue(any(e["kind"] == "gap" for e in doc["events"]))
+            # Portfolio and kill switch (the publisher trips it with a kill_on command).
+            pf = doc["portfolio"]
+            self.assertEqual(pf["initial_capital"], 100000)
+            self.assertEqual(doc["equity"], pf["equity"])
+            self.assertAlmostEqual(pf["realized"] + pf["unrealized"] - pf["fees"], pf["equity"] - pf["initial_capital"],
+                                   places=6)
+            self.assertGreaterEqual(pf["peak_equity"], pf["equity"])
+            self.assertAlmostEqual(doc["drawdown"], (pf["peak_equity"] - pf["equity"]) / pf["peak_equity"], places=12)
+            ks = doc["kill_switch"]
+            self.assertEqual((ks["tripped"], ks["mode"], ks["cause"], ks["trips"]), (True, "halt", "command", 1))
+            self.assertGreater(ks["since_ns"], 0)
+            self.assertTrue(any(e["kind"] in ("risk", "control") and "kill switch halt" in e["text"] for e in doc["events"]),
+                            doc["events"])
+            for i in doc["instruments"]:
+                self.assertEqual(sorted(i["position"]), ["avg_cost", "fees", "fills", "mark", "qty", "realized", "target",
+                                                         "unrealized"])
 
             text = subprocess.run([MONITOR, "--instance", self.instance, "--once"], check=True, capture_output=True,
                                   text=True, timeout=WAIT_S).stdout
@@ -97,6 +113,11 @@ class MonitorTest(unittest.TestCase):
             self.assertIn("61837.63", text)
             self.assertIn("receive_to_publish", text)
             self.assertIn("gap", text)
+            risk = next(line for line in text.splitlines() if line.startswith("equity "))
+            self.assertIn(f"equity {pf['equity']:.2f}", risk)
+            self.assertIn(f"drawdown {doc['drawdown'] * 100:.2f}%", risk)
+            self.assertTrue(risk.endswith("kill switch HALT (command)"), risk)
+            self.assertIn("positions", text)
         finally:
             pub.stop()
 
@@ -132,6 +153,9 @@ class MonitorTest(unittest.TestCase):
             self.assertIn("SIM", first)
             self.assertIn("61837.63", first)
             self.assertIn("receive_to_publish", first)
+            header = first.splitlines()[:4]
+            self.assertTrue(any(line.startswith("equity ") and "drawdown " in line and "kill switch HALT (command)" in line
+                                for line in header), header)
             # The publisher is idle after its burst, so bars show in the cumulative view.
             subprocess.run(tmux + ["send-keys", "-t", "m", "s"], check=True)
             poll(lambda: (s := screen()) and "since start" in s and "#" in s, "cumulative histogram bars")

@@ -3,7 +3,9 @@
 //   state_publisher INSTANCE
 // Two instruments: binance-spot BTCUSDT with bid 61837.63 / ask 61837.64 at the end of the
 // warm-up, and coinbase ETH-USD which is reported in a gap. Events carry TSC stamps, so every
-// latency stage but exchange_to_receive has samples. Prints "ready" once published.
+// latency stage but exchange_to_receive has samples. The engine's portfolio and risk records are
+// published too (section 5), and after the warm-up the kill switch is tripped by a kill_on
+// command (mode halt, cause command). Prints "ready" once published.
 #include <chrono>
 #include <csignal>
 #include <cstdio>
@@ -51,6 +53,7 @@ int main(int argc, char** argv) {
   s.feeds = owner.section_as<ipc::FeedTable>(ipc::kSectionFeeds);
   s.latency = owner.section_as<ipc::LatencyTable>(ipc::kSectionLatency);
   s.events = owner.section_as<ipc::EventLog>(ipc::kSectionEvents);
+  s.control = new (owner.section(ipc::kSectionControl)) ipc::ControlLog();
   core::Engine engine(core::CoreConfig{}, {{"binance-spot", "BTCUSDT", 2, 8, 0}, {"coinbase", "ETH-USD", 2, 8, 1}}, s,
                       clock);
   owner.set_state(ipc::SegmentState::running);
@@ -89,6 +92,15 @@ int main(int argc, char** argv) {
   core::Event gap = make(core::EventKind::status, 1, 0);
   gap.status = core::FeedStatus::gap;
   send(gap);
+  ipc::ControlCommand kill{};
+  kill.id = 1;
+  kill.action = ipc::ControlAction::kill_on;
+  kill.instrument = ipc::kNoInstrument;
+  ipc::set_actor(kill, "state_publisher");
+  if (!engine.control(kill, now)) {
+    std::fprintf(stderr, "state_publisher: kill_on not handled\n");
+    return 1;
+  }
   std::printf("ready\n");
   std::fflush(stdout);
   while (g_stop == 0) {

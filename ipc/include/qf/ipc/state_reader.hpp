@@ -4,7 +4,8 @@
 // everything the engine publishes into a plain StateSnapshot: the engine's status (awaiting /
 // running / stalled / stopped), the instrument table, each instrument's records (each a
 // consistent seqlock copy, or marked busy), feed counters, latency histograms and the recent
-// notable events and control acknowledgements. Not for the engine's thread: a snapshot allocates and copies ~200 KiB.
+// notable events and control acknowledgements, and the paper portfolio, risk record and
+// recent fills. Not for the engine's thread: a snapshot allocates and copies ~200 KiB.
 
 #include <array>
 #include <cstdint>
@@ -28,6 +29,7 @@ struct InstrumentSnapshot {
   FeatureRecord features{};
   SignalRecord signal{};
   HealthRecord health{};
+  PositionRecord position{}; // paper position (layout v3)
   bool busy = false; // some record stayed busy for every retry (a writer died mid-update?)
 };
 
@@ -47,6 +49,11 @@ struct StateSnapshot {
   std::uint64_t events_written = 0;
   std::vector<ControlAck> acks; // acknowledgements of control commands, oldest first
   std::uint64_t acks_written = 0;
+  // Risk and paper execution (layout v3, section 5).
+  PortfolioRecord portfolio{};
+  RiskRecord risk{};
+  std::vector<FillRecord> fills; // oldest first, at most kFillLogSize
+  std::uint64_t fills_written = 0;
 
   StateSnapshot();
 };
