@@ -545,9 +545,10 @@ bool Engine::control(const ipc::ControlCommand& command, std::uint64_t now_unix_
   char text[40];
   std::snprintf(text, sizeof text, "%s; kill switch %s", changed ? "changed" : "unchanged",
                 to_string(trader_->kill_switch().mode()));
-  acknowledge(command, ipc::ControlResult::done, text, now_unix_ns);
+  // The new state first, then the acknowledgement: a reader that sees `done` sees the result.
   publish_risk(now_unix_ns);
   publish_portfolio(now_unix_ns);
+  acknowledge(command, ipc::ControlResult::done, text, now_unix_ns);
   return true;
 }
 

@@ -8,17 +8,17 @@
 #include <cstdlib>
 #include <new>
 
-namespace qf::feeds::test {
+namespace qf::test {
 inline std::atomic<std::uint64_t> g_allocations{0};
-} // namespace qf::feeds::test
+} // namespace qf::test
 
 namespace {
 void* counted_alloc(std::size_t n) noexcept {
-  qf::feeds::test::g_allocations.fetch_add(1, std::memory_order_relaxed);
+  qf::test::g_allocations.fetch_add(1, std::memory_order_relaxed);
   return std::malloc(n == 0 ? 1 : n);
 }
 void* counted_aligned_alloc(std::size_t n, std::align_val_t align) noexcept {
-  qf::feeds::test::g_allocations.fetch_add(1, std::memory_order_relaxed);
+  qf::test::g_allocations.fetch_add(1, std::memory_order_relaxed);
   const auto a = static_cast<std::size_t>(align);
   void* p = nullptr;
   return ::posix_memalign(&p, a < sizeof(void*) ? sizeof(void*) : a, n == 0 ? 1 : n) == 0 ? p : nullptr;
