@@ -19,7 +19,6 @@
 #include <cstring>
 #include <deque>
 #include <map>
-#include <regex>
 #include <string>
 #include <thread>
 #include <vector>
