@@ -1,7 +1,8 @@
 #include "qf/core/bars.hpp"
 
 #include <gtest/gtest.h>
-#include <zlib.h>
+
+#include "captured_trades.hpp"
 
 #include <cmath>
 #include <random>
@@ -152,39 +153,11 @@ TEST(bars, should_match_naive_bars_and_indicators_on_random_trades) {
   expect_naive_bars_and_indicators(trades, 1000);
 }
 
-// The trades of the real BTCUSDT capture, read with zlib and plain string search (independent of
-// the feeds parser): trade time T, price p, quantity q.
-std::vector<Trade> captured_btcusdt_trades() {
-  const std::string path = std::string(QF_CAPTURES_DIR) + "/binance-spot/btcusdt_20240808.capture.gz";
-  gzFile f = gzopen(path.c_str(), "rb");
-  if (f == nullptr) {
-    ADD_FAILURE() << "cannot open " << path;
-    return {};
-  }
-  std::vector<Trade> out;
-  std::vector<char> line(1 << 20);
-  const auto field = [](const std::string& s, const std::string& key) {
-    const std::size_t at = s.find("\"" + key + "\":");
-    std::size_t b = at + key.size() + 3;
-    if (s[b] == '"') {
-      ++b;
-    }
-    const std::size_t e = s.find_first_of("\",}", b);
-    return s.substr(b, e - b);
-  };
-  while (gzgets(f, line.data(), static_cast<int>(line.size())) != nullptr) {
-    const std::string s(line.data());
-    if (s.find("\"e\":\"trade\"") == std::string::npos) {
-      continue;
-    }
-    out.push_back(Trade{std::stoull(field(s, "T")) * 1'000'000ULL, std::stod(field(s, "p")), std::stod(field(s, "q"))});
-  }
-  gzclose(f);
-  return out;
-}
-
 TEST(bars, should_match_naive_bars_and_indicators_on_the_captured_btcusdt_trades) {
-  const std::vector<Trade> trades = captured_btcusdt_trades();
+  std::vector<Trade> trades;
+  for (const auto& t : test::captured_btcusdt_trades()) {
+    trades.push_back(Trade{t.t_ns, t.price, t.qty});
+  }
   ASSERT_EQ(trades.size(), 9757U); // ../shared/captures/README.md
   expect_naive_bars_and_indicators(trades, 300); // 346 s of trading
 }

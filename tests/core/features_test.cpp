@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "captured_trades.hpp"
+
 #include <cmath>
 #include <random>
 #include <vector>
@@ -83,24 +85,16 @@ struct TradeSample {
   Side side;
 };
 
-TEST(features, should_match_brute_force_trade_flow_and_rolling_vwap) {
-  FeatureConfig config;
-  config.vwap_window_s = 30;
+// Feeds `trades` (in time order) to Features and, every `every` trades, checks trade flow and the
+// rolling VWAP against a brute-force recomputation over every trade so far.
+void expect_brute_force_flow_and_vwap(const FeatureConfig& config, const std::vector<TradeSample>& trades,
+                                      int every) {
   Features f(config);
-  std::mt19937_64 rng(9);
-  std::uniform_real_distribution<double> price(99.0, 101.0);
-  std::uniform_real_distribution<double> qty(0.001, 2.0);
-  std::exponential_distribution<double> gap_ms(1.0 / 150.0);
-  std::vector<TradeSample> trades;
-  double t_ms = 5'000;
-  for (int i = 0; i < 5000; ++i) {
-    // Now and then a silence longer than the VWAP window.
-    t_ms += (i % 1000 == 999) ? 45'000.0 : std::floor(gap_ms(rng));
-    const TradeSample s{t_ms / 1e3, price(rng), qty(rng), (rng() & 1U) != 0 ? Side::bid : Side::ask};
-    trades.push_back(s);
-    f.on_trade(s.price, s.qty, s.side, static_cast<std::uint64_t>(t_ms * 1e6));
-
-    if (i % 97 != 0) {
+  for (std::size_t i = 0; i < trades.size(); ++i) {
+    const TradeSample& s = trades[i];
+    // Both callers' trades have whole-millisecond times.
+    f.on_trade(s.price, s.qty, s.side, static_cast<std::uint64_t>(std::llround(s.t_s * 1e3)) * 1'000'000ULL);
+    if (i % static_cast<std::size_t>(every) != 0 && i + 1 != trades.size()) {
       continue;
     }
     const double now = s.t_s;
@@ -110,7 +104,8 @@ TEST(features, should_match_brute_force_trade_flow_and_rolling_vwap) {
     double pq = 0.0;
     double q = 0.0;
     const auto now_second = static_cast<std::uint64_t>(std::floor(now + 1e-9));
-    for (const auto& t : trades) {
+    for (std::size_t j = 0; j <= i; ++j) {
+      const TradeSample& t = trades[j];
       const double w = std::exp(-(now - t.t_s) / tau);
       signed_v += (t.side == Side::bid ? t.qty : -t.qty) * w;
       total += t.qty * w;
@@ -121,8 +116,42 @@ TEST(features, should_match_brute_force_trade_flow_and_rolling_vwap) {
       }
     }
     ASSERT_NEAR(f.values().trade_flow, signed_v / total, 1e-9) << "trade " << i;
-    ASSERT_NEAR(f.values().vwap, pq / q, 1e-9) << "trade " << i;
+    ASSERT_NEAR(f.values().vwap, pq / q, 1e-9 * pq / q) << "trade " << i;
   }
+}
+
+TEST(features, should_match_brute_force_trade_flow_and_rolling_vwap) {
+  FeatureConfig config;
+  config.vwap_window_s = 30;
+  std::mt19937_64 rng(9);
+  std::uniform_real_distribution<double> price(99.0, 101.0);
+  std::uniform_real_distribution<double> qty(0.001, 2.0);
+  std::exponential_distribution<double> gap_ms(1.0 / 150.0);
+  std::vector<TradeSample> trades;
+  double t_ms = 5'000;
+  for (int i = 0; i < 5000; ++i) {
+    // Now and then a silence longer than the VWAP window.
+    t_ms += (i % 1000 == 999) ? 45'000.0 : std::floor(gap_ms(rng));
+    trades.push_back(TradeSample{t_ms / 1e3, price(rng), qty(rng), (rng() & 1U) != 0 ? Side::bid : Side::ask});
+  }
+  expect_brute_force_flow_and_vwap(config, trades, 97);
+}
+
+TEST(features, should_match_brute_force_trade_flow_and_rolling_vwap_on_the_captured_btcusdt_trades) {
+  // Times relative to a whole second before the first trade: the same second boundaries, and
+  // small enough that the reference's doubles keep millisecond precision.
+  const std::vector<test::CapturedTrade> captured = test::captured_btcusdt_trades();
+  ASSERT_FALSE(captured.empty());
+  const std::uint64_t base_ns = (captured.front().t_ns / 1'000'000'000ULL - 5) * 1'000'000'000ULL;
+  std::vector<TradeSample> trades;
+  for (const auto& t : captured) {
+    trades.push_back(TradeSample{static_cast<double>(t.t_ns - base_ns) / 1e9, t.price, t.qty,
+                                 t.taker_sold ? Side::ask : Side::bid});
+  }
+  ASSERT_EQ(trades.size(), 9757U); // ../shared/captures/README.md
+  FeatureConfig config;
+  config.vwap_window_s = 60;
+  expect_brute_force_flow_and_vwap(config, trades, 101);
 }
 
 TEST(features, should_count_a_late_trade_in_the_vwap_only_while_its_second_is_in_the_window) {
