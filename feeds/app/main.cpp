@@ -230,11 +230,12 @@ int main(int argc, char** argv) {
 
     if (server_options.tls) {
       if (cert_dir.empty()) {
-        std::string templ = (std::filesystem::temp_directory_path() / "qf-venue-XXXXXX").string();
-        if (::mkdtemp(templ.data()) == nullptr) {
+        // mkdtemp replaces the trailing XXXXXX with a unique suffix and creates the directory.
+        std::string dir = (std::filesystem::temp_directory_path() / "qf-venue-XXXXXX").string();
+        if (::mkdtemp(dir.data()) == nullptr) {
           throw std::runtime_error("cannot create a temporary certificate directory");
         }
-        cert_dir = templ;
+        cert_dir = dir;
       }
       const CertFiles files = make_self_signed(cert_dir);
       server_options.cert_path = files.cert_path;

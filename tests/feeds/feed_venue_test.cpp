@@ -18,6 +18,7 @@
 #include <mutex>
 #include <cstring>
 #include <deque>
+#include <functional>
 #include <map>
 #include <string>
 #include <thread>
@@ -279,6 +280,7 @@ struct FaultCase {
   const char* name;
   std::vector<std::string> venue_args;
   core::FeedStatus status; // the status that shows the fault was seen (and then recovered from)
+  int max_connection_age_s = 23 * 3600; // the session's proactive reconnect
 };
 
 void PrintTo(const FaultCase& c, std::ostream* os) { *os << c.name; }
@@ -303,6 +305,7 @@ TEST_P(feed_fault, should_recover_with_a_correct_book) {
   sc.stale_after_ms = 1000;
   sc.reconnect_min_ms = 20;
   sc.reconnect_max_ms = 200;
+  sc.max_connection_age_s = fc.max_connection_age_s;
   thread.add_session(0, {0, 1}, [&](net::Loop& loop, bn::EventSink sink) {
     return std::make_unique<bn::Session>(
         sc, std::vector<SessionInstrument>{{0, "BTCUSDT", 2, 8}, {1, "ETHUSDT", 2, 8}}, loop, budget, sink, nullptr);
@@ -345,12 +348,25 @@ INSTANTIATE_TEST_SUITE_P(
                       FaultCase{"gap", {"--gap-every", "50"}, core::FeedStatus::gap},
                       FaultCase{"stall", {"--stall-after", "1", "--stall-for", "4"}, core::FeedStatus::stale},
                       FaultCase{"server_shutdown", {"--shutdown-after", "1"}, core::FeedStatus::disconnected},
-                      FaultCase{"snapshot_429", {"--snapshot-429", "2"}, core::FeedStatus::book_live}),
+                      FaultCase{"snapshot_429", {"--snapshot-429", "2"}, core::FeedStatus::book_live},
+                      // Nothing wrong at the venue: the connection reaches its age limit (Binance: 24 h).
+                      FaultCase{"age_limit", {}, core::FeedStatus::disconnected, 1}),
     [](const ::testing::TestParamInfo<FaultCase>& p) { return std::string(p.param.name); });
 
-TEST(feed_fault, should_count_malformed_frames_and_keep_the_connection) {
-  Venue venue({"--venue", "binance", "--port", "0", "--synthetic", "--symbols", "BTCUSDT", "--rate", "400",
-               "--seed", "5", "--malformed-every", "25"});
+// One BTCUSDT session against a synthetic venue with `venue_args`, until `done(record)`; counts
+// the disconnected and resync statuses it saw.
+struct Observed {
+  ipc::FeedRecord record{};
+  std::size_t disconnects = 0;
+  std::size_t resyncs = 0;
+};
+
+Observed observe(const std::vector<std::string>& venue_args, std::size_t max_frame_bytes,
+                 const std::function<bool(const ipc::FeedRecord&)>& done) {
+  std::vector<std::string> args{"--venue", "binance", "--port", "0", "--synthetic", "--symbols", "BTCUSDT",
+                                "--rate", "400", "--seed", "5"};
+  args.insert(args.end(), venue_args.begin(), venue_args.end());
+  Venue venue(args);
   const ipc::TscClock clock = ipc::TscClock::monotonic();
   net::RestBudget budget({6000, 2}, ipc::monotonic_ns());
   auto feeds = std::make_unique<ipc::FeedTable>();
@@ -358,29 +374,48 @@ TEST(feed_fault, should_count_malformed_frames_and_keep_the_connection) {
   bn::SessionConfig sc;
   sc.ws = net::parse_url(venue.ws());
   sc.rest = net::parse_url(venue.rest());
+  sc.max_frame_bytes = max_frame_bytes;
   thread.add_session(0, {0}, [&](net::Loop& loop, bn::EventSink sink) {
     return std::make_unique<bn::Session>(sc, std::vector<SessionInstrument>{{0, "BTCUSDT", 2, 8}}, loop, budget, sink,
                                          nullptr);
   });
   thread.publish_to(feeds.get());
   thread.start(nullptr);
-  ipc::FeedRecord r{};
-  std::size_t disconnects = 0;
+  Observed o;
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-  while (r.parse_errors < 10 && std::chrono::steady_clock::now() < deadline) {
+  while (!done(o.record) && std::chrono::steady_clock::now() < deadline) {
     thread.ring().drain(
         [&](const core::Event& e) {
-          disconnects += e.kind == core::EventKind::status && e.status == core::FeedStatus::disconnected ? 1 : 0;
+          if (e.kind == core::EventKind::status) {
+            o.disconnects += e.status == core::FeedStatus::disconnected ? 1U : 0U;
+            o.resyncs += e.status == core::FeedStatus::resync ? 1U : 0U;
+          }
         },
         4096);
-    (void)feeds->feeds[0].try_load(r);
+    (void)feeds->feeds[0].try_load(o.record);
     std::this_thread::yield();
   }
   thread.stop();
-  EXPECT_GE(r.parse_errors, 10U);
-  EXPECT_EQ(r.reconnects, 0U) << "a malformed frame must not cost the connection";
-  EXPECT_EQ(disconnects, 0U);
-  EXPECT_GT(r.messages, r.parse_errors * 10);
+  return o;
+}
+
+TEST(feed_fault, should_count_malformed_frames_and_keep_the_connection) {
+  const Observed o = observe({"--malformed-every", "25"}, std::size_t{1} << 20,
+                             [](const ipc::FeedRecord& r) { return r.parse_errors >= 10; });
+  EXPECT_GE(o.record.parse_errors, 10U);
+  EXPECT_EQ(o.record.reconnects, 0U) << "a malformed frame must not cost the connection";
+  EXPECT_EQ(o.disconnects, 0U);
+  EXPECT_GT(o.record.messages, o.record.parse_errors * 10);
+}
+
+TEST(feed_fault, should_resync_on_a_frame_over_the_bound_and_keep_the_connection) {
+  // 200 bytes: the venue's bookTickers fit, its larger depth diffs do not.
+  const Observed o = observe({}, 200, [](const ipc::FeedRecord& r) { return r.parse_errors >= 3 && r.resyncs >= 3; });
+  EXPECT_GE(o.record.parse_errors, 3U) << "oversized frames are counted as errors";
+  EXPECT_GE(o.record.resyncs, 3U);
+  EXPECT_GE(o.resyncs, 3U) << "each one resyncs the book";
+  EXPECT_EQ(o.record.reconnects, 0U);
+  EXPECT_EQ(o.disconnects, 0U);
 }
 
 } // namespace

@@ -69,7 +69,7 @@ struct Session::Conn final : net::WsConnection::Handler {
 
 Session::Session(const SessionConfig& config, std::vector<SessionInstrument> instruments, net::Loop& loop,
                  net::RestBudget& budget, EventSink sink, LogFn log)
-    : config_(config), loop_(loop), budget_(budget), sink_(sink), log_(std::move(log)),
+    : config_(config), loop_(loop), budget_(budget), sink_(sink), log_(config.name, std::move(log)),
       rng_(config.seed != 0 ? config.seed : std::random_device{}()) {
   if (instruments.empty()) {
     throw std::invalid_argument(config.name + ": a session needs at least one instrument");
@@ -148,9 +148,7 @@ void Session::on_open(Conn& c) {
   if (config_.recorder != nullptr) {
     (void)config_.recorder->ws_open(net::join(config_.ws, c.path).text());
   }
-  if (log_) {
-    log_(LogLevel::info, config_.name + ": connected, " + std::to_string(c.members.size()) + " instruments");
-  }
+  log_.always(LogLevel::info, config_.name + ": connected, " + std::to_string(c.members.size()) + " instruments");
   for (const std::size_t i : c.members) {
     Instrument& in = *instruments_[i];
     ++in.epoch;
@@ -247,9 +245,7 @@ void Session::on_message(Conn& c, PaddedView frame, std::uint64_t recv_ticks) {
 
 void Session::on_closed(Conn& c, std::string_view reason) {
   const std::uint64_t ticks = loop_.clock().now();
-  if (log_) {
-    log_(LogLevel::warn, config_.name + ": connection closed: " + std::string(reason));
-  }
+  log_.always(LogLevel::warn, config_.name + ": connection closed: " + std::string(reason));
   for (const std::size_t i : c.members) {
     Instrument& in = *instruments_[i];
     ++in.epoch; // a snapshot in flight belongs to the old connection
@@ -447,49 +443,19 @@ BookState Session::book_state(std::size_t index) const noexcept {
 }
 
 ipc::FeedRecord Session::record() const {
-  ipc::FeedRecord r{};
-  const std::size_t n = std::min(config_.name.size(), r.name.size() - 1);
-  std::copy_n(config_.name.data(), n, r.name.data());
   std::size_t open = 0;
-  std::size_t connecting = 0;
+  std::size_t opening = 0;
+  bool ever_opened = false;
   for (const auto& c : conns_) {
     open += c->ws.connected() ? 1U : 0U;
-    connecting += !c->ws.connected() && !c->ws.idle() ? 1U : 0U;
+    opening += !c->ws.connected() && !c->ws.idle() ? 1U : 0U;
+    ever_opened |= c->ever_opened;
   }
-  r.state = open == conns_.size()                    ? ipc::ConnectionState::connected
-            : connecting > 0                         ? ipc::ConnectionState::connecting
-            : std::any_of(conns_.begin(), conns_.end(), [](const auto& c) { return c->ever_opened; })
-                ? ipc::ConnectionState::disconnected
-                : ipc::ConnectionState::idle;
-  r.messages = counters_.messages;
-  r.bytes = counters_.bytes;
-  r.parse_errors = counters_.parse_errors;
-  r.reconnects = counters_.reconnects;
-  r.gaps = counters_.gaps;
-  r.resyncs = counters_.resyncs;
-  r.drops = counters_.drops;
-  return r;
+  return feed_record(config_.name, connection_state(open, opening, conns_.size(), ever_opened), counters_);
 }
 
 void Session::log_sampled(LogLevel level, const std::string& text) {
-  // At most 20 lines per 10 s per session; the rest are counted and summarised.
-  constexpr std::uint64_t kWindowNs = 10'000 * kMs;
-  if (now_ - log_window_start_ > kWindowNs) {
-    if (log_suppressed_ > 0 && log_) {
-      log_(LogLevel::warn, config_.name + ": " + std::to_string(log_suppressed_) + " similar log lines suppressed");
-    }
-    log_window_start_ = now_;
-    log_lines_ = 0;
-    log_suppressed_ = 0;
-  }
-  if (log_lines_ >= 20) {
-    ++log_suppressed_;
-    return;
-  }
-  ++log_lines_;
-  if (log_) {
-    log_(level, text);
-  }
+  log_.sampled(level, text, now_);
 }
 
 } // namespace qf::feeds::binance

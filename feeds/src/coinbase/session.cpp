@@ -53,7 +53,7 @@ void Session::ToEngineIds::operator()(const core::Event& e) const {
 
 Session::Session(const SessionConfig& config, std::vector<SessionInstrument> instruments, net::Loop& loop,
                  EventSink sink, LogFn log)
-    : config_(config), loop_(loop), sink_(sink), log_(std::move(log)),
+    : config_(config), loop_(loop), sink_(sink), log_(config.name, std::move(log)),
       rng_(config.seed != 0 ? config.seed : std::random_device{}()) {
   if (instruments.empty()) {
     throw std::invalid_argument(config.name + ": a session needs at least one instrument");
@@ -125,10 +125,8 @@ void Session::on_open() {
   if (config_.recorder != nullptr) {
     (void)config_.recorder->ws_open(config_.ws.text());
   }
-  if (log_) {
-    log_(LogLevel::info, config_.name + ": connected, subscribing " + std::to_string(instruments_.size()) +
+  log_.always(LogLevel::info, config_.name + ": connected, subscribing " + std::to_string(instruments_.size()) +
                              " products");
-  }
   std::vector<std::size_t> all(instruments_.size());
   for (std::size_t i = 0; i < instruments_.size(); ++i) {
     all[i] = i;
@@ -228,9 +226,7 @@ void Session::on_message(PaddedView frame, std::uint64_t recv_ticks) {
 void Session::on_closed(std::string_view reason) {
   Conn& c = *conn_;
   const std::uint64_t ticks = loop_.clock().now();
-  if (log_) {
-    log_(LogLevel::warn, config_.name + ": connection closed: " + std::string(reason));
-  }
+  log_.always(LogLevel::warn, config_.name + ": connection closed: " + std::string(reason));
   c.awaiting_subscriptions = false;
   c.sync.on_disconnect(ticks, EventSink(to_engine_)); // every book not live, `disconnected` each
   if (stopping_) {
@@ -347,43 +343,14 @@ BookState Session::book_state(std::size_t index) const noexcept {
 bool Session::connected() const noexcept { return conn_->ws.connected(); }
 
 ipc::FeedRecord Session::record() const {
-  ipc::FeedRecord r{};
-  const std::size_t n = std::min(config_.name.size(), r.name.size() - 1);
-  std::copy_n(config_.name.data(), n, r.name.data());
   const Conn& c = *conn_;
-  r.state = c.ws.connected() ? ipc::ConnectionState::connected
-            : !c.ws.idle()   ? ipc::ConnectionState::connecting
-            : c.ever_opened  ? ipc::ConnectionState::disconnected
-                             : ipc::ConnectionState::idle;
-  r.messages = counters_.messages;
-  r.bytes = counters_.bytes;
-  r.parse_errors = counters_.parse_errors;
-  r.reconnects = counters_.reconnects;
-  r.gaps = counters_.gaps;
-  r.resyncs = counters_.resyncs;
-  r.drops = counters_.drops;
-  return r;
+  const bool open = c.ws.connected();
+  return feed_record(config_.name, connection_state(open ? 1U : 0U, !open && !c.ws.idle() ? 1U : 0U, 1, c.ever_opened),
+                     counters_);
 }
 
 void Session::log_sampled(LogLevel level, const std::string& text) {
-  // At most 20 lines per 10 s per session; the rest are counted and summarised.
-  constexpr std::uint64_t kWindowNs = 10'000 * kMs;
-  if (now_ - log_window_start_ > kWindowNs) {
-    if (log_suppressed_ > 0 && log_) {
-      log_(LogLevel::warn, config_.name + ": " + std::to_string(log_suppressed_) + " similar log lines suppressed");
-    }
-    log_window_start_ = now_;
-    log_lines_ = 0;
-    log_suppressed_ = 0;
-  }
-  if (log_lines_ >= 20) {
-    ++log_suppressed_;
-    return;
-  }
-  ++log_lines_;
-  if (log_) {
-    log_(level, text);
-  }
+  log_.sampled(level, text, now_);
 }
 
 } // namespace qf::feeds::coinbase

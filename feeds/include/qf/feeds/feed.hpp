@@ -10,6 +10,7 @@
 #include <functional>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include "qf/core/event.hpp"
 #include "qf/ipc/spsc_ring.hpp"
@@ -77,6 +78,35 @@ private:
   std::uint64_t full_waits_ = 0;
   std::uint64_t dropped_ = 0;
   std::uint64_t high_water_ = 0;
+};
+
+// The counters every session publishes as its FeedRecord.
+struct FeedCounters {
+  std::uint64_t messages = 0, bytes = 0, parse_errors = 0, reconnects = 0, gaps = 0, resyncs = 0, drops = 0;
+};
+
+// A session's connections summed up for the FeedRecord: all open -> connected; else any opening
+// -> connecting; else disconnected once one had opened, idle before.
+[[nodiscard]] ipc::ConnectionState connection_state(std::size_t open, std::size_t opening, std::size_t total,
+                                                    bool ever_opened) noexcept;
+[[nodiscard]] ipc::FeedRecord feed_record(std::string_view name, ipc::ConnectionState state,
+                                          const FeedCounters& counters) noexcept;
+
+// A session's log: `sampled` lets at most 20 lines through per 10 s and then counts the rest,
+// reporting how many were suppressed when the next window opens (bad input must not flood the
+// log); `always` is for the rare lines (connects, closes). Callers name the session in their lines.
+class SessionLog {
+public:
+  SessionLog(std::string name, LogFn log) : name_(std::move(name)), log_(std::move(log)) {}
+  void sampled(LogLevel level, std::string_view text, std::uint64_t now_mono_ns);
+  void always(LogLevel level, std::string_view text) const;
+
+private:
+  std::string name_;
+  LogFn log_;
+  std::uint64_t window_start_ns_ = 0;
+  std::uint32_t lines_ = 0;
+  std::uint64_t suppressed_ = 0;
 };
 
 class VenueSession {

@@ -67,8 +67,7 @@ public:
 private:
   struct Conn;
   struct Instrument;
-  struct Counters {
-    std::uint64_t messages = 0, bytes = 0, parse_errors = 0, reconnects = 0, gaps = 0, resyncs = 0, drops = 0;
+  struct Counters : FeedCounters {
     std::uint64_t oversized = 0, unknown_symbol = 0, venue_errors = 0, snapshots = 0, snapshot_failures = 0;
     std::uint64_t stale_connections = 0;
   };
@@ -87,7 +86,7 @@ private:
   net::Loop& loop_;
   net::RestBudget& budget_;
   EventSink sink_;
-  LogFn log_;
+  SessionLog log_;
   std::vector<std::unique_ptr<Instrument>> instruments_;
   std::vector<std::unique_ptr<Conn>> conns_;
   std::vector<std::size_t> snapshot_queue_; // instrument indices, oldest request first
@@ -96,9 +95,6 @@ private:
   std::mt19937_64 rng_;
   Counters counters_;
   std::uint64_t now_ = 0;
-  std::uint64_t log_window_start_ = 0;
-  std::uint32_t log_lines_ = 0;
-  std::uint64_t log_suppressed_ = 0;
   bool stopping_ = false;
 };
 

@@ -72,8 +72,7 @@ private:
     Session* session;
     void operator()(const core::Event& e) const;
   };
-  struct Counters {
-    std::uint64_t messages = 0, bytes = 0, parse_errors = 0, reconnects = 0, gaps = 0, resyncs = 0, drops = 0;
+  struct Counters : FeedCounters {
     std::uint64_t oversized = 0, unknown_product = 0, venue_errors = 0, stale_connections = 0;
   };
 
@@ -92,15 +91,12 @@ private:
   net::Loop& loop_;
   EventSink sink_;
   ToEngineIds to_engine_{this};
-  LogFn log_;
+  SessionLog log_;
   std::vector<Instrument> instruments_; // index = the Parser's product id
   std::unique_ptr<Conn> conn_;
   std::mt19937_64 rng_;
   Counters counters_;
   std::uint64_t now_ = 0;
-  std::uint64_t log_window_start_ = 0;
-  std::uint32_t log_lines_ = 0;
-  std::uint64_t log_suppressed_ = 0;
   bool stopping_ = false;
 };
 
