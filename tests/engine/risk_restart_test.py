@@ -23,28 +23,17 @@ import signal
 import subprocess
 import sys
 import tempfile
-import time
 import unittest
+
+import live_test
+from live_test import monitor_json
 
 ENGINE = VENUE = MONITOR = GATEWAY = None
 WAIT_S = 60.0
 
 
 def poll(condition, what, timeout=WAIT_S):
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = condition()
-        if last:
-            return last
-        time.sleep(0.05)  # polling interval, bounded by the deadline
-    raise AssertionError(f"timed out waiting for {what}; last value: {last!r}")
-
-
-def monitor_json(instance):
-    out = subprocess.run([MONITOR, "--instance", instance, "--json"], check=True, capture_output=True, text=True,
-                         timeout=WAIT_S)
-    return json.loads(out.stdout)
+    return live_test.poll(condition, what, timeout)
 
 
 def call(port, method, path, headers=None, body=None):
@@ -207,4 +196,5 @@ class RiskRestart(unittest.TestCase):
 
 if __name__ == "__main__":
     ENGINE, VENUE, MONITOR, GATEWAY = sys.argv[1:5]
+    live_test.MONITOR = MONITOR
     unittest.main(argv=sys.argv[:1], verbosity=2)
