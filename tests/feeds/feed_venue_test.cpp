@@ -281,6 +281,7 @@ struct FaultCase {
   std::vector<std::string> venue_args;
   core::FeedStatus status; // the status that shows the fault was seen (and then recovered from)
   int max_connection_age_s = 23 * 3600; // the session's proactive reconnect
+  bool usdm = false;                    // Binance USD-M (pu chain, /fapi) instead of spot
 };
 
 void PrintTo(const FaultCase& c, std::ostream* os) { *os << c.name; }
@@ -289,8 +290,8 @@ class feed_fault : public ::testing::TestWithParam<FaultCase> {};
 
 TEST_P(feed_fault, should_recover_with_a_correct_book) {
   const FaultCase& fc = GetParam();
-  std::vector<std::string> args{"--venue", "binance", "--port", "0", "--synthetic", "--symbols", "BTCUSDT,ETHUSDT",
-                                "--rate", "400", "--seed", "11"};
+  std::vector<std::string> args{"--venue", fc.usdm ? "binance-usdm" : "binance", "--port", "0", "--synthetic",
+                                "--symbols", "BTCUSDT,ETHUSDT", "--rate", "400", "--seed", "11"};
   args.insert(args.end(), fc.venue_args.begin(), fc.venue_args.end());
   Venue venue(args);
   const ipc::TscClock clock = ipc::TscClock::monotonic();
@@ -306,6 +307,7 @@ TEST_P(feed_fault, should_recover_with_a_correct_book) {
   sc.reconnect_min_ms = 20;
   sc.reconnect_max_ms = 200;
   sc.max_connection_age_s = fc.max_connection_age_s;
+  sc.market = fc.usdm ? bn::Market::usdm : bn::Market::spot;
   thread.add_session(0, {0, 1}, [&](net::Loop& loop, bn::EventSink sink) {
     return std::make_unique<bn::Session>(
         sc, std::vector<SessionInstrument>{{0, "BTCUSDT", 2, 8}, {1, "ETHUSDT", 2, 8}}, loop, budget, sink, nullptr);
@@ -350,7 +352,9 @@ INSTANTIATE_TEST_SUITE_P(
                       FaultCase{"server_shutdown", {"--shutdown-after", "1"}, core::FeedStatus::disconnected},
                       FaultCase{"snapshot_429", {"--snapshot-429", "2"}, core::FeedStatus::book_live},
                       // Nothing wrong at the venue: the connection reaches its age limit (Binance: 24 h).
-                      FaultCase{"age_limit", {}, core::FeedStatus::disconnected, 1}),
+                      FaultCase{"age_limit", {}, core::FeedStatus::disconnected, 1},
+                      // USD-M: ids global across symbols, chained by pu; a gap must still be caught.
+                      FaultCase{"usdm_gap", {"--gap-every", "50"}, core::FeedStatus::gap, 23 * 3600, true}),
     [](const ::testing::TestParamInfo<FaultCase>& p) { return std::string(p.param.name); });
 
 // One BTCUSDT session against a synthetic venue with `venue_args`, until `done(record)`; counts
