@@ -22,7 +22,7 @@
 #include "qf/feeds/coinbase/parser.hpp"
 #include "qf/feeds/capture.hpp"
 #include "qf/ipc/fixed_point.hpp"
-#include "qf/ipc/json_text.hpp"
+#include "qf/ipc/json_writer.hpp"
 
 namespace qf::engine {
 
@@ -89,11 +89,6 @@ void add(std::string& out, const Parts&... parts) {
   (out.append(std::string_view(parts)), ...);
 }
 
-std::string decimal(std::int64_t v, int decimals) {
-  std::array<char, ipc::kFixedMaxChars + 1> buf{};
-  return std::string(buf.data(), ipc::format_fixed(v, decimals, buf.data(), buf.size()));
-}
-
 const char* status_name(core::FeedStatus s) {
   switch (s) {
   case core::FeedStatus::connected: return "connected";
@@ -125,7 +120,7 @@ public:
   Tap(const Tap&) = delete;
   Tap& operator=(const Tap&) = delete;
   [[nodiscard]] bool enabled() const noexcept { return file_ != nullptr; }
-  void line(const std::string& text) {
+  void line(std::string_view text) {
     buffer_ += text;
     buffer_ += '\n';
     if (buffer_.size() > (1 << 20) - 4096) {
@@ -217,6 +212,7 @@ ReplayResult run_replay(const ReplayOptions& options) {
 
   bn::SnapshotAttribution attribution;
   Tap tap(options.tap);
+  ipc::JsonWriter tap_line;
 
   // Per-event work: apply, tap, and count the core's allocations after warm-up.
   constexpr std::uint64_t kWarmupEvents = 10'000;
@@ -286,46 +282,45 @@ ReplayResult run_replay(const ReplayOptions& options) {
     const core::InstrumentSpec& spec = specs[e.instrument];
     const int pd = spec.price_decimals;
     const int qd = spec.qty_decimals;
-    std::string line = "{\"kind\":\"";
+    tap_line.clear();
     const auto ident = [&](const char* kind) {
-      add(line, kind, "\",\"venue\":\"", spec.venue, "\",\"symbol\":\"", spec.symbol, "\"");
+      tap_line.begin_object().key("kind").str(kind).key("venue").str(spec.venue).key("symbol").str(spec.symbol);
     };
     switch (e.kind) {
     case core::EventKind::book_level:
     case core::EventKind::snapshot_end: {
       ident(e.kind == core::EventKind::snapshot_end ? "snapshot" : "depth");
-      add(line, ",\"u\":", std::to_string(e.seq));
+      tap_line.key("u").u64(e.seq);
       core::Level bid{};
       core::Level ask{};
       const core::OrderBook& book = engine.book(e.instrument);
       if (book.best(core::Side::bid, bid)) {
-        add(line, ",\"bid\":\"", decimal(bid.price, pd), "\",\"bid_qty\":\"", decimal(bid.qty, qd), "\"");
+        tap_line.key("bid").decimal(bid.price, pd).key("bid_qty").decimal(bid.qty, qd);
       }
       if (book.best(core::Side::ask, ask)) {
-        add(line, ",\"ask\":\"", decimal(ask.price, pd), "\",\"ask_qty\":\"", decimal(ask.qty, qd), "\"");
+        tap_line.key("ask").decimal(ask.price, pd).key("ask_qty").decimal(ask.qty, qd);
       }
       break;
     }
     case core::EventKind::bbo:
       ident("bbo");
-      add(line, ",\"u\":", std::to_string(e.seq), ",\"bid\":\"", decimal(e.bbo.bid_price, pd), "\",\"bid_qty\":\"",
-          decimal(e.bbo.bid_qty, qd), "\",\"ask\":\"", decimal(e.bbo.ask_price, pd), "\",\"ask_qty\":\"",
-          decimal(e.bbo.ask_qty, qd), "\"");
+      tap_line.key("u").u64(e.seq).key("bid").decimal(e.bbo.bid_price, pd).key("bid_qty").decimal(e.bbo.bid_qty, qd);
+      tap_line.key("ask").decimal(e.bbo.ask_price, pd).key("ask_qty").decimal(e.bbo.ask_qty, qd);
       break;
     case core::EventKind::trade:
       ident("trade");
-      add(line, ",\"price\":\"", decimal(e.level.price, pd), "\",\"qty\":\"", decimal(e.level.qty, qd),
-          "\",\"side\":\"", e.side == core::Side::bid ? "buy" : "sell", "\",\"trade_id\":", std::to_string(e.seq));
+      tap_line.key("price").decimal(e.level.price, pd).key("qty").decimal(e.level.qty, qd);
+      tap_line.key("side").str(e.side == core::Side::bid ? "buy" : "sell").key("trade_id").u64(e.seq);
       break;
     case core::EventKind::status:
       ident("status");
-      add(line, ",\"status\":\"", status_name(e.status), "\"");
+      tap_line.key("status").str(status_name(e.status));
       break;
     default:
       return;
     }
-    line += "}";
-    tap.line(line);
+    tap_line.end_object();
+    tap.line(tap_line.view());
   };
   auto flush = [&] {
     for (const core::Event& e : batch) {
@@ -438,20 +433,22 @@ ReplayResult run_replay(const ReplayOptions& options) {
     std::fclose(equity_csv);
   }
 
-  std::string out;
-  add(out, "{\"venue\":\"", venue, "\",\"messages\":", std::to_string(messages), ",\"parse_errors\":",
-      std::to_string(parse_errors), ",\"events\":", std::to_string(events), ",\"elapsed_s\":", ipc::json_number(elapsed),
-      ",\"messages_per_s\":", ipc::json_number(elapsed > 0 ? static_cast<double>(messages) / elapsed : 0.0), ",\"latency_ns\":{");
+  ipc::JsonWriter o;
+  o.begin_object().key("venue").str(venue).key("messages").u64(messages).key("parse_errors").u64(parse_errors);
+  o.key("events").u64(events).key("elapsed_s").num(elapsed);
+  o.key("messages_per_s").num(elapsed > 0 ? static_cast<double>(messages) / elapsed : 0.0);
+  o.key("latency_ns").begin_object();
   for (std::size_t i = 0; i < ipc::kStageCount; ++i) {
     ipc::HistogramSnapshot h;
     state.latency->stages[i].snapshot(h);
-    add(out, i ? "," : "", "\"", ipc::to_string(static_cast<ipc::Stage>(i)), "\":{\"count\":", std::to_string(h.count),
-        ",\"p50\":", std::to_string(h.percentile(0.5)), ",\"p90\":", std::to_string(h.percentile(0.9)),
-        ",\"p99\":", std::to_string(h.percentile(0.99)), ",\"p999\":", std::to_string(h.percentile(0.999)),
-        ",\"max\":", std::to_string(h.max), "}");
+    o.key(ipc::to_string(static_cast<ipc::Stage>(i))).begin_object().key("count").u64(h.count);
+    for (const auto& rq : ipc::kReportQuantiles) {
+      o.key(rq.name).u64(ipc::report_value(h, rq));
+    }
+    o.end_object();
   }
-  add(out, "},\"allocations_in_loop\":", std::to_string(allocations_in_loop), ",\"allocations_counted\":",
-      std::to_string(detail::t_allocations), ",\"instruments\":[");
+  o.end_object().key("allocations_in_loop").u64(allocations_in_loop);
+  o.key("allocations_counted").u64(detail::t_allocations).key("instruments").begin_array();
   for (std::size_t i = 0; i < specs.size(); ++i) {
     const core::OrderBook& book = engine.book(i);
     core::Level bid{};
@@ -471,52 +468,48 @@ ReplayResult run_replay(const ReplayOptions& options) {
       resyncs = syncs[i]->counters().resyncs;
     }
     const int pd = specs[i].price_decimals;
-    const auto quoted = [](const std::string& text) {
-      std::string q = "\"";
-      add(q, text, "\"");
-      return q;
+    o.begin_object().key("venue").str(specs[i].venue).key("symbol").str(specs[i].symbol);
+    o.key("health").str(ipc::to_string(engine.health(i))).key("book_updates").u64(book_messages[i]);
+    o.key("gaps").u64(gaps).key("resyncs").u64(resyncs).key("crossed").u64(engine.crossed_count(i));
+    o.key("trades").u64(health.trades);
+    const auto best = [&](const char* name, bool has, const core::Level& level) {
+      o.key(name);
+      has ? static_cast<void>(o.decimal(level.price, pd)) : static_cast<void>(o.null());
     };
-    const std::string best_bid = has_bid ? quoted(decimal(bid.price, pd)) : std::string("null");
-    const std::string best_ask = has_ask ? quoted(decimal(ask.price, pd)) : std::string("null");
-    add(out, i ? "," : "", "{\"venue\":\"", specs[i].venue, "\",\"symbol\":\"", specs[i].symbol, "\",\"health\":\"",
-        ipc::to_string(engine.health(i)), "\",\"book_updates\":", std::to_string(book_messages[i]),
-        ",\"gaps\":", std::to_string(gaps), ",\"resyncs\":", std::to_string(resyncs),
-        ",\"crossed\":", std::to_string(engine.crossed_count(i)), ",\"trades\":", std::to_string(health.trades),
-        ",\"best_bid\":", best_bid, ",\"best_ask\":", best_ask,
-        ",\"bid_levels\":", std::to_string(book.depth(core::Side::bid)),
-        ",\"ask_levels\":", std::to_string(book.depth(core::Side::ask)),
-        ",\"signal\":", ipc::json_number(engine.signal(i).signal), ",\"confidence\":", ipc::json_number(engine.signal(i).confidence),
-        ",\"regime\":[");
+    best("best_bid", has_bid, bid);
+    best("best_ask", has_ask, ask);
+    o.key("bid_levels").u64(book.depth(core::Side::bid)).key("ask_levels").u64(book.depth(core::Side::ask));
+    o.key("signal").num(engine.signal(i).signal).key("confidence").num(engine.signal(i).confidence);
+    o.key("regime").begin_array();
     const auto& p = engine.regime(i);
     for (int k = 0; k < core::kRegimes; ++k) {
-      add(out, k ? "," : "", ipc::json_number(p(k)));
+      o.num(p(k));
     }
-    out += "]}";
+    o.end_array().end_object();
   }
-  out += "]";
+  o.end_array();
   const core::BacktestResult b = metrics.result();
   const core::Portfolio& pf = trader.portfolio();
   const core::KillSwitch& ks = trader.kill_switch();
-  add(out, ",\"backtest\":{\"interval_s\":", ipc::json_number(static_cast<double>(b.interval_ns) / 1e9),
-      ",\"intervals\":", std::to_string(b.intervals), ",\"annualization\":\"365 days x 24 h\"",
-      ",\"initial_capital\":", ipc::json_number(pf.initial_capital()), ",\"final_equity\":", ipc::json_number(pf.equity()),
-      ",\"trades\":", std::to_string(b.trades), ",\"closing_trades\":", std::to_string(b.closing_trades),
-      ",\"turnover\":", ipc::json_number(b.turnover), ",\"fees\":", ipc::json_number(b.fees),
-      ",\"realized\":", ipc::json_number(pf.realized()), ",\"unrealized\":", ipc::json_number(pf.unrealized()));
-  add(out, ",\"total_return\":", ipc::json_number(b.total_return), ",\"sharpe\":", ipc::json_number(b.sharpe),
-      ",\"sortino\":", ipc::json_number(b.sortino), ",\"max_drawdown\":", ipc::json_number(b.max_drawdown),
-      ",\"win_rate\":", ipc::json_number(b.win_rate), ",\"profit_factor\":", ipc::json_number(b.profit_factor),
-      ",\"orders\":", std::to_string(trader.orders()), ",\"refusals\":{");
+  o.key("backtest").begin_object().key("interval_s").num(static_cast<double>(b.interval_ns) / 1e9);
+  o.key("intervals").u64(b.intervals).key("annualization").str("365 days x 24 h");
+  o.key("initial_capital").num(pf.initial_capital()).key("final_equity").num(pf.equity());
+  o.key("trades").u64(b.trades).key("closing_trades").u64(b.closing_trades);
+  o.key("turnover").num(b.turnover).key("fees").num(b.fees).key("realized").num(pf.realized());
+  o.key("unrealized").num(pf.unrealized()).key("total_return").num(b.total_return).key("sharpe").num(b.sharpe);
+  o.key("sortino").num(b.sortino).key("max_drawdown").num(b.max_drawdown).key("win_rate").num(b.win_rate);
+  o.key("profit_factor").num(b.profit_factor).key("orders").u64(trader.orders()).key("refusals").begin_object();
   for (std::size_t k = 1; k < core::kRefusalCount; ++k) {
-    add(out, k > 1 ? "," : "", "\"", core::to_string(static_cast<core::Refusal>(k)), "\":",
-        std::to_string(trader.refusals(static_cast<core::Refusal>(k))));
+    o.key(core::to_string(static_cast<core::Refusal>(k))).u64(trader.refusals(static_cast<core::Refusal>(k)));
   }
-  add(out, "},\"kill_switch\":{\"mode\":\"", core::to_string(ks.mode()), "\",\"cause\":\"",
-      core::to_string(ks.cause()), "\",\"since_unix_ns\":", std::to_string(ks.since_ns()), "}",
-      ",\"pnl_identity_max_error\":", ipc::json_number(identity_max_error),
-      ",\"criteria\":{\"min_trades\":", std::to_string(criteria.min_trades), ",\"min_win_rate\":",
-      ipc::json_number(criteria.min_win_rate), ",\"max_drawdown\":", ipc::json_number(criteria.max_drawdown),
-      "},\"verdict\":\"", b.go ? "go" : "no-go", "\"}}\n");
+  o.end_object().key("kill_switch").begin_object().key("mode").str(core::to_string(ks.mode()));
+  o.key("cause").str(core::to_string(ks.cause())).key("since_unix_ns").u64(ks.since_ns()).end_object();
+  o.key("pnl_identity_max_error").num(identity_max_error);
+  o.key("criteria").begin_object().key("min_trades").u64(criteria.min_trades);
+  o.key("min_win_rate").num(criteria.min_win_rate).key("max_drawdown").num(criteria.max_drawdown).end_object();
+  o.key("verdict").str(b.go ? "go" : "no-go").end_object().end_object();
+  std::string out = o.take();
+  out += '\n';
   return ReplayResult{out, 0};
 }
 

@@ -175,7 +175,7 @@ private:
     const std::uint64_t now = qf::ipc::realtime_ns();
     int y = 0;
     put(y, 0, "QuantFlow monitor", A_BOLD);
-    if (s.status == qf::ipc::EngineStatus::awaiting || s.status == qf::ipc::EngineStatus::version_mismatch) {
+    if (!qf::ipc::has_engine(s.status)) {
       put(y, 19, std::string("engine: ") + qf::ipc::to_string(s.status), COLOR_PAIR(kWarn) | A_BOLD);
       put(2, 0, s.message);
       put(4, 0, "waiting for the engine on instance '" + options_.instance + "' (q quits)", COLOR_PAIR(kDim));
@@ -230,18 +230,10 @@ private:
     ++y;
     put(y++, 0, std::string("LATENCY (") + (cumulative_ ? "since start" : "last interval") + ", s toggles)",
         A_BOLD | (focus_ == 1 ? A_UNDERLINE : 0));
-    std::snprintf(line, sizeof line, "%-20s %12s %10s %10s %10s %10s %10s", "stage", "count", "p50", "p90", "p99", "p99.9",
-                  "max");
-    put(y++, 0, line, A_BOLD);
-    qf::ipc::HistogramSnapshot shown;
+    put(y++, 0, qf::monitor::latency_heading(), A_BOLD);
     for (std::size_t i = 0; i < qf::ipc::kStageCount; ++i) {
-      const auto& h = stage_histogram(i);
-      std::snprintf(line, sizeof line, "%-20s %12llu %10s %10s %10s %10s %10s",
-                    qf::ipc::to_string(static_cast<qf::ipc::Stage>(i)), static_cast<unsigned long long>(h.count),
-                    qf::monitor::duration_text(h.percentile(0.5)).c_str(), qf::monitor::duration_text(h.percentile(0.9)).c_str(),
-                    qf::monitor::duration_text(h.percentile(0.99)).c_str(),
-                    qf::monitor::duration_text(h.percentile(0.999)).c_str(), qf::monitor::duration_text(h.max).c_str());
-      put(y++, 0, line, focus_ == 1 && static_cast<int>(i) == selected_stage_ ? COLOR_PAIR(kSelected) : 0);
+      put(y++, 0, qf::monitor::latency_row(static_cast<qf::ipc::Stage>(i), stage_histogram(i)),
+          focus_ == 1 && static_cast<int>(i) == selected_stage_ ? COLOR_PAIR(kSelected) : 0);
     }
     y = draw_histogram(y + 1, stage_histogram(static_cast<std::size_t>(selected_stage_)));
     if (!s.feeds.empty() && y < LINES - 3) {

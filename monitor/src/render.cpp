@@ -8,28 +8,21 @@
 #include <sstream>
 
 #include "qf/ipc/fixed_point.hpp"
-#include "qf/ipc/json_text.hpp"
+#include "qf/ipc/json_writer.hpp"
 
 namespace qf::monitor {
 namespace {
 
-constexpr std::array<double, 5> kQuantiles = {0.5, 0.9, 0.99, 0.999, 1.0};
-constexpr std::array<const char*, 5> kQuantileNames = {"p50", "p90", "p99", "p999", "max"};
-
 const char* side_text(std::uint8_t side) { return side == 0 ? "buy" : "sell"; }
 
-const char* kind_text(ipc::NotableKind k) {
-  switch (k) {
-  case ipc::NotableKind::info: return "info";
-  case ipc::NotableKind::gap: return "gap";
-  case ipc::NotableKind::resync: return "resync";
-  case ipc::NotableKind::reconnect: return "reconnect";
-  case ipc::NotableKind::stale: return "stale";
-  case ipc::NotableKind::crossed: return "crossed";
-  case ipc::NotableKind::control: return "control";
-  case ipc::NotableKind::risk: return "risk";
+// Spread in bps for the text table: 7 characters at most, "-" when one side is empty.
+std::string spread_text(double bps) {
+  if (!std::isfinite(bps)) {
+    return "-";
   }
-  return "unknown";
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.10g", bps);
+  return std::string(buf).substr(0, 7);
 }
 
 double spread_bps(const ipc::QuoteRecord& q) {
@@ -39,19 +32,6 @@ double spread_bps(const ipc::QuoteRecord& q) {
   const double bid = static_cast<double>(q.bid_price);
   const double ask = static_cast<double>(q.ask_price);
   return (ask - bid) / ((ask + bid) / 2.0) * 1e4;
-}
-
-// Money and positions: the shortest text that reads back as v (json_number keeps 10 digits).
-std::string exact_number(double v) {
-  if (!std::isfinite(v)) {
-    return "null";
-  }
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.15g", v);
-  if (std::strtod(buf, nullptr) != v) {
-    std::snprintf(buf, sizeof buf, "%.17g", v);
-  }
-  return buf;
 }
 
 } // namespace
@@ -90,6 +70,28 @@ std::string duration_text(std::uint64_t ns) {
   return buf;
 }
 
+std::string latency_heading() {
+  char cell[64];
+  std::snprintf(cell, sizeof cell, "%-20s %12s", "stage", "count");
+  std::string out = cell;
+  for (const auto& rq : ipc::kReportQuantiles) {
+    std::snprintf(cell, sizeof cell, " %10s", rq.label);
+    out += cell;
+  }
+  return out;
+}
+
+std::string latency_row(ipc::Stage stage, const ipc::HistogramSnapshot& h) {
+  char cell[64];
+  std::snprintf(cell, sizeof cell, "%-20s %12llu", ipc::to_string(stage), static_cast<unsigned long long>(h.count));
+  std::string out = cell;
+  for (const auto& rq : ipc::kReportQuantiles) {
+    std::snprintf(cell, sizeof cell, " %10s", duration_text(ipc::report_value(h, rq)).c_str());
+    out += cell;
+  }
+  return out;
+}
+
 bool kill_tripped(const ipc::StateSnapshot& s) noexcept {
   return s.risk.kill_mode != ipc::KillModeCode::none;
 }
@@ -121,7 +123,7 @@ std::string risk_line(const ipc::StateSnapshot& s) {
 std::string text_report(const ipc::StateSnapshot& s, std::uint64_t now_unix_ns) {
   std::ostringstream o;
   o << "engine: " << ipc::to_string(s.status);
-  if (s.status == ipc::EngineStatus::awaiting || s.status == ipc::EngineStatus::version_mismatch) {
+  if (!ipc::has_engine(s.status)) {
     o << " (" << s.message << ")\n";
     return o.str();
   }
@@ -139,7 +141,7 @@ std::string text_report(const ipc::StateSnapshot& s, std::uint64_t now_unix_ns) 
     const double sp = spread_bps(in.quote);
     std::snprintf(line, sizeof line, "%-14s %-12s %16s %16s %9s %16s %-6s %-12s %8.3f %7u\n", in.info.venue.data(),
                   in.info.symbol.data(), price_text(in.quote.bid_price, pd).c_str(),
-                  price_text(in.quote.ask_price, pd).c_str(), std::isfinite(sp) ? ipc::json_number(sp).substr(0, 7).c_str() : "-",
+                  price_text(in.quote.ask_price, pd).c_str(), spread_text(sp).c_str(),
                   price_text(in.quote.last_price, pd).c_str(), in.quote.last_qty != 0 ? side_text(in.quote.last_side) : "-",
                   ipc::to_string(in.health.health), in.signal.signal, in.signal.dominant);
     o << line;
@@ -154,17 +156,9 @@ std::string text_report(const ipc::StateSnapshot& s, std::uint64_t now_unix_ns) 
                   in.info.symbol.data(), p.qty, p.avg_cost, p.mark, p.realized, p.unrealized, p.fees);
     o << line;
   }
-  o << "\nlatency (since start)\n";
-  std::snprintf(line, sizeof line, "%-20s %12s %10s %10s %10s %10s %10s\n", "stage", "count", "p50", "p90", "p99", "p99.9",
-                "max");
-  o << line;
+  o << "\nlatency (since start)\n" << latency_heading() << "\n";
   for (std::size_t i = 0; i < ipc::kStageCount; ++i) {
-    const auto& h = *s.latency[i];
-    std::snprintf(line, sizeof line, "%-20s %12llu %10s %10s %10s %10s %10s\n", ipc::to_string(static_cast<ipc::Stage>(i)),
-                  static_cast<unsigned long long>(h.count), duration_text(h.percentile(0.5)).c_str(),
-                  duration_text(h.percentile(0.9)).c_str(), duration_text(h.percentile(0.99)).c_str(),
-                  duration_text(h.percentile(0.999)).c_str(), duration_text(h.max).c_str());
-    o << line;
+    o << latency_row(static_cast<ipc::Stage>(i), *s.latency[i]) << "\n";
   }
   if (!s.feeds.empty()) {
     o << "\nfeeds\n";
@@ -178,7 +172,7 @@ std::string text_report(const ipc::StateSnapshot& s, std::uint64_t now_unix_ns) 
   const std::size_t from = s.events.size() > 10 ? s.events.size() - 10 : 0;
   for (std::size_t i = from; i < s.events.size(); ++i) {
     const auto& e = s.events[i];
-    o << "  " << kind_text(e.kind) << " "
+    o << "  " << ipc::to_string(e.kind) << " "
       << (e.instrument < s.instruments.size() ? s.instruments[e.instrument].info.symbol.data() : "-") << ": "
       << e.text.data() << "\n";
   }
@@ -186,81 +180,77 @@ std::string text_report(const ipc::StateSnapshot& s, std::uint64_t now_unix_ns) 
 }
 
 std::string json_report(const ipc::StateSnapshot& s, std::uint64_t now_unix_ns) {
-  std::ostringstream o;
-  o << "{\"status\":\"" << ipc::to_string(s.status) << "\"";
-  if (s.status == ipc::EngineStatus::awaiting || s.status == ipc::EngineStatus::version_mismatch) {
-    o << ",\"message\":\"" << ipc::json_escape(s.message.c_str()) << "\"}\n";
-    return o.str();
+  ipc::JsonWriter o;
+  o.begin_object().key("status").str(ipc::to_string(s.status));
+  if (!ipc::has_engine(s.status)) {
+    o.key("message").str(s.message).end_object();
+    return o.take() + "\n";
   }
-  o << ",\"mode\":\"" << ipc::to_string(s.mode) << "\",\"generation\":" << s.generation << ",\"pid\":" << s.engine_pid
-    << ",\"uptime_ns\":" << (now_unix_ns > s.start_unix_ns ? now_unix_ns - s.start_unix_ns : 0)
-    << ",\"heartbeat_age_ns\":" << s.heartbeat_age_ns << ",\"core_cpu\":" << s.engine.core_cpu
-    << ",\"events_processed\":" << s.engine.events_processed << ",\"messages_in\":" << s.engine.messages_in;
+  o.key("mode").str(ipc::to_string(s.mode)).key("generation").u64(s.generation).key("pid").i64(s.engine_pid);
+  o.key("uptime_ns").u64(now_unix_ns > s.start_unix_ns ? now_unix_ns - s.start_unix_ns : 0);
+  o.key("heartbeat_age_ns").u64(s.heartbeat_age_ns).key("core_cpu").i64(s.engine.core_cpu);
+  o.key("events_processed").u64(s.engine.events_processed).key("messages_in").u64(s.engine.messages_in);
   const ipc::PortfolioRecord& pf = s.portfolio;
   const ipc::RiskRecord& rk = s.risk;
-  o << ",\"equity\":" << exact_number(pf.equity) << ",\"drawdown\":" << exact_number(pf.drawdown)
-    << ",\"portfolio\":{\"initial_capital\":" << exact_number(pf.initial_capital)
-    << ",\"cash\":" << exact_number(pf.cash) << ",\"equity\":" << exact_number(pf.equity)
-    << ",\"peak_equity\":" << exact_number(pf.peak_equity) << ",\"drawdown\":" << exact_number(pf.drawdown)
-    << ",\"daily_pnl\":" << exact_number(pf.daily_pnl) << ",\"realized\":" << exact_number(pf.realized)
-    << ",\"unrealized\":" << exact_number(pf.unrealized) << ",\"fees\":" << exact_number(pf.fees)
-    << ",\"gross_exposure\":" << exact_number(pf.gross_exposure) << ",\"fills\":" << pf.fills
-    << ",\"orders\":" << pf.orders << ",\"updated_ns\":" << pf.updated_unix_ns << "}";
-  o << ",\"kill_switch\":{\"enabled\":" << (rk.enabled != 0 ? "true" : "false")
-    << ",\"tripped\":" << (kill_tripped(s) ? "true" : "false") << ",\"mode\":\"" << ipc::to_string(rk.kill_mode)
-    << "\",\"cause\":\"" << ipc::to_string(rk.kill_cause) << "\",\"since_ns\":" << rk.kill_since_unix_ns
-    << ",\"trips\":" << rk.kill_trips << "}";
-  o << ",\"instruments\":[";
-  for (std::size_t i = 0; i < s.instruments.size(); ++i) {
-    const auto& in = s.instruments[i];
+  o.key("equity").exact(pf.equity).key("drawdown").exact(pf.drawdown);
+  o.key("portfolio").begin_object();
+  o.key("initial_capital").exact(pf.initial_capital).key("cash").exact(pf.cash).key("equity").exact(pf.equity);
+  o.key("peak_equity").exact(pf.peak_equity).key("drawdown").exact(pf.drawdown).key("daily_pnl").exact(pf.daily_pnl);
+  o.key("realized").exact(pf.realized).key("unrealized").exact(pf.unrealized).key("fees").exact(pf.fees);
+  o.key("gross_exposure").exact(pf.gross_exposure).key("fills").u64(pf.fills).key("orders").u64(pf.orders);
+  o.key("updated_ns").u64(pf.updated_unix_ns).end_object();
+  o.key("kill_switch").begin_object().key("enabled").boolean(rk.enabled != 0).key("tripped").boolean(kill_tripped(s));
+  o.key("mode").str(ipc::to_string(rk.kill_mode)).key("cause").str(ipc::to_string(rk.kill_cause));
+  o.key("since_ns").u64(rk.kill_since_unix_ns).key("trips").u64(rk.kill_trips).end_object();
+  o.key("instruments").begin_array();
+  for (const auto& in : s.instruments) {
     const int pd = in.info.price_decimals;
     const int qd = in.info.qty_decimals;
-    o << (i ? "," : "") << "{\"venue\":\"" << ipc::json_escape(in.info.venue.data()) << "\",\"symbol\":\""
-      << ipc::json_escape(in.info.symbol.data()) << "\",\"health\":\"" << ipc::to_string(in.health.health)
-      << "\",\"bid\":\"" << price_text(in.quote.bid_price, pd) << "\",\"bid_qty\":\"" << price_text(in.quote.bid_qty, qd)
-      << "\",\"ask\":\"" << price_text(in.quote.ask_price, pd) << "\",\"ask_qty\":\"" << price_text(in.quote.ask_qty, qd)
-      << "\",\"spread_bps\":" << ipc::json_number(spread_bps(in.quote)) << ",\"last_price\":\""
-      << price_text(in.quote.last_price, pd) << "\",\"last_qty\":\"" << price_text(in.quote.last_qty, qd)
-      << "\",\"last_side\":\"" << (in.quote.last_qty != 0 ? side_text(in.quote.last_side) : "") << "\""
-      << ",\"updated_ns\":" << in.quote.updated_unix_ns << ",\"signal\":" << ipc::json_number(in.signal.signal)
-      << ",\"confidence\":" << ipc::json_number(in.signal.confidence) << ",\"regime\":[";
+    o.begin_object().key("venue").str(ipc::text_of(in.info.venue)).key("symbol").str(ipc::text_of(in.info.symbol));
+    o.key("health").str(ipc::to_string(in.health.health));
+    o.key("bid").decimal(in.quote.bid_price, pd).key("bid_qty").decimal(in.quote.bid_qty, qd);
+    o.key("ask").decimal(in.quote.ask_price, pd).key("ask_qty").decimal(in.quote.ask_qty, qd);
+    o.key("spread_bps").num(spread_bps(in.quote));
+    o.key("last_price").decimal(in.quote.last_price, pd).key("last_qty").decimal(in.quote.last_qty, qd);
+    o.key("last_side").str(in.quote.last_qty != 0 ? side_text(in.quote.last_side) : "");
+    o.key("updated_ns").u64(in.quote.updated_unix_ns).key("signal").num(in.signal.signal);
+    o.key("confidence").num(in.signal.confidence).key("regime").begin_array();
     for (std::uint32_t k = 0; k < in.signal.regimes && k < ipc::kMaxRegimes; ++k) {
-      o << (k ? "," : "") << ipc::json_number(in.signal.regime[k]);
+      o.num(in.signal.regime[k]);
     }
-    o << "],\"dominant_regime\":" << in.signal.dominant << ",\"book_updates\":" << in.health.book_updates
-      << ",\"trades\":" << in.health.trades << ",\"gaps\":" << in.health.gaps << ",\"resyncs\":" << in.health.resyncs
-      << ",\"crossed\":" << in.health.crossed << ",\"busy\":" << (in.busy ? "true" : "false");
+    o.end_array().key("dominant_regime").u64(in.signal.dominant);
+    o.key("book_updates").u64(in.health.book_updates).key("trades").u64(in.health.trades);
+    o.key("gaps").u64(in.health.gaps).key("resyncs").u64(in.health.resyncs).key("crossed").u64(in.health.crossed);
+    o.key("busy").boolean(in.busy);
     const ipc::PositionRecord& p = in.position;
-    o << ",\"position\":{\"qty\":" << exact_number(p.qty) << ",\"avg_cost\":" << exact_number(p.avg_cost)
-      << ",\"mark\":" << exact_number(p.mark) << ",\"realized\":" << exact_number(p.realized)
-      << ",\"unrealized\":" << exact_number(p.unrealized) << ",\"fees\":" << exact_number(p.fees)
-      << ",\"target\":" << exact_number(p.target) << ",\"fills\":" << p.fills << "}}";
+    o.key("position").begin_object().key("qty").exact(p.qty).key("avg_cost").exact(p.avg_cost);
+    o.key("mark").exact(p.mark).key("realized").exact(p.realized).key("unrealized").exact(p.unrealized);
+    o.key("fees").exact(p.fees).key("target").exact(p.target).key("fills").u64(p.fills).end_object();
+    o.end_object();
   }
-  o << "],\"feeds\":[";
-  for (std::size_t i = 0; i < s.feeds.size(); ++i) {
-    const auto& f = s.feeds[i];
-    o << (i ? "," : "") << "{\"name\":\"" << ipc::json_escape(f.name.data()) << "\",\"messages\":" << f.messages
-      << ",\"bytes\":" << f.bytes << ",\"parse_errors\":" << f.parse_errors << ",\"reconnects\":" << f.reconnects
-      << ",\"gaps\":" << f.gaps << ",\"resyncs\":" << f.resyncs << ",\"drops\":" << f.drops
-      << ",\"ring_high_water\":" << f.ring_high_water << "}";
+  o.end_array().key("feeds").begin_array();
+  for (const auto& f : s.feeds) {
+    o.begin_object().key("name").str(ipc::text_of(f.name)).key("messages").u64(f.messages).key("bytes").u64(f.bytes);
+    o.key("parse_errors").u64(f.parse_errors).key("reconnects").u64(f.reconnects).key("gaps").u64(f.gaps);
+    o.key("resyncs").u64(f.resyncs).key("drops").u64(f.drops).key("ring_high_water").u64(f.ring_high_water);
+    o.end_object();
   }
-  o << "],\"latency_ns\":{";
+  o.end_array().key("latency_ns").begin_object();
   for (std::size_t i = 0; i < ipc::kStageCount; ++i) {
     const auto& h = *s.latency[i];
-    o << (i ? "," : "") << "\"" << ipc::to_string(static_cast<ipc::Stage>(i)) << "\":{\"count\":" << h.count;
-    for (std::size_t q = 0; q < kQuantiles.size(); ++q) {
-      o << ",\"" << kQuantileNames[q] << "\":" << (kQuantiles[q] >= 1.0 ? h.max : h.percentile(kQuantiles[q]));
+    o.key(ipc::to_string(static_cast<ipc::Stage>(i))).begin_object().key("count").u64(h.count);
+    for (const auto& rq : ipc::kReportQuantiles) {
+      o.key(rq.name).u64(ipc::report_value(h, rq));
     }
-    o << "}";
+    o.end_object();
   }
-  o << "},\"events\":[";
-  for (std::size_t i = 0; i < s.events.size(); ++i) {
-    const auto& e = s.events[i];
-    o << (i ? "," : "") << "{\"time_ns\":" << e.unix_ns << ",\"instrument\":" << e.instrument << ",\"kind\":\""
-      << kind_text(e.kind) << "\",\"text\":\"" << ipc::json_escape(e.text.data()) << "\"}";
+  o.end_object().key("events").begin_array();
+  for (const auto& e : s.events) {
+    o.begin_object().key("time_ns").u64(e.unix_ns).key("instrument").u64(e.instrument);
+    o.key("kind").str(ipc::to_string(e.kind)).key("text").str(ipc::text_of(e.text)).end_object();
   }
-  o << "]}\n";
-  return o.str();
+  o.end_array().end_object();
+  return o.take() + "\n";
 }
 
 } // namespace qf::monitor

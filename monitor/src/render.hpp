@@ -21,6 +21,9 @@ struct Rates {
 
 [[nodiscard]] std::string price_text(std::int64_t value, int decimals);
 [[nodiscard]] std::string duration_text(std::uint64_t ns);
+// The latency table: a heading and one row per stage, every quantile of ipc::kReportQuantiles.
+[[nodiscard]] std::string latency_heading();
+[[nodiscard]] std::string latency_row(ipc::Stage stage, const ipc::HistogramSnapshot& h);
 // The header's risk line: "equity 100123.45  drawdown 0.88%  peak 101000.00  kill switch off"
 // (or "kill switch HALT (command)").
 [[nodiscard]] std::string risk_line(const ipc::StateSnapshot& s);

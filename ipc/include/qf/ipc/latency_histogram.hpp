@@ -113,6 +113,23 @@ struct HistogramSnapshot {
   }
 };
 
+// The quantiles every reader reports (DESIGN.md "Latency accounting"), with the one name each
+// goes by in JSON and on screen; `max` is the exact maximum.
+struct ReportQuantile {
+  double q;
+  const char* name;  // JSON key: "p50", ..., "p9999", "max"
+  const char* label; // column heading: "p50", ..., "p99.99", "max"
+};
+inline constexpr std::array<ReportQuantile, 6> kReportQuantiles = {{{0.5, "p50", "p50"},
+                                                                    {0.9, "p90", "p90"},
+                                                                    {0.99, "p99", "p99"},
+                                                                    {0.999, "p999", "p99.9"},
+                                                                    {0.9999, "p9999", "p99.99"},
+                                                                    {1.0, "max", "max"}}};
+[[nodiscard]] inline std::uint64_t report_value(const HistogramSnapshot& h, const ReportQuantile& rq) noexcept {
+  return rq.q >= 1.0 ? h.max : h.percentile(rq.q);
+}
+
 class LatencyHistogram {
   static_assert(std::atomic<std::uint64_t>::is_always_lock_free);
 

@@ -18,6 +18,7 @@
 #include <array>
 #include <atomic>
 #include <cstdint>
+#include <string_view>
 #include <type_traits>
 
 #include "qf/ipc/control_layout.hpp"
@@ -44,6 +45,16 @@ inline constexpr std::size_t kSectionControl = 5;
 inline constexpr std::size_t kControlLogSize = 64; // power of two
 inline constexpr std::size_t kMaxRefusalReasons = 12;
 inline constexpr std::size_t kFillLogSize = 64; // power of two
+
+// A NUL-padded text field of the layout (venue, symbol, names, event texts) as a view; never reads
+// past the array, whatever a damaged segment holds.
+template <std::size_t N> [[nodiscard]] std::string_view text_of(const std::array<char, N>& field) noexcept {
+  std::size_t n = 0;
+  while (n < N && field[n] != '\0') {
+    ++n;
+  }
+  return {field.data(), n};
+}
 
 // SegmentHeader::mode of the state segment.
 enum class EngineMode : std::uint32_t { live = 0, sim = 1, replay = 2 };
@@ -190,6 +201,16 @@ struct InstrumentState {
 
 enum class ConnectionState : std::uint8_t { idle = 0, connecting = 1, connected = 2, disconnected = 3 };
 
+[[nodiscard]] constexpr const char* to_string(ConnectionState c) noexcept {
+  switch (c) {
+  case ConnectionState::idle: return "idle";
+  case ConnectionState::connecting: return "connecting";
+  case ConnectionState::connected: return "connected";
+  case ConnectionState::disconnected: return "disconnected";
+  }
+  return "unknown";
+}
+
 struct FeedRecord {
   std::array<char, 24> name;
   ConnectionState state;
@@ -227,6 +248,20 @@ enum class NotableKind : std::uint8_t {
   info = 0, gap = 1, resync = 2, reconnect = 3, stale = 4, crossed = 5, control = 6,
   risk = 7, // kill-switch trips and resets
 };
+
+[[nodiscard]] constexpr const char* to_string(NotableKind k) noexcept {
+  switch (k) {
+  case NotableKind::info: return "info";
+  case NotableKind::gap: return "gap";
+  case NotableKind::resync: return "resync";
+  case NotableKind::reconnect: return "reconnect";
+  case NotableKind::stale: return "stale";
+  case NotableKind::crossed: return "crossed";
+  case NotableKind::control: return "control";
+  case NotableKind::risk: return "risk";
+  }
+  return "unknown";
+}
 
 struct NotableEvent {
   std::uint64_t unix_ns;

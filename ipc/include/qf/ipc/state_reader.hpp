@@ -21,6 +21,10 @@ namespace qf::ipc {
 
 enum class EngineStatus : std::uint8_t { awaiting, running, stalled, stopped, version_mismatch };
 [[nodiscard]] const char* to_string(EngineStatus s) noexcept;
+// True when the reader sees an engine's segment (running, stalled or stopped): its records can be read.
+[[nodiscard]] constexpr bool has_engine(EngineStatus s) noexcept {
+  return s != EngineStatus::awaiting && s != EngineStatus::version_mismatch;
+}
 
 struct InstrumentSnapshot {
   InstrumentInfo info{};
