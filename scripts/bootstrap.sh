@@ -18,6 +18,7 @@ packages=(
   chromium prometheus wrk            # dashboard browser test, promtool check metrics, HTTP load
   # tools used by scripts and tests
   python3 procps util-linux tmux   # tmux drives the monitor's interactive test
+  ccache                     # build.sh uses it when present: rebuilds of the three trees are cheap
 )
 
 # Node.js for the dashboard's npm packages (uPlot) and the JS test clients (ws, playwright-core).

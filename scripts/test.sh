@@ -5,7 +5,9 @@
 #   scripts/test.sh --sanitize-only only the sanitizer pass
 #   scripts/test.sh -L unit         pass ctest label filters through (main pass only)
 # Sanitizer pass: ASan+UBSan over every unit test; TSan over the tests labelled `tsan`
-# (ring, seqlock and shared-memory tests). Exits non-zero on any failure.
+# (ring, seqlock and shared-memory tests). Each sanitizer tree builds only the executables its
+# label runs (ctest lists them after configure). Ends with how long each phase took.
+# Exits non-zero on any failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -21,7 +23,16 @@ while (($#)); do
   shift
 done
 
+phases=()
+phase_start=$SECONDS
+# phase_done NAME: records how long the phase that just ended took.
+phase_done() {
+  phases+=("$(printf '%-34s %4d s' "$1" $((SECONDS - phase_start)))")
+  phase_start=$SECONDS
+}
+
 ./scripts/bootstrap.sh
+phase_done "bootstrap"
 jobs=$(nproc)
 passed=0
 failed=0
@@ -46,22 +57,53 @@ run_ctest() {
   return $rc
 }
 
+# label_targets DIR LABEL: the executables (CMake targets, named as their files in DIR/bin) that
+# the tests with LABEL run, read from ctest's own listing of a configured tree.
+label_targets() {
+  (cd "$1" && ctest --show-only=json-v1 -L "$2") | python3 -c '
+import json, os, sys
+bin_dir = os.path.realpath(sys.argv[1]) + "/bin/"
+names = set()
+for test in json.load(sys.stdin)["tests"]:
+    for arg in test.get("command", []):
+        if os.path.realpath(arg).startswith(bin_dir):
+            names.add(os.path.basename(arg))
+print(" ".join(sorted(names)))' "$1"
+}
+
+# sanitizer_pass SANITIZE DIR LABEL NAME=VALUE...: builds only LABEL's executables under SANITIZE and runs
+# LABEL's tests with those variables set.
+sanitizer_pass() {
+  local sanitize=$1 dir=$2 label=$3; shift 3
+  local targets
+  ./scripts/build.sh --sanitize="$sanitize" --configure-only
+  read -r -a targets <<<"$(label_targets "$dir" "$label")"
+  ./scripts/build.sh --sanitize="$sanitize" --targets "${targets[*]}"
+  phase_done "build $dir (${#targets[@]} targets)"
+  echo "== tests under $sanitize (label $label) =="
+  local v
+  for v in "$@"; do export "${v?}"; done
+  run_ctest "$dir" -L "$label" || status=1
+  for v in "$@"; do unset "${v%%=*}"; done
+  phase_done "tests $dir (label $label)"
+}
+
 status=0
 if ((!sanitize_only)); then
   ./scripts/build.sh
+  phase_done "build build (Release, everything)"
   echo "== tests (Release) =="
   run_ctest build "${ctest_args[@]}" || status=1
+  phase_done "tests build (Release, every label)"
 fi
 if ((!fast)); then
-  ./scripts/build.sh --sanitize=address,undefined
-  echo "== tests under ASan+UBSan (label unit) =="
-  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
-    run_ctest build-asan -L unit || status=1
-  ./scripts/build.sh --sanitize=thread
-  echo "== tests under TSan (label tsan) =="
-  TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 run_ctest build-tsan -L tsan || status=1
+  sanitizer_pass address,undefined build-asan unit \
+    ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1
+  sanitizer_pass thread build-tsan tsan TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
 fi
 
 echo
+echo "test.sh: time per phase"
+printf '  %s\n' "${phases[@]}"
 echo "test.sh: $passed passed, $failed failed"
 exit $status
