@@ -19,6 +19,7 @@
 #include "qf/core/features.hpp"
 #include "qf/core/fusion.hpp"
 #include "qf/core/order_book.hpp"
+#include "qf/core/paper.hpp"
 #include "qf/core/regime.hpp"
 #include "qf/core/risk.hpp"
 #include "qf/ipc/spsc_ring.hpp"
