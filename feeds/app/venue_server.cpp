@@ -1,4 +1,4 @@
-#include "server.hpp"
+#include "venue_server.hpp"
 
 #include <libwebsockets.h>
 
