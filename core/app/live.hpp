@@ -9,6 +9,7 @@
 #include <string>
 
 #include "qf/config/config.hpp"
+#include "qf/core/backtest_metrics.hpp"
 #include "qf/core/engine.hpp"
 
 namespace qf::engine {

@@ -8,7 +8,7 @@
 #include <optional>
 #include <string>
 
-#include "qf/core/risk.hpp"
+#include "qf/core/paper.hpp"
 
 namespace qf::engine {
 

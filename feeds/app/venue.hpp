@@ -1,5 +1,5 @@
 #pragma once
-// qf-venue's seam between the server (server.hpp: lws context, sessions, HTTP, pings, faults,
+// qf-venue's seam between the server (venue_server.hpp: lws context, sessions, HTTP, pings, faults,
 // stats) and one venue's protocol (binance_venue.cpp, coinbase_venue.cpp). The server owns
 // connections and the event loop; a Venue decides what a websocket path, a client text message
 // and an HTTP path mean, and produces the market (synthetic or replayed) when pumped. Everything

@@ -6,6 +6,10 @@
 #include <random>
 #include <vector>
 
+#include "qf/core/backtest_metrics.hpp"
+#include "qf/core/paper.hpp"
+#include "qf/core/portfolio.hpp"
+
 namespace qf::core {
 namespace {
 

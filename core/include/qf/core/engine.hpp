@@ -3,10 +3,11 @@
 // batches and, per event: applies it to the instrument's book (or BBO / trade), updates the
 // instrument's features, on 1 s bar close updates the bars and the regime filter, recomputes
 // the fused signal, then publishes the changed records into the state layout and records
-// latency stamps. Book levels of one venue message are applied together and published once,
-// at the event flagged kFlagLastInMessage. Everything is allocated in the constructor; the
-// per-event path allocates nothing (a test counts). Aeron-style: do_work() returns the work
-// done so an idle strategy can back off when there is none.
+// latency stamps (through its Publisher, publisher.hpp). Book levels of one venue message are
+// applied together and published once, at the event flagged kFlagLastInMessage. Everything is
+// allocated in the constructor; the per-event path allocates nothing (a test counts).
+// Aeron-style: do_work() returns the work done so an idle strategy can back off when there is
+// none. Event application is engine.cpp; control commands and risk persistence engine_control.cpp.
 
 #include <array>
 #include <cstdint>
@@ -19,6 +20,8 @@
 #include "qf/core/features.hpp"
 #include "qf/core/fusion.hpp"
 #include "qf/core/order_book.hpp"
+#include "qf/core/paper.hpp"
+#include "qf/core/publisher.hpp"
 #include "qf/core/regime.hpp"
 #include "qf/core/risk.hpp"
 #include "qf/ipc/spsc_ring.hpp"
@@ -51,16 +54,6 @@ struct CoreConfig {
   static HmmParams<kRegimes, kRegimeObs> default_hmm();
   // Calm: mean-revert on imbalance and z; trending: follow returns and flow; volatile: small.
   static FusionParams<kRegimes, kSignalFeatures> default_fusion();
-};
-
-// Where the engine publishes: the sections of a state segment (or plain memory in tests).
-struct StateSections {
-  ipc::InstrumentTable* instruments = nullptr;
-  ipc::InstrumentState* records = nullptr; // kMaxInstruments entries
-  ipc::FeedTable* feeds = nullptr;
-  ipc::LatencyTable* latency = nullptr;
-  ipc::EventLog* events = nullptr;
-  ipc::ControlLog* control = nullptr; // acknowledgements of control commands
 };
 
 class Engine {
@@ -121,25 +114,20 @@ private:
   void on_bar_close(Instrument& in, const Bar& bar, const BarIndicators& ind) noexcept;
   void refresh_signal(Instrument& in, std::uint64_t now_unix_ns) noexcept;
   void set_health(Instrument& in, ipc::BookHealth h, std::uint64_t now_unix_ns) noexcept;
-  void publish_book(Instrument& in, std::uint64_t now_unix_ns) noexcept;
+  // The instrument's features and health records, through publisher_.
   void publish_features(Instrument& in, std::uint64_t now_unix_ns) noexcept;
   void publish_health(Instrument& in) noexcept;
-  void record_latency(const Event& e, std::uint64_t popped_ticks) noexcept;
   void run_risk(Instrument& in, std::uint64_t now_unix_ns) noexcept;
-  void publish_position(std::size_t instrument, std::uint64_t now_unix_ns) noexcept;
-  void publish_portfolio(std::uint64_t now_unix_ns) noexcept;
-  void publish_risk(std::uint64_t now_unix_ns) noexcept;
   [[gnu::cold]] void note_trip(KillCause cause, std::uint16_t instrument, std::uint64_t now_unix_ns) noexcept;
 
   CoreConfig config_;
-  StateSections state_;
+  Publisher publisher_;
   ipc::TscClock clock_;
   std::size_t batch_;
   std::size_t count_ = 0;
   std::vector<std::unique_ptr<Instrument>> instruments_;
   std::uint64_t events_processed_ = 0;
   std::unique_ptr<PaperTrader> trader_;
-  std::uint64_t fills_published_ = 0;
 };
 
 } // namespace qf::core

@@ -3,8 +3,8 @@
 // parse, and serves until SIGINT/SIGTERM (exit 0).
 #include "binance_venue.hpp"
 #include "coinbase_venue.hpp"
-#include "server.hpp"
 #include "tls_cert.hpp"
+#include "venue_server.hpp"
 
 #include <atomic>
 #include <charconv>

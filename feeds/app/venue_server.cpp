@@ -1,4 +1,4 @@
-#include "server.hpp"
+#include "venue_server.hpp"
 
 #include <libwebsockets.h>
 
@@ -881,28 +881,25 @@ std::string Server::stats_json() const {
     out += "\":";
     append_uint(out, n);
   }
+  // The members of a name -> count object; returns the sum of the counts.
+  const auto counts = [&out](const std::map<std::string, std::uint64_t, std::less<>>& m) {
+    bool first_member = true;
+    std::uint64_t sum = 0;
+    for (const auto& [name, n] : m) {
+      if (!std::exchange(first_member, false)) {
+        out += ',';
+      }
+      append_json_string(out, name);
+      out += ':';
+      append_uint(out, n);
+      sum += n;
+    }
+    return sum;
+  };
   out += "},\"faults\":{";
-  first = true;
-  for (const auto& [name, n] : faults_) {
-    if (!std::exchange(first, false)) {
-      out += ',';
-    }
-    append_json_string(out, name);
-    out += ':';
-    append_uint(out, n);
-  }
+  (void)counts(faults_);
   out += "},\"client_errors\":{";
-  first = true;
-  std::uint64_t total = 0;
-  for (const auto& [name, n] : client_errors_) {
-    if (!std::exchange(first, false)) {
-      out += ',';
-    }
-    append_json_string(out, name);
-    out += ':';
-    append_uint(out, n);
-    total += n;
-  }
+  const std::uint64_t total = counts(client_errors_);
   out += '}';
   field("client_errors_total", total);
   out += ",\"stalled\":";

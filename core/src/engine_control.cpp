@@ -1,0 +1,98 @@
+// Engine: control commands (kill switch, flatten, resume), the risk state a restart persists and
+// restores, and the notes and acknowledgements they leave in the state segment. Cold paths, core
+// thread only; event application is engine.cpp.
+#include "qf/core/engine.hpp"
+
+#include <cstdio>
+
+namespace qf::core {
+
+void Engine::note_trip(KillCause cause, std::uint16_t instrument, std::uint64_t now_unix_ns) noexcept {
+  const Portfolio& p = trader_->portfolio();
+  char line[84];
+  std::snprintf(line, sizeof line, "kill switch tripped: %s, mode %s, equity %.2f, drawdown %.2f%%", to_string(cause),
+                to_string(trader_->kill_switch().mode()), p.equity(), p.drawdown() * 100.0);
+  note(ipc::NotableKind::risk, instrument, line, now_unix_ns);
+}
+
+bool Engine::control(const ipc::ControlCommand& command, std::uint64_t now_unix_ns) noexcept {
+  bool changed = false;
+  switch (command.action) {
+  case ipc::ControlAction::kill_on:
+    changed = trader_->kill(KillMode::halt, now_unix_ns);
+    break;
+  case ipc::ControlAction::kill_reduce_only:
+    changed = trader_->kill(KillMode::reduce_only, now_unix_ns);
+    break;
+  case ipc::ControlAction::flatten:
+    changed = trader_->kill(KillMode::flatten, now_unix_ns);
+    break;
+  case ipc::ControlAction::kill_off:
+  case ipc::ControlAction::resume:
+  case ipc::ControlAction::reset:
+    changed = trader_->reset();
+    break;
+  default:
+    return false;
+  }
+  char text[40];
+  std::snprintf(text, sizeof text, "%s; kill switch %s", changed ? "changed" : "unchanged",
+                to_string(trader_->kill_switch().mode()));
+  // The new state first, then the acknowledgement: a reader that sees `done` sees the result.
+  publisher_.risk(*trader_, now_unix_ns);
+  publisher_.portfolio(*trader_, now_unix_ns);
+  acknowledge(command, ipc::ControlResult::done, text, now_unix_ns);
+  return true;
+}
+
+RiskSnapshot Engine::risk_snapshot() const noexcept {
+  const Portfolio& p = trader_->portfolio();
+  const KillSwitch& k = trader_->kill_switch();
+  RiskSnapshot s;
+  s.count = static_cast<std::uint32_t>(count_);
+  for (std::size_t i = 0; i < count_; ++i) {
+    s.positions[i] = p.position(i);
+  }
+  s.cash = p.cash();
+  s.peak = p.peak();
+  s.day_start_equity = p.day_start_equity();
+  s.fees = p.fees();
+  s.day = p.day();
+  s.fills = p.fill_count();
+  s.kill_mode = k.mode();
+  s.kill_cause = k.cause();
+  s.kill_since_ns = k.since_ns();
+  return s;
+}
+
+void Engine::restore(const RiskSnapshot& s, std::uint64_t now_unix_ns) noexcept {
+  Portfolio& p = trader_->portfolio_mut();
+  for (std::size_t i = 0; i < count_ && i < s.count; ++i) {
+    p.position_mut(i) = s.positions[i];
+  }
+  p.restore_cash(s.cash, s.peak, s.day_start_equity, s.day, s.fees, s.fills);
+  trader_->kill_switch_mut().restore(s.kill_mode, s.kill_cause, s.kill_since_ns);
+  publisher_.fills_restored(s.fills);
+  for (std::size_t i = 0; i < count_; ++i) {
+    publisher_.position(i, *trader_, now_unix_ns);
+  }
+  publisher_.portfolio(*trader_, now_unix_ns);
+  publisher_.risk(*trader_, now_unix_ns);
+  if (trader_->kill_switch().tripped()) {
+    char line[84];
+    std::snprintf(line, sizeof line, "restored: kill switch %s (%s)", to_string(s.kill_mode), to_string(s.kill_cause));
+    note(ipc::NotableKind::risk, ipc::kNoInstrument, line, now_unix_ns);
+  }
+}
+
+void Engine::note(ipc::NotableKind kind, std::uint16_t instrument, const char* text,
+                  std::uint64_t now_unix_ns) noexcept {
+  publisher_.note(kind, instrument, text, now_unix_ns);
+}
+
+void Engine::acknowledge(const ipc::ControlCommand& command, ipc::ControlResult result, const char* text,
+                         std::uint64_t now_unix_ns) noexcept {
+  publisher_.acknowledge(command, result, text, now_unix_ns);
+}
+
+} // namespace qf::core
