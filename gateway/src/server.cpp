@@ -14,7 +14,9 @@
 #include <unordered_map>
 #include <vector>
 
-#include "control.hpp"
+#include "admin_auth.hpp"
+#include "audit_log.hpp"
+#include "control_client.hpp"
 #include "json_out.hpp"
 #include "qf/ipc/state_reader.hpp"
 #include "qf/ipc/tsc_clock.hpp"
