@@ -20,7 +20,7 @@
 #include "json_out.hpp"
 #include "qf/ipc/state_reader.hpp"
 #include "qf/ipc/tsc_clock.hpp"
-#include "render.hpp"
+#include "render_json.hpp"
 #include "router.hpp"
 
 namespace qf::gateway {
