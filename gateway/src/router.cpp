@@ -8,6 +8,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "metrics.hpp"
+
 namespace qf::gateway {
 namespace {
 

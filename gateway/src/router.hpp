@@ -14,7 +14,7 @@
 
 #include "qf/ipc/control_layout.hpp"
 #include "qf/ipc/state_reader.hpp"
-#include "render.hpp"
+#include "render_json.hpp"
 
 namespace qf::gateway {
 

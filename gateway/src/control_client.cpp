@@ -1,16 +1,10 @@
-#include "control.hpp"
+#include "control_client.hpp"
 
-#include <openssl/crypto.h>
-#include <openssl/sha.h>
 #include <signal.h>
 #include <unistd.h>
 
 #include <cerrno>
-#include <fstream>
-#include <sstream>
-#include <stdexcept>
 
-#include "json_out.hpp"
 #include "qf/ipc/tsc_clock.hpp"
 
 namespace qf::gateway {
@@ -104,84 +98,6 @@ std::optional<ipc::ControlAck> find_ack(const ipc::SegmentView& state, std::uint
     }
   }
   return std::nullopt;
-}
-
-namespace {
-void sha256(std::string_view text, unsigned char* out) {
-  SHA256(reinterpret_cast<const unsigned char*>(text.data()), text.size(), out);
-}
-std::string trim(std::string s) {
-  while (!s.empty() && (s.back() == '\n' || s.back() == '\r' || s.back() == ' ' || s.back() == '\t')) {
-    s.pop_back();
-  }
-  return s;
-}
-} // namespace
-
-AdminAuth::AdminAuth(const char* env_token, const std::string& token_file) {
-  std::string token;
-  if (env_token != nullptr && *env_token != '\0') {
-    token = env_token;
-    source_ = "QF_ADMIN_TOKEN";
-  } else if (!token_file.empty()) {
-    std::ifstream in(token_file);
-    if (!in) {
-      std::string msg = "cannot read admin_token_file ";
-      msg += token_file;
-      throw std::runtime_error(msg);
-    }
-    std::stringstream ss;
-    ss << in.rdbuf();
-    token = trim(ss.str());
-    source_ = token_file;
-  }
-  configured_ = !token.empty();
-  if (configured_) {
-    sha256(token, digest_);
-  }
-}
-
-AdminAuth::Verdict AdminAuth::check(const std::optional<std::string>& presented) const noexcept {
-  if (!configured_) {
-    return Verdict::not_configured;
-  }
-  if (!presented || presented->empty()) {
-    return Verdict::missing;
-  }
-  unsigned char d[32];
-  sha256(*presented, d);
-  return CRYPTO_memcmp(d, digest_, sizeof d) == 0 ? Verdict::ok : Verdict::wrong;
-}
-
-AuditLog::AuditLog(const std::string& path) {
-  file_ = std::fopen(path.c_str(), "a");
-  if (file_ == nullptr) {
-    std::string msg = "cannot open audit_log ";
-    msg += path;
-    throw std::runtime_error(msg);
-  }
-}
-
-AuditLog::~AuditLog() {
-  if (file_ != nullptr) {
-    std::fclose(file_);
-  }
-}
-
-void AuditLog::write(std::string_view remote, std::string_view action, std::string_view result, int status,
-                     std::uint64_t id, std::string_view detail) {
-  const std::uint64_t now = ipc::realtime_ns();
-  JsonOut o;
-  o.begin_object();
-  o.key("time").str(iso8601(now)).key("unix_ns").u64(now);
-  o.key("remote").str(remote).key("action").str(action).key("result").str(result).key("status").i64(status);
-  o.key("id");
-  id != 0 ? o.u64(id) : o.null();
-  o.key("detail").str(detail);
-  o.end_object();
-  o.text() += '\n';
-  std::fwrite(o.text().data(), 1, o.text().size(), file_);
-  std::fflush(file_);
 }
 
 } // namespace qf::gateway

@@ -1,7 +1,7 @@
 #pragma once
-// Rendering of a StateSnapshot for the gateway: the JSON documents of the REST API and the
-// WebSocket pushes, and the Prometheus text exposition of /metrics. Pure functions of the
-// snapshot and the reader's clock, so the same bytes come out for the same state.
+// JSON rendering of a StateSnapshot for the gateway: the documents of the REST API and the
+// WebSocket pushes (the Prometheus exposition of /metrics is in metrics.hpp). Pure functions
+// of the snapshot and the reader's clock, so the same bytes come out for the same state.
 // Conventions: prices and quantities are exact decimal strings (null for an empty side),
 // times are "<name>_unix_ns" plus "<name>" in ISO-8601, durations are seconds (double) or
 // "_ns" integers. Event-loop thread only (they allocate).
@@ -55,9 +55,6 @@ void render_positions(JsonOut& o, const ipc::StateSnapshot& s);
 void render_fills(JsonOut& o, const ipc::StateSnapshot& s, std::size_t limit); // newest first
 void render_risk(JsonOut& o, const ipc::StateSnapshot& s);
 [[nodiscard]] bool engine_attached(const ipc::StateSnapshot& s) noexcept;
-
-// Prometheus text exposition format 0.0.4.
-[[nodiscard]] std::string render_metrics(const ipc::StateSnapshot& s, const GatewayStats& g, std::uint64_t now_unix_ns);
 
 // Latency bucket bounds (ns) shared by /metrics and the dashboard's coarse histograms.
 inline constexpr std::uint64_t kLatencyBoundsNs[] = {

@@ -1,0 +1,134 @@
+#include "control_requests.hpp"
+
+#include <cstring>
+#include <exception>
+#include <optional>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "json_out.hpp"
+#include "qf/ipc/tsc_clock.hpp"
+#include "server_state.hpp"
+
+namespace qf::gateway::detail {
+
+void Server::start_control(lws* wsi, HttpTxn& t, const ControlTarget& target, const Response* invalid) {
+  const std::string action = target.name();
+  const auto refuse = [&](int status, const char* result, const std::string& why) {
+    ++stats_.control_results[result];
+    audit_.write(t.remote, action, result, status, 0, why);
+    finish(wsi, t, json_error(status, why), true);
+  };
+  std::optional<std::string> token;
+  const int tl = lws_hdr_custom_length(wsi, "x-admin-token:", 14);
+  if (tl > 0) {
+    std::string v(static_cast<std::size_t>(tl) + 1, '\0');
+    if (lws_hdr_custom_copy(wsi, v.data(), tl + 1, "x-admin-token:", 14) > 0) {
+      v.resize(static_cast<std::size_t>(tl));
+      token = std::move(v);
+    }
+  }
+  switch (auth_.check(token)) {
+  case AdminAuth::Verdict::not_configured:
+    refuse(403, "forbidden",
+           "controls are disabled: no admin token configured (set QF_ADMIN_TOKEN or [gateway] admin_token_file)");
+    return;
+  case AdminAuth::Verdict::missing: refuse(401, "unauthorized", "missing X-Admin-Token header"); return;
+  case AdminAuth::Verdict::wrong: refuse(401, "unauthorized", "wrong admin token"); return;
+  case AdminAuth::Verdict::ok: break;
+  }
+  if (invalid != nullptr) { // a bad body, answered only to an authorised caller
+    ++stats_.control_results["bad_request"];
+    std::string why = "bad request body";
+    try {
+      why = nlohmann::json::parse(invalid->body).at("error").get<std::string>();
+    } catch (const std::exception&) {
+    }
+    audit_.write(t.remote, action, "bad_request", invalid->status, 0, why);
+    finish(wsi, t, *invalid, true);
+    return;
+  }
+  const ipc::StateSnapshot& s = snapshot(true);
+  if (s.status != ipc::EngineStatus::running) {
+    std::string why = "engine not running: ";
+    why += status_text(s.status);
+    refuse(503, "unavailable", why);
+    return;
+  }
+  std::uint16_t instrument = ipc::kNoInstrument;
+  std::string key;
+  if (target.action == ipc::ControlAction::resync) {
+    const int idx = find_instrument(s, target.venue, target.symbol);
+    if (idx < 0) {
+      std::string why = "unknown instrument ";
+      why += target.venue;
+      why += ':';
+      why += target.symbol;
+      refuse(404, "unknown_instrument", why);
+      return;
+    }
+    instrument = static_cast<std::uint16_t>(idx);
+    key = instrument_key(s.instruments[static_cast<std::size_t>(idx)].info);
+  }
+  std::string why;
+  std::string actor = "gateway ";
+  actor += t.remote;
+  const auto id = control_.push(target.action, instrument, actor, why);
+  if (!id) {
+    refuse(503, "unavailable", why);
+    return;
+  }
+  pending_.push_back(PendingControl{wsi, t.serial, *id,
+                                    ipc::monotonic_ns() + static_cast<std::uint64_t>(opt_.control_timeout_ms) * std::uint64_t{1'000'000},
+                                    action, key, t.remote});
+}
+
+void Server::resolve_controls() {
+  if (pending_.empty()) {
+    return;
+  }
+  const std::uint64_t now = ipc::monotonic_ns();
+  for (auto it = pending_.begin(); it != pending_.end();) {
+    const auto ack = find_ack(reader_.view(), it->id);
+    if (!ack && now < it->deadline_mono_ns) {
+      ++it;
+      continue;
+    }
+    Response resp;
+    const char* result = "timeout";
+    std::string detail;
+    if (ack) {
+      result = ipc::to_string(ack->result);
+      detail.assign(ack->text.data(), strnlen(ack->text.data(), ack->text.size()));
+      switch (ack->result) {
+      case ipc::ControlResult::done: resp.status = 200; break;
+      case ipc::ControlResult::unknown_instrument: resp.status = 404; break;
+      case ipc::ControlResult::unsupported: resp.status = 501; break;
+      case ipc::ControlResult::rejected: resp.status = 409; break;
+      }
+      JsonOut o;
+      o.begin_object().key("id").u64(it->id).key("action").str(it->action);
+      o.key("instrument");
+      it->instrument.empty() ? o.null() : o.str(it->instrument);
+      o.key("result").str(result).key("text").str(detail);
+      o.time("acknowledged", ack->unix_ns);
+      o.key("status").i64(resp.status).end_object();
+      resp.body = o.take();
+    } else {
+      detail = "no acknowledgement from the engine within ";
+      detail += std::to_string(opt_.control_timeout_ms);
+      detail += " ms (control timeout)";
+      resp = json_error(504, detail);
+    }
+    ++stats_.control_results[result];
+    audit_.write(it->remote, it->action, result, resp.status, it->id, detail);
+    const auto h = http_.find(it->wsi);
+    if (h != http_.end() && h->second.serial == it->serial) {
+      finish(it->wsi, h->second, std::move(resp), false);
+    }
+    it = pending_.erase(it);
+  }
+}
+
+} // namespace qf::gateway::detail

@@ -1,0 +1,245 @@
+#include "http.hpp"
+
+#include <algorithm>
+#include <cstdlib>
+#include <string>
+#include <string_view>
+
+#include "router.hpp"
+#include "server_state.hpp"
+
+namespace qf::gateway::detail {
+namespace {
+
+constexpr std::size_t kBodyChunk = 64 * 1024;
+constexpr std::size_t kMaxPostBody = 64 * 1024;
+
+std::string peer_address(lws* wsi) {
+  char ip[64] = {};
+  lws_get_peer_simple(wsi, ip, sizeof ip);
+  return ip;
+}
+
+} // namespace
+
+int Server::write_headers(lws* wsi, HttpTxn& t) {
+  unsigned char buf[LWS_PRE + 1024];
+  unsigned char* start = buf + LWS_PRE;
+  unsigned char* p = start;
+  unsigned char* end = buf + sizeof buf - 1;
+  const Response& r = t.response;
+  const std::size_t body = t.out.size() - LWS_PRE;
+  if (lws_add_http_common_headers(wsi, static_cast<unsigned int>(r.status), r.content_type.c_str(), body, &p, end) !=
+      0) {
+    return -1;
+  }
+  static const char kNoStore[] = "no-store";
+  if (lws_add_http_header_by_name(wsi, reinterpret_cast<const unsigned char*>("cache-control:"),
+                                  reinterpret_cast<const unsigned char*>(kNoStore), sizeof kNoStore - 1, &p, end) != 0) {
+    return -1;
+  }
+  if (!r.allow.empty() &&
+      lws_add_http_header_by_name(wsi, reinterpret_cast<const unsigned char*>("allow:"),
+                                  reinterpret_cast<const unsigned char*>(r.allow.data()),
+                                  static_cast<int>(r.allow.size()), &p, end) != 0) {
+    return -1;
+  }
+  if (lws_finalize_write_http_header(wsi, start, &p, end) != 0) {
+    return -1;
+  }
+  t.headers_sent = true;
+  lws_callback_on_writable(wsi);
+  return 0;
+}
+
+// Sets the response; `now` writes the headers at once (inside the request's own callback),
+// otherwise WRITEABLE does.
+void Server::finish(lws* wsi, HttpTxn& t, Response r, bool now) {
+  t.response = std::move(r);
+  t.out.assign(LWS_PRE, '\0');
+  t.out += t.response.body;
+  t.response.body.clear();
+  t.ready = true;
+  ++stats_.http_requests;
+  if (now) {
+    if (write_headers(wsi, t) != 0) {
+      lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+    }
+  } else {
+    lws_callback_on_writable(wsi);
+  }
+}
+
+int Server::on_http(lws* wsi, const char* uri) {
+  HttpTxn& t = http_[wsi];
+  t = HttpTxn{};
+  t.serial = ++serial_;
+  struct MethodToken {
+    lws_token_indexes token;
+    const char* name;
+  };
+  static const MethodToken kMethods[] = {{WSI_TOKEN_GET_URI, "GET"},       {WSI_TOKEN_POST_URI, "POST"},
+                                         {WSI_TOKEN_PUT_URI, "PUT"},       {WSI_TOKEN_DELETE_URI, "DELETE"},
+                                         {WSI_TOKEN_PATCH_URI, "PATCH"},   {WSI_TOKEN_OPTIONS_URI, "OPTIONS"},
+                                         {WSI_TOKEN_HEAD_URI, "HEAD"}};
+  t.request.method = "UNKNOWN";
+  for (const auto& m : kMethods) {
+    if (lws_hdr_total_length(wsi, m.token) > 0) {
+      t.request.method = m.name;
+      break;
+    }
+  }
+  t.request.path = uri != nullptr ? uri : "/";
+  char frag[512];
+  for (int n = 0;; ++n) {
+    const int len = lws_hdr_copy_fragment(wsi, frag, sizeof frag, WSI_TOKEN_HTTP_URI_ARGS, n);
+    if (len < 0) {
+      break;
+    }
+    const std::string_view f(frag, static_cast<std::size_t>(len));
+    const auto eq = f.find('=');
+    if (eq == std::string_view::npos) {
+      t.request.query.emplace_back(std::string(f), std::string());
+    } else {
+      t.request.query.emplace_back(std::string(f.substr(0, eq)), std::string(f.substr(eq + 1)));
+    }
+  }
+  t.remote = peer_address(wsi);
+  if (t.request.method != "GET" && t.request.method != "HEAD" &&
+      lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH) > 0) {
+    char cl[32] = {};
+    lws_hdr_copy(wsi, cl, sizeof cl, WSI_TOKEN_HTTP_CONTENT_LENGTH);
+    if (std::strtoull(cl, nullptr, 10) > 0) {
+      t.deferred_post = true; // let lws read the body first; answer at completion
+      return 0;
+    }
+  }
+  dispatch(wsi, t);
+  return 0;
+}
+
+int Server::on_http_body(lws* wsi, const void* in, std::size_t len) {
+  auto it = http_.find(wsi);
+  if (it != http_.end()) {
+    it->second.body_seen += len;
+    if (it->second.body_seen > kMaxPostBody) {
+      return -1;
+    }
+    it->second.body.append(static_cast<const char*>(in), len);
+  }
+  return 0;
+}
+
+int Server::on_http_body_completion(lws* wsi) {
+  auto it = http_.find(wsi);
+  if (it != http_.end() && it->second.deferred_post) {
+    it->second.deferred_post = false;
+    dispatch(wsi, it->second);
+  }
+  return 0;
+}
+
+void Server::dispatch(lws* wsi, HttpTxn& t) {
+  const Request& r = t.request;
+  if (r.method == "HEAD") {
+    Response resp = json_error(405, "method not allowed; use GET");
+    resp.allow = "GET";
+    finish(wsi, t, std::move(resp), true);
+    return;
+  }
+  if (r.path == "/ws") {
+    finish(wsi, t, json_error(426, "WebSocket endpoint: connect with an Upgrade request"), true);
+    return;
+  }
+  if (r.path.starts_with("/api/") || r.path == "/api" || r.path == "/metrics") {
+    if (r.method == "POST" && is_risk_control_path(r.path)) {
+      ControlTarget target;
+      const auto invalid = parse_risk_control(r.path, t.body, target);
+      start_control(wsi, t, target, invalid ? &*invalid : nullptr);
+      return;
+    }
+    if (r.method == "POST" && is_control_path(r.path)) {
+      Response err;
+      const auto target = match_control(r.path, err);
+      if (!target) {
+        finish(wsi, t, std::move(err), true);
+        return;
+      }
+      start_control(wsi, t, *target);
+      return;
+    }
+    std::string key;
+    if (r.method == "GET") {
+      key = r.path;
+      for (const auto& [k, v] : r.query) {
+        key += '&';
+        key += k;
+        key += '=';
+        key += v;
+      }
+    }
+    const ipc::StateSnapshot& s = snapshot(false);
+    if (!key.empty()) {
+      const auto it = cache_.find(key);
+      if (it != cache_.end()) {
+        finish(wsi, t, it->second, true);
+        return;
+      }
+    }
+    Response resp = route_api(r, s, stats_, snap_unix_ns_);
+    if (!key.empty() && resp.status == 200) {
+      cache_.emplace(key, resp);
+    }
+    finish(wsi, t, std::move(resp), true);
+    return;
+  }
+  if (r.method != "GET") {
+    Response resp = json_error(405, "method not allowed; use GET");
+    resp.allow = "GET";
+    finish(wsi, t, std::move(resp), true);
+    return;
+  }
+  const auto file = resolve_static(web_root_, opt_.vendor_root, r.path);
+  if (!file) {
+    std::string msg = "not found: ";
+    msg += r.path;
+    finish(wsi, t, json_error(404, msg), true);
+    return;
+  }
+  ++stats_.http_requests;
+  static const char kHeaders[] = "cache-control: no-cache\r\nx-content-type-options: nosniff\r\n";
+  const int n = lws_serve_http_file(wsi, file->path.c_str(), file->mime, kHeaders, sizeof kHeaders - 1);
+  if (n < 0 || (n > 0 && lws_http_transaction_completed(wsi) != 0)) {
+    lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+  }
+  http_.erase(wsi); // lws serves the file from here on
+}
+
+int Server::on_http_writeable(lws* wsi) {
+  const auto it = http_.find(wsi);
+  if (it == http_.end() || !it->second.ready) {
+    return 0;
+  }
+  HttpTxn& t = it->second;
+  if (!t.headers_sent) {
+    return write_headers(wsi, t);
+  }
+  const std::size_t remaining = t.out.size() - LWS_PRE - t.offset;
+  const std::size_t chunk = std::min(remaining, kBodyChunk);
+  const bool last = chunk == remaining;
+  auto* data = reinterpret_cast<unsigned char*>(t.out.data()) + LWS_PRE + t.offset;
+  if (lws_write(wsi, data, chunk, last ? LWS_WRITE_HTTP_FINAL : LWS_WRITE_HTTP) < 0) {
+    return -1;
+  }
+  t.offset += chunk;
+  if (!last) {
+    lws_callback_on_writable(wsi);
+    return 0;
+  }
+  t.ready = false;
+  t.out.clear();
+  t.out.shrink_to_fit();
+  return lws_http_transaction_completed(wsi) != 0 ? -1 : 0;
+}
+
+} // namespace qf::gateway::detail

@@ -1,0 +1,92 @@
+#pragma once
+// The gateway's server object, private to its source files: the lws context, the snapshot and
+// the GET cache, the HTTP transactions, the WebSocket clients, the pending control requests.
+// Its member functions are defined by role:
+//   server.cpp            the loop: context and protocol table, callback dispatch, timer, snapshot
+//   http.cpp              HTTP transactions: request, body, dispatch, headers, chunked writes
+//   ws_fanout.cpp         WebSocket clients: subscriptions, frames, pushes, slow clients
+//   control_requests.cpp  control requests: authorise, push, resolve against the ControlLog
+// Event-loop thread only.
+
+#include <libwebsockets.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "admin_auth.hpp"
+#include "audit_log.hpp"
+#include "control_client.hpp"
+#include "control_requests.hpp"
+#include "http.hpp"
+#include "qf/ipc/state_reader.hpp"
+#include "render_json.hpp"
+#include "router.hpp"
+#include "server.hpp"
+#include "ws_fanout.hpp"
+
+namespace qf::gateway::detail {
+
+struct TickTimer {
+  lws_sorted_usec_list_t sul; // first member: the callback gets its address
+  class Server* server;
+};
+
+class Server {
+public:
+  explicit Server(const ServerOptions& o);
+
+  int run();
+  static int callback(lws* wsi, lws_callback_reasons reason, void* user, void* in, std::size_t len);
+
+private:
+  // http.cpp
+  int on_http(lws* wsi, const char* uri);
+  int on_http_body(lws* wsi, const void* in, std::size_t len);
+  int on_http_body_completion(lws* wsi);
+  int on_http_writeable(lws* wsi);
+  void dispatch(lws* wsi, HttpTxn& t);
+  void finish(lws* wsi, HttpTxn& t, Response r, bool now);
+  int write_headers(lws* wsi, HttpTxn& t);
+  // control_requests.cpp
+  void start_control(lws* wsi, HttpTxn& t, const ControlTarget& target, const Response* invalid = nullptr);
+  void resolve_controls();
+  // ws_fanout.cpp
+  int on_ws_filter(lws* wsi);
+  int on_ws_established(lws* wsi);
+  int on_ws_receive(lws* wsi, const void* in, std::size_t len);
+  int on_ws_writeable(lws* wsi);
+  void handle_ws_message(WsClient& c, const std::string& text);
+  void build_frame();
+  void build_message(const WsClient& c, std::uint64_t now_mono, std::string& out) const;
+  void request_pushes();
+  // server.cpp
+  void tick();
+  const ipc::StateSnapshot& snapshot(bool force);
+
+  ServerOptions opt_;
+  std::string web_root_;
+  ipc::StateReader reader_;
+  ipc::StateSnapshot snap_;
+  std::uint64_t snap_mono_ns_ = 0;
+  std::uint64_t snap_unix_ns_ = 0;
+  bool snap_valid_ = false;
+  std::unordered_map<std::string, Response> cache_; // GET bodies of the current snapshot
+  GatewayStats stats_;
+  ControlClient control_;
+  AdminAuth auth_;
+  AuditLog audit_;
+  std::unordered_map<lws*, HttpTxn> http_;
+  std::unordered_map<lws*, WsClient> ws_;
+  std::vector<PendingControl> pending_;
+  std::uint64_t serial_ = 0;
+  Frame frame_;
+  std::uint64_t period_ns_;
+  std::uint64_t tick_us_;
+  TickTimer timer_{};
+  lws_context* context_ = nullptr;
+};
+
+} // namespace qf::gateway::detail
