@@ -13,6 +13,7 @@
 #include <utility>
 
 #include "qf/core/event.hpp"
+#include "qf/ipc/eventcount.hpp"
 #include "qf/ipc/spsc_ring.hpp"
 #include "qf/ipc/state_layout.hpp"
 #include "qf/ipc/tsc_clock.hpp"
@@ -44,11 +45,15 @@ using LogFn = std::function<void(LogLevel, std::string_view)>;
 // Pushes events into a FeedRing, stamping the push time. A full ring means the core is behind:
 // the feed thread waits (counted) rather than lose an event that a book depends on; it gives
 // up only when `abandon` is set (shutdown), counting the drop. The high-water mark is sampled
-// every 64 pushes.
+// every 64 pushes. After each push it notifies `wake` (if set) so a parked core wakes; that
+// costs one fence and one load while the core is not parked.
 class RingSink {
 public:
   RingSink(FeedRing& ring, const ipc::TscClock& clock, const std::atomic<bool>& abandon) noexcept
       : ring_(ring), clock_(clock), abandon_(abandon) {}
+
+  // Start-up only: the EventCount the consumer parks on (nullptr: nobody parks, no notify).
+  void wake_on_push(ipc::EventCount* wake) noexcept { wake_ = wake; }
 
   void operator()(const core::Event& event) noexcept {
     core::Event e = event;
@@ -61,6 +66,9 @@ public:
         ++dropped_;
         return;
       }
+    }
+    if (wake_ != nullptr) {
+      wake_->notify();
     }
     // The depth reads the consumer's index (its cache line): sampled, not paid per event.
     if ((++pushes_ & (kHighWaterSample - 1)) == 0) {
@@ -77,6 +85,7 @@ private:
   FeedRing& ring_;
   const ipc::TscClock& clock_;
   const std::atomic<bool>& abandon_;
+  ipc::EventCount* wake_ = nullptr;
   std::uint64_t full_waits_ = 0;
   std::uint64_t dropped_ = 0;
   std::uint64_t high_water_ = 0;

@@ -31,6 +31,8 @@ public:
                    const MakeSession& make);
   // Where the counters go (nullptr: nowhere).
   void publish_to(ipc::FeedTable* feeds) noexcept { feeds_ = feeds; }
+  // Whom each push wakes (the core's EventCount; nullptr: nobody).
+  void wake_on_push(ipc::EventCount* wake) noexcept { sink_.wake_on_push(wake); }
 
   // Spawns the thread; `on_start` runs first on it (pinning, naming).
   void start(std::function<void()> on_start);
