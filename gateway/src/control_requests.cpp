@@ -7,7 +7,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "json_out.hpp"
+#include "qf/ipc/json_writer.hpp"
 #include "qf/ipc/tsc_clock.hpp"
 #include "server_state.hpp"
 
@@ -52,7 +52,7 @@ void Server::start_control(lws* wsi, HttpTxn& t, const ControlTarget& target, co
   const ipc::StateSnapshot& s = snapshot(true);
   if (s.status != ipc::EngineStatus::running) {
     std::string why = "engine not running: ";
-    why += status_text(s.status);
+    why += ipc::to_string(s.status);
     refuse(503, "unavailable", why);
     return;
   }
@@ -100,14 +100,14 @@ void Server::resolve_controls() {
     std::string detail;
     if (ack) {
       result = ipc::to_string(ack->result);
-      detail.assign(ack->text.data(), strnlen(ack->text.data(), ack->text.size()));
+      detail.assign(ipc::text_of(ack->text));
       switch (ack->result) {
       case ipc::ControlResult::done: resp.status = 200; break;
       case ipc::ControlResult::unknown_instrument: resp.status = 404; break;
       case ipc::ControlResult::unsupported: resp.status = 501; break;
       case ipc::ControlResult::rejected: resp.status = 409; break;
       }
-      JsonOut o;
+      ipc::JsonWriter o;
       o.begin_object().key("id").u64(it->id).key("action").str(it->action);
       o.key("instrument");
       it->instrument.empty() ? o.null() : o.str(it->instrument);

@@ -11,10 +11,6 @@
 namespace qf::gateway {
 namespace {
 
-std::string_view c_text(const char* p, std::size_t cap) noexcept {
-  return {p, strnlen(p, cap)};
-}
-
 double seconds(std::uint64_t ns) noexcept { return static_cast<double>(ns) / 1e9; }
 
 // Prometheus label value escaping: backslash, quote, newline.
@@ -106,7 +102,7 @@ std::string instrument_labels(const ipc::InstrumentSnapshot& i) {
 
 std::string feed_labels(const ipc::FeedRecord& f) {
   std::string l = "feed=\"";
-  l += label(c_text(f.name.data(), f.name.size()));
+  l += label(ipc::text_of(f.name));
   l += '"';
   return l;
 }
@@ -115,7 +111,7 @@ std::string feed_labels(const ipc::FeedRecord& f) {
 
 std::string render_metrics(const ipc::StateSnapshot& s, const GatewayStats& g, std::uint64_t now_unix_ns) {
   Prom p;
-  const bool attached = s.status != ipc::EngineStatus::awaiting && s.status != ipc::EngineStatus::version_mismatch;
+  const bool attached = ipc::has_engine(s.status);
   p.family("qf_engine_status", "gauge", "Engine status as seen by the gateway (1 for the current status).");
   for (const auto st : {ipc::EngineStatus::awaiting, ipc::EngineStatus::running, ipc::EngineStatus::stalled,
                         ipc::EngineStatus::stopped, ipc::EngineStatus::version_mismatch}) {

@@ -10,41 +10,10 @@
 namespace qf::gateway {
 namespace {
 
-constexpr std::array<double, 6> kQuantiles = {0.5, 0.9, 0.99, 0.999, 0.9999, 1.0};
-constexpr std::array<const char*, 6> kQuantileKeys = {"p50_ns", "p90_ns", "p99_ns", "p999_ns", "p9999_ns", "max_ns"};
-
-std::string_view c_text(const char* p, std::size_t cap) noexcept {
-  return {p, strnlen(p, cap)};
-}
-
-const char* connection_text(ipc::ConnectionState c) noexcept {
-  switch (c) {
-  case ipc::ConnectionState::idle: return "idle";
-  case ipc::ConnectionState::connecting: return "connecting";
-  case ipc::ConnectionState::connected: return "connected";
-  case ipc::ConnectionState::disconnected: return "disconnected";
-  }
-  return "unknown";
-}
-
-const char* kind_text(ipc::NotableKind k) noexcept {
-  switch (k) {
-  case ipc::NotableKind::info: return "info";
-  case ipc::NotableKind::gap: return "gap";
-  case ipc::NotableKind::resync: return "resync";
-  case ipc::NotableKind::reconnect: return "reconnect";
-  case ipc::NotableKind::stale: return "stale";
-  case ipc::NotableKind::crossed: return "crossed";
-  case ipc::NotableKind::control: return "control";
-  case ipc::NotableKind::risk: return "risk";
-  }
-  return "unknown";
-}
-
 double seconds(std::uint64_t ns) noexcept { return static_cast<double>(ns) / 1e9; }
 
 // A double that was computed from exact fixed-point values (bar OHLC), back to its decimal.
-void decimal_from_double(JsonOut& o, double v, int decimals) {
+void decimal_from_double(ipc::JsonWriter& o, double v, int decimals) {
   if (!std::isfinite(v) || decimals < 0 || decimals > ipc::kMaxDecimals) {
     o.null();
     return;
@@ -57,18 +26,14 @@ void decimal_from_double(JsonOut& o, double v, int decimals) {
   o.decimal(static_cast<std::int64_t>(scaled), decimals);
 }
 
-void instrument_head(JsonOut& o, const ipc::InstrumentSnapshot& i) {
+void instrument_head(ipc::JsonWriter& o, const ipc::InstrumentSnapshot& i) {
   o.key("venue").str(venue_of(i.info)).key("symbol").str(symbol_of(i.info));
 }
 
 } // namespace
 
-std::string_view venue_of(const ipc::InstrumentInfo& i) noexcept {
-  return c_text(i.venue.data(), i.venue.size());
-}
-std::string_view symbol_of(const ipc::InstrumentInfo& i) noexcept {
-  return c_text(i.symbol.data(), i.symbol.size());
-}
+std::string_view venue_of(const ipc::InstrumentInfo& i) noexcept { return ipc::text_of(i.venue); }
+std::string_view symbol_of(const ipc::InstrumentInfo& i) noexcept { return ipc::text_of(i.symbol); }
 std::string instrument_key(const ipc::InstrumentInfo& i) {
   std::string k(venue_of(i));
   k += ':';
@@ -76,21 +41,10 @@ std::string instrument_key(const ipc::InstrumentInfo& i) {
   return k;
 }
 
-const char* status_text(ipc::EngineStatus s) noexcept {
-  switch (s) {
-  case ipc::EngineStatus::awaiting: return "awaiting engine";
-  case ipc::EngineStatus::running: return "running";
-  case ipc::EngineStatus::stalled: return "stalled";
-  case ipc::EngineStatus::stopped: return "stopped";
-  case ipc::EngineStatus::version_mismatch: return "version mismatch";
-  }
-  return "unknown";
-}
-
-void render_health(JsonOut& o, const ipc::StateSnapshot& s, const GatewayStats& g, std::uint64_t now_unix_ns) {
-  const bool attached = s.status != ipc::EngineStatus::awaiting && s.status != ipc::EngineStatus::version_mismatch;
+void render_health(ipc::JsonWriter& o, const ipc::StateSnapshot& s, const GatewayStats& g, std::uint64_t now_unix_ns) {
+  const bool attached = ipc::has_engine(s.status);
   o.begin_object();
-  o.key("status").str(status_text(s.status));
+  o.key("status").str(ipc::to_string(s.status));
   o.key("message").str(s.message);
   o.key("mode");
   attached ? o.str(ipc::to_string(s.mode)) : o.null();
@@ -109,8 +63,8 @@ void render_health(JsonOut& o, const ipc::StateSnapshot& s, const GatewayStats& 
   attached ? o.u64(s.heartbeat_age_ns) : o.null();
   o.key("feeds").begin_array();
   for (const ipc::FeedRecord& f : s.feeds) {
-    o.begin_object().key("name").str(c_text(f.name.data(), f.name.size()));
-    o.key("state").str(connection_text(f.state)).end_object();
+    o.begin_object().key("name").str(ipc::text_of(f.name));
+    o.key("state").str(ipc::to_string(f.state)).end_object();
   }
   o.end_array();
   o.key("instruments").begin_array();
@@ -129,7 +83,7 @@ void render_health(JsonOut& o, const ipc::StateSnapshot& s, const GatewayStats& 
   o.end_object();
 }
 
-void render_instruments(JsonOut& o, const ipc::StateSnapshot& s) {
+void render_instruments(ipc::JsonWriter& o, const ipc::StateSnapshot& s) {
   o.begin_array();
   for (std::size_t k = 0; k < s.instruments.size(); ++k) {
     const ipc::InstrumentSnapshot& i = s.instruments[k];
@@ -146,7 +100,7 @@ void render_instruments(JsonOut& o, const ipc::StateSnapshot& s) {
   o.end_array();
 }
 
-void render_quote(JsonOut& o, const ipc::InstrumentSnapshot& i, std::uint64_t now_unix_ns) {
+void render_quote(ipc::JsonWriter& o, const ipc::InstrumentSnapshot& i, std::uint64_t now_unix_ns) {
   const ipc::QuoteRecord& q = i.quote;
   const int pd = i.info.price_decimals;
   const int qd = i.info.qty_decimals;
@@ -194,7 +148,7 @@ void render_quote(JsonOut& o, const ipc::InstrumentSnapshot& i, std::uint64_t no
   o.end_object();
 }
 
-void render_book(JsonOut& o, const ipc::InstrumentSnapshot& i, std::size_t depth) {
+void render_book(ipc::JsonWriter& o, const ipc::InstrumentSnapshot& i, std::size_t depth) {
   const ipc::BookRecord& b = i.book;
   const int pd = i.info.price_decimals;
   const int qd = i.info.qty_decimals;
@@ -217,7 +171,7 @@ void render_book(JsonOut& o, const ipc::InstrumentSnapshot& i, std::size_t depth
   o.end_object();
 }
 
-void render_bar(JsonOut& o, const ipc::InstrumentSnapshot& i, bool one_minute) {
+void render_bar(ipc::JsonWriter& o, const ipc::InstrumentSnapshot& i, bool one_minute) {
   const ipc::BarValues& b = one_minute ? i.features.bar_1m : i.features.bar_1s;
   o.begin_object();
   o.key("key").str(instrument_key(i.info));
@@ -251,7 +205,7 @@ void render_bar(JsonOut& o, const ipc::InstrumentSnapshot& i, bool one_minute) {
   o.end_object();
 }
 
-void render_features(JsonOut& o, const ipc::InstrumentSnapshot& i) {
+void render_features(ipc::JsonWriter& o, const ipc::InstrumentSnapshot& i) {
   const ipc::FeatureRecord& f = i.features;
   o.begin_object();
   o.key("key").str(instrument_key(i.info));
@@ -264,7 +218,7 @@ void render_features(JsonOut& o, const ipc::InstrumentSnapshot& i) {
   o.end_object();
 }
 
-void render_signal(JsonOut& o, const ipc::InstrumentSnapshot& i) {
+void render_signal(ipc::JsonWriter& o, const ipc::InstrumentSnapshot& i) {
   const ipc::SignalRecord& s = i.signal;
   o.begin_object();
   o.key("key").str(instrument_key(i.info));
@@ -284,7 +238,7 @@ void render_signal(JsonOut& o, const ipc::InstrumentSnapshot& i) {
   o.end_object();
 }
 
-void render_feeds(JsonOut& o, const ipc::StateSnapshot& s) {
+void render_feeds(ipc::JsonWriter& o, const ipc::StateSnapshot& s) {
   o.begin_object();
   o.key("engine").begin_object();
   o.key("messages_in").u64(s.engine.messages_in).key("events_processed").u64(s.engine.events_processed);
@@ -293,8 +247,8 @@ void render_feeds(JsonOut& o, const ipc::StateSnapshot& s) {
   o.end_object();
   o.key("feeds").begin_array();
   for (const ipc::FeedRecord& f : s.feeds) {
-    o.begin_object().key("name").str(c_text(f.name.data(), f.name.size()));
-    o.key("state").str(connection_text(f.state));
+    o.begin_object().key("name").str(ipc::text_of(f.name));
+    o.key("state").str(ipc::to_string(f.state));
     o.key("messages").u64(f.messages).key("bytes").u64(f.bytes).key("parse_errors").u64(f.parse_errors);
     o.key("reconnects").u64(f.reconnects).key("gaps").u64(f.gaps).key("resyncs").u64(f.resyncs);
     o.key("drops").u64(f.drops).key("ring_high_water").u64(f.ring_high_water);
@@ -304,7 +258,7 @@ void render_feeds(JsonOut& o, const ipc::StateSnapshot& s) {
   o.end_object();
 }
 
-void render_latency(JsonOut& o, const ipc::StateSnapshot& s, LatencyDetail detail) {
+void render_latency(ipc::JsonWriter& o, const ipc::StateSnapshot& s, LatencyDetail detail) {
   o.begin_array();
   for (std::size_t st = 0; st < ipc::kStageCount; ++st) {
     const ipc::HistogramSnapshot& h = *s.latency[st];
@@ -312,8 +266,8 @@ void render_latency(JsonOut& o, const ipc::StateSnapshot& s, LatencyDetail detai
     o.key("stage").str(ipc::to_string(static_cast<ipc::Stage>(st)));
     o.key("count").u64(h.count).key("sum_ns").u64(h.sum).key("min_ns").u64(h.min);
     o.key("mean_ns").num(h.mean());
-    for (std::size_t q = 0; q < kQuantiles.size(); ++q) {
-      o.key(kQuantileKeys[q]).u64(h.percentile(kQuantiles[q]));
+    for (const auto& rq : ipc::kReportQuantiles) {
+      o.key(fmt::format("{}_ns", rq.name)).u64(ipc::report_value(h, rq));
     }
     o.key("overflow").u64(h.overflow);
     if (detail == LatencyDetail::full) {
@@ -356,31 +310,31 @@ void render_latency(JsonOut& o, const ipc::StateSnapshot& s, LatencyDetail detai
   o.end_array();
 }
 
-void render_events(JsonOut& o, const ipc::StateSnapshot& s, std::size_t limit) {
+void render_events(ipc::JsonWriter& o, const ipc::StateSnapshot& s, std::size_t limit) {
   o.begin_array();
   std::size_t n = 0;
   for (auto it = s.events.rbegin(); it != s.events.rend() && n < limit; ++it, ++n) { // newest first
     const ipc::NotableEvent& e = *it;
     o.begin_object();
     o.time("time", e.unix_ns);
-    o.key("kind").str(kind_text(e.kind));
+    o.key("kind").str(ipc::to_string(e.kind));
     o.key("instrument");
     if (e.instrument < s.instruments.size()) {
       o.str(instrument_key(s.instruments[e.instrument].info));
     } else {
       o.null();
     }
-    o.key("text").str(c_text(e.text.data(), e.text.size()));
+    o.key("text").str(ipc::text_of(e.text));
     o.end_object();
   }
   o.end_array();
 }
 
 bool engine_attached(const ipc::StateSnapshot& s) noexcept {
-  return s.status != ipc::EngineStatus::awaiting && s.status != ipc::EngineStatus::version_mismatch;
+  return ipc::has_engine(s.status);
 }
 
-void render_portfolio(JsonOut& o, const ipc::StateSnapshot& s) {
+void render_portfolio(ipc::JsonWriter& o, const ipc::StateSnapshot& s) {
   if (!engine_attached(s)) {
     o.null();
     return;
@@ -398,7 +352,7 @@ void render_portfolio(JsonOut& o, const ipc::StateSnapshot& s) {
   o.end_object();
 }
 
-void render_positions(JsonOut& o, const ipc::StateSnapshot& s) {
+void render_positions(ipc::JsonWriter& o, const ipc::StateSnapshot& s) {
   o.begin_array();
   for (const ipc::InstrumentSnapshot& i : s.instruments) {
     const ipc::PositionRecord& p = i.position;
@@ -415,7 +369,7 @@ void render_positions(JsonOut& o, const ipc::StateSnapshot& s) {
   o.end_array();
 }
 
-void render_fills(JsonOut& o, const ipc::StateSnapshot& s, std::size_t limit) {
+void render_fills(ipc::JsonWriter& o, const ipc::StateSnapshot& s, std::size_t limit) {
   o.begin_array();
   std::size_t n = 0;
   for (auto it = s.fills.rbegin(); it != s.fills.rend() && n < limit; ++it, ++n) {
@@ -437,7 +391,7 @@ void render_fills(JsonOut& o, const ipc::StateSnapshot& s, std::size_t limit) {
   o.end_array();
 }
 
-void render_risk(JsonOut& o, const ipc::StateSnapshot& s) {
+void render_risk(ipc::JsonWriter& o, const ipc::StateSnapshot& s) {
   if (!engine_attached(s)) {
     o.null();
     return;

@@ -11,7 +11,7 @@
 #include <string>
 #include <string_view>
 
-#include "json_out.hpp"
+#include "qf/ipc/json_writer.hpp"
 #include "qf/ipc/state_reader.hpp"
 
 namespace qf::gateway {
@@ -35,25 +35,23 @@ enum class LatencyDetail : std::uint8_t { summary, coarse, full };
 [[nodiscard]] std::string_view venue_of(const ipc::InstrumentInfo& i) noexcept;
 [[nodiscard]] std::string_view symbol_of(const ipc::InstrumentInfo& i) noexcept;
 [[nodiscard]] std::string instrument_key(const ipc::InstrumentInfo& i); // "binance-spot:BTCUSDT"
-// "running", "stalled", "stopped", "awaiting engine", "version mismatch".
-[[nodiscard]] const char* status_text(ipc::EngineStatus s) noexcept;
 
-void render_health(JsonOut& o, const ipc::StateSnapshot& s, const GatewayStats& g, std::uint64_t now_unix_ns);
-void render_instruments(JsonOut& o, const ipc::StateSnapshot& s);
-void render_quote(JsonOut& o, const ipc::InstrumentSnapshot& i, std::uint64_t now_unix_ns);
-void render_book(JsonOut& o, const ipc::InstrumentSnapshot& i, std::size_t depth);
-void render_bar(JsonOut& o, const ipc::InstrumentSnapshot& i, bool one_minute);
-void render_features(JsonOut& o, const ipc::InstrumentSnapshot& i);
-void render_signal(JsonOut& o, const ipc::InstrumentSnapshot& i);
-void render_feeds(JsonOut& o, const ipc::StateSnapshot& s);
-void render_latency(JsonOut& o, const ipc::StateSnapshot& s, LatencyDetail detail);
-void render_events(JsonOut& o, const ipc::StateSnapshot& s, std::size_t limit);
+void render_health(ipc::JsonWriter& o, const ipc::StateSnapshot& s, const GatewayStats& g, std::uint64_t now_unix_ns);
+void render_instruments(ipc::JsonWriter& o, const ipc::StateSnapshot& s);
+void render_quote(ipc::JsonWriter& o, const ipc::InstrumentSnapshot& i, std::uint64_t now_unix_ns);
+void render_book(ipc::JsonWriter& o, const ipc::InstrumentSnapshot& i, std::size_t depth);
+void render_bar(ipc::JsonWriter& o, const ipc::InstrumentSnapshot& i, bool one_minute);
+void render_features(ipc::JsonWriter& o, const ipc::InstrumentSnapshot& i);
+void render_signal(ipc::JsonWriter& o, const ipc::InstrumentSnapshot& i);
+void render_feeds(ipc::JsonWriter& o, const ipc::StateSnapshot& s);
+void render_latency(ipc::JsonWriter& o, const ipc::StateSnapshot& s, LatencyDetail detail);
+void render_events(ipc::JsonWriter& o, const ipc::StateSnapshot& s, std::size_t limit);
 // Risk and paper execution (money in quote currency as JSON numbers: computed doubles, not
 // venue prices). Portfolio and risk are null when no engine is attached.
-void render_portfolio(JsonOut& o, const ipc::StateSnapshot& s);
-void render_positions(JsonOut& o, const ipc::StateSnapshot& s);
-void render_fills(JsonOut& o, const ipc::StateSnapshot& s, std::size_t limit); // newest first
-void render_risk(JsonOut& o, const ipc::StateSnapshot& s);
+void render_portfolio(ipc::JsonWriter& o, const ipc::StateSnapshot& s);
+void render_positions(ipc::JsonWriter& o, const ipc::StateSnapshot& s);
+void render_fills(ipc::JsonWriter& o, const ipc::StateSnapshot& s, std::size_t limit); // newest first
+void render_risk(ipc::JsonWriter& o, const ipc::StateSnapshot& s);
 [[nodiscard]] bool engine_attached(const ipc::StateSnapshot& s) noexcept;
 
 // Latency bucket bounds (ns) shared by /metrics and the dashboard's coarse histograms.

@@ -42,7 +42,7 @@ bool iequals(std::string_view a, std::string_view b) noexcept {
   return true;
 }
 
-Response json_body(JsonOut& o) {
+Response json_body(ipc::JsonWriter& o) {
   Response r;
   r.body = o.take();
   return r;
@@ -110,7 +110,7 @@ Response unknown_parameter(const std::string& name) {
 }
 
 Response not_running(const ipc::StateSnapshot& s) {
-  std::string msg = status_text(s.status);
+  std::string msg = ipc::to_string(s.status);
   if (!s.message.empty()) {
     msg += ": ";
     msg += s.message;
@@ -118,9 +118,9 @@ Response not_running(const ipc::StateSnapshot& s) {
   return json_error(503, msg);
 }
 
-void engine_head(JsonOut& o, const ipc::StateSnapshot& s) {
-  const bool attached = s.status != ipc::EngineStatus::awaiting && s.status != ipc::EngineStatus::version_mismatch;
-  o.key("engine").str(status_text(s.status));
+void engine_head(ipc::JsonWriter& o, const ipc::StateSnapshot& s) {
+  const bool attached = ipc::has_engine(s.status);
+  o.key("engine").str(ipc::to_string(s.status));
   o.key("mode");
   attached ? o.str(ipc::to_string(s.mode)) : o.null();
   o.key("generation").u64(s.generation);
@@ -129,7 +129,7 @@ void engine_head(JsonOut& o, const ipc::StateSnapshot& s) {
 } // namespace
 
 Response json_error(int status, std::string_view message, std::string_view parameter) {
-  JsonOut o;
+  ipc::JsonWriter o;
   o.begin_object().key("error").str(message).key("status").i64(status);
   if (!parameter.empty()) {
     o.key("parameter").str(parameter);
@@ -222,7 +222,7 @@ Response bad_field(std::string_view field, std::string_view what) {
   // {"error":..., "status":400, "parameter":"<field>"}: also name it as "field".
   r.body.pop_back();
   r.body += ",\"field\":";
-  JsonOut f;
+  ipc::JsonWriter f;
   f.str(field);
   r.body += f.take();
   r.body += '}';
@@ -333,7 +333,7 @@ Response route_api(const Request& r, const ipc::StateSnapshot& s, const GatewayS
     return method_not_allowed("GET");
   }
 
-  JsonOut o;
+  ipc::JsonWriter o;
   if (collection) {
     if (what == "health") {
       if (!only_known(r, {}, bad)) {
@@ -434,7 +434,7 @@ Response route_api(const Request& r, const ipc::StateSnapshot& s, const GatewayS
   // Per instrument: /api/<what>/{venue}/{symbol}
   const int idx = find_instrument(s, parts[2], parts[3]);
   if (idx < 0) {
-    if (s.status == ipc::EngineStatus::awaiting || s.status == ipc::EngineStatus::version_mismatch) {
+    if (!ipc::has_engine(s.status)) {
       return not_running(s);
     }
     std::string msg = "unknown instrument ";

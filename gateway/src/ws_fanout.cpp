@@ -10,7 +10,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "json_out.hpp"
+#include "qf/ipc/json_writer.hpp"
 #include "qf/ipc/tsc_clock.hpp"
 #include "server_state.hpp"
 
@@ -77,7 +77,7 @@ void Server::handle_ws_message(WsClient& c, const std::string& text) {
     c.replies.push_back(std::move(r));
   };
   const auto error = [&](const std::string& why) {
-    JsonOut o;
+    ipc::JsonWriter o;
     o.begin_object().key("type").str("error").key("error").str(why).end_object();
     reply(o.take());
   };
@@ -170,7 +170,7 @@ void Server::handle_ws_message(WsClient& c, const std::string& text) {
     }
   }
   c.last_version = 0; // send the full current state on the next push
-  JsonOut o;
+  ipc::JsonWriter o;
   o.begin_object().key("type").str(op == "subscribe" ? "subscribed" : "unsubscribed");
   o.key("channels").begin_array();
   for (const auto& [n, b] : kChannels) {
@@ -323,10 +323,10 @@ void Server::build_frame() {
   Frame& f = frame_;
   ++f.version;
   {
-    JsonOut o;
+    ipc::JsonWriter o;
     o.begin_object();
-    const bool attached = s.status != ipc::EngineStatus::awaiting && s.status != ipc::EngineStatus::version_mismatch;
-    o.key("engine").str(status_text(s.status));
+    const bool attached = ipc::has_engine(s.status);
+    o.key("engine").str(ipc::to_string(s.status));
     o.key("mode");
     attached ? o.str(ipc::to_string(s.mode)) : o.null();
     o.key("generation").u64(s.generation);
@@ -340,23 +340,23 @@ void Server::build_frame() {
     const auto& inst = s.instruments[i];
     f.quotes[i].first = instrument_key(inst.info);
     f.signals[i].first = f.quotes[i].first;
-    JsonOut q;
+    ipc::JsonWriter q;
     render_quote(q, inst, now);
     f.quotes[i].second = q.take();
-    JsonOut g;
+    ipc::JsonWriter g;
     render_signal(g, inst);
     f.signals[i].second = g.take();
   }
-  JsonOut h;
+  ipc::JsonWriter h;
   render_health(h, s, stats_, now);
   f.health = h.take();
-  JsonOut l;
+  ipc::JsonWriter l;
   render_latency(l, s, LatencyDetail::coarse);
   f.latency = l.take();
-  JsonOut fe;
+  ipc::JsonWriter fe;
   render_feeds(fe, s);
   f.feeds = fe.take();
-  JsonOut ev;
+  ipc::JsonWriter ev;
   render_events(ev, s, kPushEvents);
   f.events = ev.take();
 }

@@ -604,15 +604,15 @@ def main():
     write_config(cfg, instance, audit, stall_after_ms=300)
     procs = Procs()
     try:
-        # The gateway starts before the engine: "awaiting engine".
+        # The gateway starts before the engine: "awaiting".
         gw, port = start_gateway(procs, args.gateway, cfg, env_token=token)
         h = get_json(port, "/api/health", expect=503)
-        check(h["status"] == "awaiting engine" and h["mode"] is None, f"before the engine: {h}")
+        check(h["status"] == "awaiting" and h["mode"] is None, f"before the engine: {h}")
         check(get_json(port, "/api/quotes")["quotes"] == [], "no quotes before the engine")
         check(get_json(port, "/api/portfolio")["portfolio"] is None and get_json(port, "/api/risk")["risk"] is None
               and get_json(port, "/api/positions")["positions"] == [] and get_json(port, "/api/fills")["fills"] == [],
               "no portfolio before the engine")
-        check(get_json(port, "/api/quotes/binance-spot/BTCUSDT", expect=503)["error"].startswith("awaiting engine"), "503")
+        check(get_json(port, "/api/quotes/binance-spot/BTCUSDT", expect=503)["error"].startswith("awaiting"), "503")
         fake = start_fake(procs, args.fake, instance)
         wait_for(lambda: json.loads(request(port, "GET", "/api/health")[2])["status"] == "running", "engine running")
         steps = [("rest", lambda: test_rest(port, fake.pid)), ("errors", lambda: test_errors(port)),

@@ -84,7 +84,7 @@ struct GatewaySection {
   std::string host = "127.0.0.1";
   int port = 8080;
   std::string admin_token_file;   // QF_ADMIN_TOKEN (environment) wins when set
-  std::string audit_log = "qf-gateway-audit.jsonl";
+  std::string audit_log = "run/qf-gateway-audit.jsonl"; // relative to the working directory; created 0600
   std::string web_root;           // empty: the gateway/web folder next to the sources
   double push_hz = 20.0;          // per-client WebSocket push rate limit
   int max_clients = 1024;
