@@ -182,7 +182,7 @@ void binance_ours(benchmark::State& state, const std::vector<std::string>& messa
   const auto buffers = padded(messages);
   bn::Message m;
   run(state, buffers.size(), [&](std::size_t i, Sink& sink) {
-    if (parser.parse(buffers[i], m) != bn::ParseResult::ok) {
+    if (parser.parse(buffers[i], m) != qf::feeds::ParseResult::ok) {
       state.SkipWithError("parse failed");
     }
     (void)bn::emit_events(m, 0, sink);
@@ -338,7 +338,7 @@ void coinbase_ours(benchmark::State& state, const std::vector<std::string>& mess
   const auto buffers = padded(messages);
   cb::Message m;
   run(state, buffers.size(), [&](std::size_t i, Sink& sink) {
-    if (parser.parse(buffers[i], m) != cb::ParseResult::ok) {
+    if (parser.parse(buffers[i], m) != qf::feeds::ParseResult::ok) {
       state.SkipWithError("parse failed");
     }
     (void)cb::emit_events(m, 0, sink);

@@ -93,7 +93,7 @@ Streams direct(const std::vector<cb::ProductDecimals>& products) {
     }
     EXPECT_TRUE(padded.assign(r.text));
     cb::Message m;
-    if (parser.parse(padded, m) == cb::ParseResult::ok) {
+    if (parser.parse(padded, m) == ParseResult::ok) {
       (void)sync.on_message(m, 1, sink);
     }
   }

@@ -91,7 +91,7 @@ Streams direct(const bn::SymbolDecimals& d) {
     }
     EXPECT_TRUE(padded.assign(r.text));
     bn::Message m;
-    if (parser.parse(padded, m, d.symbol) != bn::ParseResult::ok) {
+    if (parser.parse(padded, m, d.symbol) != ParseResult::ok) {
       continue;
     }
     if (m.kind == bn::MessageKind::depth_update || m.kind == bn::MessageKind::depth_snapshot) {

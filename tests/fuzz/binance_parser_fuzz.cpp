@@ -33,7 +33,7 @@ struct Target {
   void run(const bn::PaddedBuffer& buffer, std::string_view snapshot_symbol) {
     std::uint64_t sum = 0;
     const auto sink = [&](const qf::core::Event& e) { sum += e.seq + static_cast<std::uint64_t>(e.level.price); };
-    if (parser.parse(buffer, message, snapshot_symbol) == bn::ParseResult::ok) {
+    if (parser.parse(buffer, message, snapshot_symbol) == qf::feeds::ParseResult::ok) {
       (void)bn::emit_events(message, 0, sink);
       (void)sync.on_message(message, 0, sink);
       (void)sync.take_snapshot_request();

@@ -16,7 +16,6 @@ namespace qf::feeds::binance {
 
 static_assert(kPadding >= simdjson::SIMDJSON_PADDING, "kPadding must cover simdjson's read-ahead");
 static_assert(static_cast<std::size_t>(MessageKind::kline) + 1 == kMessageKinds);
-static_assert(static_cast<std::size_t>(ParseResult::unknown_message) + 1 == kParseResults);
 
 namespace {
 
@@ -260,36 +259,6 @@ std::string_view to_string(MessageKind kind) noexcept {
   return "?";
 }
 
-std::string_view to_string(ParseResult result) noexcept {
-  switch (result) {
-  case ParseResult::ok:
-    return "ok";
-  case ParseResult::unknown_symbol:
-    return "unknown_symbol";
-  case ParseResult::oversized:
-    return "oversized";
-  case ParseResult::insufficient_padding:
-    return "insufficient_padding";
-  case ParseResult::malformed_json:
-    return "malformed_json";
-  case ParseResult::wrong_type:
-    return "wrong_type";
-  case ParseResult::missing_field:
-    return "missing_field";
-  case ParseResult::bad_number:
-    return "bad_number";
-  case ParseResult::bad_decimal:
-    return "bad_decimal";
-  case ParseResult::too_precise:
-    return "too_precise";
-  case ParseResult::too_many_levels:
-    return "too_many_levels";
-  case ParseResult::unknown_message:
-    return "unknown_message";
-  }
-  return "?";
-}
-
 // ---------------------------------------------------------------------------------------------
 // Parser
 
@@ -527,17 +496,12 @@ core::InstrumentId Parser::find(std::string_view symbol) const noexcept {
 
 ParseResult Parser::parse(PaddedView input, Message& out, std::string_view snapshot_symbol) noexcept {
   const ParseResult r = parse_impl(input, out, snapshot_symbol);
-  ++counters_.messages;
-  ++counters_.results[static_cast<std::size_t>(r)];
+  counters_.count(r);
   if (r == ParseResult::ok) {
     ++counters_.kinds[static_cast<std::size_t>(out.kind)];
     if (out.kind == MessageKind::kline) {
       ++counters_.ignored;
     }
-  } else if (r == ParseResult::unknown_symbol) {
-    ++counters_.unknown_symbol;
-  } else {
-    ++counters_.errors;
   }
   return r;
 }
@@ -670,14 +634,14 @@ ParseResult Parser::parse_impl(PaddedView input, Message& out, std::string_view 
     break;
   case MessageKind::depth_snapshot:
     if (snapshot_symbol.size() > kMaxSymbol) {
-      return ParseResult::unknown_symbol;
+      return ParseResult::unknown_instrument;
     }
     if (!snapshot_symbol.empty()) {
       upper_into(snapshot_symbol, im.derived_symbol, out.symbol);
     } else if (!f.stream.empty()) {
       upper_into(f.stream.substr(0, f.stream.find('@')), im.derived_symbol, out.symbol);
     } else {
-      return ParseResult::unknown_symbol; // a REST body nobody named
+      return ParseResult::unknown_instrument; // a REST body nobody named
     }
     break;
   case MessageKind::kline:
@@ -688,7 +652,7 @@ ParseResult Parser::parse_impl(PaddedView input, Message& out, std::string_view 
   }
   const Entry* entry = lookup(out.symbol);
   if (entry == nullptr) {
-    return ParseResult::unknown_symbol;
+    return ParseResult::unknown_instrument;
   }
   out.instrument = entry->id;
   const int pd = entry->price_decimals;

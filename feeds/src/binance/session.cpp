@@ -186,8 +186,8 @@ void Session::on_message(Conn& c, PaddedView frame, std::uint64_t recv_ticks) {
   Message m;
   const ParseResult r = c.parser.parse(frame, m);
   if (r != ParseResult::ok) {
-    if (r == ParseResult::unknown_symbol) {
-      ++counters_.unknown_symbol;
+    if (r == ParseResult::unknown_instrument) {
+      ++counters_.unknown_instrument;
       ++counters_.drops;
       return;
     }

@@ -17,7 +17,6 @@ namespace qf::feeds::coinbase {
 
 static_assert(kPadding >= simdjson::SIMDJSON_PADDING, "kPadding must cover simdjson's read-ahead");
 static_assert(static_cast<std::size_t>(MessageKind::error) + 1 == kMessageKinds);
-static_assert(static_cast<std::size_t>(ParseResult::unknown_message) + 1 == kParseResults);
 
 namespace {
 
@@ -322,40 +321,6 @@ std::string_view to_string(MessageKind kind) noexcept {
   return "?";
 }
 
-std::string_view to_string(ParseResult result) noexcept {
-  switch (result) {
-  case ParseResult::ok:
-    return "ok";
-  case ParseResult::unknown_product:
-    return "unknown_product";
-  case ParseResult::oversized:
-    return "oversized";
-  case ParseResult::insufficient_padding:
-    return "insufficient_padding";
-  case ParseResult::malformed_json:
-    return "malformed_json";
-  case ParseResult::wrong_type:
-    return "wrong_type";
-  case ParseResult::missing_field:
-    return "missing_field";
-  case ParseResult::bad_number:
-    return "bad_number";
-  case ParseResult::bad_decimal:
-    return "bad_decimal";
-  case ParseResult::too_precise:
-    return "too_precise";
-  case ParseResult::too_many_levels:
-    return "too_many_levels";
-  case ParseResult::bad_time:
-    return "bad_time";
-  case ParseResult::bad_side:
-    return "bad_side";
-  case ParseResult::unknown_message:
-    return "unknown_message";
-  }
-  return "?";
-}
-
 // ---------------------------------------------------------------------------------------------
 // Parser
 
@@ -594,18 +559,13 @@ core::InstrumentId Parser::find(std::string_view product) const noexcept {
 
 ParseResult Parser::parse(PaddedView input, Message& out) noexcept {
   const ParseResult r = parse_impl(input, out);
-  ++counters_.messages;
-  ++counters_.results[static_cast<std::size_t>(r)];
+  counters_.count(r);
   if (r == ParseResult::ok) {
     ++counters_.kinds[static_cast<std::size_t>(out.kind)];
     if (out.kind == MessageKind::error) {
       ++counters_.venue_errors;
       keep_error(out);
     }
-  } else if (r == ParseResult::unknown_product) {
-    ++counters_.unknown_product;
-  } else {
-    ++counters_.errors;
   }
   return r;
 }
@@ -727,7 +687,7 @@ ParseResult Parser::parse_impl(PaddedView input, Message& out) noexcept {
   // The instrument.
   const Entry* entry = lookup(f.product);
   if (entry == nullptr) {
-    return ParseResult::unknown_product;
+    return ParseResult::unknown_instrument;
   }
   out.instrument = entry->id;
   const int pd = entry->price_decimals;

@@ -165,8 +165,8 @@ void Session::on_message(PaddedView frame, std::uint64_t recv_ticks) {
   Message m;
   const ParseResult r = c.parser.parse(frame, m);
   if (r != ParseResult::ok) {
-    if (r == ParseResult::unknown_product) {
-      ++counters_.unknown_product;
+    if (r == ParseResult::unknown_instrument) {
+      ++counters_.unknown_instrument;
       ++counters_.drops;
       return;
     }

@@ -25,6 +25,7 @@
 
 #include "qf/core/event.hpp"
 #include "qf/core/order_book.hpp"
+#include "qf/feeds/parse_result.hpp"
 
 namespace qf::feeds::binance {
 
@@ -75,28 +76,7 @@ enum class MessageKind : std::uint8_t {
 };
 inline constexpr std::size_t kMessageKinds = 10;
 
-enum class ParseResult : std::uint8_t {
-  ok,
-  unknown_symbol,       // well-formed but for an unregistered symbol: a counted drop, not an error
-  oversized,            // longer than ParserConfig::max_message_bytes
-  insufficient_padding, // PaddedView::capacity < size + kPadding (a caller bug)
-  malformed_json,       // not JSON, truncated, trailing content
-  wrong_type,           // a known field with the wrong JSON type (a number as a string, ...)
-  missing_field,        // a field the message kind requires is absent
-  bad_number,           // an id or time that does not fit (negative, beyond uint64, time overflow)
-  bad_decimal,          // a price or quantity that is not a decimal number or overflows int64
-  too_precise,          // more significant decimals than the instrument's scale (never truncated)
-  too_many_levels,      // more levels on one side than ParserConfig::max_levels
-  unknown_message,      // valid JSON of a shape or event type this parser does not know
-};
-inline constexpr std::size_t kParseResults = 12;
-
 [[nodiscard]] std::string_view to_string(MessageKind kind) noexcept;
-[[nodiscard]] std::string_view to_string(ParseResult result) noexcept;
-// True for the results that are errors (everything but ok and the unknown_symbol drop).
-[[nodiscard]] constexpr bool is_error(ParseResult r) noexcept {
-  return r != ParseResult::ok && r != ParseResult::unknown_symbol;
-}
 
 struct Message {
   MessageKind kind = MessageKind::none;
@@ -134,17 +114,10 @@ struct ParserConfig {
   std::uint64_t time_unit_ns = 1'000'000;
 };
 
-struct ParserCounters {
-  std::uint64_t messages = 0;                      // parse calls
+struct ParserCounters : ParseCounters {
   std::array<std::uint64_t, kMessageKinds> kinds{}; // successfully parsed messages by kind
-  std::array<std::uint64_t, kParseResults> results{}; // every call by result (results[ok] = parsed)
-  std::uint64_t errors = 0;                        // calls whose result is_error
-  std::uint64_t unknown_symbol = 0;                // drops: a symbol nobody registered
-  std::uint64_t ignored = 0;                       // parsed but not for us (kline)
+  std::uint64_t ignored = 0;                        // parsed but not for us (kline)
   [[nodiscard]] std::uint64_t kind(MessageKind k) const noexcept { return kinds[static_cast<std::size_t>(k)]; }
-  [[nodiscard]] std::uint64_t result(ParseResult r) const noexcept {
-    return results[static_cast<std::size_t>(r)];
-  }
 };
 
 // A non-owning callable reference `void(const core::Event&)`: a function pointer and an object
