@@ -140,8 +140,8 @@ std::int64_t fixed(std::string_view text, int decimals) {
 }
 
 // Padded copies for our parsers (simdjson reads past the end).
-std::vector<bn::PaddedBuffer> padded(const std::vector<std::string>& messages) {
-  std::vector<bn::PaddedBuffer> out;
+std::vector<qf::feeds::PaddedBuffer> padded(const std::vector<std::string>& messages) {
+  std::vector<qf::feeds::PaddedBuffer> out;
   for (const auto& m : messages) {
     out.emplace_back(m.size());
     if (!out.back().assign(m)) {

@@ -213,7 +213,7 @@ ReplayResult run_replay(const ReplayOptions& options) {
       syncs.push_back(std::make_unique<bn::BookSync>(static_cast<core::InstrumentId>(i), sc));
     }
   }
-  bn::PaddedBuffer padded(coinbase ? cb_config.max_message_bytes : parser_config.max_message_bytes);
+  feeds::PaddedBuffer padded(coinbase ? cb_config.max_message_bytes : parser_config.max_message_bytes);
 
   bn::SnapshotAttribution attribution;
   Tap tap(options.tap);

@@ -34,7 +34,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const std::string_view text(reinterpret_cast<const char*>(data), size);
   std::uint64_t ns = 0;
   (void)cb::parse_time(text, ns);
-  cb::PaddedBuffer buffer(size); // exactly size + kPadding bytes
+  qf::feeds::PaddedBuffer buffer(size); // exactly size + kPadding bytes
   if (!buffer.assign(text)) {
     return 0;
   }

@@ -10,6 +10,7 @@
 #include <stdexcept>
 
 #include "qf/feeds/capture.hpp"
+#include "qf/feeds/emitters.hpp"
 #include "qf/ipc/fixed_point.hpp"
 
 namespace qf::feeds::binance {
@@ -202,33 +203,7 @@ void upper_into(std::string_view text, std::array<char, 32>& buffer, std::string
   return h;
 }
 
-[[nodiscard]] Event make_event(EventKind kind, InstrumentId instrument, std::uint64_t seq,
-                               std::uint64_t recv_ticks) noexcept {
-  Event e{};
-  e.kind = kind;
-  e.instrument = instrument;
-  e.seq = seq;
-  e.recv_ticks = recv_ticks;
-  return e;
-}
-
 } // namespace
-
-// ---------------------------------------------------------------------------------------------
-// PaddedBuffer
-
-PaddedBuffer::PaddedBuffer(std::size_t max_bytes)
-    : data_(std::make_unique<char[]>(max_bytes + kPadding)), max_bytes_(max_bytes) {}
-
-bool PaddedBuffer::assign(std::string_view payload) noexcept {
-  if (payload.size() > max_bytes_) {
-    return false;
-  }
-  std::memcpy(data_.get(), payload.data(), payload.size());
-  std::memset(data_.get() + payload.size(), 0, kPadding);
-  size_ = payload.size();
-  return true;
-}
 
 // ---------------------------------------------------------------------------------------------
 // Names
@@ -709,74 +684,17 @@ ParseResult Parser::parse_impl(PaddedView input, Message& out, std::string_view 
 // ---------------------------------------------------------------------------------------------
 // Events
 
-namespace detail {
-
-std::size_t emit_levels(InstrumentId instrument, std::span<const Level> bids, std::span<const Level> asks,
-                        std::uint64_t seq, std::uint64_t exchange_ns, std::uint64_t recv_ticks, bool flag_last,
-                        EventSink sink) noexcept {
-  const std::size_t total = bids.size() + asks.size();
-  std::size_t n = 0;
-  const auto side = [&](std::span<const Level> levels, Side s) noexcept {
-    for (const Level& level : levels) {
-      Event e = make_event(EventKind::book_level, instrument, seq, recv_ticks);
-      e.side = s;
-      e.level.price = level.price;
-      e.level.qty = level.qty;
-      e.level.exchange_ns = exchange_ns;
-      if (++n == total && flag_last) {
-        e.flags = core::kFlagLastInMessage;
-      }
-      sink(e);
-    }
-  };
-  side(bids, Side::bid);
-  side(asks, Side::ask);
-  return n;
-}
-
-std::size_t emit_snapshot(InstrumentId instrument, std::span<const Level> bids, std::span<const Level> asks,
-                          std::uint64_t seq, std::uint64_t exchange_ns, std::uint64_t recv_ticks,
-                          EventSink sink) noexcept {
-  Event begin = make_event(EventKind::snapshot_begin, instrument, seq, recv_ticks);
-  begin.level.exchange_ns = exchange_ns;
-  sink(begin);
-  const std::size_t n = emit_levels(instrument, bids, asks, seq, exchange_ns, recv_ticks, false, sink);
-  Event end = make_event(EventKind::snapshot_end, instrument, seq, recv_ticks);
-  end.level.exchange_ns = exchange_ns;
-  end.flags = core::kFlagLastInMessage;
-  sink(end);
-  return n + 2;
-}
-
-} // namespace detail
-
 std::size_t emit_events(const Message& m, std::uint64_t recv_ticks, EventSink sink) noexcept {
   switch (m.kind) {
-  case MessageKind::book_ticker: {
-    Event e = make_event(EventKind::bbo, m.instrument, m.last_update_id, recv_ticks);
-    e.flags = core::kFlagLastInMessage;
-    e.bbo.bid_price = m.bid.price;
-    e.bbo.bid_qty = m.bid.qty;
-    e.bbo.ask_price = m.ask.price;
-    e.bbo.ask_qty = m.ask.qty;
-    sink(e);
-    return 1;
-  }
+  case MessageKind::book_ticker:
+    return emit_bbo(m.instrument, m.last_update_id, m.bid, m.ask, recv_ticks, sink);
   case MessageKind::trade:
-  case MessageKind::agg_trade: {
-    Event e = make_event(EventKind::trade, m.instrument, m.trade_id, recv_ticks);
-    e.flags = core::kFlagLastInMessage;
-    e.side = m.taker_side;
-    e.level.price = m.price;
-    e.level.qty = m.qty;
-    e.level.exchange_ns = m.event_ns;
-    sink(e);
-    return 1;
-  }
+  case MessageKind::agg_trade:
+    return emit_trade(m.instrument, m.trade_id, m.taker_side, m.price, m.qty, m.event_ns, recv_ticks, sink);
   case MessageKind::depth_update:
-    return detail::emit_levels(m.instrument, m.bids, m.asks, m.last_update_id, m.event_ns, recv_ticks, true, sink);
+    return emit_levels(m.instrument, m.bids, m.asks, m.last_update_id, m.event_ns, recv_ticks, true, sink);
   case MessageKind::depth_snapshot:
-    return detail::emit_snapshot(m.instrument, m.bids, m.asks, m.last_update_id, m.event_ns, recv_ticks, sink);
+    return emit_snapshot(m.instrument, m.bids, m.asks, m.last_update_id, m.event_ns, recv_ticks, sink);
   default:
     return 0;
   }

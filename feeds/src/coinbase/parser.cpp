@@ -11,6 +11,7 @@
 #include <stdexcept>
 
 #include "qf/feeds/capture.hpp"
+#include "qf/feeds/emitters.hpp"
 #include "qf/ipc/fixed_point.hpp"
 
 namespace qf::feeds::coinbase {
@@ -218,16 +219,6 @@ template <std::size_t N, typename OnLevel>
     h *= 1099511628211ULL;
   }
   return h;
-}
-
-[[nodiscard]] Event make_event(EventKind kind, InstrumentId instrument, std::uint64_t seq,
-                               std::uint64_t recv_ticks) noexcept {
-  Event e{};
-  e.kind = kind;
-  e.instrument = instrument;
-  e.seq = seq;
-  e.recv_ticks = recv_ticks;
-  return e;
 }
 
 // Fixed-width digits at text[at, at + n); false on a non-digit.
@@ -766,29 +757,13 @@ ParseResult Parser::parse_impl(PaddedView input, Message& out) noexcept {
 std::size_t emit_events(const Message& m, std::uint64_t recv_ticks, EventSink sink) noexcept {
   switch (m.kind) {
   case MessageKind::snapshot:
-    return binance::detail::emit_snapshot(m.instrument, m.bids, m.asks, 0, m.time_ns, recv_ticks, sink);
+    return emit_snapshot(m.instrument, m.bids, m.asks, 0, m.time_ns, recv_ticks, sink);
   case MessageKind::l2update:
-    return binance::detail::emit_levels(m.instrument, m.bids, m.asks, 0, m.time_ns, recv_ticks, true, sink);
-  case MessageKind::ticker: {
-    Event e = make_event(EventKind::bbo, m.instrument, m.sequence, recv_ticks);
-    e.flags = core::kFlagLastInMessage;
-    e.bbo.bid_price = m.bid.price;
-    e.bbo.bid_qty = m.bid.qty;
-    e.bbo.ask_price = m.ask.price;
-    e.bbo.ask_qty = m.ask.qty;
-    sink(e);
-    return 1;
-  }
-  case MessageKind::match: {
-    Event e = make_event(EventKind::trade, m.instrument, m.trade_id, recv_ticks);
-    e.flags = core::kFlagLastInMessage;
-    e.side = m.taker_side;
-    e.level.price = m.price;
-    e.level.qty = m.qty;
-    e.level.exchange_ns = m.time_ns;
-    sink(e);
-    return 1;
-  }
+    return emit_levels(m.instrument, m.bids, m.asks, 0, m.time_ns, recv_ticks, true, sink);
+  case MessageKind::ticker:
+    return emit_bbo(m.instrument, m.sequence, m.bid, m.ask, recv_ticks, sink);
+  case MessageKind::match:
+    return emit_trade(m.instrument, m.trade_id, m.taker_side, m.price, m.qty, m.time_ns, recv_ticks, sink);
   default:
     return 0;
   }

@@ -19,47 +19,22 @@
 #include <span>
 #include <string>
 #include <string_view>
-#include <type_traits>
 #include <utility>
 #include <vector>
 
 #include "qf/core/event.hpp"
 #include "qf/core/order_book.hpp"
+#include "qf/feeds/event_sink.hpp"
+#include "qf/feeds/padded_buffer.hpp"
 #include "qf/feeds/parse_result.hpp"
 
 namespace qf::feeds::binance {
-
-// Bytes that must be readable after every payload handed to Parser::parse. Equal to
-// simdjson::SIMDJSON_PADDING (checked in parser.cpp) so this header stays free of simdjson.h.
-inline constexpr std::size_t kPadding = 64;
 
 inline constexpr core::InstrumentId kNoInstrument = 0xffff;
 
 enum class Market : std::uint8_t {
   spot, // depthUpdate chains by U == prev u + 1
   usdm, // USD-M futures: depthUpdate carries pu (required) and chains by pu == prev u
-};
-
-// A payload and how many bytes are readable from `data` (capacity >= size + kPadding).
-struct PaddedView {
-  const char* data = nullptr;
-  std::size_t size = 0;
-  std::size_t capacity = 0;
-};
-
-// An owned buffer with room for `max_bytes` of payload plus kPadding, allocated once.
-class PaddedBuffer {
-public:
-  explicit PaddedBuffer(std::size_t max_bytes);
-  // Copies `payload` in; false (buffer unchanged) when it is longer than max_bytes.
-  [[nodiscard]] bool assign(std::string_view payload) noexcept;
-  [[nodiscard]] PaddedView view() const noexcept { return {data_.get(), size_, max_bytes_ + kPadding}; }
-  [[nodiscard]] std::size_t max_bytes() const noexcept { return max_bytes_; }
-
-private:
-  std::unique_ptr<char[]> data_;
-  std::size_t max_bytes_;
-  std::size_t size_ = 0;
 };
 
 enum class MessageKind : std::uint8_t {
@@ -120,24 +95,6 @@ struct ParserCounters : ParseCounters {
   [[nodiscard]] std::uint64_t kind(MessageKind k) const noexcept { return kinds[static_cast<std::size_t>(k)]; }
 };
 
-// A non-owning callable reference `void(const core::Event&)`: a function pointer and an object
-// pointer, no allocation. The callable must outlive the call it is passed to.
-class EventSink {
-public:
-  template <class F>
-    requires(!std::is_same_v<std::remove_cvref_t<F>, EventSink> &&
-             std::is_invocable_v<std::remove_reference_t<F>&, const core::Event&>)
-  EventSink(F&& f) noexcept // NOLINT(google-explicit-constructor): used like a function parameter
-      : object_(const_cast<void*>(static_cast<const void*>(std::addressof(f)))),
-        call_([](void* object, const core::Event& e) { (*static_cast<std::remove_reference_t<F>*>(object))(e); }) {}
-
-  void operator()(const core::Event& e) const { call_(object_, e); }
-
-private:
-  void* object_;
-  void (*call_)(void*, const core::Event&);
-};
-
 class Parser {
 public:
   // Allocates everything (simdjson's buffers for max_message_bytes, level scratch, the symbol
@@ -196,16 +153,6 @@ private:
 // levels, snapshot_end (seq = lastUpdateId). The last event carries kFlagLastInMessage. Other
 // kinds emit nothing. Returns the number of events.
 std::size_t emit_events(const Message& m, std::uint64_t recv_ticks, EventSink sink) noexcept;
-
-namespace detail {
-// Book events shared with BookSync. emit_levels flags the last level when `flag_last` is set.
-std::size_t emit_levels(core::InstrumentId instrument, std::span<const core::Level> bids,
-                        std::span<const core::Level> asks, std::uint64_t seq, std::uint64_t exchange_ns,
-                        std::uint64_t recv_ticks, bool flag_last, EventSink sink) noexcept;
-std::size_t emit_snapshot(core::InstrumentId instrument, std::span<const core::Level> bids,
-                          std::span<const core::Level> asks, std::uint64_t seq, std::uint64_t exchange_ns,
-                          std::uint64_t recv_ticks, EventSink sink) noexcept;
-} // namespace detail
 
 // ---- Cold helpers for replay and tools (allocate, may throw) ----
 

@@ -21,15 +21,11 @@
 
 #include "qf/core/event.hpp"
 #include "qf/core/order_book.hpp"
-#include "qf/feeds/binance/parser.hpp" // PaddedBuffer, PaddedView, EventSink: venue-neutral
+#include "qf/feeds/event_sink.hpp"
+#include "qf/feeds/padded_buffer.hpp"
 #include "qf/feeds/parse_result.hpp"
 
 namespace qf::feeds::coinbase {
-
-using binance::EventSink;
-using binance::kPadding;
-using binance::PaddedBuffer;
-using binance::PaddedView;
 
 inline constexpr core::InstrumentId kNoInstrument = 0xffff;
 
