@@ -26,7 +26,7 @@ using detail::read_u64;
 using detail::string_token;
 using detail::to_fixed;
 
-constexpr std::size_t kMaxSymbol = 31;
+constexpr std::size_t kMaxSymbol = InstrumentTable::kMaxName;
 
 // Which fields a payload carried: one bit each.
 enum Bit : std::uint32_t {
@@ -97,13 +97,13 @@ void upper_into(std::string_view text, std::array<char, 32>& buffer, std::string
   out = std::string_view(buffer.data(), n);
 }
 
-[[nodiscard]] std::uint64_t fnv1a(std::string_view s) noexcept {
-  std::uint64_t h = 1469598103934665603ULL;
-  for (const char c : s) {
-    h ^= static_cast<unsigned char>(c);
-    h *= 1099511628211ULL;
+const ParserConfig& checked(const ParserConfig& config) {
+  if (config.max_message_bytes == 0 || config.max_levels == 0 || config.max_instruments == 0 ||
+      config.max_instruments > 0x8000 || config.time_unit_ns == 0) {
+    throw std::invalid_argument("binance::Parser: max_message_bytes, max_levels, max_instruments "
+                                "(<= 32768) and time_unit_ns must be positive");
   }
-  return h;
+  return config;
 }
 
 } // namespace
@@ -271,77 +271,27 @@ ParseResult Parser::Impl::read_field(std::string_view key, od::value& v, Fields&
   return ParseResult::ok;
 }
 
-Parser::Parser(const ParserConfig& config) : config_(config) {
-  if (config.max_message_bytes == 0 || config.max_levels == 0 || config.max_instruments == 0 ||
-      config.max_instruments > 0x8000 || config.time_unit_ns == 0) {
-    throw std::invalid_argument("binance::Parser: max_message_bytes, max_levels, max_instruments "
-                                "(<= 32768) and time_unit_ns must be positive");
-  }
-  impl_ = std::make_unique<Impl>(config);
-  std::size_t size = 4;
-  while (size < config.max_instruments * 2) {
-    size *= 2;
-  }
-  table_.resize(size);
-}
+Parser::Parser(const ParserConfig& config)
+    : config_(checked(config)), impl_(std::make_unique<Impl>(config)),
+      table_(config.max_instruments, "binance::Parser", "symbol") {}
 
 Parser::~Parser() = default;
 Parser::Parser(Parser&&) noexcept = default;
 Parser& Parser::operator=(Parser&&) noexcept = default;
 
 void Parser::add_instrument(std::string_view symbol, core::InstrumentId id, int price_decimals, int qty_decimals) {
-  if (symbol.empty() || symbol.size() > kMaxSymbol) {
-    throw std::invalid_argument("binance::Parser: symbol must have 1 to 31 characters: '" + std::string(symbol) + "'");
-  }
-  if (price_decimals < 0 || price_decimals > ipc::kMaxDecimals || qty_decimals < 0 ||
-      qty_decimals > ipc::kMaxDecimals) {
-    throw std::invalid_argument("binance::Parser: decimals of " + std::string(symbol) + " outside [0, 18]");
-  }
-  if (id == kNoInstrument) {
-    throw std::invalid_argument("binance::Parser: instrument id 0xffff is reserved");
-  }
+  // Stored upper case, as Binance's `s` spells it; a name too long to store goes in as it is so
+  // the table refuses it.
   std::array<char, 32> buffer{};
-  std::string_view upper;
-  upper_into(symbol, buffer, upper);
-  if (lookup(upper) != nullptr) {
-    throw std::invalid_argument("binance::Parser: duplicate symbol " + std::string(upper));
+  std::string_view upper = symbol;
+  if (symbol.size() <= kMaxSymbol) {
+    upper_into(symbol, buffer, upper);
   }
-  if (instruments_ == config_.max_instruments) {
-    throw std::invalid_argument("binance::Parser: more than max_instruments symbols");
-  }
-  const std::size_t mask = table_.size() - 1;
-  for (std::size_t i = fnv1a(upper) & mask;; i = (i + 1) & mask) {
-    Entry& slot = table_[i];
-    if (slot.id == kNoInstrument) {
-      slot.symbol = buffer;
-      slot.length = static_cast<std::uint8_t>(upper.size());
-      slot.price_decimals = static_cast<std::int8_t>(price_decimals);
-      slot.qty_decimals = static_cast<std::int8_t>(qty_decimals);
-      slot.id = id;
-      ++instruments_;
-      return;
-    }
-  }
-}
-
-const Parser::Entry* Parser::lookup(std::string_view symbol) const noexcept {
-  if (symbol.size() > kMaxSymbol) {
-    return nullptr;
-  }
-  const std::size_t mask = table_.size() - 1;
-  for (std::size_t i = fnv1a(symbol) & mask;; i = (i + 1) & mask) {
-    const Entry& slot = table_[i];
-    if (slot.id == kNoInstrument) {
-      return nullptr; // the table is at most half full, so an empty slot ends every probe
-    }
-    if (slot.length == symbol.size() && std::memcmp(slot.symbol.data(), symbol.data(), symbol.size()) == 0) {
-      return &slot;
-    }
-  }
+  table_.add(upper, id, price_decimals, qty_decimals);
 }
 
 core::InstrumentId Parser::find(std::string_view symbol) const noexcept {
-  const Entry* entry = lookup(symbol);
+  const InstrumentEntry* entry = table_.find(symbol);
   return entry != nullptr ? entry->id : kNoInstrument;
 }
 
@@ -471,7 +421,7 @@ ParseResult Parser::parse_impl(PaddedView input, Message& out, std::string_view 
   default:
     return ParseResult::ok;
   }
-  const Entry* entry = lookup(out.symbol);
+  const InstrumentEntry* entry = table_.find(out.symbol);
   if (entry == nullptr) {
     return ParseResult::unknown_instrument;
   }

@@ -27,7 +27,6 @@ using detail::read_u64_token;
 using detail::string_token;
 using detail::to_fixed;
 
-constexpr std::size_t kMaxProduct = 31;
 
 enum Bit : std::uint32_t {
   kType = 1U << 0,
@@ -86,13 +85,13 @@ struct Fields {
   return ParseResult::bad_side;
 }
 
-[[nodiscard]] std::uint64_t fnv1a(std::string_view s) noexcept {
-  std::uint64_t h = 1469598103934665603ULL;
-  for (const char c : s) {
-    h ^= static_cast<unsigned char>(c);
-    h *= 1099511628211ULL;
+const ParserConfig& checked(const ParserConfig& config) {
+  if (config.max_message_bytes == 0 || config.max_levels == 0 || config.max_instruments == 0 ||
+      config.max_instruments > 0x8000) {
+    throw std::invalid_argument("coinbase::Parser: max_message_bytes, max_levels and max_instruments "
+                                "(<= 32768) must be positive");
   }
-  return h;
+  return config;
 }
 
 // Fixed-width digits at text[at, at + n); false on a non-digit.
@@ -316,81 +315,20 @@ ParseResult Parser::Impl::read_field(std::string_view key, od::value& v, Fields&
   return ParseResult::ok;
 }
 
-Parser::Parser(const ParserConfig& config) : config_(config) {
-  if (config.max_message_bytes == 0 || config.max_levels == 0 || config.max_instruments == 0 ||
-      config.max_instruments > 0x8000) {
-    throw std::invalid_argument("coinbase::Parser: max_message_bytes, max_levels and max_instruments "
-                                "(<= 32768) must be positive");
-  }
-  impl_ = std::make_unique<Impl>(config);
-  std::size_t size = 4;
-  while (size < config.max_instruments * 2) {
-    size *= 2;
-  }
-  table_.resize(size);
-}
+Parser::Parser(const ParserConfig& config)
+    : config_(checked(config)), impl_(std::make_unique<Impl>(config)),
+      table_(config.max_instruments, "coinbase::Parser", "product id") {}
 
 Parser::~Parser() = default;
 Parser::Parser(Parser&&) noexcept = default;
 Parser& Parser::operator=(Parser&&) noexcept = default;
 
 void Parser::add_instrument(std::string_view product, core::InstrumentId id, int price_decimals, int qty_decimals) {
-  std::string name(product);
-  if (product.empty() || product.size() > kMaxProduct) {
-    std::string why = "coinbase::Parser: product id must have 1 to 31 characters: '";
-    why.append(name).append("'");
-    throw std::invalid_argument(why);
-  }
-  if (price_decimals < 0 || price_decimals > ipc::kMaxDecimals || qty_decimals < 0 ||
-      qty_decimals > ipc::kMaxDecimals) {
-    std::string why = "coinbase::Parser: decimals of ";
-    why.append(name).append(" outside [0, 18]");
-    throw std::invalid_argument(why);
-  }
-  if (id == kNoInstrument) {
-    throw std::invalid_argument("coinbase::Parser: instrument id 0xffff is reserved");
-  }
-  if (lookup(product) != nullptr) {
-    std::string why = "coinbase::Parser: duplicate product ";
-    why.append(name);
-    throw std::invalid_argument(why);
-  }
-  if (instruments_ == config_.max_instruments) {
-    throw std::invalid_argument("coinbase::Parser: more than max_instruments products");
-  }
-  const std::size_t mask = table_.size() - 1;
-  for (std::size_t i = fnv1a(product) & mask;; i = (i + 1) & mask) {
-    Entry& slot = table_[i];
-    if (slot.id == kNoInstrument) {
-      std::memcpy(slot.product.data(), product.data(), product.size());
-      slot.length = static_cast<std::uint8_t>(product.size());
-      slot.price_decimals = static_cast<std::int8_t>(price_decimals);
-      slot.qty_decimals = static_cast<std::int8_t>(qty_decimals);
-      slot.id = id;
-      ++instruments_;
-      return;
-    }
-  }
-}
-
-const Parser::Entry* Parser::lookup(std::string_view product) const noexcept {
-  if (product.empty() || product.size() > kMaxProduct) {
-    return nullptr;
-  }
-  const std::size_t mask = table_.size() - 1;
-  for (std::size_t i = fnv1a(product) & mask;; i = (i + 1) & mask) {
-    const Entry& slot = table_[i];
-    if (slot.id == kNoInstrument) {
-      return nullptr; // at most half full: an empty slot ends every probe
-    }
-    if (slot.length == product.size() && std::memcmp(slot.product.data(), product.data(), product.size()) == 0) {
-      return &slot;
-    }
-  }
+  table_.add(product, id, price_decimals, qty_decimals);
 }
 
 core::InstrumentId Parser::find(std::string_view product) const noexcept {
-  const Entry* entry = lookup(product);
+  const InstrumentEntry* entry = table_.find(product);
   return entry != nullptr ? entry->id : kNoInstrument;
 }
 
@@ -488,7 +426,7 @@ ParseResult Parser::parse_impl(PaddedView input, Message& out) noexcept {
   }
 
   // The instrument.
-  const Entry* entry = lookup(f.product);
+  const InstrumentEntry* entry = table_.find(f.product);
   if (entry == nullptr) {
     return ParseResult::unknown_instrument;
   }

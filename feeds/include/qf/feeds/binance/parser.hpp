@@ -25,12 +25,11 @@
 #include "qf/core/event.hpp"
 #include "qf/core/order_book.hpp"
 #include "qf/feeds/event_sink.hpp"
+#include "qf/feeds/instrument_table.hpp"
 #include "qf/feeds/padded_buffer.hpp"
 #include "qf/feeds/parse_result.hpp"
 
 namespace qf::feeds::binance {
-
-inline constexpr core::InstrumentId kNoInstrument = 0xffff;
 
 enum class Market : std::uint8_t {
   spot, // depthUpdate chains by U == prev u + 1
@@ -129,21 +128,11 @@ public:
 
 private:
   struct Impl; // simdjson state, kept out of this header
-  struct Entry {
-    std::array<char, 32> symbol{};
-    std::uint8_t length = 0;
-    std::int8_t price_decimals = 0;
-    std::int8_t qty_decimals = 0;
-    core::InstrumentId id = kNoInstrument;
-  };
-
-  [[nodiscard]] const Entry* lookup(std::string_view symbol) const noexcept;
   [[nodiscard]] ParseResult parse_impl(PaddedView input, Message& out, std::string_view snapshot_symbol) noexcept;
 
   ParserConfig config_;
   std::unique_ptr<Impl> impl_;
-  std::vector<Entry> table_; // open addressing, power-of-two size, id == kNoInstrument is empty
-  std::size_t instruments_ = 0;
+  InstrumentTable table_;
   ParserCounters counters_;
 };
 

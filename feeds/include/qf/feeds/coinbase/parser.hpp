@@ -22,12 +22,11 @@
 #include "qf/core/event.hpp"
 #include "qf/core/order_book.hpp"
 #include "qf/feeds/event_sink.hpp"
+#include "qf/feeds/instrument_table.hpp"
 #include "qf/feeds/padded_buffer.hpp"
 #include "qf/feeds/parse_result.hpp"
 
 namespace qf::feeds::coinbase {
-
-inline constexpr core::InstrumentId kNoInstrument = 0xffff;
 
 enum class MessageKind : std::uint8_t {
   none,          // nothing parsed (an error)
@@ -117,22 +116,12 @@ public:
 
 private:
   struct Impl;
-  struct Entry {
-    std::array<char, 32> product{};
-    std::uint8_t length = 0;
-    std::int8_t price_decimals = 0;
-    std::int8_t qty_decimals = 0;
-    core::InstrumentId id = kNoInstrument;
-  };
-
-  [[nodiscard]] const Entry* lookup(std::string_view product) const noexcept;
   [[nodiscard]] ParseResult parse_impl(PaddedView input, Message& out) noexcept;
   void keep_error(const Message& m) noexcept;
 
   ParserConfig config_;
   std::unique_ptr<Impl> impl_;
-  std::vector<Entry> table_; // open addressing, power-of-two size, id == kNoInstrument is empty
-  std::size_t instruments_ = 0;
+  InstrumentTable table_;
   ParserCounters counters_;
   std::array<char, 256> last_error_{};
   std::size_t last_error_size_ = 0;
