@@ -140,8 +140,8 @@ std::int64_t fixed(std::string_view text, int decimals) {
 }
 
 // Padded copies for our parsers (simdjson reads past the end).
-std::vector<bn::PaddedBuffer> padded(const std::vector<std::string>& messages) {
-  std::vector<bn::PaddedBuffer> out;
+std::vector<qf::feeds::PaddedBuffer> padded(const std::vector<std::string>& messages) {
+  std::vector<qf::feeds::PaddedBuffer> out;
   for (const auto& m : messages) {
     out.emplace_back(m.size());
     if (!out.back().assign(m)) {
@@ -182,7 +182,7 @@ void binance_ours(benchmark::State& state, const std::vector<std::string>& messa
   const auto buffers = padded(messages);
   bn::Message m;
   run(state, buffers.size(), [&](std::size_t i, Sink& sink) {
-    if (parser.parse(buffers[i], m) != bn::ParseResult::ok) {
+    if (parser.parse(buffers[i], m) != qf::feeds::ParseResult::ok) {
       state.SkipWithError("parse failed");
     }
     (void)bn::emit_events(m, 0, sink);
@@ -338,7 +338,7 @@ void coinbase_ours(benchmark::State& state, const std::vector<std::string>& mess
   const auto buffers = padded(messages);
   cb::Message m;
   run(state, buffers.size(), [&](std::size_t i, Sink& sink) {
-    if (parser.parse(buffers[i], m) != cb::ParseResult::ok) {
+    if (parser.parse(buffers[i], m) != qf::feeds::ParseResult::ok) {
       state.SkipWithError("parse failed");
     }
     (void)cb::emit_events(m, 0, sink);

@@ -306,7 +306,7 @@ int run_live(const LiveOptions& options) {
       // A level2 snapshot is the whole book: never below the Coinbase parser's 4 MiB.
       cc.max_frame_bytes = std::max(cc.max_frame_bytes, sc.max_frame_bytes);
       ft->add_session(p.feed_index, ids,
-                      [&](feeds::net::Loop& loop, feeds::binance::EventSink sink) -> std::unique_ptr<feeds::VenueSession> {
+                      [&](feeds::net::Loop& loop, feeds::EventSink sink) -> std::unique_ptr<feeds::VenueSession> {
         if (p.venue->venue == "coinbase") {
           return std::make_unique<feeds::coinbase::Session>(cc, p.instruments, loop, sink, make_log());
         }

@@ -208,7 +208,7 @@ ReplayResult run_replay(const ReplayOptions& options) {
       syncs.push_back(std::make_unique<bn::BookSync>(static_cast<core::InstrumentId>(i), sc));
     }
   }
-  bn::PaddedBuffer padded(coinbase ? cb_config.max_message_bytes : parser_config.max_message_bytes);
+  feeds::PaddedBuffer padded(coinbase ? cb_config.max_message_bytes : parser_config.max_message_bytes);
 
   bn::SnapshotAttribution attribution;
   Tap tap(options.tap);
@@ -375,9 +375,9 @@ ReplayResult run_replay(const ReplayOptions& options) {
       }
       const std::uint64_t recv_ticks = clock.now();
       if (coinbase) {
-        const cb::ParseResult result = cb_parser->parse(padded, cm);
-        if (result != cb::ParseResult::ok) {
-          parse_errors += cb::is_error(result) ? 1U : 0U;
+        const feeds::ParseResult result = cb_parser->parse(padded, cm);
+        if (result != feeds::ParseResult::ok) {
+          parse_errors += feeds::is_error(result) ? 1U : 0U;
           continue;
         }
         (void)cb_sync->on_message(cm, recv_ticks, sink);
@@ -392,9 +392,9 @@ ReplayResult run_replay(const ReplayOptions& options) {
                                    ": a REST snapshot that no symbol can be attributed to");
         }
       }
-      const bn::ParseResult result = parser->parse(padded, m, symbol);
-      if (result != bn::ParseResult::ok) {
-        parse_errors += bn::is_error(result) ? 1U : 0U;
+      const feeds::ParseResult result = parser->parse(padded, m, symbol);
+      if (result != feeds::ParseResult::ok) {
+        parse_errors += feeds::is_error(result) ? 1U : 0U;
         continue;
       }
       switch (m.kind) {

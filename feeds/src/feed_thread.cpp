@@ -19,7 +19,7 @@ FeedThread::~FeedThread() {
 
 void FeedThread::add_session(std::uint16_t feed_index, const std::vector<core::InstrumentId>& instruments,
                              const MakeSession& make) {
-  sessions_.push_back({feed_index, instruments, make(*loop_, binance::EventSink(sink_))});
+  sessions_.push_back({feed_index, instruments, make(*loop_, EventSink(sink_))});
 }
 
 bool FeedThread::serves(core::InstrumentId id) const noexcept {

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include "capture_paths.hpp"
+#include "parse_result_printer.hpp"
 
 #include <atomic>
 #include <cstdint>
@@ -25,9 +26,6 @@ using qf::test::g_allocations;
 namespace qf::feeds::binance {
 
 // Readable gtest failures.
-void PrintTo(ParseResult r, std::ostream* os) {
-  *os << to_string(r);
-}
 void PrintTo(MessageKind k, std::ostream* os) {
   *os << to_string(k);
 }
@@ -114,7 +112,7 @@ protected:
       }
     }
     EXPECT_EQ(h.parser.counters().errors, 0U);
-    EXPECT_EQ(h.parser.counters().unknown_symbol, 0U);
+    EXPECT_EQ(h.parser.counters().unknown_instrument, 0U);
     EXPECT_EQ(h.parser.counters().messages, all.size());
     return kinds;
   }
@@ -496,8 +494,8 @@ TEST(binance_parser, should_parse_rest_snapshots_for_the_named_symbol) {
     EXPECT_EQ(e.seq, 50093239218U);
   }
   // A body with no symbol is a drop, not an error; USD-M snapshots carry E and T.
-  EXPECT_EQ(h.parse(body), ParseResult::unknown_symbol);
-  EXPECT_EQ(h.parser.counters().unknown_symbol, 1U);
+  EXPECT_EQ(h.parse(body), ParseResult::unknown_instrument);
+  EXPECT_EQ(h.parser.counters().unknown_instrument, 1U);
   Harness u(ParserConfig{.market = Market::usdm});
   u.parser.add_instrument("SUSHIUSDT", 0, 3, 0);
   ASSERT_EQ(u.parse(R"({"lastUpdateId":600859605926,"E":1626992741264,"T":1626992741261,"bids":[["7.6110","6"]],)"
@@ -605,7 +603,7 @@ TEST(binance_parser, should_count_bad_messages_and_keep_parsing) {
       {std::string(R"({"u":1,"s":"BTCUSDT","b":"1.00","B":"2","a":"1.01","A":"3","pad":")") + std::string(500, 'x') +
            R"("})",
        ParseResult::oversized},
-      {R"({"u":1,"s":"ETHUSDT","b":"1.00","B":"2","a":"1.01","A":"3"})", ParseResult::unknown_symbol},
+      {R"({"u":1,"s":"ETHUSDT","b":"1.00","B":"2","a":"1.01","A":"3"})", ParseResult::unknown_instrument},
   };
   std::uint64_t expected_errors = 0;
   for (const Case& c : cases) {
@@ -615,7 +613,7 @@ TEST(binance_parser, should_count_bad_messages_and_keep_parsing) {
     EXPECT_EQ(h.message.bid, (Level{100, 200000000}));
   }
   EXPECT_EQ(h.parser.counters().errors, expected_errors);
-  EXPECT_EQ(h.parser.counters().unknown_symbol, 1U);
+  EXPECT_EQ(h.parser.counters().unknown_instrument, 1U);
   EXPECT_EQ(h.parser.counters().result(ParseResult::oversized), 1U);
   EXPECT_EQ(h.parser.counters().kind(MessageKind::book_ticker), cases.size());
   EXPECT_EQ(h.parser.counters().messages, cases.size() * 2);

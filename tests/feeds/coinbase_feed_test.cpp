@@ -82,7 +82,7 @@ Streams direct(const std::vector<cb::ProductDecimals>& products) {
                           products[i].qty_decimals);
   }
   cb::BookSync sync(products.size());
-  cb::PaddedBuffer padded(parser.config().max_message_bytes);
+  PaddedBuffer padded(parser.config().max_message_bytes);
   Streams out;
   auto sink = [&](const core::Event& e) { out.add(e, static_cast<core::InstrumentId>(e.instrument + kFirstId)); };
   CaptureReader reader(capture());
@@ -93,7 +93,7 @@ Streams direct(const std::vector<cb::ProductDecimals>& products) {
     }
     EXPECT_TRUE(padded.assign(r.text));
     cb::Message m;
-    if (parser.parse(padded, m) == cb::ParseResult::ok) {
+    if (parser.parse(padded, m) == ParseResult::ok) {
       (void)sync.on_message(m, 1, sink);
     }
   }
@@ -119,7 +119,7 @@ TEST(coinbase_feed, should_yield_the_events_of_the_capture_through_the_venue) {
     instruments.push_back({id, products[i].product, products[i].price_decimals, products[i].qty_decimals});
     ids.push_back(id);
   }
-  thread.add_session(0, ids, [&](net::Loop& loop, cb::EventSink sink) {
+  thread.add_session(0, ids, [&](net::Loop& loop, EventSink sink) {
     return std::make_unique<cb::Session>(sc, instruments, loop, sink, kLog);
   });
   thread.start(nullptr);
@@ -227,7 +227,7 @@ Outcome run_synthetic(const std::vector<std::string>& extra, core::FeedStatus fa
   sc.stale_after_ms = 1500; // heartbeats come every second
   sc.reconnect_min_ms = 20;
   sc.reconnect_max_ms = 200;
-  thread.add_session(0, {3, 7}, [&](net::Loop& loop, cb::EventSink sink) {
+  thread.add_session(0, {3, 7}, [&](net::Loop& loop, EventSink sink) {
     return std::make_unique<cb::Session>(
         sc, std::vector<SessionInstrument>{{3, "BTC-USD", 2, 8}, {7, "ETH-USD", 2, 8}}, loop, sink, kLog);
   });

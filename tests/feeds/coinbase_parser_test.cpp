@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "capture_paths.hpp"
+#include "parse_result_printer.hpp"
 #include "../common/counting_new.hpp"
 
 #include <cstdint>
@@ -17,9 +18,6 @@
 
 namespace qf::feeds::coinbase {
 
-void PrintTo(ParseResult r, std::ostream* os) {
-  *os << to_string(r);
-}
 void PrintTo(MessageKind k, std::ostream* os) {
   *os << to_string(k);
 }
@@ -117,7 +115,7 @@ TEST_F(coinbase_capture, should_parse_every_message_with_the_readme_counts_and_n
   EXPECT_EQ(kinds[MessageKind::subscriptions], 3U);
   EXPECT_EQ(kinds.size(), 5U);
   EXPECT_EQ(h.parser.counters().errors, 0U);
-  EXPECT_EQ(h.parser.counters().unknown_product, 0U);
+  EXPECT_EQ(h.parser.counters().unknown_instrument, 0U);
   EXPECT_EQ(h.parser.counters().messages, all.size());
   EXPECT_EQ(h.parser.counters().kind(MessageKind::l2update), 9'719U);
 }
@@ -150,12 +148,12 @@ TEST_F(coinbase_capture, should_drop_unregistered_products_as_counted_drops_not_
   std::size_t ok = 0;
   for (const auto& frame : frames(kCoinbase)) {
     const ParseResult r = h.parse(frame);
-    ASSERT_TRUE(r == ParseResult::ok || r == ParseResult::unknown_product) << to_string(r);
+    ASSERT_TRUE(r == ParseResult::ok || r == ParseResult::unknown_instrument) << to_string(r);
     ok += r == ParseResult::ok ? 1U : 0U;
   }
   EXPECT_EQ(h.parser.counters().errors, 0U);
-  EXPECT_GT(h.parser.counters().unknown_product, 0U);
-  EXPECT_EQ(ok + h.parser.counters().unknown_product, 9'946U);
+  EXPECT_GT(h.parser.counters().unknown_instrument, 0U);
+  EXPECT_EQ(ok + h.parser.counters().unknown_instrument, 9'946U);
 }
 
 TEST_F(coinbase_capture, should_not_allocate_while_parsing_and_emitting_after_warm_up) {

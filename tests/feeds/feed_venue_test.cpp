@@ -80,7 +80,7 @@ Streams direct(const bn::SymbolDecimals& d) {
   bn::Parser parser;
   parser.add_instrument(d.symbol, 0, d.price_decimals, d.qty_decimals);
   bn::BookSync sync(0);
-  bn::PaddedBuffer padded(parser.config().max_message_bytes);
+  PaddedBuffer padded(parser.config().max_message_bytes);
   Streams out;
   auto sink = [&](const core::Event& e) { out.add(e); };
   CaptureReader reader(btcusdt_capture());
@@ -91,7 +91,7 @@ Streams direct(const bn::SymbolDecimals& d) {
     }
     EXPECT_TRUE(padded.assign(r.text));
     bn::Message m;
-    if (parser.parse(padded, m, d.symbol) != bn::ParseResult::ok) {
+    if (parser.parse(padded, m, d.symbol) != ParseResult::ok) {
       continue;
     }
     if (m.kind == bn::MessageKind::depth_update || m.kind == bn::MessageKind::depth_snapshot) {
@@ -117,7 +117,7 @@ Streams through_the_venue(const Venue& venue, const bn::SymbolDecimals& d, std::
   bn::SessionConfig sc;
   sc.ws = net::parse_url(venue.ws());
   sc.rest = net::parse_url(venue.rest());
-  thread.add_session(0, {0}, [&](net::Loop& loop, bn::EventSink sink) {
+  thread.add_session(0, {0}, [&](net::Loop& loop, EventSink sink) {
     return std::make_unique<bn::Session>(sc, std::vector<SessionInstrument>{{0, d.symbol, d.price_decimals, d.qty_decimals}},
                                          loop, budget, sink, log);
   });
@@ -192,7 +192,7 @@ TEST(feed_venue, should_refuse_a_certificate_it_cannot_verify) {
   bn::SessionConfig sc;
   sc.ws = net::parse_url(venue.ws());
   sc.rest = net::parse_url(venue.rest());
-  thread.add_session(0, {0}, [&](net::Loop& loop, bn::EventSink sink) {
+  thread.add_session(0, {0}, [&](net::Loop& loop, EventSink sink) {
     return std::make_unique<bn::Session>(sc, std::vector<SessionInstrument>{{0, "BTCUSDT", 2, 8}}, loop, budget, sink,
                                          log);
   });
@@ -308,7 +308,7 @@ TEST_P(feed_fault, should_recover_with_a_correct_book) {
   sc.reconnect_max_ms = 200;
   sc.max_connection_age_s = fc.max_connection_age_s;
   sc.market = fc.usdm ? bn::Market::usdm : bn::Market::spot;
-  thread.add_session(0, {0, 1}, [&](net::Loop& loop, bn::EventSink sink) {
+  thread.add_session(0, {0, 1}, [&](net::Loop& loop, EventSink sink) {
     return std::make_unique<bn::Session>(
         sc, std::vector<SessionInstrument>{{0, "BTCUSDT", 2, 8}, {1, "ETHUSDT", 2, 8}}, loop, budget, sink, nullptr);
   });
@@ -379,7 +379,7 @@ Observed observe(const std::vector<std::string>& venue_args, std::size_t max_fra
   sc.ws = net::parse_url(venue.ws());
   sc.rest = net::parse_url(venue.rest());
   sc.max_frame_bytes = max_frame_bytes;
-  thread.add_session(0, {0}, [&](net::Loop& loop, bn::EventSink sink) {
+  thread.add_session(0, {0}, [&](net::Loop& loop, EventSink sink) {
     return std::make_unique<bn::Session>(sc, std::vector<SessionInstrument>{{0, "BTCUSDT", 2, 8}}, loop, budget, sink,
                                          nullptr);
   });

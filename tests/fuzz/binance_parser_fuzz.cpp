@@ -30,10 +30,10 @@ struct Target {
     c.max_buffered_levels = 4096;
     return c;
   }
-  void run(const bn::PaddedBuffer& buffer, std::string_view snapshot_symbol) {
+  void run(const qf::feeds::PaddedBuffer& buffer, std::string_view snapshot_symbol) {
     std::uint64_t sum = 0;
     const auto sink = [&](const qf::core::Event& e) { sum += e.seq + static_cast<std::uint64_t>(e.level.price); };
-    if (parser.parse(buffer, message, snapshot_symbol) == bn::ParseResult::ok) {
+    if (parser.parse(buffer, message, snapshot_symbol) == qf::feeds::ParseResult::ok) {
       (void)bn::emit_events(message, 0, sink);
       (void)sync.on_message(message, 0, sink);
       (void)sync.take_snapshot_request();
@@ -55,7 +55,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (size > (1U << 20)) {
     return 0;
   }
-  bn::PaddedBuffer buffer(size); // exactly size + kPadding bytes
+  qf::feeds::PaddedBuffer buffer(size); // exactly size + kPadding bytes
   if (!buffer.assign(std::string_view(reinterpret_cast<const char*>(data), size))) {
     return 0;
   }

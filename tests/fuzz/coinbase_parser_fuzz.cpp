@@ -34,13 +34,13 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const std::string_view text(reinterpret_cast<const char*>(data), size);
   std::uint64_t ns = 0;
   (void)cb::parse_time(text, ns);
-  cb::PaddedBuffer buffer(size); // exactly size + kPadding bytes
+  qf::feeds::PaddedBuffer buffer(size); // exactly size + kPadding bytes
   if (!buffer.assign(text)) {
     return 0;
   }
   std::uint64_t sum = ns;
   const auto sink = [&](const qf::core::Event& e) { sum += e.seq + static_cast<std::uint64_t>(e.level.qty); };
-  if (t.parser.parse(buffer, t.message) == cb::ParseResult::ok) {
+  if (t.parser.parse(buffer, t.message) == qf::feeds::ParseResult::ok) {
     (void)cb::emit_events(t.message, 0, sink);
     (void)t.sync.on_message(t.message, 0, sink);
   }

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <stdexcept>
 
+#include "qf/feeds/emitters.hpp"
+
 namespace qf::feeds::binance {
 
 namespace {
@@ -60,7 +62,7 @@ SyncOutcome BookSync::on_diff(const Message& m, std::uint64_t recv_ticks, EventS
   switch (phase_) {
   case Phase::live:
     if (chains(d)) {
-      (void)detail::emit_levels(instrument_, m.bids, m.asks, d.last_id, m.event_ns, recv_ticks, true, sink);
+      (void)emit_levels(instrument_, m.bids, m.asks, d.last_id, m.event_ns, recv_ticks, true, sink);
       update_id_ = d.last_id;
       ++counters_.applied_diffs;
       return SyncOutcome::applied;
@@ -78,7 +80,7 @@ SyncOutcome BookSync::on_diff(const Message& m, std::uint64_t recv_ticks, EventS
       return SyncOutcome::stale;
     }
     if (bridges(d, update_id_)) {
-      (void)detail::emit_levels(instrument_, m.bids, m.asks, d.last_id, m.event_ns, recv_ticks, true, sink);
+      (void)emit_levels(instrument_, m.bids, m.asks, d.last_id, m.event_ns, recv_ticks, true, sink);
       sync_point_.first_id = d.first_id;
       sync_point_.last_id = d.last_id;
       update_id_ = d.last_id;
@@ -145,7 +147,7 @@ SyncOutcome BookSync::on_snapshot(const Message& m, std::uint64_t recv_ticks, Ev
     return SyncOutcome::snapshot_stale;
   }
 
-  (void)detail::emit_snapshot(instrument_, m.bids, m.asks, id, m.event_ns, recv_ticks, sink);
+  (void)emit_snapshot(instrument_, m.bids, m.asks, id, m.event_ns, recv_ticks, sink);
   ++counters_.snapshots_applied;
   update_id_ = id;
   phase_ = Phase::bridging;
@@ -163,7 +165,7 @@ SyncOutcome BookSync::on_snapshot(const Message& m, std::uint64_t recv_ticks, Ev
         sync_point_.last_id = s.last_id;
         phase_ = Phase::live;
       }
-      (void)detail::emit_levels(instrument_, bids, asks, s.last_id, d.event_ns, d.recv_ticks, true, sink);
+      (void)emit_levels(instrument_, bids, asks, s.last_id, d.event_ns, d.recv_ticks, true, sink);
       update_id_ = s.last_id;
       ++counters_.applied_diffs;
       continue;
@@ -266,15 +268,7 @@ void BookSync::clear_buffer() noexcept {
 
 void BookSync::emit_status(core::FeedStatus status, std::uint64_t exchange_ns, std::uint64_t recv_ticks,
                            EventSink sink) const noexcept {
-  core::Event e{};
-  e.kind = core::EventKind::status;
-  e.status = status;
-  e.flags = core::kFlagLastInMessage;
-  e.instrument = instrument_;
-  e.seq = update_id_;
-  e.recv_ticks = recv_ticks;
-  e.level.exchange_ns = exchange_ns;
-  sink(e);
+  feeds::emit_status(instrument_, status, update_id_, exchange_ns, recv_ticks, sink);
 }
 
 } // namespace qf::feeds::binance

@@ -1,41 +1,32 @@
 #include "qf/feeds/binance/parser.hpp"
 
-#include <simdjson.h>
-
 #include <algorithm>
 #include <cstring>
 #include <limits>
 #include <map>
-#include <new>
 #include <stdexcept>
 
 #include "qf/feeds/capture.hpp"
+#include "qf/feeds/emitters.hpp"
 #include "qf/ipc/fixed_point.hpp"
+#include "json_fields.hpp"
 
 namespace qf::feeds::binance {
 
-static_assert(kPadding >= simdjson::SIMDJSON_PADDING, "kPadding must cover simdjson's read-ahead");
 static_assert(static_cast<std::size_t>(MessageKind::kline) + 1 == kMessageKinds);
-static_assert(static_cast<std::size_t>(ParseResult::unknown_message) + 1 == kParseResults);
 
 namespace {
 
 namespace od = simdjson::ondemand;
-using core::Event;
-using core::EventKind;
-using core::InstrumentId;
-using core::Level;
 using core::Side;
+using detail::from_json_error;
+using detail::read_levels;
+using detail::read_string;
+using detail::read_u64;
+using detail::string_token;
+using detail::to_fixed;
 
-// Binance messages nest at most {"stream","data":{"b":[["p","q"]]}}: 4 levels. Kline payloads
-// reach 3. A small limit keeps simdjson's depth buffers tiny.
-constexpr std::size_t kMaxJsonDepth = 16;
-constexpr std::size_t kMaxSymbol = 31;
-
-struct LevelText {
-  std::string_view price;
-  std::string_view qty;
-};
+constexpr std::size_t kMaxSymbol = InstrumentTable::kMaxName;
 
 // Which fields a payload carried: one bit each.
 enum Bit : std::uint32_t {
@@ -97,94 +88,6 @@ struct Fields {
   std::size_t ask_levels = 0;
 };
 
-[[nodiscard]] ParseResult from_json_error(simdjson::error_code e) noexcept {
-  switch (e) {
-  case simdjson::INCORRECT_TYPE:
-    return ParseResult::wrong_type;
-  case simdjson::NUMBER_OUT_OF_RANGE:
-    return ParseResult::bad_number;
-  default:
-    return ParseResult::malformed_json;
-  }
-}
-
-[[nodiscard]] ParseResult from_decimal_error(ipc::DecimalError e) noexcept {
-  return e == ipc::DecimalError::too_precise ? ParseResult::too_precise : ParseResult::bad_decimal;
-}
-
-// The text of a JSON string value, as a view into the input (no unescaping: Binance's symbols,
-// names and decimals contain no escapes; a backslash makes a decimal fail to parse).
-[[nodiscard]] ParseResult string_token(od::value& v, std::string_view& out) noexcept {
-  const std::string_view raw = v.raw_json_token();
-  if (raw.empty() || raw.front() != '"') {
-    return ParseResult::wrong_type;
-  }
-  const std::size_t close = raw.find('"', 1);
-  if (close == std::string_view::npos) {
-    return ParseResult::malformed_json;
-  }
-  out = raw.substr(1, close - 1);
-  return ParseResult::ok;
-}
-
-[[nodiscard]] ParseResult read_u64(od::value& v, std::uint64_t& out) noexcept {
-  if (const auto e = v.get_uint64().get(out); e != simdjson::SUCCESS) {
-    return from_json_error(e);
-  }
-  return ParseResult::ok;
-}
-
-// [["price","qty"],...] into `dst` (capacity dst.size()); extra elements of a level are ignored.
-[[nodiscard]] ParseResult read_levels(od::value& v, std::vector<LevelText>& dst, std::size_t& count) noexcept {
-  od::array levels;
-  if (const auto e = v.get_array().get(levels); e != simdjson::SUCCESS) {
-    return from_json_error(e);
-  }
-  count = 0;
-  for (auto level_result : levels) {
-    od::value level;
-    if (const auto e = std::move(level_result).get(level); e != simdjson::SUCCESS) {
-      return from_json_error(e);
-    }
-    od::array pair;
-    if (const auto e = level.get_array().get(pair); e != simdjson::SUCCESS) {
-      return from_json_error(e);
-    }
-    std::string_view text[2];
-    std::size_t n = 0;
-    for (auto item_result : pair) {
-      od::value item;
-      if (const auto e = std::move(item_result).get(item); e != simdjson::SUCCESS) {
-        return from_json_error(e);
-      }
-      if (n < 2) {
-        if (const ParseResult r = string_token(item, text[n]); r != ParseResult::ok) {
-          return r;
-        }
-      }
-      ++n;
-    }
-    if (n < 2) {
-      return ParseResult::wrong_type;
-    }
-    if (count == dst.size()) {
-      return ParseResult::too_many_levels;
-    }
-    dst[count++] = LevelText{text[0], text[1]};
-  }
-  return ParseResult::ok;
-}
-
-// The key of an object field, as a view into the input (keys carry no escapes).
-[[nodiscard]] std::string_view key_of(od::field& field) noexcept {
-  const char* begin = field.key().raw();
-  const char* end = begin;
-  while (*end != '"') { // stage 1 validated the string, so the closing quote is there
-    ++end;
-  }
-  return {begin, static_cast<std::size_t>(end - begin)};
-}
-
 void upper_into(std::string_view text, std::array<char, 32>& buffer, std::string_view& out) noexcept {
   const std::size_t n = std::min(text.size(), kMaxSymbol);
   for (std::size_t i = 0; i < n; ++i) {
@@ -194,42 +97,16 @@ void upper_into(std::string_view text, std::array<char, 32>& buffer, std::string
   out = std::string_view(buffer.data(), n);
 }
 
-[[nodiscard]] std::uint64_t fnv1a(std::string_view s) noexcept {
-  std::uint64_t h = 1469598103934665603ULL;
-  for (const char c : s) {
-    h ^= static_cast<unsigned char>(c);
-    h *= 1099511628211ULL;
+const ParserConfig& checked(const ParserConfig& config) {
+  if (config.max_message_bytes == 0 || config.max_levels == 0 || config.max_instruments == 0 ||
+      config.max_instruments > 0x8000 || config.time_unit_ns == 0) {
+    throw std::invalid_argument("binance::Parser: max_message_bytes, max_levels, max_instruments "
+                                "(<= 32768) and time_unit_ns must be positive");
   }
-  return h;
-}
-
-[[nodiscard]] Event make_event(EventKind kind, InstrumentId instrument, std::uint64_t seq,
-                               std::uint64_t recv_ticks) noexcept {
-  Event e{};
-  e.kind = kind;
-  e.instrument = instrument;
-  e.seq = seq;
-  e.recv_ticks = recv_ticks;
-  return e;
+  return config;
 }
 
 } // namespace
-
-// ---------------------------------------------------------------------------------------------
-// PaddedBuffer
-
-PaddedBuffer::PaddedBuffer(std::size_t max_bytes)
-    : data_(std::make_unique<char[]>(max_bytes + kPadding)), max_bytes_(max_bytes) {}
-
-bool PaddedBuffer::assign(std::string_view payload) noexcept {
-  if (payload.size() > max_bytes_) {
-    return false;
-  }
-  std::memcpy(data_.get(), payload.data(), payload.size());
-  std::memset(data_.get() + payload.size(), 0, kPadding);
-  size_ = payload.size();
-  return true;
-}
 
 // ---------------------------------------------------------------------------------------------
 // Names
@@ -260,74 +137,20 @@ std::string_view to_string(MessageKind kind) noexcept {
   return "?";
 }
 
-std::string_view to_string(ParseResult result) noexcept {
-  switch (result) {
-  case ParseResult::ok:
-    return "ok";
-  case ParseResult::unknown_symbol:
-    return "unknown_symbol";
-  case ParseResult::oversized:
-    return "oversized";
-  case ParseResult::insufficient_padding:
-    return "insufficient_padding";
-  case ParseResult::malformed_json:
-    return "malformed_json";
-  case ParseResult::wrong_type:
-    return "wrong_type";
-  case ParseResult::missing_field:
-    return "missing_field";
-  case ParseResult::bad_number:
-    return "bad_number";
-  case ParseResult::bad_decimal:
-    return "bad_decimal";
-  case ParseResult::too_precise:
-    return "too_precise";
-  case ParseResult::too_many_levels:
-    return "too_many_levels";
-  case ParseResult::unknown_message:
-    return "unknown_message";
-  }
-  return "?";
-}
-
 // ---------------------------------------------------------------------------------------------
 // Parser
 
-struct Parser::Impl {
-  explicit Impl(const ParserConfig& config)
-      : json(config.max_message_bytes), bid_text(config.max_levels), ask_text(config.max_levels),
-        bids(config.max_levels), asks(config.max_levels) {
-    // Allocate simdjson's buffers now: iterate() only allocates when a document is larger than
-    // the capacity, and parse() refuses those first.
-    if (json.allocate(config.max_message_bytes, kMaxJsonDepth) != simdjson::SUCCESS) {
-      throw std::bad_alloc();
-    }
-  }
+struct Parser::Impl : detail::ParserState {
+  explicit Impl(const ParserConfig& config) : ParserState(config.max_message_bytes, config.max_levels) {}
 
-  [[nodiscard]] ParseResult read_object(od::object& object, Fields& f, bool top) noexcept;
+  [[nodiscard]] ParseResult read_object(od::object& object, Fields& f, bool top) noexcept {
+    return detail::read_fields(object,
+                               [&](std::string_view key, od::value& v) noexcept { return read_field(key, v, f, top); });
+  }
   [[nodiscard]] ParseResult read_field(std::string_view key, od::value& v, Fields& f, bool top) noexcept;
 
-  od::parser json;
-  std::vector<LevelText> bid_text;
-  std::vector<LevelText> ask_text;
-  std::vector<Level> bids;
-  std::vector<Level> asks;
   std::array<char, 32> derived_symbol{}; // a snapshot's symbol from the caller or its stream name
 };
-
-ParseResult Parser::Impl::read_object(od::object& object, Fields& f, bool top) noexcept {
-  for (auto field_result : object) {
-    od::field field;
-    if (const auto e = std::move(field_result).get(field); e != simdjson::SUCCESS) {
-      return from_json_error(e);
-    }
-    const std::string_view key = key_of(field);
-    if (const ParseResult r = read_field(key, field.value(), f, top); r != ParseResult::ok) {
-      return r;
-    }
-  }
-  return ParseResult::ok;
-}
 
 // One field of a payload (or of the combined-stream envelope when `top`). Unknown keys (M, X,
 // k, ...) are skipped by simdjson when the loop moves on.
@@ -432,10 +255,7 @@ ParseResult Parser::Impl::read_field(std::string_view key, od::value& v, Fields&
   }
   if (key == "msg") {
     f.seen |= kMsg;
-    if (const auto e = v.get_string().get(f.msg); e != simdjson::SUCCESS) {
-      return from_json_error(e);
-    }
-    return ParseResult::ok;
+    return read_string(v, f.msg);
   }
   if (top && (key == "data" || key == "error")) {
     // Combined-stream payload, or a websocket API error object {"error":{"code","msg"},"id"}.
@@ -451,141 +271,56 @@ ParseResult Parser::Impl::read_field(std::string_view key, od::value& v, Fields&
   return ParseResult::ok;
 }
 
-Parser::Parser(const ParserConfig& config) : config_(config) {
-  if (config.max_message_bytes == 0 || config.max_levels == 0 || config.max_instruments == 0 ||
-      config.max_instruments > 0x8000 || config.time_unit_ns == 0) {
-    throw std::invalid_argument("binance::Parser: max_message_bytes, max_levels, max_instruments "
-                                "(<= 32768) and time_unit_ns must be positive");
-  }
-  impl_ = std::make_unique<Impl>(config);
-  std::size_t size = 4;
-  while (size < config.max_instruments * 2) {
-    size *= 2;
-  }
-  table_.resize(size);
-}
+Parser::Parser(const ParserConfig& config)
+    : config_(checked(config)), impl_(std::make_unique<Impl>(config)),
+      table_(config.max_instruments, "binance::Parser", "symbol") {}
 
 Parser::~Parser() = default;
 Parser::Parser(Parser&&) noexcept = default;
 Parser& Parser::operator=(Parser&&) noexcept = default;
 
 void Parser::add_instrument(std::string_view symbol, core::InstrumentId id, int price_decimals, int qty_decimals) {
-  if (symbol.empty() || symbol.size() > kMaxSymbol) {
-    throw std::invalid_argument("binance::Parser: symbol must have 1 to 31 characters: '" + std::string(symbol) + "'");
-  }
-  if (price_decimals < 0 || price_decimals > ipc::kMaxDecimals || qty_decimals < 0 ||
-      qty_decimals > ipc::kMaxDecimals) {
-    throw std::invalid_argument("binance::Parser: decimals of " + std::string(symbol) + " outside [0, 18]");
-  }
-  if (id == kNoInstrument) {
-    throw std::invalid_argument("binance::Parser: instrument id 0xffff is reserved");
-  }
+  // Stored upper case, as Binance's `s` spells it; a name too long to store goes in as it is so
+  // the table refuses it.
   std::array<char, 32> buffer{};
-  std::string_view upper;
-  upper_into(symbol, buffer, upper);
-  if (lookup(upper) != nullptr) {
-    throw std::invalid_argument("binance::Parser: duplicate symbol " + std::string(upper));
+  std::string_view upper = symbol;
+  if (symbol.size() <= kMaxSymbol) {
+    upper_into(symbol, buffer, upper);
   }
-  if (instruments_ == config_.max_instruments) {
-    throw std::invalid_argument("binance::Parser: more than max_instruments symbols");
-  }
-  const std::size_t mask = table_.size() - 1;
-  for (std::size_t i = fnv1a(upper) & mask;; i = (i + 1) & mask) {
-    Entry& slot = table_[i];
-    if (slot.id == kNoInstrument) {
-      slot.symbol = buffer;
-      slot.length = static_cast<std::uint8_t>(upper.size());
-      slot.price_decimals = static_cast<std::int8_t>(price_decimals);
-      slot.qty_decimals = static_cast<std::int8_t>(qty_decimals);
-      slot.id = id;
-      ++instruments_;
-      return;
-    }
-  }
-}
-
-const Parser::Entry* Parser::lookup(std::string_view symbol) const noexcept {
-  if (symbol.size() > kMaxSymbol) {
-    return nullptr;
-  }
-  const std::size_t mask = table_.size() - 1;
-  for (std::size_t i = fnv1a(symbol) & mask;; i = (i + 1) & mask) {
-    const Entry& slot = table_[i];
-    if (slot.id == kNoInstrument) {
-      return nullptr; // the table is at most half full, so an empty slot ends every probe
-    }
-    if (slot.length == symbol.size() && std::memcmp(slot.symbol.data(), symbol.data(), symbol.size()) == 0) {
-      return &slot;
-    }
-  }
+  table_.add(upper, id, price_decimals, qty_decimals);
 }
 
 core::InstrumentId Parser::find(std::string_view symbol) const noexcept {
-  const Entry* entry = lookup(symbol);
+  const InstrumentEntry* entry = table_.find(symbol);
   return entry != nullptr ? entry->id : kNoInstrument;
 }
 
 ParseResult Parser::parse(PaddedView input, Message& out, std::string_view snapshot_symbol) noexcept {
   const ParseResult r = parse_impl(input, out, snapshot_symbol);
-  ++counters_.messages;
-  ++counters_.results[static_cast<std::size_t>(r)];
+  counters_.count(r);
   if (r == ParseResult::ok) {
     ++counters_.kinds[static_cast<std::size_t>(out.kind)];
     if (out.kind == MessageKind::kline) {
       ++counters_.ignored;
     }
-  } else if (r == ParseResult::unknown_symbol) {
-    ++counters_.unknown_symbol;
-  } else {
-    ++counters_.errors;
   }
   return r;
 }
 
 ParseResult Parser::parse_impl(PaddedView input, Message& out, std::string_view snapshot_symbol) noexcept {
   out = Message{};
-  if (input.size > config_.max_message_bytes) {
-    return ParseResult::oversized;
-  }
-  if (input.data == nullptr || input.capacity < input.size || input.capacity - input.size < kPadding) {
-    return ParseResult::insufficient_padding;
-  }
   Impl& im = *impl_;
   od::document doc;
-  if (const auto e = im.json.iterate(input.data, input.size, input.capacity).get(doc); e != simdjson::SUCCESS) {
-    return ParseResult::malformed_json;
-  }
-  od::json_type root_type{};
-  if (const auto e = doc.type().get(root_type); e != simdjson::SUCCESS) {
-    return ParseResult::malformed_json;
-  }
-  if (root_type != od::json_type::object) {
-    // Valid JSON of another shape is unknown; an invalid scalar ("nonsense") is malformed.
-    bool valid = root_type == od::json_type::array;
-    if (root_type == od::json_type::string) {
-      valid = doc.get_string().error() == simdjson::SUCCESS;
-    } else if (root_type == od::json_type::number) {
-      valid = doc.get_double().error() == simdjson::SUCCESS;
-    } else if (root_type == od::json_type::boolean) {
-      valid = doc.get_bool().error() == simdjson::SUCCESS;
-    } else if (root_type == od::json_type::null) {
-      bool is_null = false;
-      valid = doc.is_null().get(is_null) == simdjson::SUCCESS && is_null;
-    }
-    return valid ? ParseResult::unknown_message : ParseResult::malformed_json;
-  }
   od::object root;
-  if (const auto e = doc.get_object().get(root); e != simdjson::SUCCESS) {
-    return from_json_error(e);
+  if (const ParseResult r = im.open(input, doc, root); r != ParseResult::ok) {
+    return r;
   }
   Fields f;
   if (const ParseResult r = im.read_object(root, f, true); r != ParseResult::ok) {
     return r;
   }
-  // Anything after the root object ("{...}{...}", "{...} x") is malformed: at the end of the
-  // document simdjson reports no current location.
-  if (const char* rest = nullptr; doc.current_location().get(rest) == simdjson::SUCCESS) {
-    return ParseResult::malformed_json;
+  if (const ParseResult r = detail::ParserState::end_of(doc); r != ParseResult::ok) {
+    return r;
   }
   out.stream = f.stream;
 
@@ -670,14 +405,14 @@ ParseResult Parser::parse_impl(PaddedView input, Message& out, std::string_view 
     break;
   case MessageKind::depth_snapshot:
     if (snapshot_symbol.size() > kMaxSymbol) {
-      return ParseResult::unknown_symbol;
+      return ParseResult::unknown_instrument;
     }
     if (!snapshot_symbol.empty()) {
       upper_into(snapshot_symbol, im.derived_symbol, out.symbol);
     } else if (!f.stream.empty()) {
       upper_into(f.stream.substr(0, f.stream.find('@')), im.derived_symbol, out.symbol);
     } else {
-      return ParseResult::unknown_symbol; // a REST body nobody named
+      return ParseResult::unknown_instrument; // a REST body nobody named
     }
     break;
   case MessageKind::kline:
@@ -686,56 +421,36 @@ ParseResult Parser::parse_impl(PaddedView input, Message& out, std::string_view 
   default:
     return ParseResult::ok;
   }
-  const Entry* entry = lookup(out.symbol);
+  const InstrumentEntry* entry = table_.find(out.symbol);
   if (entry == nullptr) {
-    return ParseResult::unknown_symbol;
+    return ParseResult::unknown_instrument;
   }
   out.instrument = entry->id;
   const int pd = entry->price_decimals;
   const int qd = entry->qty_decimals;
 
   // Prices and quantities, exactly.
-  const auto fixed = [](std::string_view text, int decimals, std::int64_t& value) noexcept {
-    const ipc::DecimalError e = ipc::parse_fixed(text, decimals, value);
-    return e == ipc::DecimalError::ok ? ParseResult::ok : from_decimal_error(e);
-  };
-  const auto convert = [&](const std::vector<LevelText>& text, std::size_t n, std::vector<Level>& dst) noexcept {
-    for (std::size_t i = 0; i < n; ++i) {
-      if (const ParseResult r = fixed(text[i].price, pd, dst[i].price); r != ParseResult::ok) {
-        return r;
-      }
-      if (const ParseResult r = fixed(text[i].qty, qd, dst[i].qty); r != ParseResult::ok) {
-        return r;
-      }
-    }
-    return ParseResult::ok;
-  };
   ParseResult r = ParseResult::ok;
   switch (out.kind) {
   case MessageKind::book_ticker:
-    if ((r = fixed(f.bid_text, pd, out.bid.price)) != ParseResult::ok ||
-        (r = fixed(f.bid_qty, qd, out.bid.qty)) != ParseResult::ok ||
-        (r = fixed(f.ask_text, pd, out.ask.price)) != ParseResult::ok ||
-        (r = fixed(f.ask_qty, qd, out.ask.qty)) != ParseResult::ok) {
+    if ((r = to_fixed(f.bid_text, pd, out.bid.price)) != ParseResult::ok ||
+        (r = to_fixed(f.bid_qty, qd, out.bid.qty)) != ParseResult::ok ||
+        (r = to_fixed(f.ask_text, pd, out.ask.price)) != ParseResult::ok ||
+        (r = to_fixed(f.ask_qty, qd, out.ask.qty)) != ParseResult::ok) {
       return r;
     }
     break;
   case MessageKind::trade:
   case MessageKind::agg_trade:
-    if ((r = fixed(f.price, pd, out.price)) != ParseResult::ok || (r = fixed(f.qty, qd, out.qty)) != ParseResult::ok) {
+    if ((r = to_fixed(f.price, pd, out.price)) != ParseResult::ok ||
+        (r = to_fixed(f.qty, qd, out.qty)) != ParseResult::ok) {
       return r;
     }
     out.taker_side = f.maker ? Side::ask : Side::bid; // m: the buyer is the maker, so the taker sold
     break;
   case MessageKind::depth_update:
   case MessageKind::depth_snapshot:
-    if ((r = convert(im.bid_text, f.bid_levels, im.bids)) != ParseResult::ok ||
-        (r = convert(im.ask_text, f.ask_levels, im.asks)) != ParseResult::ok) {
-      return r;
-    }
-    out.bids = std::span<const Level>(im.bids.data(), f.bid_levels);
-    out.asks = std::span<const Level>(im.asks.data(), f.ask_levels);
-    break;
+    return im.levels(f.bid_levels, f.ask_levels, pd, qd, out.bids, out.asks);
   default:
     break;
   }
@@ -745,74 +460,17 @@ ParseResult Parser::parse_impl(PaddedView input, Message& out, std::string_view 
 // ---------------------------------------------------------------------------------------------
 // Events
 
-namespace detail {
-
-std::size_t emit_levels(InstrumentId instrument, std::span<const Level> bids, std::span<const Level> asks,
-                        std::uint64_t seq, std::uint64_t exchange_ns, std::uint64_t recv_ticks, bool flag_last,
-                        EventSink sink) noexcept {
-  const std::size_t total = bids.size() + asks.size();
-  std::size_t n = 0;
-  const auto side = [&](std::span<const Level> levels, Side s) noexcept {
-    for (const Level& level : levels) {
-      Event e = make_event(EventKind::book_level, instrument, seq, recv_ticks);
-      e.side = s;
-      e.level.price = level.price;
-      e.level.qty = level.qty;
-      e.level.exchange_ns = exchange_ns;
-      if (++n == total && flag_last) {
-        e.flags = core::kFlagLastInMessage;
-      }
-      sink(e);
-    }
-  };
-  side(bids, Side::bid);
-  side(asks, Side::ask);
-  return n;
-}
-
-std::size_t emit_snapshot(InstrumentId instrument, std::span<const Level> bids, std::span<const Level> asks,
-                          std::uint64_t seq, std::uint64_t exchange_ns, std::uint64_t recv_ticks,
-                          EventSink sink) noexcept {
-  Event begin = make_event(EventKind::snapshot_begin, instrument, seq, recv_ticks);
-  begin.level.exchange_ns = exchange_ns;
-  sink(begin);
-  const std::size_t n = emit_levels(instrument, bids, asks, seq, exchange_ns, recv_ticks, false, sink);
-  Event end = make_event(EventKind::snapshot_end, instrument, seq, recv_ticks);
-  end.level.exchange_ns = exchange_ns;
-  end.flags = core::kFlagLastInMessage;
-  sink(end);
-  return n + 2;
-}
-
-} // namespace detail
-
 std::size_t emit_events(const Message& m, std::uint64_t recv_ticks, EventSink sink) noexcept {
   switch (m.kind) {
-  case MessageKind::book_ticker: {
-    Event e = make_event(EventKind::bbo, m.instrument, m.last_update_id, recv_ticks);
-    e.flags = core::kFlagLastInMessage;
-    e.bbo.bid_price = m.bid.price;
-    e.bbo.bid_qty = m.bid.qty;
-    e.bbo.ask_price = m.ask.price;
-    e.bbo.ask_qty = m.ask.qty;
-    sink(e);
-    return 1;
-  }
+  case MessageKind::book_ticker:
+    return emit_bbo(m.instrument, m.last_update_id, m.bid, m.ask, recv_ticks, sink);
   case MessageKind::trade:
-  case MessageKind::agg_trade: {
-    Event e = make_event(EventKind::trade, m.instrument, m.trade_id, recv_ticks);
-    e.flags = core::kFlagLastInMessage;
-    e.side = m.taker_side;
-    e.level.price = m.price;
-    e.level.qty = m.qty;
-    e.level.exchange_ns = m.event_ns;
-    sink(e);
-    return 1;
-  }
+  case MessageKind::agg_trade:
+    return emit_trade(m.instrument, m.trade_id, m.taker_side, m.price, m.qty, m.event_ns, recv_ticks, sink);
   case MessageKind::depth_update:
-    return detail::emit_levels(m.instrument, m.bids, m.asks, m.last_update_id, m.event_ns, recv_ticks, true, sink);
+    return emit_levels(m.instrument, m.bids, m.asks, m.last_update_id, m.event_ns, recv_ticks, true, sink);
   case MessageKind::depth_snapshot:
-    return detail::emit_snapshot(m.instrument, m.bids, m.asks, m.last_update_id, m.event_ns, recv_ticks, sink);
+    return emit_snapshot(m.instrument, m.bids, m.asks, m.last_update_id, m.event_ns, recv_ticks, sink);
   default:
     return 0;
   }
@@ -882,49 +540,11 @@ std::string SnapshotAttribution::symbol_for(std::string_view rest_url) const {
   return depth_symbols_.size() == 1 ? depth_symbols_.front() : std::string();
 }
 
-namespace {
-
-// Max of infer_decimals over the decimal strings of a DOM element's `key` (strings only).
-struct DecimalScan {
-  int price = 0;
-  int qty = 0;
-  std::uint64_t values = 0;
-
-  bool add(std::string_view text, bool is_price) {
-    const int d = ipc::infer_decimals(text);
-    if (d < 0) {
-      return false;
-    }
-    (is_price ? price : qty) = std::max(is_price ? price : qty, d);
-    ++values;
-    return true;
-  }
-  bool add_levels(simdjson::dom::element levels) {
-    simdjson::dom::array array;
-    if (levels.get_array().get(array) != simdjson::SUCCESS) {
-      return false;
-    }
-    for (simdjson::dom::element level : array) {
-      simdjson::dom::array pair;
-      std::string_view p;
-      std::string_view q;
-      if (level.get_array().get(pair) != simdjson::SUCCESS || pair.size() < 2 ||
-          pair.at(0).get_string().get(p) != simdjson::SUCCESS ||
-          pair.at(1).get_string().get(q) != simdjson::SUCCESS || !add(p, true) || !add(q, false)) {
-        return false;
-      }
-    }
-    return true;
-  }
-};
-
-} // namespace
-
 std::vector<SymbolDecimals> infer_capture_decimals(const std::string& path) {
   CaptureReader reader(path);
   simdjson::dom::parser json;
   SnapshotAttribution attribution;
-  std::map<std::string, DecimalScan, std::less<>> scans;
+  std::map<std::string, detail::DecimalScan, std::less<>> scans;
   CaptureRecord record;
   const auto fail = [&](const char* reason) {
     throw CaptureError(path + ":" + std::to_string(record.line) + ": " + reason);
@@ -958,9 +578,9 @@ std::vector<SymbolDecimals> infer_capture_decimals(const std::string& path) {
           fail("depth snapshot with no symbol: no `# rest GET` url and not exactly one depth symbol");
         }
       }
-      DecimalScan& scan = scans[owner];
+      detail::DecimalScan& scan = scans[owner];
       simdjson::dom::element asks;
-      ok = data["asks"].get(asks) == simdjson::SUCCESS && scan.add_levels(bids) && scan.add_levels(asks);
+      ok = data["asks"].get(asks) == simdjson::SUCCESS && scan.add_rows(bids, 0) && scan.add_rows(asks, 0);
       if (!ok) {
         fail("depth snapshot with malformed levels");
       }
@@ -976,7 +596,7 @@ std::vector<SymbolDecimals> infer_capture_decimals(const std::string& path) {
     if (event == "kline") {
       continue;
     }
-    DecimalScan& scan = scans[std::string(symbol)];
+    detail::DecimalScan& scan = scans[std::string(symbol)];
     if (event == "depthUpdate") {
       attribution.on_depth_symbol(symbol);
     }
@@ -987,7 +607,7 @@ std::vector<SymbolDecimals> infer_capture_decimals(const std::string& path) {
         continue;
       }
       if (value.is_array()) {
-        ok = ok && scan.add_levels(value);
+        ok = ok && scan.add_rows(value, 0);
       } else if (value.is_string()) {
         ok = ok && scan.add(value.get_string().value_unsafe(), is_price);
       }

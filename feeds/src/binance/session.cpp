@@ -4,6 +4,8 @@
 #include <cctype>
 #include <stdexcept>
 
+#include "qf/feeds/emitters.hpp"
+
 namespace qf::feeds::binance {
 
 namespace {
@@ -168,13 +170,7 @@ void Session::on_open(Conn& c) {
 }
 
 void Session::status(const Instrument& in, core::FeedStatus s, std::uint64_t recv_ticks) {
-  core::Event e{};
-  e.kind = core::EventKind::status;
-  e.status = s;
-  e.flags = core::kFlagLastInMessage;
-  e.instrument = in.spec.id;
-  e.recv_ticks = recv_ticks;
-  sink_(e);
+  emit_status(in.spec.id, s, 0, 0, recv_ticks, sink_);
 }
 
 void Session::on_message(Conn& c, PaddedView frame, std::uint64_t recv_ticks) {
@@ -186,8 +182,8 @@ void Session::on_message(Conn& c, PaddedView frame, std::uint64_t recv_ticks) {
   Message m;
   const ParseResult r = c.parser.parse(frame, m);
   if (r != ParseResult::ok) {
-    if (r == ParseResult::unknown_symbol) {
-      ++counters_.unknown_symbol;
+    if (r == ParseResult::unknown_instrument) {
+      ++counters_.unknown_instrument;
       ++counters_.drops;
       return;
     }

@@ -2,6 +2,8 @@
 
 #include <stdexcept>
 
+#include "qf/feeds/emitters.hpp"
+
 namespace qf::feeds::coinbase {
 
 const BookSyncCounters BookSync::kNoCounters{};
@@ -11,19 +13,6 @@ BookSync::BookSync(std::size_t instruments) {
     throw std::invalid_argument("coinbase::BookSync: instruments must be in [1, 65535)");
   }
   products_.resize(instruments);
-}
-
-void BookSync::emit_status(core::InstrumentId instrument, core::FeedStatus status, std::uint64_t seq,
-                           std::uint64_t exchange_ns, std::uint64_t recv_ticks, EventSink sink) const noexcept {
-  core::Event e{};
-  e.kind = core::EventKind::status;
-  e.status = status;
-  e.instrument = instrument;
-  e.flags = core::kFlagLastInMessage;
-  e.seq = seq;
-  e.recv_ticks = recv_ticks;
-  e.level.exchange_ns = exchange_ns;
-  sink(e);
 }
 
 SyncOutcome BookSync::on_message(const Message& m, std::uint64_t recv_ticks, EventSink sink) noexcept {

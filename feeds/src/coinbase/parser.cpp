@@ -1,42 +1,32 @@
 #include "qf/feeds/coinbase/parser.hpp"
 
-#include <simdjson.h>
-
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <limits>
 #include <map>
-#include <new>
 #include <stdexcept>
 
 #include "qf/feeds/capture.hpp"
+#include "qf/feeds/emitters.hpp"
 #include "qf/ipc/fixed_point.hpp"
+#include "json_fields.hpp"
 
 namespace qf::feeds::coinbase {
 
-static_assert(kPadding >= simdjson::SIMDJSON_PADDING, "kPadding must cover simdjson's read-ahead");
 static_assert(static_cast<std::size_t>(MessageKind::error) + 1 == kMessageKinds);
-static_assert(static_cast<std::size_t>(ParseResult::unknown_message) + 1 == kParseResults);
 
 namespace {
 
 namespace od = simdjson::ondemand;
-using core::Event;
-using core::EventKind;
-using core::InstrumentId;
-using core::Level;
 using core::Side;
+using detail::LevelText;
+using detail::read_levels;
+using detail::read_string;
+using detail::read_u64_token;
+using detail::string_token;
+using detail::to_fixed;
 
-// Coinbase messages nest at most {"changes":[["buy","p","q"]]} / {"channels":[{"product_ids":[..]}]}:
-// 3 levels. A small limit keeps simdjson's depth buffers tiny.
-constexpr std::size_t kMaxJsonDepth = 16;
-constexpr std::size_t kMaxProduct = 31;
-
-struct LevelText {
-  std::string_view price;
-  std::string_view qty;
-};
 
 enum Bit : std::uint32_t {
   kType = 1U << 0,
@@ -83,73 +73,6 @@ struct Fields {
   std::size_t ask_levels = 0;
 };
 
-[[nodiscard]] ParseResult from_json_error(simdjson::error_code e) noexcept {
-  switch (e) {
-  case simdjson::INCORRECT_TYPE:
-    return ParseResult::wrong_type;
-  case simdjson::NUMBER_OUT_OF_RANGE:
-    return ParseResult::bad_number;
-  default:
-    return ParseResult::malformed_json;
-  }
-}
-
-[[nodiscard]] ParseResult from_decimal_error(ipc::DecimalError e) noexcept {
-  return e == ipc::DecimalError::too_precise ? ParseResult::too_precise : ParseResult::bad_decimal;
-}
-
-// The text of a JSON string value as a view into the input, without unescaping: Coinbase's
-// types, product ids, sides, decimals and times carry no escapes, and a backslash makes any of
-// them fail its own check (lookup, decimal, time), never read out of bounds.
-[[nodiscard]] ParseResult string_token(od::value& v, std::string_view& out) noexcept {
-  const std::string_view raw = v.raw_json_token();
-  if (raw.empty() || raw.front() != '"') {
-    return ParseResult::wrong_type;
-  }
-  const std::size_t close = raw.find('"', 1);
-  if (close == std::string_view::npos) {
-    return ParseResult::malformed_json;
-  }
-  out = raw.substr(1, close - 1);
-  return ParseResult::ok;
-}
-
-// An unsigned integer from its token: a string or other non-number is a wrong type; a negative,
-// fractional or beyond-uint64 number is a bad number (simdjson reports some of those as type
-// errors).
-[[nodiscard]] ParseResult read_u64(od::value& v, std::uint64_t& out) noexcept {
-  const std::string_view raw = v.raw_json_token();
-  if (raw.empty()) {
-    return ParseResult::malformed_json;
-  }
-  const char first = raw.front();
-  if (first == '-') {
-    return ParseResult::bad_number;
-  }
-  if (first < '0' || first > '9') {
-    return ParseResult::wrong_type;
-  }
-  std::uint64_t value = 0;
-  std::size_t i = 0;
-  for (; i < raw.size() && raw[i] >= '0' && raw[i] <= '9'; ++i) {
-    const auto digit = static_cast<std::uint64_t>(raw[i] - '0');
-    if (value > (std::numeric_limits<std::uint64_t>::max() - digit) / 10) {
-      return ParseResult::bad_number;
-    }
-    value = value * 10 + digit;
-  }
-  if (first == '0' && i > 1) {
-    return ParseResult::malformed_json; // JSON has no leading zeros
-  }
-  for (; i < raw.size(); ++i) { // the token runs to the next structural character
-    if (raw[i] != ' ' && raw[i] != '\t' && raw[i] != '\r' && raw[i] != '\n') {
-      return ParseResult::bad_number; // 1.5, 1e3, 12abc
-    }
-  }
-  out = value;
-  return ParseResult::ok;
-}
-
 [[nodiscard]] ParseResult read_side(std::string_view text, Side& out) noexcept {
   if (text == "buy") {
     out = Side::bid;
@@ -162,73 +85,13 @@ struct Fields {
   return ParseResult::bad_side;
 }
 
-// [[first, second, ...], ...]: up to `want` leading strings of each element (2 for snapshot
-// levels, 3 for changes); further elements are ignored, fewer is a wrong type.
-template <std::size_t N, typename OnLevel>
-[[nodiscard]] ParseResult read_rows(od::value& v, OnLevel&& on_level) noexcept {
-  od::array rows;
-  if (const auto e = v.get_array().get(rows); e != simdjson::SUCCESS) {
-    return from_json_error(e);
+const ParserConfig& checked(const ParserConfig& config) {
+  if (config.max_message_bytes == 0 || config.max_levels == 0 || config.max_instruments == 0 ||
+      config.max_instruments > 0x8000) {
+    throw std::invalid_argument("coinbase::Parser: max_message_bytes, max_levels and max_instruments "
+                                "(<= 32768) must be positive");
   }
-  for (auto row_result : rows) {
-    od::value row;
-    if (const auto e = std::move(row_result).get(row); e != simdjson::SUCCESS) {
-      return from_json_error(e);
-    }
-    od::array items;
-    if (const auto e = row.get_array().get(items); e != simdjson::SUCCESS) {
-      return from_json_error(e);
-    }
-    std::string_view text[N];
-    std::size_t n = 0;
-    for (auto item_result : items) {
-      od::value item;
-      if (const auto e = std::move(item_result).get(item); e != simdjson::SUCCESS) {
-        return from_json_error(e);
-      }
-      if (n < N) {
-        if (const ParseResult r = string_token(item, text[n]); r != ParseResult::ok) {
-          return r;
-        }
-      }
-      ++n;
-    }
-    if (n < N) {
-      return ParseResult::wrong_type;
-    }
-    if (const ParseResult r = on_level(text); r != ParseResult::ok) {
-      return r;
-    }
-  }
-  return ParseResult::ok;
-}
-
-[[nodiscard]] std::string_view key_of(od::field& field) noexcept {
-  const char* begin = field.key().raw();
-  const char* end = begin;
-  while (*end != '"') { // stage 1 validated the string, so the closing quote is there
-    ++end;
-  }
-  return {begin, static_cast<std::size_t>(end - begin)};
-}
-
-[[nodiscard]] std::uint64_t fnv1a(std::string_view s) noexcept {
-  std::uint64_t h = 1469598103934665603ULL;
-  for (const char c : s) {
-    h ^= static_cast<unsigned char>(c);
-    h *= 1099511628211ULL;
-  }
-  return h;
-}
-
-[[nodiscard]] Event make_event(EventKind kind, InstrumentId instrument, std::uint64_t seq,
-                               std::uint64_t recv_ticks) noexcept {
-  Event e{};
-  e.kind = kind;
-  e.instrument = instrument;
-  e.seq = seq;
-  e.recv_ticks = recv_ticks;
-  return e;
+  return config;
 }
 
 // Fixed-width digits at text[at, at + n); false on a non-digit.
@@ -322,79 +185,20 @@ std::string_view to_string(MessageKind kind) noexcept {
   return "?";
 }
 
-std::string_view to_string(ParseResult result) noexcept {
-  switch (result) {
-  case ParseResult::ok:
-    return "ok";
-  case ParseResult::unknown_product:
-    return "unknown_product";
-  case ParseResult::oversized:
-    return "oversized";
-  case ParseResult::insufficient_padding:
-    return "insufficient_padding";
-  case ParseResult::malformed_json:
-    return "malformed_json";
-  case ParseResult::wrong_type:
-    return "wrong_type";
-  case ParseResult::missing_field:
-    return "missing_field";
-  case ParseResult::bad_number:
-    return "bad_number";
-  case ParseResult::bad_decimal:
-    return "bad_decimal";
-  case ParseResult::too_precise:
-    return "too_precise";
-  case ParseResult::too_many_levels:
-    return "too_many_levels";
-  case ParseResult::bad_time:
-    return "bad_time";
-  case ParseResult::bad_side:
-    return "bad_side";
-  case ParseResult::unknown_message:
-    return "unknown_message";
-  }
-  return "?";
-}
-
 // ---------------------------------------------------------------------------------------------
 // Parser
 
-struct Parser::Impl {
-  explicit Impl(const ParserConfig& config)
-      : json(config.max_message_bytes), bid_text(config.max_levels), ask_text(config.max_levels),
-        bids(config.max_levels), asks(config.max_levels) {
-    // iterate() only allocates for a document larger than the capacity; parse() refuses those.
-    if (json.allocate(config.max_message_bytes, kMaxJsonDepth) != simdjson::SUCCESS) {
-      throw std::bad_alloc();
-    }
-  }
+struct Parser::Impl : detail::ParserState {
+  explicit Impl(const ParserConfig& config) : ParserState(config.max_message_bytes, config.max_levels) {}
 
   [[nodiscard]] ParseResult read_field(std::string_view key, od::value& v, Fields& f) noexcept;
-  [[nodiscard]] ParseResult read_book_side(od::value& v, std::vector<LevelText>& dst, std::size_t& count) noexcept;
   [[nodiscard]] ParseResult read_changes(od::value& v, Fields& f) noexcept;
-
-  od::parser json;
-  std::vector<LevelText> bid_text;
-  std::vector<LevelText> ask_text;
-  std::vector<Level> bids;
-  std::vector<Level> asks;
 };
-
-ParseResult Parser::Impl::read_book_side(od::value& v, std::vector<LevelText>& dst, std::size_t& count) noexcept {
-  count = 0;
-  return read_rows<2>(v, [&](const std::string_view* text) noexcept {
-    if (count == dst.size()) {
-      return ParseResult::too_many_levels;
-    }
-    dst[count++] = LevelText{text[0], text[1]};
-    return ParseResult::ok;
-  });
-}
 
 ParseResult Parser::Impl::read_changes(od::value& v, Fields& f) noexcept {
   f.bid_levels = 0;
   f.ask_levels = 0;
-  return read_rows<3>(v, [&](const std::string_view* text) noexcept {
+  return detail::read_rows<3>(v, [&](const std::string_view* text) noexcept {
     Side side{};
     if (const ParseResult r = read_side(text[0], side); r != ParseResult::ok) {
       return r;
@@ -418,14 +222,11 @@ ParseResult Parser::Impl::read_field(std::string_view key, od::value& v, Fields&
   };
   const auto number = [&](std::uint64_t& out, Bit bit) noexcept {
     f.seen |= bit;
-    return read_u64(v, out);
+    return read_u64_token(v, out);
   };
   const auto message_text = [&](std::string_view& out, Bit bit) noexcept {
     f.seen |= bit;
-    if (const auto e = v.get_string().get(out); e != simdjson::SUCCESS) {
-      return from_json_error(e);
-    }
-    return ParseResult::ok;
+    return read_string(v, out);
   };
   switch (key.size()) {
   case 4:
@@ -443,11 +244,11 @@ ParseResult Parser::Impl::read_field(std::string_view key, od::value& v, Fields&
     }
     if (key == "bids") {
       f.seen |= kBids;
-      return read_book_side(v, bid_text, f.bid_levels);
+      return read_levels(v, bid_text, f.bid_levels);
     }
     if (key == "asks") {
       f.seen |= kAsks;
-      return read_book_side(v, ask_text, f.ask_levels);
+      return read_levels(v, ask_text, f.ask_levels);
     }
     break;
   case 5:
@@ -514,98 +315,32 @@ ParseResult Parser::Impl::read_field(std::string_view key, od::value& v, Fields&
   return ParseResult::ok;
 }
 
-Parser::Parser(const ParserConfig& config) : config_(config) {
-  if (config.max_message_bytes == 0 || config.max_levels == 0 || config.max_instruments == 0 ||
-      config.max_instruments > 0x8000) {
-    throw std::invalid_argument("coinbase::Parser: max_message_bytes, max_levels and max_instruments "
-                                "(<= 32768) must be positive");
-  }
-  impl_ = std::make_unique<Impl>(config);
-  std::size_t size = 4;
-  while (size < config.max_instruments * 2) {
-    size *= 2;
-  }
-  table_.resize(size);
-}
+Parser::Parser(const ParserConfig& config)
+    : config_(checked(config)), impl_(std::make_unique<Impl>(config)),
+      table_(config.max_instruments, "coinbase::Parser", "product id") {}
 
 Parser::~Parser() = default;
 Parser::Parser(Parser&&) noexcept = default;
 Parser& Parser::operator=(Parser&&) noexcept = default;
 
 void Parser::add_instrument(std::string_view product, core::InstrumentId id, int price_decimals, int qty_decimals) {
-  std::string name(product);
-  if (product.empty() || product.size() > kMaxProduct) {
-    std::string why = "coinbase::Parser: product id must have 1 to 31 characters: '";
-    why.append(name).append("'");
-    throw std::invalid_argument(why);
-  }
-  if (price_decimals < 0 || price_decimals > ipc::kMaxDecimals || qty_decimals < 0 ||
-      qty_decimals > ipc::kMaxDecimals) {
-    std::string why = "coinbase::Parser: decimals of ";
-    why.append(name).append(" outside [0, 18]");
-    throw std::invalid_argument(why);
-  }
-  if (id == kNoInstrument) {
-    throw std::invalid_argument("coinbase::Parser: instrument id 0xffff is reserved");
-  }
-  if (lookup(product) != nullptr) {
-    std::string why = "coinbase::Parser: duplicate product ";
-    why.append(name);
-    throw std::invalid_argument(why);
-  }
-  if (instruments_ == config_.max_instruments) {
-    throw std::invalid_argument("coinbase::Parser: more than max_instruments products");
-  }
-  const std::size_t mask = table_.size() - 1;
-  for (std::size_t i = fnv1a(product) & mask;; i = (i + 1) & mask) {
-    Entry& slot = table_[i];
-    if (slot.id == kNoInstrument) {
-      std::memcpy(slot.product.data(), product.data(), product.size());
-      slot.length = static_cast<std::uint8_t>(product.size());
-      slot.price_decimals = static_cast<std::int8_t>(price_decimals);
-      slot.qty_decimals = static_cast<std::int8_t>(qty_decimals);
-      slot.id = id;
-      ++instruments_;
-      return;
-    }
-  }
-}
-
-const Parser::Entry* Parser::lookup(std::string_view product) const noexcept {
-  if (product.empty() || product.size() > kMaxProduct) {
-    return nullptr;
-  }
-  const std::size_t mask = table_.size() - 1;
-  for (std::size_t i = fnv1a(product) & mask;; i = (i + 1) & mask) {
-    const Entry& slot = table_[i];
-    if (slot.id == kNoInstrument) {
-      return nullptr; // at most half full: an empty slot ends every probe
-    }
-    if (slot.length == product.size() && std::memcmp(slot.product.data(), product.data(), product.size()) == 0) {
-      return &slot;
-    }
-  }
+  table_.add(product, id, price_decimals, qty_decimals);
 }
 
 core::InstrumentId Parser::find(std::string_view product) const noexcept {
-  const Entry* entry = lookup(product);
+  const InstrumentEntry* entry = table_.find(product);
   return entry != nullptr ? entry->id : kNoInstrument;
 }
 
 ParseResult Parser::parse(PaddedView input, Message& out) noexcept {
   const ParseResult r = parse_impl(input, out);
-  ++counters_.messages;
-  ++counters_.results[static_cast<std::size_t>(r)];
+  counters_.count(r);
   if (r == ParseResult::ok) {
     ++counters_.kinds[static_cast<std::size_t>(out.kind)];
     if (out.kind == MessageKind::error) {
       ++counters_.venue_errors;
       keep_error(out);
     }
-  } else if (r == ParseResult::unknown_product) {
-    ++counters_.unknown_product;
-  } else {
-    ++counters_.errors;
   }
   return r;
 }
@@ -627,53 +362,19 @@ void Parser::keep_error(const Message& m) noexcept {
 
 ParseResult Parser::parse_impl(PaddedView input, Message& out) noexcept {
   out = Message{};
-  if (input.size > config_.max_message_bytes) {
-    return ParseResult::oversized;
-  }
-  if (input.data == nullptr || input.capacity < input.size || input.capacity - input.size < kPadding) {
-    return ParseResult::insufficient_padding;
-  }
   Impl& im = *impl_;
   od::document doc;
-  if (const auto e = im.json.iterate(input.data, input.size, input.capacity).get(doc); e != simdjson::SUCCESS) {
-    return ParseResult::malformed_json;
-  }
-  od::json_type root_type{};
-  if (const auto e = doc.type().get(root_type); e != simdjson::SUCCESS) {
-    return ParseResult::malformed_json;
-  }
-  if (root_type != od::json_type::object) {
-    // Valid JSON of another shape is unknown; an invalid scalar ("nonsense") is malformed.
-    bool valid = root_type == od::json_type::array;
-    if (root_type == od::json_type::string) {
-      valid = doc.get_string().error() == simdjson::SUCCESS;
-    } else if (root_type == od::json_type::number) {
-      valid = doc.get_double().error() == simdjson::SUCCESS;
-    } else if (root_type == od::json_type::boolean) {
-      valid = doc.get_bool().error() == simdjson::SUCCESS;
-    } else if (root_type == od::json_type::null) {
-      bool is_null = false;
-      valid = doc.is_null().get(is_null) == simdjson::SUCCESS && is_null;
-    }
-    return valid ? ParseResult::unknown_message : ParseResult::malformed_json;
-  }
   od::object root;
-  if (const auto e = doc.get_object().get(root); e != simdjson::SUCCESS) {
-    return from_json_error(e);
+  if (const ParseResult r = im.open(input, doc, root); r != ParseResult::ok) {
+    return r;
   }
   Fields f;
-  for (auto field_result : root) {
-    od::field field;
-    if (const auto e = std::move(field_result).get(field); e != simdjson::SUCCESS) {
-      return from_json_error(e);
-    }
-    if (const ParseResult r = im.read_field(key_of(field), field.value(), f); r != ParseResult::ok) {
-      return r;
-    }
+  const auto field = [&](std::string_view key, od::value& v) noexcept { return im.read_field(key, v, f); };
+  if (const ParseResult r = detail::read_fields(root, field); r != ParseResult::ok) {
+    return r;
   }
-  // Anything after the root object is malformed: at the end simdjson reports no location.
-  if (const char* rest = nullptr; doc.current_location().get(rest) == simdjson::SUCCESS) {
-    return ParseResult::malformed_json;
+  if (const ParseResult r = detail::ParserState::end_of(doc); r != ParseResult::ok) {
+    return r;
   }
 
   // Classify.
@@ -725,49 +426,28 @@ ParseResult Parser::parse_impl(PaddedView input, Message& out) noexcept {
   }
 
   // The instrument.
-  const Entry* entry = lookup(f.product);
+  const InstrumentEntry* entry = table_.find(f.product);
   if (entry == nullptr) {
-    return ParseResult::unknown_product;
+    return ParseResult::unknown_instrument;
   }
   out.instrument = entry->id;
   const int pd = entry->price_decimals;
   const int qd = entry->qty_decimals;
 
   // Prices and sizes, exactly.
-  const auto fixed = [](std::string_view text, int decimals, std::int64_t& value) noexcept {
-    const ipc::DecimalError e = ipc::parse_fixed(text, decimals, value);
-    return e == ipc::DecimalError::ok ? ParseResult::ok : from_decimal_error(e);
-  };
-  const auto convert = [&](const std::vector<LevelText>& text, std::size_t n, std::vector<Level>& dst) noexcept {
-    for (std::size_t i = 0; i < n; ++i) {
-      if (const ParseResult r = fixed(text[i].price, pd, dst[i].price); r != ParseResult::ok) {
-        return r;
-      }
-      if (const ParseResult r = fixed(text[i].qty, qd, dst[i].qty); r != ParseResult::ok) {
-        return r;
-      }
-    }
-    return ParseResult::ok;
-  };
   ParseResult r = ParseResult::ok;
   switch (out.kind) {
   case MessageKind::snapshot:
   case MessageKind::l2update:
-    if ((r = convert(im.bid_text, f.bid_levels, im.bids)) != ParseResult::ok ||
-        (r = convert(im.ask_text, f.ask_levels, im.asks)) != ParseResult::ok) {
-      return r;
-    }
-    out.bids = std::span<const Level>(im.bids.data(), f.bid_levels);
-    out.asks = std::span<const Level>(im.asks.data(), f.ask_levels);
-    break;
+    return im.levels(f.bid_levels, f.ask_levels, pd, qd, out.bids, out.asks);
   case MessageKind::ticker:
-    if ((r = fixed(f.best_bid, pd, out.bid.price)) != ParseResult::ok ||
-        (r = fixed(f.best_ask, pd, out.ask.price)) != ParseResult::ok) {
+    if ((r = to_fixed(f.best_bid, pd, out.bid.price)) != ParseResult::ok ||
+        (r = to_fixed(f.best_ask, pd, out.ask.price)) != ParseResult::ok) {
       return r;
     }
     if ((f.seen & kBestBidSize) != 0 && (f.seen & kBestAskSize) != 0) {
-      if ((r = fixed(f.best_bid_size, qd, out.bid.qty)) != ParseResult::ok ||
-          (r = fixed(f.best_ask_size, qd, out.ask.qty)) != ParseResult::ok) {
+      if ((r = to_fixed(f.best_bid_size, qd, out.bid.qty)) != ParseResult::ok ||
+          (r = to_fixed(f.best_ask_size, qd, out.ask.qty)) != ParseResult::ok) {
         return r;
       }
       out.has_bbo_sizes = true;
@@ -776,15 +456,16 @@ ParseResult Parser::parse_impl(PaddedView input, Message& out) noexcept {
       return r; // a ticker's side is the taker's (its trade's match carries the maker's)
     }
     if ((f.seen & (kPrice | kLastSize | kTradeId)) == (kPrice | kLastSize | kTradeId)) {
-      if ((r = fixed(f.price, pd, out.price)) != ParseResult::ok ||
-          (r = fixed(f.last_size, qd, out.qty)) != ParseResult::ok) {
+      if ((r = to_fixed(f.price, pd, out.price)) != ParseResult::ok ||
+          (r = to_fixed(f.last_size, qd, out.qty)) != ParseResult::ok) {
         return r;
       }
       out.has_trade = true;
     }
     break;
   case MessageKind::match: {
-    if ((r = fixed(f.price, pd, out.price)) != ParseResult::ok || (r = fixed(f.size, qd, out.qty)) != ParseResult::ok) {
+    if ((r = to_fixed(f.price, pd, out.price)) != ParseResult::ok ||
+        (r = to_fixed(f.size, qd, out.qty)) != ParseResult::ok) {
       return r;
     }
     Side maker{};
@@ -806,29 +487,13 @@ ParseResult Parser::parse_impl(PaddedView input, Message& out) noexcept {
 std::size_t emit_events(const Message& m, std::uint64_t recv_ticks, EventSink sink) noexcept {
   switch (m.kind) {
   case MessageKind::snapshot:
-    return binance::detail::emit_snapshot(m.instrument, m.bids, m.asks, 0, m.time_ns, recv_ticks, sink);
+    return emit_snapshot(m.instrument, m.bids, m.asks, 0, m.time_ns, recv_ticks, sink);
   case MessageKind::l2update:
-    return binance::detail::emit_levels(m.instrument, m.bids, m.asks, 0, m.time_ns, recv_ticks, true, sink);
-  case MessageKind::ticker: {
-    Event e = make_event(EventKind::bbo, m.instrument, m.sequence, recv_ticks);
-    e.flags = core::kFlagLastInMessage;
-    e.bbo.bid_price = m.bid.price;
-    e.bbo.bid_qty = m.bid.qty;
-    e.bbo.ask_price = m.ask.price;
-    e.bbo.ask_qty = m.ask.qty;
-    sink(e);
-    return 1;
-  }
-  case MessageKind::match: {
-    Event e = make_event(EventKind::trade, m.instrument, m.trade_id, recv_ticks);
-    e.flags = core::kFlagLastInMessage;
-    e.side = m.taker_side;
-    e.level.price = m.price;
-    e.level.qty = m.qty;
-    e.level.exchange_ns = m.time_ns;
-    sink(e);
-    return 1;
-  }
+    return emit_levels(m.instrument, m.bids, m.asks, 0, m.time_ns, recv_ticks, true, sink);
+  case MessageKind::ticker:
+    return emit_bbo(m.instrument, m.sequence, m.bid, m.ask, recv_ticks, sink);
+  case MessageKind::match:
+    return emit_trade(m.instrument, m.trade_id, m.taker_side, m.price, m.qty, m.time_ns, recv_ticks, sink);
   default:
     return 0;
   }
@@ -837,49 +502,10 @@ std::size_t emit_events(const Message& m, std::uint64_t recv_ticks, EventSink si
 // ---------------------------------------------------------------------------------------------
 // Cold helper
 
-namespace {
-
-struct DecimalScan {
-  int price = 0;
-  int qty = 0;
-  std::uint64_t values = 0;
-
-  bool add(std::string_view text, bool is_price) {
-    const int d = ipc::infer_decimals(text);
-    if (d < 0) {
-      return false;
-    }
-    int& slot = is_price ? price : qty;
-    slot = std::max(slot, d);
-    ++values;
-    return true;
-  }
-  // [[p, q], ...] (first = 0) or [[side, p, q], ...] (first = 1).
-  bool add_rows(simdjson::dom::element rows, std::size_t first) {
-    simdjson::dom::array array;
-    if (rows.get_array().get(array) != simdjson::SUCCESS) {
-      return false;
-    }
-    for (simdjson::dom::element row : array) {
-      simdjson::dom::array items;
-      std::string_view p;
-      std::string_view q;
-      if (row.get_array().get(items) != simdjson::SUCCESS || items.size() < first + 2 ||
-          items.at(first).get_string().get(p) != simdjson::SUCCESS ||
-          items.at(first + 1).get_string().get(q) != simdjson::SUCCESS || !add(p, true) || !add(q, false)) {
-        return false;
-      }
-    }
-    return true;
-  }
-};
-
-} // namespace
-
 std::vector<ProductDecimals> infer_capture_decimals(const std::string& path) {
   CaptureReader reader(path);
   simdjson::dom::parser json;
-  std::map<std::string, DecimalScan, std::less<>> scans;
+  std::map<std::string, detail::DecimalScan, std::less<>> scans;
   CaptureRecord record;
   const auto fail = [&](const char* reason) {
     std::string why = path;
@@ -902,7 +528,7 @@ std::vector<ProductDecimals> infer_capture_decimals(const std::string& path) {
     if (root["type"].get_string().get(type) != simdjson::SUCCESS) {
       continue;
     }
-    DecimalScan& scan = scans[std::string(product)];
+    detail::DecimalScan& scan = scans[std::string(product)];
     bool ok = true;
     if (type == "snapshot") {
       ok = root["bids"].error() == simdjson::SUCCESS && root["asks"].error() == simdjson::SUCCESS &&

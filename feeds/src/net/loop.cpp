@@ -136,9 +136,9 @@ void on_tick_timer(lws_sorted_usec_list_t* sul) {
 // WsConnection
 
 WsConnection::WsConnection(Loop& loop, Handler& handler, std::size_t max_message_bytes)
-    : LwsUser(Kind::ws), loop_(loop), handler_(handler), buffer_(new char[max_message_bytes + binance::kPadding]),
+    : LwsUser(Kind::ws), loop_(loop), handler_(handler), buffer_(new char[max_message_bytes + kPadding]),
       max_bytes_(max_message_bytes) {
-  std::memset(buffer_.get(), 0, max_message_bytes + binance::kPadding);
+  std::memset(buffer_.get(), 0, max_message_bytes + kPadding);
 }
 
 WsConnection::~WsConnection() {
@@ -251,7 +251,7 @@ int WsConnection::on_lws_event(int reason_code, void* in, std::size_t len) {
     if (final) {
       const std::size_t n = size_;
       size_ = 0;
-      handler_.on_message({buffer_.get(), n, max_bytes_ + binance::kPadding}, first_ticks_);
+      handler_.on_message({buffer_.get(), n, max_bytes_ + kPadding}, first_ticks_);
     }
     return 0;
   }

@@ -11,6 +11,7 @@
 #include <thread>
 #include <vector>
 
+#include "qf/feeds/event_sink.hpp"
 #include "qf/feeds/feed.hpp"
 #include "qf/feeds/net/loop.hpp"
 
@@ -18,7 +19,7 @@ namespace qf::feeds {
 
 class FeedThread {
 public:
-  using MakeSession = std::function<std::unique_ptr<VenueSession>(net::Loop&, binance::EventSink)>;
+  using MakeSession = std::function<std::unique_ptr<VenueSession>(net::Loop&, EventSink)>;
 
   FeedThread(const net::LoopConfig& loop, const ipc::TscClock& clock, LogFn log);
   ~FeedThread();

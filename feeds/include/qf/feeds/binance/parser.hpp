@@ -19,46 +19,21 @@
 #include <span>
 #include <string>
 #include <string_view>
-#include <type_traits>
 #include <utility>
 #include <vector>
 
 #include "qf/core/event.hpp"
 #include "qf/core/order_book.hpp"
+#include "qf/feeds/event_sink.hpp"
+#include "qf/feeds/instrument_table.hpp"
+#include "qf/feeds/padded_buffer.hpp"
+#include "qf/feeds/parse_result.hpp"
 
 namespace qf::feeds::binance {
-
-// Bytes that must be readable after every payload handed to Parser::parse. Equal to
-// simdjson::SIMDJSON_PADDING (checked in parser.cpp) so this header stays free of simdjson.h.
-inline constexpr std::size_t kPadding = 64;
-
-inline constexpr core::InstrumentId kNoInstrument = 0xffff;
 
 enum class Market : std::uint8_t {
   spot, // depthUpdate chains by U == prev u + 1
   usdm, // USD-M futures: depthUpdate carries pu (required) and chains by pu == prev u
-};
-
-// A payload and how many bytes are readable from `data` (capacity >= size + kPadding).
-struct PaddedView {
-  const char* data = nullptr;
-  std::size_t size = 0;
-  std::size_t capacity = 0;
-};
-
-// An owned buffer with room for `max_bytes` of payload plus kPadding, allocated once.
-class PaddedBuffer {
-public:
-  explicit PaddedBuffer(std::size_t max_bytes);
-  // Copies `payload` in; false (buffer unchanged) when it is longer than max_bytes.
-  [[nodiscard]] bool assign(std::string_view payload) noexcept;
-  [[nodiscard]] PaddedView view() const noexcept { return {data_.get(), size_, max_bytes_ + kPadding}; }
-  [[nodiscard]] std::size_t max_bytes() const noexcept { return max_bytes_; }
-
-private:
-  std::unique_ptr<char[]> data_;
-  std::size_t max_bytes_;
-  std::size_t size_ = 0;
 };
 
 enum class MessageKind : std::uint8_t {
@@ -75,28 +50,7 @@ enum class MessageKind : std::uint8_t {
 };
 inline constexpr std::size_t kMessageKinds = 10;
 
-enum class ParseResult : std::uint8_t {
-  ok,
-  unknown_symbol,       // well-formed but for an unregistered symbol: a counted drop, not an error
-  oversized,            // longer than ParserConfig::max_message_bytes
-  insufficient_padding, // PaddedView::capacity < size + kPadding (a caller bug)
-  malformed_json,       // not JSON, truncated, trailing content
-  wrong_type,           // a known field with the wrong JSON type (a number as a string, ...)
-  missing_field,        // a field the message kind requires is absent
-  bad_number,           // an id or time that does not fit (negative, beyond uint64, time overflow)
-  bad_decimal,          // a price or quantity that is not a decimal number or overflows int64
-  too_precise,          // more significant decimals than the instrument's scale (never truncated)
-  too_many_levels,      // more levels on one side than ParserConfig::max_levels
-  unknown_message,      // valid JSON of a shape or event type this parser does not know
-};
-inline constexpr std::size_t kParseResults = 12;
-
 [[nodiscard]] std::string_view to_string(MessageKind kind) noexcept;
-[[nodiscard]] std::string_view to_string(ParseResult result) noexcept;
-// True for the results that are errors (everything but ok and the unknown_symbol drop).
-[[nodiscard]] constexpr bool is_error(ParseResult r) noexcept {
-  return r != ParseResult::ok && r != ParseResult::unknown_symbol;
-}
 
 struct Message {
   MessageKind kind = MessageKind::none;
@@ -134,35 +88,10 @@ struct ParserConfig {
   std::uint64_t time_unit_ns = 1'000'000;
 };
 
-struct ParserCounters {
-  std::uint64_t messages = 0;                      // parse calls
+struct ParserCounters : ParseCounters {
   std::array<std::uint64_t, kMessageKinds> kinds{}; // successfully parsed messages by kind
-  std::array<std::uint64_t, kParseResults> results{}; // every call by result (results[ok] = parsed)
-  std::uint64_t errors = 0;                        // calls whose result is_error
-  std::uint64_t unknown_symbol = 0;                // drops: a symbol nobody registered
-  std::uint64_t ignored = 0;                       // parsed but not for us (kline)
+  std::uint64_t ignored = 0;                        // parsed but not for us (kline)
   [[nodiscard]] std::uint64_t kind(MessageKind k) const noexcept { return kinds[static_cast<std::size_t>(k)]; }
-  [[nodiscard]] std::uint64_t result(ParseResult r) const noexcept {
-    return results[static_cast<std::size_t>(r)];
-  }
-};
-
-// A non-owning callable reference `void(const core::Event&)`: a function pointer and an object
-// pointer, no allocation. The callable must outlive the call it is passed to.
-class EventSink {
-public:
-  template <class F>
-    requires(!std::is_same_v<std::remove_cvref_t<F>, EventSink> &&
-             std::is_invocable_v<std::remove_reference_t<F>&, const core::Event&>)
-  EventSink(F&& f) noexcept // NOLINT(google-explicit-constructor): used like a function parameter
-      : object_(const_cast<void*>(static_cast<const void*>(std::addressof(f)))),
-        call_([](void* object, const core::Event& e) { (*static_cast<std::remove_reference_t<F>*>(object))(e); }) {}
-
-  void operator()(const core::Event& e) const { call_(object_, e); }
-
-private:
-  void* object_;
-  void (*call_)(void*, const core::Event&);
 };
 
 class Parser {
@@ -199,21 +128,11 @@ public:
 
 private:
   struct Impl; // simdjson state, kept out of this header
-  struct Entry {
-    std::array<char, 32> symbol{};
-    std::uint8_t length = 0;
-    std::int8_t price_decimals = 0;
-    std::int8_t qty_decimals = 0;
-    core::InstrumentId id = kNoInstrument;
-  };
-
-  [[nodiscard]] const Entry* lookup(std::string_view symbol) const noexcept;
   [[nodiscard]] ParseResult parse_impl(PaddedView input, Message& out, std::string_view snapshot_symbol) noexcept;
 
   ParserConfig config_;
   std::unique_ptr<Impl> impl_;
-  std::vector<Entry> table_; // open addressing, power-of-two size, id == kNoInstrument is empty
-  std::size_t instruments_ = 0;
+  InstrumentTable table_;
   ParserCounters counters_;
 };
 
@@ -223,16 +142,6 @@ private:
 // levels, snapshot_end (seq = lastUpdateId). The last event carries kFlagLastInMessage. Other
 // kinds emit nothing. Returns the number of events.
 std::size_t emit_events(const Message& m, std::uint64_t recv_ticks, EventSink sink) noexcept;
-
-namespace detail {
-// Book events shared with BookSync. emit_levels flags the last level when `flag_last` is set.
-std::size_t emit_levels(core::InstrumentId instrument, std::span<const core::Level> bids,
-                        std::span<const core::Level> asks, std::uint64_t seq, std::uint64_t exchange_ns,
-                        std::uint64_t recv_ticks, bool flag_last, EventSink sink) noexcept;
-std::size_t emit_snapshot(core::InstrumentId instrument, std::span<const core::Level> bids,
-                          std::span<const core::Level> asks, std::uint64_t seq, std::uint64_t exchange_ns,
-                          std::uint64_t recv_ticks, EventSink sink) noexcept;
-} // namespace detail
 
 // ---- Cold helpers for replay and tools (allocate, may throw) ----
 

@@ -68,7 +68,7 @@ private:
   struct Conn;
   struct Instrument;
   struct Counters : FeedCounters {
-    std::uint64_t oversized = 0, unknown_symbol = 0, venue_errors = 0, snapshots = 0, snapshot_failures = 0;
+    std::uint64_t oversized = 0, unknown_instrument = 0, venue_errors = 0, snapshots = 0, snapshot_failures = 0;
     std::uint64_t stale_connections = 0;
   };
 

@@ -86,9 +86,6 @@ private:
     BookSyncCounters counters;
   };
 
-  void emit_status(core::InstrumentId instrument, core::FeedStatus status, std::uint64_t seq,
-                   std::uint64_t exchange_ns, std::uint64_t recv_ticks, EventSink sink) const noexcept;
-
   std::vector<Product> products_;
   std::uint64_t ignored_ = 0;
   static const BookSyncCounters kNoCounters;

@@ -21,16 +21,12 @@
 
 #include "qf/core/event.hpp"
 #include "qf/core/order_book.hpp"
-#include "qf/feeds/binance/parser.hpp" // PaddedBuffer, PaddedView, EventSink: venue-neutral
+#include "qf/feeds/event_sink.hpp"
+#include "qf/feeds/instrument_table.hpp"
+#include "qf/feeds/padded_buffer.hpp"
+#include "qf/feeds/parse_result.hpp"
 
 namespace qf::feeds::coinbase {
-
-using binance::EventSink;
-using binance::kPadding;
-using binance::PaddedBuffer;
-using binance::PaddedView;
-
-inline constexpr core::InstrumentId kNoInstrument = 0xffff;
 
 enum class MessageKind : std::uint8_t {
   none,          // nothing parsed (an error)
@@ -44,29 +40,7 @@ enum class MessageKind : std::uint8_t {
 };
 inline constexpr std::size_t kMessageKinds = 8;
 
-enum class ParseResult : std::uint8_t {
-  ok,
-  unknown_product,      // well-formed but for an unregistered product: a counted drop, not an error
-  oversized,            // longer than ParserConfig::max_message_bytes
-  insufficient_padding, // PaddedView::capacity < size + kPadding (a caller bug)
-  malformed_json,       // not JSON, truncated, trailing content
-  wrong_type,           // a known field with the wrong JSON type
-  missing_field,        // a field the message type requires is absent
-  bad_number,           // a sequence or id that does not fit uint64 (negative, too large)
-  bad_decimal,          // a price or size that is not a decimal number or overflows int64
-  too_precise,          // more significant decimals than the product's scale (never truncated)
-  too_many_levels,      // more levels on one side than ParserConfig::max_levels
-  bad_time,             // `time` not of the form 2021-04-17T16:43:37.075687Z
-  bad_side,             // a side other than "buy" / "sell"
-  unknown_message,      // valid JSON of a shape or `type` this parser does not know
-};
-inline constexpr std::size_t kParseResults = 14;
-
 [[nodiscard]] std::string_view to_string(MessageKind kind) noexcept;
-[[nodiscard]] std::string_view to_string(ParseResult result) noexcept;
-[[nodiscard]] constexpr bool is_error(ParseResult r) noexcept {
-  return r != ParseResult::ok && r != ParseResult::unknown_product;
-}
 
 // "YYYY-MM-DDTHH:MM:SS[.f{1,9}]Z" (UTC, years 1970-2500) -> Unix ns, exactly. False (out
 // untouched) on anything else, including impossible dates (2021-02-29) and a missing `Z`.
@@ -104,17 +78,10 @@ struct ParserConfig {
   std::size_t max_instruments = 64;
 };
 
-struct ParserCounters {
-  std::uint64_t messages = 0;                         // parse calls
-  std::array<std::uint64_t, kMessageKinds> kinds{};   // successfully parsed messages by kind
-  std::array<std::uint64_t, kParseResults> results{}; // every call by result
-  std::uint64_t errors = 0;                           // calls whose result is_error
-  std::uint64_t unknown_product = 0;                  // drops: a product nobody registered
-  std::uint64_t venue_errors = 0;                     // `error` messages the venue sent
+struct ParserCounters : ParseCounters {
+  std::array<std::uint64_t, kMessageKinds> kinds{}; // successfully parsed messages by kind
+  std::uint64_t venue_errors = 0;                   // `error` messages the venue sent
   [[nodiscard]] std::uint64_t kind(MessageKind k) const noexcept { return kinds[static_cast<std::size_t>(k)]; }
-  [[nodiscard]] std::uint64_t result(ParseResult r) const noexcept {
-    return results[static_cast<std::size_t>(r)];
-  }
 };
 
 class Parser {
@@ -149,22 +116,12 @@ public:
 
 private:
   struct Impl;
-  struct Entry {
-    std::array<char, 32> product{};
-    std::uint8_t length = 0;
-    std::int8_t price_decimals = 0;
-    std::int8_t qty_decimals = 0;
-    core::InstrumentId id = kNoInstrument;
-  };
-
-  [[nodiscard]] const Entry* lookup(std::string_view product) const noexcept;
   [[nodiscard]] ParseResult parse_impl(PaddedView input, Message& out) noexcept;
   void keep_error(const Message& m) noexcept;
 
   ParserConfig config_;
   std::unique_ptr<Impl> impl_;
-  std::vector<Entry> table_; // open addressing, power-of-two size, id == kNoInstrument is empty
-  std::size_t instruments_ = 0;
+  InstrumentTable table_;
   ParserCounters counters_;
   std::array<char, 256> last_error_{};
   std::size_t last_error_size_ = 0;

@@ -73,7 +73,7 @@ private:
     void operator()(const core::Event& e) const;
   };
   struct Counters : FeedCounters {
-    std::uint64_t oversized = 0, unknown_product = 0, venue_errors = 0, stale_connections = 0;
+    std::uint64_t oversized = 0, unknown_instrument = 0, venue_errors = 0, stale_connections = 0;
   };
 
   void connect();

@@ -20,8 +20,8 @@
 #include <string_view>
 #include <vector>
 
-#include "qf/feeds/binance/parser.hpp" // PaddedView, kPadding
 #include "qf/feeds/net/url.hpp"
+#include "qf/feeds/padded_buffer.hpp"
 #include "qf/ipc/tsc_clock.hpp"
 
 struct lws;
@@ -52,7 +52,7 @@ public:
     virtual ~Handler() = default;
     virtual void on_open() = 0;
     // One complete text message; `frame` has kPadding readable bytes after its end.
-    virtual void on_message(binance::PaddedView frame, std::uint64_t recv_ticks) = 0;
+    virtual void on_message(PaddedView frame, std::uint64_t recv_ticks) = 0;
     virtual void on_oversized(std::size_t bytes) = 0;
     virtual void on_binary() = 0;
     // The connection is gone (a failed connect, a close by either side, a stall kill).
