@@ -4,7 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "capture_paths.hpp"
-#include "../common/counting_new.hpp"
+#include "alloc_count.hpp"
 
 #include <cstdint>
 #include <filesystem>
@@ -30,7 +30,7 @@ namespace fs = std::filesystem;
 using core::Event;
 using core::EventKind;
 using core::Side;
-using qf::test::g_allocations;
+using qf::alloc::g_allocations;
 using test::kCaptures;
 using test::kCoinbase;
 
