@@ -22,13 +22,18 @@ add_library(qf_options INTERFACE)
 add_library(qf::options ALIAS qf_options)
 target_link_libraries(qf_options INTERFACE qf::warnings qf::sanitize)
 
-# qf_test(<name> [LABELS l...] [LIBS t...] [SOURCES s...])
+# qf_test(<name> [CAPTURES] [LABELS l...] [LIBS t...] [SOURCES s...])
 # One line per test: builds <name> from <name>.cpp (plus SOURCES), links GoogleTest,
 # registers it with ctest under the given labels (unit, integration, e2e, slow, tsan).
+# CAPTURES: the test reads the recorded venue traffic; QF_CAPTURES_DIR names ../shared/captures
+# (a missing folder is a failure in the test, never a silent skip).
 function(qf_test name)
-  cmake_parse_arguments(ARG "" "" "LABELS;LIBS;SOURCES" ${ARGN})
+  cmake_parse_arguments(ARG "CAPTURES" "" "LABELS;LIBS;SOURCES" ${ARGN})
   add_executable(${name} ${name}.cpp ${ARG_SOURCES})
   target_link_libraries(${name} PRIVATE ${ARG_LIBS} GTest::gtest GTest::gtest_main qf::options)
+  if(ARG_CAPTURES)
+    target_compile_definitions(${name} PRIVATE QF_CAPTURES_DIR="${PROJECT_SOURCE_DIR}/../shared/captures")
+  endif()
   add_test(NAME ${name} COMMAND ${name})
   set_tests_properties(${name} PROPERTIES LABELS "${ARG_LABELS}" TIMEOUT 600)
 endfunction()

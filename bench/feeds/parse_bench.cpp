@@ -5,19 +5,16 @@
 // Messages: BTCUSDT bookTicker, trade and the 75 depthUpdates with exactly 20 levels
 // (btcusdt_20240808), Coinbase l2update and ticker (level2_ticker_matches_20210417); each
 // benchmark cycles over up to 1024 real messages of its kind. `allocs_per_msg` counts operator
-// new calls inside the timed loop (this binary replaces operator new). Time per iteration is
+// new calls inside the timed loop (qf_alloc_count replaces operator new). Time per iteration is
 // ns per message. A summary with the ratios is printed after the runs.
 #include <benchmark/benchmark.h>
 
 #include <nlohmann/json.hpp>
 #include <rapidjson/document.h>
 
-#include <atomic>
 #include <cstdint>
 #include <cstdio>
-#include <cstdlib>
 #include <map>
-#include <new>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -29,26 +26,9 @@
 #include "qf/feeds/coinbase/parser.hpp"
 #include "qf/ipc/fixed_point.hpp"
 
-// ---- allocation counting ----
+#include "alloc_count.hpp" // every operator new of this binary is counted (qf_alloc_count)
 
-namespace {
-std::atomic<std::uint64_t> g_allocations{0};
-[[gnu::noinline]] void release(void* p) noexcept { std::free(p); }
-void* counted(std::size_t n) {
-  g_allocations.fetch_add(1, std::memory_order_relaxed);
-  if (void* p = std::malloc(n == 0 ? 1 : n)) {
-    return p;
-  }
-  throw std::bad_alloc();
-}
-} // namespace
-
-void* operator new(std::size_t n) { return counted(n); }
-void* operator new[](std::size_t n) { return counted(n); }
-void operator delete(void* p) noexcept { release(p); }
-void operator delete[](void* p) noexcept { release(p); }
-void operator delete(void* p, std::size_t) noexcept { release(p); }
-void operator delete[](void* p, std::size_t) noexcept { release(p); }
+using qf::alloc::g_allocations;
 
 namespace {
 

@@ -1,5 +1,6 @@
 #include "replay.hpp"
 
+#include "alloc_count.hpp"
 #include "live.hpp"
 
 #include <algorithm>
@@ -25,13 +26,6 @@
 #include "qf/ipc/json_writer.hpp"
 
 namespace qf::engine {
-
-namespace detail {
-// Incremented by the engine binary's operator new (alloc_count.cpp); 0 elsewhere.
-thread_local std::uint64_t t_allocations = 0;
-} // namespace detail
-
-std::uint64_t thread_allocations() noexcept { return detail::t_allocations; }
 
 namespace {
 
@@ -266,10 +260,10 @@ ReplayResult run_replay(const ReplayOptions& options) {
   std::vector<core::Event> batch;
   batch.reserve(kBatchCapacity);
   auto apply_one = [&](core::Event e) {
-    const std::uint64_t before = detail::t_allocations;
+    const std::uint64_t before = alloc::thread_allocations();
     engine.apply(e, now_ns, clock.now());
     if (events >= kWarmupEvents) {
-      allocations_in_loop += detail::t_allocations - before;
+      allocations_in_loop += alloc::thread_allocations() - before;
     }
     ++events;
     const bool message_end = (e.flags & core::kFlagLastInMessage) != 0 || e.kind == core::EventKind::snapshot_end;
@@ -448,7 +442,7 @@ ReplayResult run_replay(const ReplayOptions& options) {
     o.end_object();
   }
   o.end_object().key("allocations_in_loop").u64(allocations_in_loop);
-  o.key("allocations_counted").u64(detail::t_allocations).key("instruments").begin_array();
+  o.key("allocations_counted").u64(alloc::thread_allocations()).key("instruments").begin_array();
   for (std::size_t i = 0; i < specs.size(); ++i) {
     const core::OrderBook& book = engine.book(i);
     core::Level bid{};

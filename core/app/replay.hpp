@@ -30,7 +30,4 @@ struct ReplayResult {
 // read or a snapshot cannot be attributed.
 [[nodiscard]] ReplayResult run_replay(const ReplayOptions& options);
 
-// Allocations made by the calling thread so far (the engine binary counts them).
-[[nodiscard]] std::uint64_t thread_allocations() noexcept;
-
 } // namespace qf::engine

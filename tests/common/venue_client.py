@@ -1,7 +1,7 @@
 """Test-side helpers for qf-venue (and any other QuantFlow websocket/REST server), Python stdlib only.
 
-start_venue() spawns qf-venue, waits (bounded) for its `qf-venue: listening ...` line and returns a
-Venue with the URLs; WsClient is a minimal RFC 6455 client (text frames, ping/pong, close) that
+start_venue() spawns qf-venue through qf_testkit.Procs, waits (bounded) for its `qf-venue: listening
+...` line and returns a Venue with the URLs and the /venue/stats and /venue/fault calls; WsClient is a minimal RFC 6455 client (text frames, ping/pong, close) that
 exposes what a test needs to observe: every ping received, the close code and reason, raw bytes of
 frames (so a malformed frame can be checked as such). TLS always verifies the certificate.
 """
@@ -10,17 +10,16 @@ import hashlib
 import json
 import os
 import re
-import select
 import signal
 import socket
 import ssl
 import struct
 import subprocess
-import tempfile
-import time
 import urllib.error
 import urllib.parse
 import urllib.request
+
+from qf_testkit import poll
 
 LISTENING = re.compile(r"^qf-venue: listening (wss?)://127\.0\.0\.1:(\d+) (https?)://127\.0\.0\.1:(\d+) venue=(\S+)$")
 
@@ -52,62 +51,41 @@ class Venue:
 
     def wait_for(self, predicate, what, deadline_s=20):
         """Polls /venue/stats until predicate(stats) holds, bounded by a deadline."""
-        end = time.monotonic() + deadline_s
-        while True:
-            s = self.stats()
-            if predicate(s):
-                return s
-            if time.monotonic() > end:
-                raise AssertionError(f"timed out waiting for {what}; stats: {s}")
-            time.sleep(0.02)
+        return poll(self.stats, what, timeout=deadline_s, interval=0.02, until=predicate)
 
     def stop(self):
         """SIGTERM; returns the exit status (qf-venue exits 0). A venue that died early is an error."""
         if self.proc.poll() is not None:
-            raise AssertionError(f"qf-venue died during the test ({self.proc.returncode}): {stderr_text(self.proc)}")
+            raise AssertionError(f"qf-venue died during the test ({self.proc.returncode}): {self.proc.log()}")
         self.proc.send_signal(signal.SIGTERM)
         try:
-            code = self.proc.wait(timeout=10)
-            self.proc.stdout.close()
-            self.proc.stderr_file.close()
-            return code
+            return self.proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
             raise AssertionError("qf-venue did not exit within 10 s of SIGTERM")
 
 
-def start_venue(binary, *args, deadline_s=30):
-    stderr = tempfile.TemporaryFile(mode="w+")  # a file, not a pipe: a chatty venue never blocks on it
-    proc = subprocess.Popen([binary, "--port", "0", *args], stdout=subprocess.PIPE, stderr=stderr, text=True, bufsize=1)
-    proc.stderr_file = stderr
-    end = time.monotonic() + deadline_s
-    lines, m = [], None
-    while m is None:
-        remaining = end - time.monotonic()
-        if remaining <= 0 or not select.select([proc.stdout], [], [], remaining)[0]:
-            proc.kill()
-            raise AssertionError(f"qf-venue printed no listening line; stdout {lines}; stderr {stderr_text(proc)}")
-        line = proc.stdout.readline()
-        if not line:
-            raise AssertionError(f"qf-venue exited ({proc.wait()}): {stderr_text(proc)}")
-        lines.append(line.rstrip("\n"))
-        m = LISTENING.match(lines[-1])
+def start_venue(procs, binary, *args, deadline_s=30):
+    """qf-venue on a free port, started through `procs` (so it is stopped whatever happens); returns
+    once it has printed its listening line and the snippet lines after it (ws_url, rest_url and,
+    with TLS, ca_file)."""
+    proc = procs.start([binary, "--port", "0", *args], name="qf-venue")
+
+    def announced(lines):
+        for i, line in enumerate(lines):
+            if m := LISTENING.match(line):
+                end = i + 1 + (3 if m.group(1) == "wss" else 2)
+                return (m, lines[i + 1:end], lines[:end]) if len(lines) >= end else None
+        return None
+    m, snippet_lines, lines = proc.expect(announced, "qf-venue's listening line", timeout=deadline_s)
     ws, port, http, port2, venue = m.groups()
     assert port == port2, lines[-1]
     snippet = {}
-    expected = 3 if ws == "wss" else 2
-    while len(snippet) < expected:
-        line = proc.stdout.readline().rstrip("\n")
-        lines.append(line)
+    for line in snippet_lines:
         k, _, v = line.partition(" = ")
         snippet[k] = json.loads(v)
     return Venue(proc, f"{ws}://127.0.0.1:{port}", f"{http}://127.0.0.1:{port}", venue, snippet.get("ca_file"), lines)
-
-
-def stderr_text(proc):
-    proc.stderr_file.seek(0)
-    return proc.stderr_file.read()
 
 
 def ssl_context(ca_file):

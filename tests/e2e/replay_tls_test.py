@@ -9,62 +9,31 @@ same best prices in the replay's summary.
 Usage: replay_tls_test.py --build-dir BUILD --capture FILE --work DIR
 """
 import argparse
+import functools
 import json
 import os
-import re
-import shutil
 import signal
 import subprocess
 import sys
 import unittest
 from decimal import Decimal
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from e2e_common import LineReader, http_json, poll, remove_segments  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "common"))
+import qf_testkit  # noqa: E402
+from qf_testkit import case_procs, fresh_dir, http_json, sim_engine, start_gateway, write_config  # noqa: E402
+from venue_client import start_venue  # noqa: E402
 
 ARGS = None
 SYMBOL = "BTCUSDT"
-
-
-def venue_stats(http_url, ca_file):
-    import ssl
-    import urllib.request
-    ctx = ssl.create_default_context(cafile=ca_file)
-    with urllib.request.urlopen(http_url + "/venue/stats", timeout=5, context=ctx) as r:
-        return json.loads(r.read())
+poll = functools.partial(qf_testkit.poll, timeout=60.0, interval=0.1, retry=qf_testkit.NOT_UP)
 
 
 class ReplayOverTls(unittest.TestCase):
     def setUp(self):
         self.instance = f"e2erep{os.getpid()}"
-        self.work = os.path.join(ARGS.work, self.instance)
-        shutil.rmtree(self.work, ignore_errors=True)
-        os.makedirs(self.work)
+        self.work = fresh_dir(os.path.join(ARGS.work, self.instance))
         self.bin = os.path.join(ARGS.build_dir, "bin")
-        self.procs = []
-        self.logs = []
-
-    def tearDown(self):
-        for p in reversed(self.procs):
-            if p.poll() is None:
-                p.send_signal(signal.SIGTERM)
-                try:
-                    p.wait(timeout=20)
-                except subprocess.TimeoutExpired:
-                    p.kill()
-                    p.wait()
-            if p.stdout:
-                p.stdout.close()
-        for f in self.logs:
-            f.close()
-        remove_segments(self.instance)
-
-    def start(self, args, log_name):
-        log = open(os.path.join(self.work, log_name), "w")
-        self.logs.append(log)
-        p = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=log, text=True)
-        self.procs.append(p)
-        return p, LineReader(p.stdout)
+        self.procs = case_procs(self, self.work, grace=20.0, instance=self.instance)
 
     def expected(self, config):
         """Final book of `qf-engine replay` on the same file: the summary and the last tap line."""
@@ -86,38 +55,21 @@ class ReplayOverTls(unittest.TestCase):
         return book[0], last
 
     def test_the_gateway_serves_the_final_book_of_the_replay(self):
-        venue, vout = self.start([os.path.join(self.bin, "qf-venue"), "--venue", "binance", "--port", "0", "--tls",
-                                  "--cert-dir", self.work, "--replay", ARGS.capture, "--speed", "max"], "venue.log")
-
-        def announced():
-            text = "\n".join(vout.snapshot())
-            m = re.search(r"listening (wss://127\.0\.0\.1:\d+) (https://127\.0\.0\.1:\d+)", text)
-            ca = re.search(r'ca_file = "([^"]+)"', text)
-            if venue.poll() is not None:
-                raise AssertionError(f"qf-venue exited: {text}")
-            return (m.group(1), m.group(2), ca.group(1)) if m and ca else None
-        ws_url, http_url, ca_file = poll(announced, "qf-venue's listening line and ca_file", timeout=30)
-
-        config = os.path.join(self.work, "replay.toml")
-        with open(config, "w") as f:
-            f.write(f'[engine]\ninstance = "{self.instance}"\nmode = "sim"\nidle = "backoff"\nlock_memory = false\n\n'
-                    f'[[venues]]\nvenue = "binance-spot"\nws_url = "{ws_url}"\nrest_url = "{http_url}"\n'
-                    f'ca_file = "{ca_file}"\ndepth_stream = "depth@100ms"\n\n'
-                    f'[[instruments]]\nvenue = "binance-spot"\nsymbol = "{SYMBOL}"\nprice_decimals = 2\n'
-                    'qty_decimals = 8\n')
+        venue = start_venue(self.procs, os.path.join(self.bin, "qf-venue"), "--venue", "binance", "--tls",
+                            "--cert-dir", self.work, "--replay", ARGS.capture, "--speed", "max")
+        config = write_config(
+            os.path.join(self.work, "replay.toml"), engine=sim_engine(self.instance),
+            venues=[{"venue": "binance-spot", "ws_url": venue.ws_url, "rest_url": venue.http_url,
+                     "ca_file": venue.ca_file, "depth_stream": "depth@100ms"}],
+            instruments=[{"venue": "binance-spot", "symbol": SYMBOL, "price_decimals": 2, "qty_decimals": 8}])
         summary_book, last_tap = self.expected(config)
 
-        engine, _ = self.start([os.path.join(self.bin, "qf-engine"), "--config", config], "engine.log")
-        gateway, gout = self.start([os.path.join(self.bin, "qf-gateway"), "--config", config, "--port", "0"],
-                                   "gateway.log")
-
-        def gateway_url():
-            m = re.search(r"qf-gateway: listening (http://127\.0\.0\.1:\d+)", "\n".join(gout.snapshot()))
-            return m.group(1) if m else None
-        base = poll(gateway_url, "qf-gateway's listening line", timeout=30)
+        engine = self.procs.start([os.path.join(self.bin, "qf-engine"), "--config", config], name="engine", read=None)
+        gateway, port = start_gateway(self.procs, os.path.join(self.bin, "qf-gateway"), config)
+        base = f"http://127.0.0.1:{port}"
         poll(lambda: http_json(base + "/api/health")[0] == 200, "the engine to run")
 
-        stats = poll(lambda: (lambda s: s if s["replay_done"] else None)(venue_stats(http_url, ca_file)),
+        stats = poll(lambda: (lambda s: s if s["replay_done"] else None)(venue.stats()),
                      "the venue to finish the replay", timeout=240)
         self.assertGreater(stats["replay_sent"], 0)
         self.assertIsNone(engine.poll(), "the engine still runs")

@@ -12,19 +12,21 @@ clashes with a stack someone is running. Checks:
 - SIGINT to run.sh: it exits 0, every process it started is gone (by pid), the segment says stopped.
 """
 import argparse
+import functools
 import json
 import os
 import re
-import shutil
 import signal
 import subprocess
 import sys
 import unittest
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from e2e_common import LineReader, free_port, http_json, pid_alive, poll, remove_segments  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "common"))
+import qf_testkit  # noqa: E402
+from qf_testkit import case_procs, free_port, fresh_dir, http_json, monitor_json, pid_alive  # noqa: E402
 
 ARGS = None
+poll = functools.partial(qf_testkit.poll, timeout=60.0, interval=0.1, retry=qf_testkit.NOT_UP)
 
 
 def sim_config_copy(src, dst, instance):
@@ -48,31 +50,22 @@ def sim_config_copy(src, dst, instance):
 class RunShSim(unittest.TestCase):
     def setUp(self):
         self.instance = f"e2e{os.getpid()}"
-        self.work = os.path.join(ARGS.work, self.instance)
-        shutil.rmtree(self.work, ignore_errors=True)
-        os.makedirs(self.work)
+        self.work = fresh_dir(os.path.join(ARGS.work, self.instance))
         self.config = os.path.join(self.work, "sim.toml")
         self.ports = sim_config_copy(ARGS.config, self.config, self.instance)
+        self.procs = case_procs(self, self.work, grace=30.0, instance=self.instance)
         env = dict(os.environ, QF_BUILD_DIR=ARGS.build_dir, QF_RUN_DIR=os.path.join(self.work, "run"))
-        self.proc = subprocess.Popen(
-            [ARGS.run_sh, "--sim", "--config", self.config, "--instance", self.instance, "--port", "0"],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env)
-        self.out = LineReader(self.proc.stderr)
+        self.proc = self.procs.start([ARGS.run_sh, "--sim", "--config", self.config, "--instance", self.instance,
+                                      "--port", "0"], name="run.sh", read="stderr", env=env, stdin=subprocess.DEVNULL,
+                                     stop_signal=signal.SIGINT)
+        self.out = self.proc.lines
+        self.addCleanup(self.stop_stack)
 
-    def tearDown(self):
-        if self.proc.poll() is None:  # a failed test: stop the stack the way a user would
-            self.proc.send_signal(signal.SIGINT)
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+    def stop_stack(self):
+        self.procs.stop(self.proc)  # a failed test: stop the stack the way a user would (SIGINT, up to 30 s)
         for pid in self.started_pids():  # never leave anything behind, even on failure
             if pid_alive(pid):
                 os.kill(pid, signal.SIGKILL)
-        remove_segments(self.instance)
-        self.out.thread.join(timeout=10)
-        self.proc.stderr.close()
 
     def started_pids(self):
         return [int(m.group(2)) for line in self.out.snapshot()
@@ -129,8 +122,7 @@ class RunShSim(unittest.TestCase):
         self.assertEqual((got["ok"], got["mode"], got["engine"], got["keys"]), (True, "SIM", "running", keys))
 
         monitor = os.path.join(ARGS.build_dir, "bin", "qf-monitor")
-        snap = json.loads(subprocess.run([monitor, "--json", "--instance", self.instance], check=True,
-                                         capture_output=True, text=True, timeout=30).stdout)
+        snap = monitor_json(monitor, self.instance)
         self.assertEqual((snap["status"], snap["mode"]), ("running", "SIM"))
         self.assertEqual(sorted(f'{i["venue"]}:{i["symbol"]}' for i in snap["instruments"]), keys)
         self.assertTrue(all(i["health"] == "live" for i in snap["instruments"]), snap["instruments"])
@@ -139,11 +131,10 @@ class RunShSim(unittest.TestCase):
         self.assertEqual(len(pids), len(names))
         self.proc.send_signal(signal.SIGINT)
         self.assertEqual(self.proc.wait(timeout=60), 0, self.out.text())
-        self.out.thread.join(timeout=10)
+        self.out.join()
         left = [p for p in pids if pid_alive(p)]
         self.assertEqual(left, [], f"processes left behind: {left}")
-        stopped = json.loads(subprocess.run([monitor, "--json", "--instance", self.instance], check=True,
-                                            capture_output=True, text=True, timeout=30).stdout)
+        stopped = monitor_json(monitor, self.instance)
         self.assertEqual(stopped["status"], "stopped")
         self.assertEqual(stopped["pid"], snap["pid"])
 

@@ -19,9 +19,9 @@
 #include <string_view>
 #include <vector>
 
-#include "../common/counting_new.hpp" // every operator new of this binary is counted
+#include "alloc_count.hpp" // every operator new of this binary is counted (qf_alloc_count)
 
-using qf::test::g_allocations;
+using qf::alloc::g_allocations;
 
 namespace qf::feeds::binance {
 

@@ -7,7 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "capture_paths.hpp"
-#include "../common/counting_new.hpp"
+#include "alloc_count.hpp"
 
 #include <cstdint>
 #include <filesystem>
@@ -27,7 +27,7 @@ using core::EventKind;
 using core::FeedStatus;
 using core::Level;
 using core::Side;
-using qf::test::g_allocations;
+using qf::alloc::g_allocations;
 using test::kCoinbase;
 
 struct Product {

@@ -5,7 +5,7 @@
 
 #include "capture_paths.hpp"
 #include "parse_result_printer.hpp"
-#include "../common/counting_new.hpp"
+#include "alloc_count.hpp"
 
 #include <cstdint>
 #include <filesystem>
@@ -28,7 +28,7 @@ namespace fs = std::filesystem;
 using core::Event;
 using core::EventKind;
 using core::Side;
-using qf::test::g_allocations;
+using qf::alloc::g_allocations;
 using test::kCaptures;
 using test::kCoinbase;
 

@@ -4,59 +4,42 @@
 that change, the panels, equity/drawdown/positions and the kill-switch state, and the
 kill-switch button (token via prompt) tripping and resetting it, as the audit log shows; a
 screenshot is saved in the work directory."""
-import argparse
 import json
 import os
-import shutil
 import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from gwtest import Failure, Procs, check, request, start_fake, start_gateway, wait_for, write_config  # noqa: E402
+from gwtest import check, poll, request, run, start_fake, start_gateway, write_config  # noqa: E402
 
 
-def main():
-    ap = argparse.ArgumentParser()
-    for a in ("--gateway", "--fake", "--node", "--node-modules", "--work"):
-        ap.add_argument(a, required=True)
-    args = ap.parse_args()
-    shutil.rmtree(args.work, ignore_errors=True)
-    os.makedirs(args.work)
+def main(args, procs):
     instance = f"gwbr{os.getpid()}"
     cfg = os.path.join(args.work, "gateway.toml")
     audit = os.path.join(args.work, "audit.jsonl")
     write_config(cfg, instance, audit)
     token = "br-" + os.urandom(6).hex()
-    procs = Procs()
-    try:
-        start_fake(procs, args.fake, instance, "--mode", "replay", "--step-ms", "50")
-        gw, port = start_gateway(procs, args.gateway, cfg, env_token=token)
-        wait_for(lambda: json.loads(request(port, "GET", "/api/health")[2])["mode"] == "REPLAY", "engine running")
-        shot = os.path.join(args.work, "dashboard.png")
-        env = dict(os.environ, NODE_PATH=args.node_modules)
-        res = subprocess.run([args.node, os.path.join(os.path.dirname(os.path.abspath(__file__)), "browser.js"),
-                              f"http://127.0.0.1:{port}/", "REPLAY", shot, token], env=env, capture_output=True, text=True,
-                             timeout=240)
-        lines = res.stdout.strip().splitlines()
-        check(lines, f"browser printed nothing: {res.stderr[-2000:]}")
-        r = json.loads(lines[-1])
-        check(r["ok"] and res.returncode == 0, f"browser: {r} {res.stderr[-1000:]}")
-        check(r["first"] != r["second"] and r["health"] == "gap", f"browser saw {r}")
-        check(os.path.getsize(shot) > 10000, "screenshot written")
-        check(r["tripped"] == "done: changed; kill switch reduce-only", f"button result {r['tripped']}")
-        with open(audit) as f:
-            lines = [json.loads(line) for line in f]
-        check([(l["action"], l["result"]) for l in lines] ==
-              [("risk kill-switch reduce-only", "done"), ("risk kill-switch off", "done")], f"audit {lines}")
-        print(f"ok: dashboard: {r}; screenshot {shot}")
-    except Failure as e:
-        print(f"FAIL: {e}")
-        return 1
-    finally:
-        procs.close()
-    print("gateway_browser_test: all passed")
-    return 0
+    start_fake(procs, args.fake, instance, "--mode", "replay", "--step-ms", "50")
+    gw, port = start_gateway(procs, args.gateway, cfg, token=token)
+    poll(lambda: json.loads(request(port, "GET", "/api/health")[2])["mode"] == "REPLAY", "engine running")
+    shot = os.path.join(args.work, "dashboard.png")
+    env = dict(os.environ, NODE_PATH=args.node_modules)
+    res = subprocess.run([args.node, os.path.join(os.path.dirname(os.path.abspath(__file__)), "browser.js"),
+                          f"http://127.0.0.1:{port}/", "REPLAY", shot, token], env=env, capture_output=True, text=True,
+                         timeout=240)
+    lines = res.stdout.strip().splitlines()
+    check(lines, f"browser printed nothing: {res.stderr[-2000:]}")
+    r = json.loads(lines[-1])
+    check(r["ok"] and res.returncode == 0, f"browser: {r} {res.stderr[-1000:]}")
+    check(r["first"] != r["second"] and r["health"] == "gap", f"browser saw {r}")
+    check(os.path.getsize(shot) > 10000, "screenshot written")
+    check(r["tripped"] == "done: changed; kill switch reduce-only", f"button result {r['tripped']}")
+    with open(audit) as f:
+        lines = [json.loads(line) for line in f]
+    check([(l["action"], l["result"]) for l in lines] ==
+          [("risk kill-switch reduce-only", "done"), ("risk kill-switch off", "done")], f"audit {lines}")
+    print(f"ok: dashboard: {r}; screenshot {shot}")
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run("gateway_browser_test", main, ("--gateway", "--fake", "--node", "--node-modules", "--work")))

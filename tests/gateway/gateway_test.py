@@ -3,18 +3,16 @@
 
 Expected values are computed here from the fake engine's published formulas (see the comment
 at the top of fake_engine.cpp), never from the gateway's own code."""
-import argparse
 import datetime
 import json
 import os
 import re
-import shutil
 import signal
 import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from gwtest import Failure, Procs, check, get_json, request, start_fake, start_gateway, wait_for, write_config  # noqa: E402
+from gwtest import check, get_json, poll, request, run, start_fake, start_gateway, write_config  # noqa: E402
 
 BASE = {"binance-spot:BTCUSDT": 6183763, "coinbase:ETH-USD": 345012}
 
@@ -80,7 +78,7 @@ def test_rest(port, fake_pid):
     # The quotes change over time (the fake steps every 20 ms).
     first = get_json(port, "/api/quotes/binance-spot/BTCUSDT")
     expect_quote(first)
-    later = wait_for(lambda: (lambda q: q if q["update_id"] > first["update_id"] else None)(
+    later = poll(lambda: (lambda q: q if q["update_id"] > first["update_id"] else None)(
         get_json(port, "/api/quotes/binance-spot/BTCUSDT")), "the quote to change")
     expect_quote(later)
     expect_quote(get_json(port, "/api/quotes/coinbase/eth-usd"))  # symbol case-insensitive
@@ -204,7 +202,7 @@ def test_portfolio(port):
     check(p["updated"] == iso(p["updated_unix_ns"]), "portfolio time")
     # realized + unrealized - fees = equity - initial capital
     check(close(p["realized"] + p["unrealized"] - p["fees"], p["equity"] - p["initial_capital"]), "P&L identity")
-    later = wait_for(lambda: (lambda q: q if q["fills"] > p["fills"] else None)(get_json(port, "/api/portfolio")["portfolio"]),
+    later = poll(lambda: (lambda q: q if q["fills"] > p["fills"] else None)(get_json(port, "/api/portfolio")["portfolio"]),
                      "the portfolio to change")
     _, want = expected_risk(later["fills"] - 3)
     check(close(later["equity"], want["equity"]), f"later portfolio {later}")
@@ -220,7 +218,7 @@ def test_portfolio(port):
     check(pos[2]["updated"] is None and pos[0]["updated"] == iso(pos[0]["updated_unix_ns"]), "position times")
 
     # Fills: one per 10 steps; fill n = order n.
-    doc = wait_for(lambda: (lambda d: d if d["written"] >= 3 else None)(get_json(port, "/api/fills")), "three fills")
+    doc = poll(lambda: (lambda d: d if d["written"] >= 3 else None)(get_json(port, "/api/fills")), "three fills")
     fills = doc["fills"]
     check(len(fills) == min(doc["written"], 64) and fills[0]["order_id"] == doc["written"], f"fills {doc['written']} {fills[:2]}")
     for j, f in enumerate(fills):
@@ -296,34 +294,34 @@ def test_risk_controls(port, audit, token):
               f"kill-switch {body}: {s} {ack}")
 
     post({"enabled": True, "mode": "halt"}, "changed; kill switch halt", "risk kill-switch halt")
-    r = wait_for(lambda: (lambda r: r if r["kill_switch"]["tripped"] else None)(risk_doc(port)), "the kill switch tripped")
+    r = poll(lambda: (lambda r: r if r["kill_switch"]["tripped"] else None)(risk_doc(port)), "the kill switch tripped")
     ks = r["kill_switch"]
     check(ks["mode"] == "halt" and ks["cause"] == "command" and ks["trips"] == trips0 + 1 and ks["since"] == iso(ks["since_unix_ns"]),
           f"tripped: {ks}")
     # The engine refuses orders while tripped: its kill_switch refusal counter grows.
     seen = r["refusals"]["kill_switch"]
-    wait_for(lambda: risk_doc(port)["refusals"]["kill_switch"] > seen, "kill-switch refusals")
+    poll(lambda: risk_doc(port)["refusals"]["kill_switch"] > seen, "kill-switch refusals")
     ev = get_json(port, "/api/events?limit=10")["events"]
     check(any(e["kind"] == "risk" and e["text"] == "kill switch tripped: command, mode halt" for e in ev), f"risk event {ev}")
-    wait_for(lambda: parse_metrics(request(port, "GET", "/metrics")[2].decode())["qf_kill_switch_tripped"] == 1, "metric")
+    poll(lambda: parse_metrics(request(port, "GET", "/metrics")[2].decode())["qf_kill_switch_tripped"] == 1, "metric")
     post({"enabled": True, "mode": "reduce-only"}, "changed; kill switch reduce-only", "risk kill-switch reduce-only")
-    r = wait_for(lambda: (lambda r: r if r["kill_switch"]["mode"] == "reduce-only" else None)(risk_doc(port)), "reduce-only")
+    r = poll(lambda: (lambda r: r if r["kill_switch"]["mode"] == "reduce-only" else None)(risk_doc(port)), "reduce-only")
     check(r["kill_switch"]["since_unix_ns"] == ks["since_unix_ns"] and r["kill_switch"]["trips"] == trips0 + 1
           and r["kill_switch"]["cause"] == "command", f"a mode change keeps the trip: {r['kill_switch']}")
     post({"enabled": True, "mode": "flatten"}, "changed; kill switch flatten", "risk kill-switch flatten")
-    wait_for(lambda: risk_doc(port)["kill_switch"]["mode"] == "flatten", "flatten")
-    m = wait_for(lambda: (lambda m: m if m['qf_kill_switch_mode{mode="flatten"}'] == 1 else None)(
+    poll(lambda: risk_doc(port)["kill_switch"]["mode"] == "flatten", "flatten")
+    m = poll(lambda: (lambda m: m if m['qf_kill_switch_mode{mode="flatten"}'] == 1 else None)(
         parse_metrics(request(port, "GET", "/metrics")[2].decode())), "flatten metric")
     check(m['qf_kill_switch_cause{cause="command"}'] == 1 and m["qf_kill_switch_trips_total"] == trips0 + 1, "cause metric")
     post({"enabled": False}, "changed; kill switch none", "risk kill-switch off")
-    wait_for(lambda: not risk_doc(port)["kill_switch"]["tripped"], "kill switch released")
+    poll(lambda: not risk_doc(port)["kill_switch"]["tripped"], "kill switch released")
     post({"enabled": True}, "changed; kill switch halt", "risk kill-switch halt")  # mode defaults to halt
-    wait_for(lambda: risk_doc(port)["kill_switch"]["trips"] == trips0 + 2, "second trip")
+    poll(lambda: risk_doc(port)["kill_switch"]["trips"] == trips0 + 2, "second trip")
     s, _, b = request(port, "POST", "/api/risk/reset", headers={"X-Admin-Token": token})
     ack = json.loads(b)
     check(s == 200 and ack["result"] == "done" and ack["text"] == "changed; kill switch none" and ack["action"] == "risk reset",
           f"reset: {s} {ack}")
-    r = wait_for(lambda: (lambda r: r if not r["kill_switch"]["tripped"] else None)(risk_doc(port)), "reset")
+    r = poll(lambda: (lambda r: r if not r["kill_switch"]["tripped"] else None)(risk_doc(port)), "reset")
     check(r["kill_switch"]["cause"] == "none" and r["kill_switch"]["since"] is None, f"after reset {r['kill_switch']}")
     s, _, b = request(port, "POST", "/api/risk/reset", headers=tok, body=b"{}")
     check(s == 200 and json.loads(b)["text"] == "unchanged; kill switch none", f"reset again: {s} {b!r}")
@@ -490,7 +488,7 @@ def test_controls(procs, args, instance, port, audit, token):
     ev = get_json(port, "/api/events?limit=5")["events"]
     check(any(e["kind"] == "resync" and e["instrument"] == "binance-spot:BTCUSDT" and e["text"] == "resync by gateway 127.0.0.1"
               for e in ev), f"resync event {ev}")
-    wait_for(lambda: get_json(port, "/api/feeds")["feeds"]["feeds"][0]["resyncs"] == 1, "feed resync counter")
+    poll(lambda: get_json(port, "/api/feeds")["feeds"]["feeds"][0]["resyncs"] == 1, "feed resync counter")
     s, _, b = request(port, "POST", "/api/control/resync/coinbase/ETH-USD", headers={"X-Admin-Token": token}, body=b'{"why":"test"}')
     check(s == 200 and json.loads(b)["result"] == "done", f"resync with a body: {s} {b!r}")
     s, _, b = request(port, "POST", "/api/control/resync/binance-spot/NOPE", headers={"X-Admin-Token": token})
@@ -515,7 +513,7 @@ def test_controls(procs, args, instance, port, audit, token):
     # A second producer on the same control queue is refused while the first lives.
     cfg2 = os.path.join(args.work, "second.toml")
     write_config(cfg2, instance, os.path.join(args.work, "audit2.jsonl"))
-    g2, port2 = start_gateway(procs, args.gateway, cfg2, env_token=token)
+    g2, port2 = start_gateway(procs, args.gateway, cfg2, token=token)
     s, _, b = request(port2, "POST", "/api/control/kill", headers={"X-Admin-Token": token})
     check(s == 503 and "producer slot held" in json.loads(b)["error"], f"second producer: {s} {b!r}")
     # No token configured at all: 403 saying why.
@@ -541,7 +539,7 @@ def test_timeout(procs, args):
     cfg = os.path.join(args.work, "timeout.toml")
     write_config(cfg, inst, audit, admin_token_file=tok)
     g, port = start_gateway(procs, args.gateway, cfg, extra=("--control-timeout-ms", "300"))
-    wait_for(lambda: json.loads(request(port, "GET", "/api/health")[2])["status"] == "running", "timeout engine running")
+    poll(lambda: json.loads(request(port, "GET", "/api/health")[2])["status"] == "running", "timeout engine running")
     s, _, b = request(port, "POST", "/api/control/resync/binance-spot/BTCUSDT", headers={"X-Admin-Token": "file-token"})
     check(s == 504 and "300 ms" in json.loads(b)["error"], f"timeout: {s} {b!r}")
     check([l["result"] for l in audit_lines(audit)] == ["timeout"], "audit of the timeout")
@@ -568,16 +566,16 @@ def health(port):
 
 def test_life_cycle(procs, args, instance, port, fake, token):
     os.kill(fake.pid, signal.SIGSTOP)
-    wait_for(lambda: health(port)["status"] == "stalled", "stalled engine")
+    poll(lambda: health(port)["status"] == "stalled", "stalled engine")
     os.kill(fake.pid, signal.SIGCONT)
-    wait_for(lambda: health(port)["status"] == "running", "engine running again")
+    poll(lambda: health(port)["status"] == "running", "engine running again")
     gen = get_json(port, "/api/health")["generation"]
     procs.stop(fake)
-    wait_for(lambda: health(port)["status"] == "stopped", "stopped engine")
+    poll(lambda: health(port)["status"] == "stopped", "stopped engine")
     check(request(port, "GET", "/api/health")[0] == 503, "a stopped engine is 503")
     check(get_json(port, "/api/quotes")["engine"] == "stopped", "quotes say stopped")
     fake2 = start_fake(procs, args.fake, instance)
-    h = wait_for(lambda: (lambda h: h if h["status"] == "running" and h["generation"] > gen else None)(
+    h = poll(lambda: (lambda h: h if h["status"] == "running" and h["generation"] > gen else None)(
         health(port)),
         "restarted engine")
     check(h["generation"] == gen + 1 and h["engine_pid"] == fake2.pid, f"restart: {h}")
@@ -587,56 +585,39 @@ def test_life_cycle(procs, args, instance, port, fake, token):
     return fake2
 
 
-def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--gateway", required=True)
-    ap.add_argument("--fake", required=True)
-    ap.add_argument("--promtool", required=True)
-    ap.add_argument("--work", required=True)
-    ap.add_argument("--web-root", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "../../gateway/web"))
-    args = ap.parse_args()
-    shutil.rmtree(args.work, ignore_errors=True)
-    os.makedirs(args.work)
+def main(args, procs):
     instance = f"gwt{os.getpid()}"
     token = "t0ken-" + os.urandom(8).hex()
     audit = os.path.join(args.work, "audit.jsonl")
     cfg = os.path.join(args.work, "gateway.toml")
     write_config(cfg, instance, audit, stall_after_ms=300)
-    procs = Procs()
-    try:
-        # The gateway starts before the engine: "awaiting".
-        gw, port = start_gateway(procs, args.gateway, cfg, env_token=token)
-        h = get_json(port, "/api/health", expect=503)
-        check(h["status"] == "awaiting" and h["mode"] is None, f"before the engine: {h}")
-        check(get_json(port, "/api/quotes")["quotes"] == [], "no quotes before the engine")
-        check(get_json(port, "/api/portfolio")["portfolio"] is None and get_json(port, "/api/risk")["risk"] is None
-              and get_json(port, "/api/positions")["positions"] == [] and get_json(port, "/api/fills")["fills"] == [],
-              "no portfolio before the engine")
-        check(get_json(port, "/api/quotes/binance-spot/BTCUSDT", expect=503)["error"].startswith("awaiting"), "503")
-        fake = start_fake(procs, args.fake, instance)
-        wait_for(lambda: json.loads(request(port, "GET", "/api/health")[2])["status"] == "running", "engine running")
-        steps = [("rest", lambda: test_rest(port, fake.pid)), ("errors", lambda: test_errors(port)),
-                 ("static", lambda: test_static(port, args.web_root)), ("metrics", lambda: test_metrics(port, args.promtool)),
-                 ("read-only", lambda: test_read_only(gw.pid, instance)),
-                 ("portfolio", lambda: test_portfolio(port)), ("risk", lambda: test_risk_get(port)),
-                 ("controls", lambda: test_controls(procs, args, instance, port, audit, token)),
-                 ("risk controls", lambda: test_risk_controls(port, audit, token)),
-                 ("timeout", lambda: test_timeout(procs, args)),
-                 ("life cycle", lambda: test_life_cycle(procs, args, instance, port, fake, token))]
-        for name, step in steps:
-            step()
-            print(f"ok: {name}")
-        check(gw.poll() is None, "the gateway is still running")
-        procs.stop(gw)
-        check(gw.returncode == 0, f"gateway exit status {gw.returncode}: {gw.stderr.read()}")
-    except Failure as e:
-        print(f"FAIL: {e}")
-        return 1
-    finally:
-        procs.close()
-    print("gateway_test: all passed")
-    return 0
+    # The gateway starts before the engine: "awaiting".
+    gw, port = start_gateway(procs, args.gateway, cfg, token=token)
+    h = get_json(port, "/api/health", expect=503)
+    check(h["status"] == "awaiting" and h["mode"] is None, f"before the engine: {h}")
+    check(get_json(port, "/api/quotes")["quotes"] == [], "no quotes before the engine")
+    check(get_json(port, "/api/portfolio")["portfolio"] is None and get_json(port, "/api/risk")["risk"] is None
+          and get_json(port, "/api/positions")["positions"] == [] and get_json(port, "/api/fills")["fills"] == [],
+          "no portfolio before the engine")
+    check(get_json(port, "/api/quotes/binance-spot/BTCUSDT", expect=503)["error"].startswith("awaiting"), "503")
+    fake = start_fake(procs, args.fake, instance)
+    poll(lambda: json.loads(request(port, "GET", "/api/health")[2])["status"] == "running", "engine running")
+    steps = [("rest", lambda: test_rest(port, fake.pid)), ("errors", lambda: test_errors(port)),
+             ("static", lambda: test_static(port, args.web_root)), ("metrics", lambda: test_metrics(port, args.promtool)),
+             ("read-only", lambda: test_read_only(gw.pid, instance)),
+             ("portfolio", lambda: test_portfolio(port)), ("risk", lambda: test_risk_get(port)),
+             ("controls", lambda: test_controls(procs, args, instance, port, audit, token)),
+             ("risk controls", lambda: test_risk_controls(port, audit, token)),
+             ("timeout", lambda: test_timeout(procs, args)),
+             ("life cycle", lambda: test_life_cycle(procs, args, instance, port, fake, token))]
+    for name, step in steps:
+        step()
+        print(f"ok: {name}")
+    check(gw.poll() is None, "the gateway is still running")
+    procs.stop(gw)
+    check(gw.returncode == 0, f"gateway exit status {gw.returncode}: {gw.log()}")
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run("gateway_test", main, ("--gateway", "--fake", "--promtool", "--work"),
+                 {"--web-root": os.path.join(os.path.dirname(os.path.abspath(__file__)), "../../gateway/web")}))

@@ -2,17 +2,15 @@
 """qf-gateway WebSocket streaming against the fake engine: rate limit and content (node `ws`
 client), protocol errors, 200 concurrent subscribers, and a client that never reads (raw
 socket with a tiny receive buffer) is bounded and cut off."""
-import argparse
 import base64
 import json
 import os
-import shutil
 import socket
 import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from gwtest import Failure, Procs, check, request, start_fake, start_gateway, wait_for, write_config  # noqa: E402
+from gwtest import check, poll, request, run, start_fake, start_gateway, write_config  # noqa: E402
 
 HZ = 20.0
 CLIENT_BUFFER = 65536
@@ -73,8 +71,8 @@ def stuck_client(port, gw_pid):
     s.sendall(frame)
     rss0 = vm_rss_kib(gw_pid)
     before = metrics(port)["qf_gateway_ws_slow_disconnects_total"]
-    wait_for(lambda: metrics(port)["qf_gateway_ws_slow_disconnects_total"] > before, "the stuck client to be cut off",
-             timeout=120, interval=0.2)
+    poll(lambda: metrics(port)["qf_gateway_ws_slow_disconnects_total"] > before, "the stuck client to be cut off",
+         timeout=120, interval=0.2)
     m = metrics(port)
     check(m["qf_gateway_ws_updates_skipped_total"] > 0, "the stuck client skipped updates")
     growth = vm_rss_kib(gw_pid) - rss0
@@ -96,50 +94,35 @@ def stuck_client(port, gw_pid):
     return {"rss_growth_kib": growth, "drained_bytes": total}
 
 
-def main():
-    ap = argparse.ArgumentParser()
-    for a in ("--gateway", "--fake", "--node", "--node-modules", "--work"):
-        ap.add_argument(a, required=True)
-    args = ap.parse_args()
-    shutil.rmtree(args.work, ignore_errors=True)
-    os.makedirs(args.work)
+def main(args, procs):
     instance = f"gwws{os.getpid()}"
     cfg = os.path.join(args.work, "gateway.toml")
     write_config(cfg, instance, os.path.join(args.work, "audit.jsonl"), push_hz=HZ, client_buffer_bytes=CLIENT_BUFFER)
-    procs = Procs()
-    try:
-        start_fake(procs, args.fake, instance)
-        gw, port = start_gateway(procs, args.gateway, cfg)
-        wait_for(lambda: json.loads(request(port, "GET", "/api/health")[2])["status"] == "running", "engine running")
+    start_fake(procs, args.fake, instance)
+    gw, port = start_gateway(procs, args.gateway, cfg)
+    poll(lambda: json.loads(request(port, "GET", "/api/health")[2])["status"] == "running", "engine running")
 
-        r = result(node(args, "rate", port, HZ))
-        print(f"ok: rate: {r}")
-        r = result(node(args, "errors", port))
-        print(f"ok: errors: {r}")
+    r = result(node(args, "rate", port, HZ))
+    print(f"ok: rate: {r}")
+    r = result(node(args, "errors", port))
+    print(f"ok: errors: {r}")
 
-        many = node(args, "many", port, 200)
-        r = result(many)
-        m = metrics(port)
-        check(m["qf_gateway_ws_clients"] >= 200, f"gateway counts {m['qf_gateway_ws_clients']} clients")
-        many.stdin.write("done\n")
-        many.stdin.flush()
-        many.wait(timeout=60)
-        wait_for(lambda: metrics(port)["qf_gateway_ws_clients"] == 0, "all 200 clients gone")
-        print(f"ok: 200 subscribers: {r}")
+    many = node(args, "many", port, 200)
+    r = result(many)
+    m = metrics(port)
+    check(m["qf_gateway_ws_clients"] >= 200, f"gateway counts {m['qf_gateway_ws_clients']} clients")
+    many.stdin.write("done\n")
+    many.stdin.flush()
+    many.wait(timeout=60)
+    poll(lambda: metrics(port)["qf_gateway_ws_clients"] == 0, "all 200 clients gone")
+    print(f"ok: 200 subscribers: {r}")
 
-        r = stuck_client(port, gw.pid)
-        print(f"ok: stuck client cut off: {r}")
-        # The gateway still serves everyone else.
-        r = result(node(args, "rate", port, HZ))
-        check(gw.poll() is None, "gateway alive")
-    except Failure as e:
-        print(f"FAIL: {e}")
-        return 1
-    finally:
-        procs.close()
-    print("gateway_ws_test: all passed")
-    return 0
+    r = stuck_client(port, gw.pid)
+    print(f"ok: stuck client cut off: {r}")
+    # The gateway still serves everyone else.
+    r = result(node(args, "rate", port, HZ))
+    check(gw.poll() is None, "gateway alive")
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run("gateway_ws_test", main, ("--gateway", "--fake", "--node", "--node-modules", "--work")))

@@ -6,39 +6,29 @@ Covers --json and --once, waiting for an absent engine, an engine restart (stopp
 new generation), and the interactive screen under tmux (keys, resize, q exits with 0).
 Every wait is a bounded poll of a condition, never a sleep standing in for it.
 """
-import json
+import functools
 import os
 import subprocess
 import sys
-import tempfile
-import time
 import unittest
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "common"))
+import qf_testkit  # noqa: E402
+from qf_testkit import case_procs, remove_segments  # noqa: E402
 
 MONITOR = STATE_PUBLISHER = None
 WAIT_S = 20.0
-
-
-def poll(condition, what, timeout=WAIT_S):
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = condition()
-        if last:
-            return last
-        time.sleep(0.02)
-    raise AssertionError(f"timed out waiting for {what}; last value: {last!r}")
+poll = functools.partial(qf_testkit.poll, timeout=WAIT_S, interval=0.02)
 
 
 def monitor_json(instance):
-    out = subprocess.run([MONITOR, "--instance", instance, "--json"], check=True, capture_output=True, text=True,
-                         timeout=WAIT_S)
-    return json.loads(out.stdout)
+    return qf_testkit.monitor_json(MONITOR, instance, timeout=WAIT_S)
 
 
 class Publisher:
-    def __init__(self, instance):
-        self.proc = subprocess.Popen([STATE_PUBLISHER, instance], stdout=subprocess.PIPE, text=True)
-        line = self.proc.stdout.readline()
+    def __init__(self, procs, instance):
+        self.proc = procs.start([STATE_PUBLISHER, instance], name="state_publisher")
+        line = self.proc.first_line("the publisher's first line", timeout=WAIT_S)
         assert line.strip() == "ready", f"publisher said {line!r}"
 
     def stop(self):
@@ -46,20 +36,11 @@ class Publisher:
         assert self.proc.wait(timeout=WAIT_S) == 0
 
 
-def unlink(instance):
-    try:
-        os.unlink(f"/dev/shm/qf.{instance}.state")
-    except FileNotFoundError:
-        pass
-
-
 class MonitorTest(unittest.TestCase):
     def setUp(self):
         self.instance = f"mon-{os.getpid()}-{self._testMethodName[-20:]}"
-        unlink(self.instance)
-
-    def tearDown(self):
-        unlink(self.instance)
+        remove_segments(self.instance)
+        self.procs = case_procs(self, instance=self.instance)
 
     def test_should_report_awaiting_when_no_engine_runs(self):
         doc = monitor_json(self.instance)
@@ -67,7 +48,7 @@ class MonitorTest(unittest.TestCase):
         self.assertIn("no such segment", doc["message"])
 
     def test_should_show_the_published_instruments_counters_and_percentiles(self):
-        pub = Publisher(self.instance)
+        pub = Publisher(self.procs, self.instance)
         try:
             doc = monitor_json(self.instance)
             self.assertEqual(doc["status"], "running")
@@ -122,11 +103,11 @@ class MonitorTest(unittest.TestCase):
             pub.stop()
 
     def test_should_show_stopped_then_the_new_generation_when_the_engine_restarts(self):
-        pub = Publisher(self.instance)
+        pub = Publisher(self.procs, self.instance)
         first = monitor_json(self.instance)
         pub.stop()
         self.assertEqual(monitor_json(self.instance)["status"], "stopped")
-        pub = Publisher(self.instance)
+        pub = Publisher(self.procs, self.instance)
         try:
             second = monitor_json(self.instance)
             self.assertEqual(second["status"], "running")
@@ -137,9 +118,9 @@ class MonitorTest(unittest.TestCase):
     def test_should_draw_quotes_and_histograms_redraw_on_resize_and_quit_on_q(self):
         server = f"qf-mon-{os.getpid()}"
         tmux = ["tmux", "-L", server]
-        pub = Publisher(self.instance)
+        pub = Publisher(self.procs, self.instance)
         try:
-            status_file = os.path.join(tempfile.mkdtemp(), "status")
+            status_file = os.path.join(self.procs.work, "status")
             # The pane records the monitor's exit status itself: nothing depends on tmux keeping a
             # dead pane around.
             subprocess.run(tmux + ["new-session", "-d", "-x", "150", "-y", "50", "-s", "m",

@@ -16,6 +16,7 @@ import unittest
 from decimal import Decimal
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "common"))
+from qf_testkit import case_procs  # noqa: E402
 from venue_client import Closed, WsClient, http_request, start_venue  # noqa: E402
 
 VENUE = CAPTURES = None
@@ -44,8 +45,11 @@ def top(book):
 
 
 class VenueCase(unittest.TestCase):
+    def setUp(self):
+        self.procs = case_procs(self)
+
     def start(self, *args):
-        v = start_venue(VENUE, *args)
+        v = start_venue(self.procs, VENUE, *args)
         self.addCleanup(self.stop, v)
         return v
 
