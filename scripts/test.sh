@@ -57,18 +57,22 @@ run_ctest() {
   return $rc
 }
 
-# label_targets DIR LABEL: the executables (CMake targets, named as their files in DIR/bin) that
-# the tests with LABEL run, read from ctest's own listing of a configured tree.
+# label_targets DIR LABEL: the executables that the tests with LABEL run, as CMake targets of the
+# configured (not yet built) tree DIR: a test's command when ctest can resolve it, else its name
+# (qf_test names a test after its executable), kept only when DIR has a target of that name.
 label_targets() {
+  local known
+  known=$(ninja -C "$1" -t targets all | sed -E 's/:.*//')
   (cd "$1" && ctest --show-only=json-v1 -L "$2") | python3 -c '
 import json, os, sys
-bin_dir = os.path.realpath(sys.argv[1]) + "/bin/"
+known = set(sys.argv[1].split())
 names = set()
 for test in json.load(sys.stdin)["tests"]:
-    for arg in test.get("command", []):
-        if os.path.realpath(arg).startswith(bin_dir):
-            names.add(os.path.basename(arg))
-print(" ".join(sorted(names)))' "$1"
+    for candidate in [os.path.basename(a) for a in test.get("command") or []] + [test["name"]]:
+        if candidate in known:
+            names.add(candidate)
+            break
+print(" ".join(sorted(names)))' "$known"
 }
 
 # sanitizer_pass SANITIZE DIR LABEL NAME=VALUE...: builds only LABEL's executables under SANITIZE and runs
