@@ -20,7 +20,7 @@
 #include <utility>
 #include <vector>
 
-#include "qf/core/order_book.hpp" // core::Level
+#include "qf/core/event.hpp"
 #include "qf/feeds/padded_buffer.hpp"
 #include "qf/feeds/parse_result.hpp"
 #include "qf/ipc/fixed_point.hpp"
