@@ -143,10 +143,8 @@ void Session::on_open(Conn& c) {
 }
 
 void Session::on_message(Conn& c, PaddedView frame, std::uint64_t recv_ticks) {
-  core_.on_frame(frame);
   Message m;
-  if (const ParseResult r = c.parser.parse(frame, m); r != ParseResult::ok) {
-    core_.on_parse_failure(r, frame);
+  if (!core_.parse(c.parser, frame, m)) {
     return;
   }
   switch (m.kind) {

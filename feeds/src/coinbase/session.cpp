@@ -114,10 +114,8 @@ void Session::on_open() {
 
 void Session::on_message(PaddedView frame, std::uint64_t recv_ticks) {
   Conn& c = *conn_;
-  core_.on_frame(frame);
   Message m;
-  if (const ParseResult r = c.parser.parse(frame, m); r != ParseResult::ok) {
-    core_.on_parse_failure(r, frame);
+  if (!core_.parse(c.parser, frame, m)) {
     return;
   }
   switch (m.kind) {

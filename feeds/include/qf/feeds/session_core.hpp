@@ -52,7 +52,18 @@ public:
   void log(LogLevel level, const std::string& text) { log_.sampled(level, text, now_); }
   void log_always(LogLevel level, std::string_view text) const { log_.always(level, text); }
 
-  // A data frame arrived: counted (messages, bytes) and handed to the recorder.
+  // A data frame arrived: counted (messages, bytes), recorded and parsed into `m` by the venue's
+  // parser; false when it did not parse (the failure went down the parse-error path).
+  template <class Parser, class Message>
+  [[nodiscard]] bool parse(Parser& parser, PaddedView frame, Message& m) {
+    on_frame(frame);
+    const ParseResult r = parser.parse(frame, m);
+    if (r != ParseResult::ok) {
+      on_parse_failure(r, frame);
+      return false;
+    }
+    return true;
+  }
   void on_frame(PaddedView frame) noexcept;
   // The parse-error path of every session.
   void on_parse_failure(ParseResult r, PaddedView frame);
