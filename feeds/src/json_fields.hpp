@@ -20,7 +20,7 @@
 #include <utility>
 #include <vector>
 
-#include "qf/core/order_book.hpp" // core::Level
+#include "qf/core/event.hpp"
 #include "qf/feeds/padded_buffer.hpp"
 #include "qf/feeds/parse_result.hpp"
 #include "qf/ipc/fixed_point.hpp"
@@ -254,9 +254,19 @@ struct ParserState {
     return ParseResult::ok;
   }
 
-  // Anything after the root object ("{...}{...}", "{...} x") is malformed: at the end of the
-  // document simdjson reports no current location.
-  [[nodiscard]] static ParseResult end_of(od::document& doc) noexcept {
+  // The whole document: open(), every field of the root object through on_field (see
+  // read_fields), and nothing after it: trailing content ("{...}{...}", "{...} x") is malformed
+  // (at the end of the document simdjson reports no current location).
+  template <typename OnField>
+  [[nodiscard]] ParseResult read_document(PaddedView input, OnField&& on_field) noexcept {
+    od::document doc;
+    od::object root;
+    if (const ParseResult r = open(input, doc, root); r != ParseResult::ok) {
+      return r;
+    }
+    if (const ParseResult r = read_fields(root, on_field); r != ParseResult::ok) {
+      return r;
+    }
     if (const char* rest = nullptr; doc.current_location().get(rest) == simdjson::SUCCESS) {
       return ParseResult::malformed_json;
     }

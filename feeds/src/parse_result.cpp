@@ -22,12 +22,12 @@ constexpr std::array<std::string_view, kParseResults> kNames = {
     "unknown_message",
 };
 static_assert(static_cast<std::size_t>(ParseResult::unknown_message) + 1 == kParseResults);
+static_assert(kNames.back() == "unknown_message", "one name per code");
 
 } // namespace
 
 std::string_view to_string(ParseResult result) noexcept {
-  const auto i = static_cast<std::size_t>(result);
-  return i < kNames.size() ? kNames[i] : std::string_view("?");
+  return detail::name_of(kNames, result);
 }
 
 } // namespace qf::feeds

@@ -1,3 +1,4 @@
+#include "qf/core/order_book.hpp"
 #include "qf/feeds/binance/book_sync.hpp"
 #include "qf/feeds/binance/parser.hpp"
 #include "qf/feeds/capture.hpp"

@@ -1,3 +1,4 @@
+#include "qf/core/order_book.hpp"
 #include "qf/feeds/coinbase/book_sync.hpp"
 #include "qf/feeds/coinbase/parser.hpp"
 #include "qf/feeds/capture.hpp"

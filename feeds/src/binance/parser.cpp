@@ -112,29 +112,13 @@ const ParserConfig& checked(const ParserConfig& config) {
 // Names
 
 std::string_view to_string(MessageKind kind) noexcept {
-  switch (kind) {
-  case MessageKind::none:
-    return "none";
-  case MessageKind::book_ticker:
-    return "book_ticker";
-  case MessageKind::trade:
-    return "trade";
-  case MessageKind::agg_trade:
-    return "agg_trade";
-  case MessageKind::depth_update:
-    return "depth_update";
-  case MessageKind::depth_snapshot:
-    return "depth_snapshot";
-  case MessageKind::server_shutdown:
-    return "server_shutdown";
-  case MessageKind::subscription_ack:
-    return "subscription_ack";
-  case MessageKind::error:
-    return "error";
-  case MessageKind::kline:
-    return "kline";
-  }
-  return "?";
+  static constexpr std::array<std::string_view, kMessageKinds> kNames = {
+      "none",         "book_ticker",    "trade",           "agg_trade",
+      "depth_update", "depth_snapshot", "server_shutdown", "subscription_ack",
+      "error",        "kline",
+  };
+  static_assert(kNames.back() == "kline", "one name per kind");
+  return detail::name_of(kNames, kind);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -310,16 +294,9 @@ ParseResult Parser::parse(PaddedView input, Message& out, std::string_view snaps
 ParseResult Parser::parse_impl(PaddedView input, Message& out, std::string_view snapshot_symbol) noexcept {
   out = Message{};
   Impl& im = *impl_;
-  od::document doc;
-  od::object root;
-  if (const ParseResult r = im.open(input, doc, root); r != ParseResult::ok) {
-    return r;
-  }
   Fields f;
-  if (const ParseResult r = im.read_object(root, f, true); r != ParseResult::ok) {
-    return r;
-  }
-  if (const ParseResult r = detail::ParserState::end_of(doc); r != ParseResult::ok) {
+  const auto field = [&](std::string_view key, od::value& v) noexcept { return im.read_field(key, v, f, true); };
+  if (const ParseResult r = im.read_document(input, field); r != ParseResult::ok) {
     return r;
   }
   out.stream = f.stream;

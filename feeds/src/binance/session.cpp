@@ -4,14 +4,11 @@
 #include <cctype>
 #include <stdexcept>
 
-#include "qf/feeds/emitters.hpp"
-
 namespace qf::feeds::binance {
 
 namespace {
 
 constexpr std::uint64_t kMs = 1'000'000;
-constexpr std::uint64_t kLongLivedNs = 30'000 * kMs; // a connection this old resets the backoff
 constexpr std::uint64_t kSnapshotRetryNs = 1'000 * kMs;
 constexpr std::uint64_t kDefaultBackOffNs = 60'000 * kMs; // 429 / 418 without Retry-After
 
@@ -40,39 +37,29 @@ struct Session::Conn final : net::WsConnection::Handler {
   Session& session;
   net::WsConnection ws;
   Parser parser;
+  Reconnector reconnector;
   std::vector<std::size_t> members; // instrument indices
   std::string path;
-  std::uint64_t next_connect_ns = 0;
-  std::uint32_t attempt = 0;
-  bool ever_opened = false;
-  bool reconnect_at_once = false;
-  bool stale = false;
 
   Conn(Session& s, const ParserConfig& pc)
-      : session(s), ws(s.loop_, *this, pc.max_message_bytes), parser(pc) {}
+      : session(s), ws(s.loop_, *this, pc.max_message_bytes), parser(pc), reconnector(s.config_, s.core_.rng()) {}
 
   void on_open() override { session.on_open(*this); }
   void on_message(PaddedView frame, std::uint64_t recv_ticks) override { session.on_message(*this, frame, recv_ticks); }
   void on_oversized(std::size_t bytes) override {
-    ++session.counters_.oversized;
-    ++session.counters_.parse_errors;
-    session.log_sampled(LogLevel::error, session.config_.name + ": frame of " + std::to_string(bytes) +
-                                             " bytes over max_frame_bytes: resyncing the connection's books");
+    session.core_.on_oversized(bytes, "resyncing the connection's books");
     for (const std::size_t i : members) {
       (void)session.resync(session.instruments_[i]->spec.id);
     }
   }
-  void on_binary() override {
-    ++session.counters_.parse_errors;
-    session.log_sampled(LogLevel::warn, session.config_.name + ": unexpected binary frame dropped");
-  }
+  void on_binary() override { session.core_.on_binary(); }
   void on_closed(std::string_view reason) override { session.on_closed(*this, reason); }
 };
 
 Session::Session(const SessionConfig& config, std::vector<SessionInstrument> instruments, net::Loop& loop,
                  net::RestBudget& budget, EventSink sink, LogFn log)
-    : config_(config), loop_(loop), budget_(budget), sink_(sink), log_(config.name, std::move(log)),
-      rng_(config.seed != 0 ? config.seed : std::random_device{}()) {
+    : config_(config), loop_(loop), budget_(budget),
+      core_(config.name, sink, std::move(log), config.recorder, config.seed) {
   if (instruments.empty()) {
     throw std::invalid_argument(config.name + ": a session needs at least one instrument");
   }
@@ -116,83 +103,48 @@ Session::Session(const SessionConfig& config, std::vector<SessionInstrument> ins
 Session::~Session() = default;
 
 void Session::start() {
-  now_ = ipc::monotonic_ns();
+  core_.set_now(ipc::monotonic_ns());
   for (auto& c : conns_) {
     connect(*c);
   }
 }
 
 void Session::stop() {
-  stopping_ = true;
+  core_.stop();
   for (auto& c : conns_) {
     c->ws.close();
   }
 }
 
 void Session::connect(Conn& c) {
-  std::string why;
-  c.stale = false;
-  c.next_connect_ns = 0;
-  if (!c.ws.open(net::join(config_.ws, c.path), why)) {
-    log_sampled(LogLevel::warn, config_.name + ": " + why);
-    if (c.ws.idle() && c.next_connect_ns == 0) {
-      schedule_reconnect(c, false);
-    }
-  }
+  core_.connect(c.reconnector, c.ws, net::join(config_.ws, c.path));
 }
 
 void Session::on_open(Conn& c) {
-  if (c.ever_opened) {
-    ++counters_.reconnects;
-  }
-  c.ever_opened = true;
   const std::uint64_t ticks = loop_.clock().now();
-  if (config_.recorder != nullptr) {
-    (void)config_.recorder->ws_open(net::join(config_.ws, c.path).text());
-  }
-  log_.always(LogLevel::info, config_.name + ": connected, " + std::to_string(c.members.size()) + " instruments");
+  (void)core_.on_open(c.reconnector, net::join(config_.ws, c.path).text());
+  core_.log_always(LogLevel::info, config_.name + ": connected, " + std::to_string(c.members.size()) + " instruments");
   for (const std::size_t i : c.members) {
     Instrument& in = *instruments_[i];
     ++in.epoch;
     in.in_flight = false;
     in.stale = false;
-    in.last_update_ns = now_;
-    status(in, core::FeedStatus::connected, ticks);
-    status(in, core::FeedStatus::subscribed, ticks); // the combined-stream URL subscribes
+    in.last_update_ns = core_.now();
+    core_.status(in.spec.id, core::FeedStatus::connected, ticks);
+    core_.status(in.spec.id, core::FeedStatus::subscribed, ticks); // the combined-stream URL subscribes
     if (!in.ever_connected) {
       in.ever_connected = true;
       in.sync->start();
     } else {
-      in.sync->resync(ticks, sink_);
-      ++counters_.resyncs;
+      in.sync->resync(ticks, core_.sink());
+      ++core_.counters().resyncs;
     }
   }
-}
-
-void Session::status(const Instrument& in, core::FeedStatus s, std::uint64_t recv_ticks) {
-  emit_status(in.spec.id, s, 0, 0, recv_ticks, sink_);
 }
 
 void Session::on_message(Conn& c, PaddedView frame, std::uint64_t recv_ticks) {
-  ++counters_.messages;
-  counters_.bytes += frame.size;
-  if (config_.recorder != nullptr) {
-    (void)config_.recorder->frame(ipc::realtime_ns(), std::string_view(frame.data, frame.size));
-  }
   Message m;
-  const ParseResult r = c.parser.parse(frame, m);
-  if (r != ParseResult::ok) {
-    if (r == ParseResult::unknown_instrument) {
-      ++counters_.unknown_instrument;
-      ++counters_.drops;
-      return;
-    }
-    ++counters_.parse_errors;
-    std::string text = config_.name + ": dropped a frame (";
-    text.append(to_string(r));
-    text += "): ";
-    text.append(frame.data, std::min<std::size_t>(frame.size, 160));
-    log_sampled(LogLevel::warn, text);
+  if (!core_.parse(c.parser, frame, m)) {
     return;
   }
   switch (m.kind) {
@@ -201,38 +153,38 @@ void Session::on_message(Conn& c, PaddedView frame, std::uint64_t recv_ticks) {
     for (const std::size_t i : c.members) {
       if (instruments_[i]->spec.id == m.instrument) {
         Instrument& target = *instruments_[i];
-        const SyncOutcome o = target.sync->on_message(m, recv_ticks, sink_);
+        const SyncOutcome o = target.sync->on_message(m, recv_ticks, core_.sink());
         if (o == SyncOutcome::gap) {
-          ++counters_.gaps;
-          ++counters_.resyncs;
+          ++core_.counters().gaps;
+          ++core_.counters().resyncs;
         }
         if (o == SyncOutcome::applied || o == SyncOutcome::snapshot_applied) {
-          target.last_update_ns = now_;
+          target.last_update_ns = core_.now();
           if (target.stale && target.sync->state() == BookState::live) {
             target.stale = false;
-            status(target, core::FeedStatus::book_live, recv_ticks);
+            core_.status(target.spec.id, core::FeedStatus::book_live, recv_ticks);
           }
         }
         return;
       }
     }
-    ++counters_.drops;
+    ++core_.counters().drops;
     return;
   }
   case MessageKind::book_ticker:
   case MessageKind::trade:
   case MessageKind::agg_trade:
-    (void)emit_events(m, recv_ticks, sink_);
+    (void)emit_events(m, recv_ticks, core_.sink());
     return;
   case MessageKind::server_shutdown:
-    log_sampled(LogLevel::warn, config_.name + ": serverShutdown received: reconnecting now");
-    c.reconnect_at_once = true;
+    core_.log(LogLevel::warn, config_.name + ": serverShutdown received: reconnecting now");
+    c.reconnector.reconnect_at_once();
     c.ws.close();
     return;
   case MessageKind::error:
-    ++counters_.venue_errors;
-    log_sampled(LogLevel::error, config_.name + ": venue error " + std::to_string(m.error_code) + ": " +
-                                     std::string(m.error_msg));
+    ++core_.counters().venue_errors;
+    core_.log(LogLevel::error, config_.name + ": venue error " + std::to_string(m.error_code) + ": " +
+                                   std::string(m.error_msg));
     return;
   default:
     return; // subscription acks, klines
@@ -241,44 +193,21 @@ void Session::on_message(Conn& c, PaddedView frame, std::uint64_t recv_ticks) {
 
 void Session::on_closed(Conn& c, std::string_view reason) {
   const std::uint64_t ticks = loop_.clock().now();
-  log_.always(LogLevel::warn, config_.name + ": connection closed: " + std::string(reason));
+  core_.on_closed(c.reconnector, c.ws, reason);
   for (const std::size_t i : c.members) {
     Instrument& in = *instruments_[i];
     ++in.epoch; // a snapshot in flight belongs to the old connection
-    status(in, core::FeedStatus::disconnected, ticks);
+    core_.status(in.spec.id, core::FeedStatus::disconnected, ticks);
   }
-  if (stopping_) {
-    return;
-  }
-  const bool long_lived = c.ws.opened_mono_ns() != 0 && now_ - c.ws.opened_mono_ns() > kLongLivedNs;
-  if (long_lived) {
-    c.attempt = 0;
-  }
-  schedule_reconnect(c, c.reconnect_at_once);
-  c.reconnect_at_once = false;
-}
-
-void Session::schedule_reconnect(Conn& c, bool at_once) {
-  if (at_once) {
-    c.next_connect_ns = now_;
-    return;
-  }
-  // Full jitter: uniform in [0, min(max, min * 2^attempt)].
-  const std::uint64_t base = static_cast<std::uint64_t>(config_.reconnect_min_ms) * kMs;
-  const std::uint64_t cap = static_cast<std::uint64_t>(config_.reconnect_max_ms) * kMs;
-  const std::uint64_t ceiling = std::min(cap, base << std::min<std::uint32_t>(c.attempt, 30));
-  ++c.attempt;
-  std::uniform_int_distribution<std::uint64_t> jitter(0, ceiling);
-  c.next_connect_ns = now_ + std::max<std::uint64_t>(jitter(rng_), 1);
 }
 
 bool Session::resync(core::InstrumentId id) {
   for (auto& p : instruments_) {
     if (p->spec.id == id) {
-      p->sync->resync(loop_.clock().now(), sink_);
+      p->sync->resync(loop_.clock().now(), core_.sink());
       ++p->epoch; // an answer to an older request is not this resync's snapshot
       p->in_flight = false;
-      ++counters_.resyncs;
+      ++core_.counters().resyncs;
       return true;
     }
   }
@@ -286,49 +215,32 @@ bool Session::resync(core::InstrumentId id) {
 }
 
 void Session::tick(std::uint64_t now) {
-  now_ = now;
-  const std::uint64_t stale_ns = static_cast<std::uint64_t>(config_.stale_after_ms) * kMs;
-  const std::uint64_t age_ns = static_cast<std::uint64_t>(config_.max_connection_age_s) * 1'000 * kMs;
+  core_.set_now(now);
   const std::uint64_t ticks = loop_.clock().now();
   for (auto& cp : conns_) {
     Conn& c = *cp;
-    if (stopping_) {
+    if (core_.stopping()) {
       continue;
     }
-    if (c.ws.idle()) {
-      if (c.next_connect_ns != 0 && now >= c.next_connect_ns) {
-        connect(c);
-      }
+    switch (core_.watch(c.reconnector, c.ws)) {
+    case Reconnector::Step::connect:
+      connect(c);
       continue;
-    }
-    if (!c.ws.connected()) {
-      continue;
-    }
-    const std::uint64_t silent = now - std::min(now, c.ws.last_rx_mono_ns());
-    if (silent > stale_ns && !c.stale) {
-      c.stale = true;
-      ++counters_.stale_connections;
-      log_sampled(LogLevel::warn, config_.name + ": no frame for " + std::to_string(silent / kMs) +
-                                      " ms: connection stale, reconnecting");
+    case Reconnector::Step::stale:
       for (const std::size_t i : c.members) {
-        status(*instruments_[i], core::FeedStatus::stale, ticks);
+        core_.status(instruments_[i]->spec.id, core::FeedStatus::stale, ticks);
       }
-      c.reconnect_at_once = true;
-      c.ws.close();
+      continue;
+    case Reconnector::Step::healthy:
+      break;
+    default:
       continue;
     }
-    if (now - c.ws.opened_mono_ns() > age_ns) {
-      log_sampled(LogLevel::info, config_.name + ": connection age limit: reconnecting");
-      c.reconnect_at_once = true;
-      c.ws.close();
-      continue;
-    }
-    const std::uint64_t inst_stale_ns = static_cast<std::uint64_t>(config_.instrument_stale_after_ms) * kMs;
     for (const std::size_t i : c.members) {
       Instrument& in = *instruments_[i];
-      if (!in.stale && in.sync->state() == BookState::live && now - in.last_update_ns > inst_stale_ns) {
+      if (!in.stale && in.sync->state() == BookState::live && c.reconnector.instrument_stale(in.last_update_ns, now)) {
         in.stale = true;
-        status(in, core::FeedStatus::stale, ticks);
+        core_.status(in.spec.id, core::FeedStatus::stale, ticks);
       }
     }
   }
@@ -363,7 +275,7 @@ void Session::request_snapshots(std::uint64_t now) {
     snapshot_queue_.erase(snapshot_queue_.begin());
     in.queued = false;
     in.in_flight = true;
-    ++counters_.snapshots;
+    ++snapshots_.requests;
     std::string path = config_.market == Market::usdm ? "/fapi/v1/depth?symbol=" : "/api/v3/depth?symbol=";
     path += in.spec.symbol;
     path += "&limit=" + std::to_string(config_.snapshot_limit);
@@ -377,18 +289,18 @@ void Session::request_snapshots(std::uint64_t now) {
 
 void Session::on_snapshot(std::size_t index, std::uint64_t epoch, const std::string& url, net::HttpResult&& r) {
   budget_.release();
-  if (config_.recorder != nullptr && r.status == 200) {
-    (void)config_.recorder->rest(ipc::realtime_ns(), url, r.body);
+  if (core_.recorder() != nullptr && r.status == 200) {
+    (void)core_.recorder()->rest(ipc::realtime_ns(), url, r.body);
   }
   Instrument& in = *instruments_[index];
-  if (stopping_) {
+  if (core_.stopping()) {
     return;
   }
   const bool current = epoch == in.epoch;
   in.in_flight = false;
   const auto retry = [&](std::uint64_t after_ns) {
-    ++counters_.snapshot_failures;
-    in.retry_at_ns = now_ + after_ns;
+    ++snapshots_.failures;
+    in.retry_at_ns = core_.now() + after_ns;
     if (current && !in.queued) {
       in.queued = true;
       snapshot_queue_.push_back(index);
@@ -396,16 +308,15 @@ void Session::on_snapshot(std::size_t index, std::uint64_t epoch, const std::str
   };
   if (r.status == 429 || r.status == 418) {
     const std::uint64_t wait = r.retry_after_s > 0 ? r.retry_after_s * 1'000 * kMs : kDefaultBackOffNs;
-    budget_.back_off_until(now_ + wait);
-    log_sampled(LogLevel::warn, config_.name + ": snapshot for " + in.spec.symbol + " refused with " +
-                                    std::to_string(r.status) + ": REST backs off " + std::to_string(wait / kMs) +
-                                    " ms");
+    budget_.back_off_until(core_.now() + wait);
+    core_.log(LogLevel::warn, config_.name + ": snapshot for " + in.spec.symbol + " refused with " +
+                                  std::to_string(r.status) + ": REST backs off " + std::to_string(wait / kMs) + " ms");
     retry(0);
     return;
   }
   if (r.status != 200 || !r.error.empty()) {
-    log_sampled(LogLevel::warn, config_.name + ": snapshot for " + in.spec.symbol + " failed (HTTP " +
-                                    std::to_string(r.status) + (r.error.empty() ? "" : ", " + r.error) + ")");
+    core_.log(LogLevel::warn, config_.name + ": snapshot for " + in.spec.symbol + " failed (HTTP " +
+                                  std::to_string(r.status) + (r.error.empty() ? "" : ", " + r.error) + ")");
     retry(kSnapshotRetryNs);
     return;
   }
@@ -413,24 +324,24 @@ void Session::on_snapshot(std::size_t index, std::uint64_t epoch, const std::str
     return; // the book it was for is gone; the current epoch asked (or will ask) again
   }
   if (!snapshot_buffer_->assign(r.body)) {
-    log_sampled(LogLevel::error, config_.name + ": snapshot over max_snapshot_bytes");
+    core_.log(LogLevel::error, config_.name + ": snapshot over max_snapshot_bytes");
     retry(kSnapshotRetryNs);
     return;
   }
   Message m;
   const ParseResult pr = snapshot_parser_->parse(*snapshot_buffer_, m, in.spec.symbol);
   if (pr != ParseResult::ok || m.kind != MessageKind::depth_snapshot) {
-    ++counters_.parse_errors;
-    log_sampled(LogLevel::error, config_.name + ": unusable snapshot for " + in.spec.symbol + " (" +
-                                     std::string(to_string(pr)) + ")");
+    ++core_.counters().parse_errors;
+    core_.log(LogLevel::error, config_.name + ": unusable snapshot for " + in.spec.symbol + " (" +
+                                   std::string(to_string(pr)) + ")");
     retry(kSnapshotRetryNs);
     return;
   }
-  const SyncOutcome o = in.sync->on_snapshot(m, r.recv_ticks, sink_);
+  const SyncOutcome o = in.sync->on_snapshot(m, r.recv_ticks, core_.sink());
   if (o == SyncOutcome::snapshot_applied) {
-    in.last_update_ns = now_;
+    in.last_update_ns = core_.now();
   } else if (o == SyncOutcome::snapshot_stale) {
-    ++counters_.resyncs;
+    ++core_.counters().resyncs;
   }
 }
 
@@ -445,13 +356,9 @@ ipc::FeedRecord Session::record() const {
   for (const auto& c : conns_) {
     open += c->ws.connected() ? 1U : 0U;
     opening += !c->ws.connected() && !c->ws.idle() ? 1U : 0U;
-    ever_opened |= c->ever_opened;
+    ever_opened |= c->reconnector.ever_opened();
   }
-  return feed_record(config_.name, connection_state(open, opening, conns_.size(), ever_opened), counters_);
-}
-
-void Session::log_sampled(LogLevel level, const std::string& text) {
-  log_.sampled(level, text, now_);
+  return feed_record(config_.name, connection_state(open, opening, conns_.size(), ever_opened), core_.counters());
 }
 
 } // namespace qf::feeds::binance

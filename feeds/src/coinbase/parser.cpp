@@ -164,25 +164,11 @@ bool parse_time(std::string_view t, std::uint64_t& out_ns) noexcept {
 // Names
 
 std::string_view to_string(MessageKind kind) noexcept {
-  switch (kind) {
-  case MessageKind::none:
-    return "none";
-  case MessageKind::snapshot:
-    return "snapshot";
-  case MessageKind::l2update:
-    return "l2update";
-  case MessageKind::ticker:
-    return "ticker";
-  case MessageKind::match:
-    return "match";
-  case MessageKind::heartbeat:
-    return "heartbeat";
-  case MessageKind::subscriptions:
-    return "subscriptions";
-  case MessageKind::error:
-    return "error";
-  }
-  return "?";
+  static constexpr std::array<std::string_view, kMessageKinds> kNames = {
+      "none", "snapshot", "l2update", "ticker", "match", "heartbeat", "subscriptions", "error",
+  };
+  static_assert(kNames.back() == "error", "one name per kind");
+  return detail::name_of(kNames, kind);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -363,17 +349,9 @@ void Parser::keep_error(const Message& m) noexcept {
 ParseResult Parser::parse_impl(PaddedView input, Message& out) noexcept {
   out = Message{};
   Impl& im = *impl_;
-  od::document doc;
-  od::object root;
-  if (const ParseResult r = im.open(input, doc, root); r != ParseResult::ok) {
-    return r;
-  }
   Fields f;
   const auto field = [&](std::string_view key, od::value& v) noexcept { return im.read_field(key, v, f); };
-  if (const ParseResult r = detail::read_fields(root, field); r != ParseResult::ok) {
-    return r;
-  }
-  if (const ParseResult r = detail::ParserState::end_of(doc); r != ParseResult::ok) {
+  if (const ParseResult r = im.read_document(input, field); r != ParseResult::ok) {
     return r;
   }
 

@@ -3,60 +3,41 @@
 #include <algorithm>
 #include <stdexcept>
 
-#include "qf/feeds/emitters.hpp"
-
 namespace qf::feeds::coinbase {
-
-namespace {
-
-constexpr std::uint64_t kMs = 1'000'000;
-constexpr std::uint64_t kLongLivedNs = 30'000 * kMs; // a connection this old resets the backoff
-
-} // namespace
 
 struct Session::Conn final : net::WsConnection::Handler {
   Session& session;
   net::WsConnection ws;
   Parser parser;
   BookSync sync;
-  std::uint64_t next_connect_ns = 0;
-  std::uint32_t attempt = 0;
-  bool ever_opened = false;
-  bool reconnect_at_once = false;
-  bool stale = false;
+  Reconnector reconnector;
   bool awaiting_subscriptions = false; // the subscribe went out; its answer emits `subscribed`
 
   Conn(Session& s, const ParserConfig& pc, std::size_t products)
-      : session(s), ws(s.loop_, *this, pc.max_message_bytes), parser(pc), sync(products) {}
+      : session(s), ws(s.loop_, *this, pc.max_message_bytes), parser(pc), sync(products),
+        reconnector(s.config_, s.core_.rng()) {}
 
   void on_open() override { session.on_open(); }
   void on_message(PaddedView frame, std::uint64_t recv_ticks) override { session.on_message(frame, recv_ticks); }
   void on_oversized(std::size_t bytes) override {
-    ++session.counters_.oversized;
-    ++session.counters_.parse_errors;
-    session.log_sampled(LogLevel::error, session.config_.name + ": frame of " + std::to_string(bytes) +
-                                             " bytes over max_frame_bytes: resubscribing the books");
+    session.core_.on_oversized(bytes, "resubscribing the books");
     for (const Instrument& in : session.instruments_) {
       (void)session.resync(in.spec.id);
     }
   }
-  void on_binary() override {
-    ++session.counters_.parse_errors;
-    session.log_sampled(LogLevel::warn, session.config_.name + ": unexpected binary frame dropped");
-  }
+  void on_binary() override { session.core_.on_binary(); }
   void on_closed(std::string_view reason) override { session.on_closed(reason); }
 };
 
 void Session::ToEngineIds::operator()(const core::Event& e) const {
   core::Event out = e;
   out.instrument = session->instruments_[e.instrument].spec.id;
-  session->sink_(out);
+  session->core_.sink()(out);
 }
 
 Session::Session(const SessionConfig& config, std::vector<SessionInstrument> instruments, net::Loop& loop,
                  EventSink sink, LogFn log)
-    : config_(config), loop_(loop), sink_(sink), log_(config.name, std::move(log)),
-      rng_(config.seed != 0 ? config.seed : std::random_device{}()) {
+    : config_(config), loop_(loop), core_(config.name, sink, std::move(log), config.recorder, config.seed) {
   if (instruments.empty()) {
     throw std::invalid_argument(config.name + ": a session needs at least one instrument");
   }
@@ -78,26 +59,17 @@ Session::Session(const SessionConfig& config, std::vector<SessionInstrument> ins
 Session::~Session() = default;
 
 void Session::start() {
-  now_ = ipc::monotonic_ns();
+  core_.set_now(ipc::monotonic_ns());
   connect();
 }
 
 void Session::stop() {
-  stopping_ = true;
+  core_.stop();
   conn_->ws.close();
 }
 
 void Session::connect() {
-  Conn& c = *conn_;
-  std::string why;
-  c.stale = false;
-  c.next_connect_ns = 0;
-  if (!c.ws.open(config_.ws, why)) { // ws-feed lives at "/" (a config path is kept)
-    log_sampled(LogLevel::warn, config_.name + ": " + why);
-    if (c.ws.idle() && c.next_connect_ns == 0) {
-      schedule_reconnect(false);
-    }
-  }
+  core_.connect(conn_->reconnector, conn_->ws, config_.ws); // ws-feed lives at "/" (a config path is kept)
 }
 
 std::string Session::subscribe_text(std::string_view type, const std::vector<std::size_t>& products,
@@ -118,28 +90,21 @@ std::string Session::subscribe_text(std::string_view type, const std::vector<std
 
 void Session::on_open() {
   Conn& c = *conn_;
-  if (c.ever_opened) {
-    ++counters_.reconnects;
-  }
-  const bool reconnect = c.ever_opened;
-  c.ever_opened = true;
   const std::uint64_t ticks = loop_.clock().now();
-  if (config_.recorder != nullptr) {
-    (void)config_.recorder->ws_open(config_.ws.text());
-  }
-  log_.always(LogLevel::info, config_.name + ": connected, subscribing " + std::to_string(instruments_.size()) +
-                             " products");
+  const bool reconnect = core_.on_open(c.reconnector, config_.ws.text());
+  core_.log_always(LogLevel::info, config_.name + ": connected, subscribing " + std::to_string(instruments_.size()) +
+                                       " products");
   std::vector<std::size_t> all(instruments_.size());
   for (std::size_t i = 0; i < instruments_.size(); ++i) {
     all[i] = i;
     Instrument& in = instruments_[i];
     in.stale = false;
-    in.last_update_ns = now_;
+    in.last_update_ns = core_.now();
     // The subscribe brings every product's snapshot: older resync requests are answered by it.
     (void)c.sync.take_resubscribe_request(static_cast<core::InstrumentId>(i));
-    status(in, core::FeedStatus::connected, ticks);
+    core_.status(in.spec.id, core::FeedStatus::connected, ticks);
     if (reconnect) {
-      ++counters_.resyncs; // the fresh snapshot after a reconnect
+      ++core_.counters().resyncs; // the fresh snapshot after a reconnect
     }
   }
   // Coinbase closes a connection that has not subscribed within 5 s: subscribe at once.
@@ -147,31 +112,10 @@ void Session::on_open() {
   c.awaiting_subscriptions = true;
 }
 
-void Session::status(const Instrument& in, core::FeedStatus s, std::uint64_t recv_ticks) {
-  emit_status(in.spec.id, s, 0, 0, recv_ticks, sink_);
-}
-
 void Session::on_message(PaddedView frame, std::uint64_t recv_ticks) {
   Conn& c = *conn_;
-  ++counters_.messages;
-  counters_.bytes += frame.size;
-  if (config_.recorder != nullptr) {
-    (void)config_.recorder->frame(ipc::realtime_ns(), std::string_view(frame.data, frame.size));
-  }
   Message m;
-  const ParseResult r = c.parser.parse(frame, m);
-  if (r != ParseResult::ok) {
-    if (r == ParseResult::unknown_instrument) {
-      ++counters_.unknown_instrument;
-      ++counters_.drops;
-      return;
-    }
-    ++counters_.parse_errors;
-    std::string text = config_.name + ": dropped a frame (";
-    text.append(to_string(r));
-    text += "): ";
-    text.append(frame.data, std::min<std::size_t>(frame.size, 160));
-    log_sampled(LogLevel::warn, text);
+  if (!core_.parse(c.parser, frame, m)) {
     return;
   }
   switch (m.kind) {
@@ -181,24 +125,24 @@ void Session::on_message(PaddedView frame, std::uint64_t recv_ticks) {
   case MessageKind::match:
   case MessageKind::heartbeat: {
     if (m.instrument >= instruments_.size()) {
-      ++counters_.drops;
+      ++core_.counters().drops;
       return;
     }
     Instrument& in = instruments_[m.instrument];
     const SyncOutcome o = c.sync.on_message(m, recv_ticks, EventSink(to_engine_));
     if (o == SyncOutcome::not_live) {
-      ++counters_.drops; // an l2update before the (fresh) snapshot
+      ++core_.counters().drops; // an l2update before the (fresh) snapshot
       return;
     }
     if (o == SyncOutcome::trade_gap) {
-      ++counters_.gaps;
+      ++core_.counters().gaps;
     }
-    in.last_update_ns = now_;
+    in.last_update_ns = core_.now();
     if (o == SyncOutcome::snapshot_applied) {
       in.stale = false; // BookSync emitted book_live
     } else if (in.stale && c.sync.state(m.instrument) == BookState::live) {
       in.stale = false;
-      status(in, core::FeedStatus::book_live, recv_ticks);
+      core_.status(in.spec.id, core::FeedStatus::book_live, recv_ticks);
     }
     return;
   }
@@ -206,13 +150,13 @@ void Session::on_message(PaddedView frame, std::uint64_t recv_ticks) {
     if (c.awaiting_subscriptions) {
       c.awaiting_subscriptions = false;
       for (const Instrument& in : instruments_) {
-        status(in, core::FeedStatus::subscribed, recv_ticks);
+        core_.status(in.spec.id, core::FeedStatus::subscribed, recv_ticks);
       }
     }
     return;
   case MessageKind::error:
-    ++counters_.venue_errors;
-    log_sampled(LogLevel::error, config_.name + ": venue error: " + std::string(c.parser.last_error()));
+    ++core_.counters().venue_errors;
+    core_.log(LogLevel::error, config_.name + ": venue error: " + std::string(c.parser.last_error()));
     return;
   default:
     return;
@@ -222,40 +166,16 @@ void Session::on_message(PaddedView frame, std::uint64_t recv_ticks) {
 void Session::on_closed(std::string_view reason) {
   Conn& c = *conn_;
   const std::uint64_t ticks = loop_.clock().now();
-  log_.always(LogLevel::warn, config_.name + ": connection closed: " + std::string(reason));
+  core_.on_closed(c.reconnector, c.ws, reason);
   c.awaiting_subscriptions = false;
   c.sync.on_disconnect(ticks, EventSink(to_engine_)); // every book not live, `disconnected` each
-  if (stopping_) {
-    return;
-  }
-  const bool long_lived = c.ws.opened_mono_ns() != 0 && now_ - c.ws.opened_mono_ns() > kLongLivedNs;
-  if (long_lived) {
-    c.attempt = 0;
-  }
-  schedule_reconnect(c.reconnect_at_once);
-  c.reconnect_at_once = false;
-}
-
-void Session::schedule_reconnect(bool at_once) {
-  Conn& c = *conn_;
-  if (at_once) {
-    c.next_connect_ns = now_;
-    return;
-  }
-  // Full jitter: uniform in [0, min(max, min * 2^attempt)].
-  const std::uint64_t base = static_cast<std::uint64_t>(config_.reconnect_min_ms) * kMs;
-  const std::uint64_t cap = static_cast<std::uint64_t>(config_.reconnect_max_ms) * kMs;
-  const std::uint64_t ceiling = std::min(cap, base << std::min<std::uint32_t>(c.attempt, 30));
-  ++c.attempt;
-  std::uniform_int_distribution<std::uint64_t> jitter(0, ceiling);
-  c.next_connect_ns = now_ + std::max<std::uint64_t>(jitter(rng_), 1);
 }
 
 bool Session::resync(core::InstrumentId id) {
   for (std::size_t i = 0; i < instruments_.size(); ++i) {
     if (instruments_[i].spec.id == id) {
       conn_->sync.resync(static_cast<core::InstrumentId>(i), loop_.clock().now(), EventSink(to_engine_));
-      ++counters_.resyncs;
+      ++core_.counters().resyncs;
       send_resubscribes();
       return true;
     }
@@ -284,50 +204,33 @@ void Session::send_resubscribes() {
 }
 
 void Session::tick(std::uint64_t now) {
-  now_ = now;
+  core_.set_now(now);
   Conn& c = *conn_;
-  if (stopping_) {
-    return;
-  }
-  if (c.ws.idle()) {
-    if (c.next_connect_ns != 0 && now >= c.next_connect_ns) {
-      connect();
-    }
-    return;
-  }
-  if (!c.ws.connected()) {
+  if (core_.stopping()) {
     return;
   }
   const std::uint64_t ticks = loop_.clock().now();
-  const std::uint64_t stale_ns = static_cast<std::uint64_t>(config_.stale_after_ms) * kMs;
-  const std::uint64_t silent = now - std::min(now, c.ws.last_rx_mono_ns());
-  if (silent > stale_ns && !c.stale) {
-    c.stale = true;
-    ++counters_.stale_connections;
-    log_sampled(LogLevel::warn, config_.name + ": no frame for " + std::to_string(silent / kMs) +
-                                    " ms: connection stale, reconnecting");
-    for (const Instrument& in : instruments_) {
-      status(in, core::FeedStatus::stale, ticks);
-    }
-    c.reconnect_at_once = true;
-    c.ws.close();
+  switch (core_.watch(c.reconnector, c.ws)) {
+  case Reconnector::Step::connect:
+    connect();
     return;
-  }
-  const std::uint64_t age_ns = static_cast<std::uint64_t>(config_.max_connection_age_s) * 1'000 * kMs;
-  if (now - c.ws.opened_mono_ns() > age_ns) {
-    log_sampled(LogLevel::info, config_.name + ": connection age limit: reconnecting");
-    c.reconnect_at_once = true;
-    c.ws.close();
+  case Reconnector::Step::stale:
+    for (const Instrument& in : instruments_) {
+      core_.status(in.spec.id, core::FeedStatus::stale, ticks);
+    }
+    return;
+  case Reconnector::Step::healthy:
+    break;
+  default:
     return;
   }
   send_resubscribes();
-  const std::uint64_t inst_stale_ns = static_cast<std::uint64_t>(config_.instrument_stale_after_ms) * kMs;
   for (std::size_t i = 0; i < instruments_.size(); ++i) {
     Instrument& in = instruments_[i];
     if (!in.stale && c.sync.state(static_cast<core::InstrumentId>(i)) == BookState::live &&
-        now - std::min(now, in.last_update_ns) > inst_stale_ns) {
+        c.reconnector.instrument_stale(in.last_update_ns, now)) {
       in.stale = true;
-      status(in, core::FeedStatus::stale, ticks);
+      core_.status(in.spec.id, core::FeedStatus::stale, ticks);
     }
   }
 }
@@ -341,12 +244,9 @@ bool Session::connected() const noexcept { return conn_->ws.connected(); }
 ipc::FeedRecord Session::record() const {
   const Conn& c = *conn_;
   const bool open = c.ws.connected();
-  return feed_record(config_.name, connection_state(open ? 1U : 0U, !open && !c.ws.idle() ? 1U : 0U, 1, c.ever_opened),
-                     counters_);
-}
-
-void Session::log_sampled(LogLevel level, const std::string& text) {
-  log_.sampled(level, text, now_);
+  return feed_record(config_.name,
+                     connection_state(open ? 1U : 0U, !open && !c.ws.idle() ? 1U : 0U, 1, c.reconnector.ever_opened()),
+                     core_.counters());
 }
 
 } // namespace qf::feeds::coinbase

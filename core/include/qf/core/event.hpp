@@ -23,6 +23,13 @@ enum class EventKind : std::uint8_t {
 
 enum class Side : std::uint8_t { bid = 0, ask = 1 };
 
+// One price level (a book's, a message's): fixed point at the instrument's decimals.
+struct Level {
+  std::int64_t price;
+  std::int64_t qty;
+  friend bool operator==(const Level&, const Level&) = default;
+};
+
 enum class FeedStatus : std::uint8_t {
   connected = 0,
   subscribed = 1,

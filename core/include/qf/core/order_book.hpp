@@ -16,12 +16,6 @@
 
 namespace qf::core {
 
-struct Level {
-  std::int64_t price;
-  std::int64_t qty;
-  friend bool operator==(const Level&, const Level&) = default;
-};
-
 struct BookConfig {
   std::uint32_t window_ticks = 1U << 14; // prices in the flat window
   std::uint32_t cold_capacity = 8192;    // levels per side outside the window

@@ -10,7 +10,6 @@
 #include <span>
 
 #include "qf/core/event.hpp"
-#include "qf/core/order_book.hpp" // core::Level
 #include "qf/feeds/event_sink.hpp"
 
 namespace qf::feeds {

@@ -32,6 +32,16 @@ inline constexpr std::size_t kParseResults = 14;
 // The code's name ("unknown_instrument"); "?" for a value outside the enum.
 [[nodiscard]] std::string_view to_string(ParseResult result) noexcept;
 
+namespace detail {
+// An enum value's entry in its name table, "?" outside it: every feeds enum names its values
+// through one array in enum order.
+template <class Enum, std::size_t N>
+[[nodiscard]] constexpr std::string_view name_of(const std::array<std::string_view, N>& names, Enum value) noexcept {
+  const auto i = static_cast<std::size_t>(value);
+  return i < N ? names[i] : std::string_view("?");
+}
+} // namespace detail
+
 // True for the results that are errors (everything but ok and the unknown_instrument drop).
 [[nodiscard]] constexpr bool is_error(ParseResult r) noexcept {
   return r != ParseResult::ok && r != ParseResult::unknown_instrument;

@@ -15,7 +15,6 @@
 #include <vector>
 
 #include "qf/core/event.hpp"
-#include "qf/core/order_book.hpp"
 #include "qf/feeds/binance/parser.hpp"
 
 namespace qf::feeds::binance {

@@ -13,7 +13,6 @@
 
 #include <cstdint>
 #include <memory>
-#include <random>
 #include <string>
 #include <vector>
 
@@ -23,11 +22,15 @@
 #include "qf/feeds/net/loop.hpp"
 #include "qf/feeds/net/rest_budget.hpp"
 #include "qf/feeds/net/url.hpp"
+#include "qf/feeds/reconnector.hpp"
 #include "qf/feeds/recorder.hpp"
+#include "qf/feeds/session_core.hpp"
 
 namespace qf::feeds::binance {
 
-struct SessionConfig {
+// The reconnect and staleness fields (stale_after_ms, instrument_stale_after_ms,
+// reconnect_min_ms, reconnect_max_ms, max_connection_age_s, seed) come from ReconnectConfig.
+struct SessionConfig : ReconnectConfig {
   std::string name = "binance-spot"; // the feed's name in the state layout
   Market market = Market::spot;
   net::Url ws;   // base: "wss://stream.binance.com:9443"
@@ -36,14 +39,8 @@ struct SessionConfig {
   int snapshot_limit = 1000;
   int snapshot_weight = 0; // 0: the documented weight for snapshot_limit
   int streams_per_connection = 200;
-  int stale_after_ms = 10000;
-  int instrument_stale_after_ms = 60000;
-  int reconnect_min_ms = 250;
-  int reconnect_max_ms = 30000;
-  int max_connection_age_s = 23 * 3600;
   std::size_t max_frame_bytes = std::size_t{1} << 20;
   std::size_t max_snapshot_bytes = std::size_t{8} << 20;
-  std::uint64_t seed = 0; // backoff jitter (0: random)
   Recorder* recorder = nullptr; // record_dir: raw frames, opens and snapshots (never blocks)
 };
 
@@ -67,35 +64,27 @@ public:
 private:
   struct Conn;
   struct Instrument;
-  struct Counters : FeedCounters {
-    std::uint64_t oversized = 0, unknown_instrument = 0, venue_errors = 0, snapshots = 0, snapshot_failures = 0;
-    std::uint64_t stale_connections = 0;
+  struct SnapshotCounters {
+    std::uint64_t requests = 0, failures = 0;
   };
 
   void connect(Conn& c);
   void on_open(Conn& c);
   void on_message(Conn& c, PaddedView frame, std::uint64_t recv_ticks);
   void on_closed(Conn& c, std::string_view reason);
-  void schedule_reconnect(Conn& c, bool at_once);
   void request_snapshots(std::uint64_t now);
   void on_snapshot(std::size_t index, std::uint64_t epoch, const std::string& url, net::HttpResult&& r);
-  void status(const Instrument& in, core::FeedStatus s, std::uint64_t recv_ticks);
-  void log_sampled(LogLevel level, const std::string& text);
 
   SessionConfig config_;
   net::Loop& loop_;
   net::RestBudget& budget_;
-  EventSink sink_;
-  SessionLog log_;
+  SessionCore core_;
   std::vector<std::unique_ptr<Instrument>> instruments_;
   std::vector<std::unique_ptr<Conn>> conns_;
   std::vector<std::size_t> snapshot_queue_; // instrument indices, oldest request first
   std::unique_ptr<PaddedBuffer> snapshot_buffer_;
   std::unique_ptr<Parser> snapshot_parser_;
-  std::mt19937_64 rng_;
-  Counters counters_;
-  std::uint64_t now_ = 0;
-  bool stopping_ = false;
+  SnapshotCounters snapshots_;
 };
 
 } // namespace qf::feeds::binance

@@ -20,7 +20,6 @@
 #include <vector>
 
 #include "qf/core/event.hpp"
-#include "qf/core/order_book.hpp"
 #include "qf/feeds/event_sink.hpp"
 #include "qf/feeds/instrument_table.hpp"
 #include "qf/feeds/padded_buffer.hpp"

@@ -15,7 +15,6 @@
 
 #include <cstdint>
 #include <memory>
-#include <random>
 #include <string>
 #include <vector>
 
@@ -24,22 +23,20 @@
 #include "qf/feeds/feed.hpp"
 #include "qf/feeds/net/loop.hpp"
 #include "qf/feeds/net/url.hpp"
+#include "qf/feeds/reconnector.hpp"
 #include "qf/feeds/recorder.hpp"
+#include "qf/feeds/session_core.hpp"
 
 namespace qf::feeds::coinbase {
 
-struct SessionConfig {
+// The reconnect and staleness fields (stale_after_ms, instrument_stale_after_ms,
+// reconnect_min_ms, reconnect_max_ms, max_connection_age_s, seed) come from ReconnectConfig.
+struct SessionConfig : ReconnectConfig {
   std::string name = "coinbase"; // the feed's name in the state layout
   net::Url ws;                   // "wss://ws-feed.exchange.coinbase.com" (path "/")
   std::string depth_channel = "level2_batch"; // level2 needs authentication since 2023
-  int stale_after_ms = 10000;
-  int instrument_stale_after_ms = 60000;
-  int reconnect_min_ms = 250;
-  int reconnect_max_ms = 30000;
-  int max_connection_age_s = 23 * 3600;
   // A level2 snapshot is the whole aggregated book (megabytes for BTC-USD).
   std::size_t max_frame_bytes = std::size_t{4} << 20;
-  std::uint64_t seed = 0; // backoff jitter (0: random)
   Recorder* recorder = nullptr; // record_dir: raw frames and opens (never blocks)
 };
 
@@ -72,32 +69,21 @@ private:
     Session* session;
     void operator()(const core::Event& e) const;
   };
-  struct Counters : FeedCounters {
-    std::uint64_t oversized = 0, unknown_instrument = 0, venue_errors = 0, stale_connections = 0;
-  };
 
   void connect();
   void on_open();
   void on_message(PaddedView frame, std::uint64_t recv_ticks);
   void on_closed(std::string_view reason);
-  void schedule_reconnect(bool at_once);
   void send_resubscribes();
   [[nodiscard]] std::string subscribe_text(std::string_view type, const std::vector<std::size_t>& products,
                                            bool all_channels) const;
-  void status(const Instrument& in, core::FeedStatus s, std::uint64_t recv_ticks);
-  void log_sampled(LogLevel level, const std::string& text);
 
   SessionConfig config_;
   net::Loop& loop_;
-  EventSink sink_;
+  SessionCore core_;
   ToEngineIds to_engine_{this};
-  SessionLog log_;
   std::vector<Instrument> instruments_; // index = the Parser's product id
   std::unique_ptr<Conn> conn_;
-  std::mt19937_64 rng_;
-  Counters counters_;
-  std::uint64_t now_ = 0;
-  bool stopping_ = false;
 };
 
 } // namespace qf::feeds::coinbase
