@@ -118,14 +118,6 @@ Response not_running(const ipc::StateSnapshot& s) {
   return json_error(503, msg);
 }
 
-void engine_head(ipc::JsonWriter& o, const ipc::StateSnapshot& s) {
-  const bool attached = ipc::has_engine(s.status);
-  o.key("engine").str(ipc::to_string(s.status));
-  o.key("mode");
-  attached ? o.str(ipc::to_string(s.mode)) : o.null();
-  o.key("generation").u64(s.generation);
-}
-
 } // namespace
 
 Response json_error(int status, std::string_view message, std::string_view parameter) {
@@ -354,43 +346,32 @@ Response route_api(const Request& r, const ipc::StateSnapshot& s, const GatewayS
         return err;
       }
       o.begin_object();
-      engine_head(o, s);
+      render_engine_head(o, s);
       o.key("stages");
       render_latency(o, s, buckets != 0 ? LatencyDetail::full : LatencyDetail::summary);
       o.end_object();
       return json_body(o);
     }
-    if (what == "events") {
+    if (what == "events" || what == "fills") { // the logs, newest first
       if (!only_known(r, {"limit"}, bad)) {
         return unknown_parameter(bad);
       }
-      long limit = static_cast<long>(ipc::kEventLogSize);
+      const bool events = what == "events";
+      const auto size = static_cast<long>(events ? ipc::kEventLogSize : ipc::kFillLogSize);
+      long limit = size;
       Response err;
-      if (!int_param(r, "limit", 1, static_cast<long>(ipc::kEventLogSize), limit, err)) {
+      if (!int_param(r, "limit", 1, size, limit, err)) {
         return err;
       }
       o.begin_object();
-      engine_head(o, s);
-      o.key("written").u64(s.events_written);
-      o.key("events");
-      render_events(o, s, static_cast<std::size_t>(limit));
-      o.end_object();
-      return json_body(o);
-    }
-    if (what == "fills") {
-      if (!only_known(r, {"limit"}, bad)) {
-        return unknown_parameter(bad);
+      render_engine_head(o, s);
+      o.key("written").u64(events ? s.events_written : s.fills_written);
+      o.key(what);
+      if (events) {
+        render_events(o, s, static_cast<std::size_t>(limit));
+      } else {
+        render_fills(o, s, static_cast<std::size_t>(limit));
       }
-      long limit = static_cast<long>(ipc::kFillLogSize);
-      Response err;
-      if (!int_param(r, "limit", 1, static_cast<long>(ipc::kFillLogSize), limit, err)) {
-        return err;
-      }
-      o.begin_object();
-      engine_head(o, s);
-      o.key("written").u64(s.fills_written);
-      o.key("fills");
-      render_fills(o, s, static_cast<std::size_t>(limit));
       o.end_object();
       return json_body(o);
     }
@@ -398,7 +379,7 @@ Response route_api(const Request& r, const ipc::StateSnapshot& s, const GatewayS
       return unknown_parameter(bad);
     }
     o.begin_object();
-    engine_head(o, s);
+    render_engine_head(o, s);
     if (what == "portfolio") {
       o.key("portfolio");
       render_portfolio(o, s);

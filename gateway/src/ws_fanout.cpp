@@ -325,11 +325,7 @@ void Server::build_frame() {
   {
     ipc::JsonWriter o;
     o.begin_object();
-    const bool attached = ipc::has_engine(s.status);
-    o.key("engine").str(ipc::to_string(s.status));
-    o.key("mode");
-    attached ? o.str(ipc::to_string(s.mode)) : o.null();
-    o.key("generation").u64(s.generation);
+    render_engine_head(o, s);
     o.end_object();
     f.head = o.take();
     f.head = f.head.substr(1, f.head.size() - 2); // members only
