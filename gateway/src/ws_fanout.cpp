@@ -95,54 +95,63 @@ void Server::handle_ws_message(WsClient& c, const std::string& text) {
     error(cat({"unknown op '", op, "' (subscribe | unsubscribe | ping)"}));
     return;
   }
-  std::uint32_t mask = 0;
-  if (j.contains("channels")) {
-    if (!j["channels"].is_array()) {
-      error("\"channels\" must be an array of strings");
-      return;
+  // Calls each(text) for every element of the array j[name] in order; false once one is
+  // refused, or (answering `why`) when j[name] is not an array of strings.
+  const auto each_string = [&](const char* name, const char* why, const auto& each) {
+    if (!j[name].is_array()) {
+      error(why);
+      return false;
     }
-    for (const auto& ch : j["channels"]) {
-      if (!ch.is_string()) {
-        error("\"channels\" must be an array of strings");
-        return;
+    for (const auto& v : j[name]) {
+      if (!v.is_string()) {
+        error(why);
+        return false;
       }
-      const std::string name = ch.get<std::string>();
-      std::uint32_t bit = 0;
-      for (const auto& [n, b] : kChannels) {
-        if (name == n || name == "*") {
-          bit |= b;
-        }
+      if (!each(v.get<std::string>())) {
+        return false;
       }
-      if (bit == 0) {
-        error(cat({"unknown channel '", name, "' (quotes, signals, health, latency, feeds, events)"}));
-        return;
+    }
+    return true;
+  };
+  std::uint32_t mask = 0;
+  const auto add_channel = [&](const std::string& name) {
+    std::uint32_t bit = 0;
+    for (const auto& [n, b] : kChannels) {
+      if (name == n || name == "*") {
+        bit |= b;
       }
-      mask |= bit;
+    }
+    if (bit == 0) {
+      error(cat({"unknown channel '", name, "' (quotes, signals, health, latency, feeds, events)"}));
+      return false;
+    }
+    mask |= bit;
+    return true;
+  };
+  if (j.contains("channels")) {
+    if (!each_string("channels", "\"channels\" must be an array of strings", add_channel)) {
+      return;
     }
   } else {
     mask = kQuotes | kSignals | kHealth | kLatency | kFeeds | kEvents;
   }
   bool all = false;
   std::vector<std::string> instruments;
-  if (j.contains("instruments")) {
-    if (!j["instruments"].is_array()) {
-      error("\"instruments\" must be an array of \"venue:SYMBOL\" strings or \"*\"");
-      return;
+  const auto add_instrument = [&](std::string k) {
+    if (k == "*") {
+      all = true;
+    } else if (k.find(':') == std::string::npos || k.size() > 64) {
+      error(cat({"invalid instrument '", k, "' (expected venue:SYMBOL or *)"}));
+      return false;
+    } else {
+      instruments.push_back(std::move(k));
     }
-    for (const auto& in : j["instruments"]) {
-      if (!in.is_string()) {
-        error("\"instruments\" must be an array of \"venue:SYMBOL\" strings or \"*\"");
-        return;
-      }
-      std::string k = in.get<std::string>();
-      if (k == "*") {
-        all = true;
-      } else if (k.find(':') == std::string::npos || k.size() > 64) {
-        error(cat({"invalid instrument '", k, "' (expected venue:SYMBOL or *)"}));
-        return;
-      } else {
-        instruments.push_back(std::move(k));
-      }
+    return true;
+  };
+  if (j.contains("instruments")) {
+    if (!each_string("instruments", "\"instruments\" must be an array of \"venue:SYMBOL\" strings or \"*\"",
+                     add_instrument)) {
+      return;
     }
   } else {
     all = true;
