@@ -7,6 +7,7 @@
 #include <initializer_list>
 #include <string>
 #include <string_view>
+#include <tuple>
 
 #include <nlohmann/json.hpp>
 
@@ -252,29 +253,22 @@ void Server::build_message(const WsClient& c, std::uint64_t now_mono, std::strin
     }
     out += ']';
   };
-  const auto part = [&](const char* name, const std::string& json) {
-    out += ",\"";
-    out += name;
-    out += "\":";
-    out += json;
-  };
   if ((c.channels & kQuotes) != 0) {
     list("quotes", frame_.quotes);
   }
   if ((c.channels & kSignals) != 0) {
     list("signals", frame_.signals);
   }
-  if ((c.channels & kHealth) != 0) {
-    part("health", frame_.health);
-  }
-  if ((c.channels & kLatency) != 0) {
-    part("latency", frame_.latency);
-  }
-  if ((c.channels & kFeeds) != 0) {
-    part("feeds", frame_.feeds);
-  }
-  if ((c.channels & kEvents) != 0) {
-    part("events", frame_.events);
+  for (const auto& [bit, name, json] : {std::tuple{kHealth, "health", &frame_.health},
+                                        std::tuple{kLatency, "latency", &frame_.latency},
+                                        std::tuple{kFeeds, "feeds", &frame_.feeds},
+                                        std::tuple{kEvents, "events", &frame_.events}}) {
+    if ((c.channels & bit) != 0) {
+      out += ",\"";
+      out += name;
+      out += "\":";
+      out += *json;
+    }
   }
   out += '}';
 }
