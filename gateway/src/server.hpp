@@ -11,6 +11,7 @@
 //    frame then. A client whose socket stays full skips frames; once the skipped bytes pass
 //    client_buffer_bytes it is cut off. Per client: one outgoing message and the kernel's
 //    send buffer (SO_SNDBUF = client_buffer_bytes), nothing else.
+// The code is split by role around the private Server class of server_state.hpp.
 
 #include <cstdint>
 #include <memory>
