@@ -178,7 +178,7 @@ std::string render_metrics(const ipc::StateSnapshot& s, const GatewayStats& g, s
   Prom p;
   const bool attached = ipc::has_engine(s.status);
   p.family("qf_engine_status", "gauge", "Engine status as seen by the gateway (1 for the current status).");
-  p.states("qf_engine_status", "", "status", ipc::EngineStatus::version_mismatch, s.status);
+  p.states("qf_engine_status", "", "status", ipc::EngineStatus::damaged, s.status);
   p.scalar("qf_engine_up", "gauge", "1 when the engine is running and heart-beating.",
            std::uint64_t{s.status == ipc::EngineStatus::running ? 1U : 0U});
   if (attached) {
