@@ -15,6 +15,7 @@ namespace qf::gateway::detail {
 
 void Server::start_control(lws* wsi, HttpTxn& t, const ControlTarget& target, const Response* invalid) {
   const std::string action = target.name();
+  t.audited = true; // every outcome below is audited here or in resolve_controls
   const auto refuse = [&](int status, const char* result, const std::string& why) {
     ++stats_.control_results[result];
     audit_.write(t.remote, action, result, status, 0, why);

@@ -24,6 +24,8 @@ struct HttpTxn {
   Response response;
   std::string out; // LWS_PRE + body
   std::size_t offset = 0;
+  bool audited = false;     // a control path's outcome is in the audit log (start_control or finish)
+  bool close_after = false; // close once answered (a body refused unread: 413)
 };
 
 } // namespace qf::gateway::detail

@@ -1,10 +1,12 @@
 #include "router.hpp"
 
+#include <algorithm>
 #include <cctype>
 #include <charconv>
 #include <climits>
 #include <cstdlib>
 #include <strings.h>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -233,7 +235,27 @@ std::optional<Response> parse_risk_control(std::string_view path, std::string_vi
   if (reset && start == body.size()) {
     return std::nullopt; // no body needed
   }
-  const nlohmann::json j = nlohmann::json::parse(body.begin(), body.end(), nullptr, false);
+  // Duplicate keys are refused, not resolved (last-wins once turned the kill switch off).
+  std::vector<std::vector<std::string>> seen;
+  std::string duplicate;
+  const auto no_duplicates = [&](int, nlohmann::json::parse_event_t ev, nlohmann::json& parsed) {
+    if (ev == nlohmann::json::parse_event_t::object_start) {
+      seen.emplace_back();
+    } else if (ev == nlohmann::json::parse_event_t::object_end && !seen.empty()) {
+      seen.pop_back();
+    } else if (ev == nlohmann::json::parse_event_t::key && !seen.empty()) {
+      const std::string k = parsed.get<std::string>();
+      if (std::find(seen.back().begin(), seen.back().end(), k) != seen.back().end() && duplicate.empty()) {
+        duplicate = k;
+      }
+      seen.back().push_back(k);
+    }
+    return true;
+  };
+  const nlohmann::json j = nlohmann::json::parse(body.begin(), body.end(), no_duplicates, false);
+  if (!duplicate.empty()) {
+    return bad_field(duplicate, "duplicate key");
+  }
   if (j.is_discarded() || !j.is_object()) {
     return bad_field("body", reset ? "expected an empty body or a JSON object {}"
                                    : R"(expected a JSON object {"enabled": true|false, "mode": "halt"|"reduce-only"|"flatten"})");

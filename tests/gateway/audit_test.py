@@ -1,0 +1,78 @@
+"""The audit log misses nothing (issue 17, defect 5): through the real gateway against the fake engine,
+every request to a control path gets exactly one line of valid JSON whatever its outcome (401, 404,
+405, 413, 400, 200), invalid UTF-8 in the path is escaped (U+FFFD), the file is created 0600, and a
+control body with a duplicate key is refused with 400 (the kill switch stays as it was)."""
+import http.client
+import json
+import os
+import sys
+
+from gwtest import check, poll, request, run, start_fake, start_gateway, write_config
+
+
+def audit_lines(path):
+    with open(path, "rb") as f:
+        raw = f.read()
+    lines = raw.split(b"\n")
+    check(lines[-1] == b"", "the audit log ends with a newline")
+    return [json.loads(l.decode("utf-8", errors="strict")) for l in lines[:-1]]  # strict: valid UTF-8 only
+
+
+def raw_post(port, path, headers, body):
+    """A POST whose path is sent byte for byte (http.client would refuse some bytes)."""
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        c.putrequest("POST", path, skip_accept_encoding=True)
+        for k, v in headers.items():
+            c.putheader(k, v)
+        c.putheader("Content-Length", str(len(body)))
+        c.endheaders()
+        try:
+            c.send(body)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        r = c.getresponse()
+        return r.status, r.read()
+    finally:
+        c.close()
+
+
+def main(args, procs):
+    instance = f"audt{os.getpid()}"
+    token = "t0ken-" + os.urandom(8).hex()
+    audit = os.path.join(args.work, "run", "audit.jsonl")
+    cfg = write_config(os.path.join(args.work, "gateway.toml"), instance, audit)
+    start_fake(procs, args.fake, instance)
+    gw, port = start_gateway(procs, args.gateway, cfg, token=token)
+    poll(lambda: json.loads(request(port, "GET", "/api/health")[2])["status"] == "running", "engine running")
+    auth = {"X-Admin-Token": token}
+    cases = [
+        ("POST", "/api/control/kill", {}, None, 401, "unauthorized"),
+        ("POST", "/api/control/explode", auth, None, 404, "refused"),
+        ("GET", "/api/control/kill", auth, None, 405, "refused"),
+        ("PUT", "/api/risk/kill-switch", auth, b"{}", 405, "refused"),
+        ("POST", "/api/risk/kill-switch", auth, b'{"enabled":true,"enabled":false}', 400, "bad_request"),
+        ("POST", "/api/control/kill", auth, b"x" * (70 * 1024), 413, "refused"),
+        ("POST", "/api/risk/kill-switch", auth, b'{"enabled":true}', 200, "done"),
+    ]
+    for method, path, headers, body, status, _ in cases:
+        if status == 413:
+            s, _ = raw_post(port, path, headers, body)
+        else:
+            s = request(port, method, path, headers=headers, body=body)[0]
+        check(s == status, f"{method} {path}: {s}, expected {status}")
+    # The duplicate key did not reach the engine: the kill switch stayed off until the last request.
+    s, b = raw_post(port, b"/api/control/resync/%C0%AE%FF/x".decode("latin-1"), auth, b"")
+    check(s == 404, f"resync of an invalid UTF-8 path: {s} {b!r}")
+    lines = poll(lambda: (lambda l: l if len(l) == len(cases) + 1 else None)(audit_lines(audit)), "every audit line")
+    got = [(l["status"], l["result"]) for l in lines]
+    check(got == [(c[4], c[5]) for c in cases] + [(404, "unknown_instrument")], f"audit lines {got}")
+    check(any("duplicate key" in l["detail"] for l in lines), f"the 400 names the duplicate key: {lines}")
+    check("\ufffd" in lines[-1]["action"], f"invalid UTF-8 replaced: {lines[-1]}")
+    check(os.stat(audit).st_mode & 0o777 == 0o600, f"audit log mode {oct(os.stat(audit).st_mode)}")
+    check(gw.poll() is None, "the gateway is still running")
+    procs.stop(gw)
+
+
+if __name__ == "__main__":
+    sys.exit(run("audit_test", main, ("--gateway", "--fake", "--work")))
