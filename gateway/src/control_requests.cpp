@@ -75,21 +75,34 @@ void Server::start_control(lws* wsi, HttpTxn& t, const ControlTarget& target, co
   std::string why;
   std::string actor = "gateway ";
   actor += t.remote;
-  const auto id = control_.push(target.action, instrument, actor, why);
+  const std::uint64_t deadline =
+      ipc::monotonic_ns() + static_cast<std::uint64_t>(opt_.control_timeout_ms) * std::uint64_t{1'000'000};
+  const auto id = control_.push(target.action, instrument, actor, deadline, why);
   if (!id) {
     refuse(503, "unavailable", why);
     return;
   }
-  pending_.push_back(PendingControl{wsi, t.serial, *id,
-                                    ipc::monotonic_ns() + static_cast<std::uint64_t>(opt_.control_timeout_ms) * std::uint64_t{1'000'000},
-                                    action, key, t.remote});
+  pending_.push_back(PendingControl{wsi, t.serial, *id, deadline + kAckGraceNs, action, key, t.remote});
 }
 
 void Server::resolve_controls() {
-  if (pending_.empty()) {
+  if (pending_.empty() && late_.empty()) {
     return;
   }
   const std::uint64_t now = ipc::monotonic_ns();
+  for (auto it = late_.begin(); it != late_.end();) {
+    const auto ack = find_ack(reader_.view(), it->id);
+    if (!ack && now < it->deadline_mono_ns) {
+      ++it;
+      continue;
+    }
+    std::string result = "late ";
+    result += ack ? ipc::to_string(ack->result) : "none";
+    std::string detail = "after the 504: ";
+    detail += ack ? ipc::text_of(ack->text) : std::string_view("no acknowledgement within 60 s");
+    audit_.write(it->remote, it->action, result, 504, it->id, detail);
+    it = late_.erase(it);
+  }
   for (auto it = pending_.begin(); it != pending_.end();) {
     const auto ack = find_ack(reader_.view(), it->id);
     if (!ack && now < it->deadline_mono_ns) {
@@ -107,6 +120,7 @@ void Server::resolve_controls() {
       case ipc::ControlResult::unknown_instrument: resp.status = 404; break;
       case ipc::ControlResult::unsupported: resp.status = 501; break;
       case ipc::ControlResult::rejected: resp.status = 409; break;
+      case ipc::ControlResult::expired: resp.status = 504; break;
       }
       ipc::JsonWriter o;
       o.begin_object().key("id").u64(it->id).key("action").str(it->action);
@@ -121,6 +135,10 @@ void Server::resolve_controls() {
       detail += std::to_string(opt_.control_timeout_ms);
       detail += " ms (control timeout)";
       resp = json_error(504, detail);
+      if (late_.size() < 64) { // watched for the engine's final word (expired, once it runs again)
+        late_.push_back(*it);
+        late_.back().deadline_mono_ns = now + kLateAckWatchNs;
+      }
     }
     ++stats_.control_results[result];
     audit_.write(it->remote, it->action, result, resp.status, it->id, detail);
