@@ -1,5 +1,6 @@
 #include "control_requests.hpp"
 
+#include <algorithm>
 #include <cstring>
 #include <exception>
 #include <optional>
@@ -21,6 +22,35 @@ void Server::start_control(lws* wsi, HttpTxn& t, const ControlTarget& target, co
     audit_.write(t.remote, action, result, status, 0, why);
     finish(wsi, t, json_error(status, why), true);
   };
+  // Rate limit on unauthenticated attempts, per client address, checked before the token.
+  const double cap = opt_.auth_failures_per_min;
+  const std::uint64_t now = ipc::monotonic_ns();
+  if (auth_buckets_.size() > 10'000) { // forget addresses whose bucket is full again
+    std::erase_if(auth_buckets_, [&](const auto& kv) {
+      return kv.second.suppressed == 0 && kv.second.tokens + static_cast<double>(now - kv.second.refilled_mono_ns) * cap / 60e9 >= cap;
+    });
+  }
+  auto [bucket_it, fresh] = auth_buckets_.try_emplace(t.remote, AuthBucket{cap, now, 0});
+  AuthBucket& bucket = bucket_it->second;
+  if (!fresh) {
+    bucket.tokens = std::min(cap, bucket.tokens + static_cast<double>(now - bucket.refilled_mono_ns) * cap / 60e9);
+    bucket.refilled_mono_ns = now;
+  }
+  if (bucket.tokens < 1.0) {
+    const std::string why = "too many unauthenticated control attempts from " + t.remote + "; retry later";
+    ++stats_.control_results["rate_limited"];
+    if (bucket.suppressed++ == 0) { // the first of a run is audited, the rest counted
+      audit_.write(t.remote, action, "rate_limited", 429, 0, why);
+    }
+    finish(wsi, t, json_error(429, why), true);
+    return;
+  }
+  if (bucket.suppressed > 1) {
+    audit_.write(t.remote, "rate limit summary", "rate_limited", 429, 0,
+                 std::to_string(bucket.suppressed - 1) + " further 429 replies to " + t.remote + " not written");
+  }
+  bucket.suppressed = 0;
+  const auto unauthenticated = [&] { bucket.tokens -= 1.0; };
   std::optional<std::string> token;
   const int tl = lws_hdr_custom_length(wsi, "x-admin-token:", 14);
   if (tl > 0) {
@@ -35,8 +65,14 @@ void Server::start_control(lws* wsi, HttpTxn& t, const ControlTarget& target, co
     refuse(403, "forbidden",
            "controls are disabled: no admin token configured (set QF_ADMIN_TOKEN or [gateway] admin_token_file)");
     return;
-  case AdminAuth::Verdict::missing: refuse(401, "unauthorized", "missing X-Admin-Token header"); return;
-  case AdminAuth::Verdict::wrong: refuse(401, "unauthorized", "wrong admin token"); return;
+  case AdminAuth::Verdict::missing:
+    unauthenticated();
+    refuse(401, "unauthorized", "missing X-Admin-Token header");
+    return;
+  case AdminAuth::Verdict::wrong:
+    unauthenticated();
+    refuse(401, "unauthorized", "wrong admin token");
+    return;
   case AdminAuth::Verdict::ok: break;
   }
   if (invalid != nullptr) { // a bad body, answered only to an authorised caller

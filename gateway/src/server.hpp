@@ -26,6 +26,10 @@ struct ServerOptions {
   std::string instance;
   std::string vendor_root; // uPlot's dist folder, served under /vendor/
   int control_timeout_ms = 2000;
+  // Unauthenticated control attempts (missing or wrong token) allowed per client address and
+  // minute: a token bucket of this size refilled at this rate; past it every control request
+  // from that address is 429 (token not even checked) and audited once per run with a count.
+  int auth_failures_per_min = 30;
 };
 
 // Runs until SIGINT/SIGTERM; returns the exit status. Prints

@@ -72,6 +72,38 @@ def main(args, procs):
     check(os.stat(audit).st_mode & 0o777 == 0o600, f"audit log mode {oct(os.stat(audit).st_mode)}")
     check(gw.poll() is None, "the gateway is still running")
     procs.stop(gw)
+    test_rate_limit(args, procs, instance, token)
+
+
+def test_rate_limit(args, procs, instance, token):
+    """Unauthenticated attempts: 30 a minute per address (a token bucket), then 429 for every control
+    request from that address, the right token included; one audit line per run of 429s and a
+    counted summary once the address may try again."""
+    audit = os.path.join(args.work, "run", "audit-rl.jsonl")
+    cfg = write_config(os.path.join(args.work, "gateway-rl.toml"), instance, audit)
+    gw, port = start_gateway(procs, args.gateway, cfg, token=token, extra=("--auth-failures-per-min", "30"))
+    wrong = {"X-Admin-Token": "guess"}
+    got = [request(port, "POST", "/api/control/kill", headers=wrong)[0] for _ in range(40)]
+    check(got == [401] * 30 + [429] * 10, f"statuses of 40 guesses: {got}")
+    s = request(port, "POST", "/api/control/kill", headers={"X-Admin-Token": token})[0]
+    check(s == 429, f"the right token past the bound is refused too: {s}")
+    lines = audit_lines(audit)
+    check([l["status"] for l in lines] == [401] * 30 + [429], f"audit: 30 lines of 401, one of 429: {len(lines)}")
+    refused = 11
+    def allowed_again():
+        nonlocal refused
+        s = request(port, "POST", "/api/control/kill", headers=wrong)[0]
+        if s == 429:
+            refused += 1
+        return s == 401
+    poll(allowed_again, "the bucket refills (0.5 attempts a second)", timeout=30.0)
+    lines = audit_lines(audit)
+    summary, last = lines[-2], lines[-1]
+    check(summary["action"] == "rate limit summary" and summary["detail"].startswith(f"{refused - 1} further 429"),
+          f"summary of the suppressed lines ({refused - 1}): {summary}")
+    check(last["status"] == 401, f"then the next attempt: {last}")
+    check(len(lines) == 33, f"33 lines in all: {len(lines)}")
+    procs.stop(gw)
 
 
 if __name__ == "__main__":
