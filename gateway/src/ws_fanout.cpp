@@ -138,11 +138,22 @@ void Server::handle_ws_message(WsClient& c, const std::string& text) {
   }
   bool all = false;
   std::vector<std::string> instruments;
+  // A subscription names instruments the engine has; with no engine attached nothing can be
+  // checked and the name is kept (it may appear when the engine starts).
+  const ipc::StateSnapshot& s = snapshot(false);
+  const auto known = [&](const std::string& k) {
+    return !ipc::has_engine(s.status) || std::any_of(s.instruments.begin(), s.instruments.end(), [&](const auto& i) {
+             return instrument_key(i.info) == k;
+           });
+  };
   const auto add_instrument = [&](std::string k) {
     if (k == "*") {
       all = true;
     } else if (k.find(':') == std::string::npos || k.size() > 64) {
       error(cat({"invalid instrument '", k, "' (expected venue:SYMBOL or *)"}));
+      return false;
+    } else if (op == "subscribe" && !known(k)) {
+      error(cat({"unknown instrument '", k, "' (not in the engine's instrument table)"}));
       return false;
     } else {
       instruments.push_back(std::move(k));
