@@ -8,6 +8,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "qf/ipc/tsc_clock.hpp"
+
 #include "router.hpp"
 #include "server_state.hpp"
 
@@ -16,6 +18,7 @@ namespace {
 
 constexpr std::size_t kBodyChunk = 64 * 1024;
 constexpr std::size_t kMaxPostBody = 64 * 1024;
+constexpr int kBodyTimeoutSecs = 10; // = the context's idle timeout_secs (server.cpp)
 
 std::string peer_address(lws* wsi) {
   char ip[64] = {};
@@ -134,6 +137,9 @@ int Server::on_http(lws* wsi, const char* uri) {
     }
     if (length > 0) {
       t.deferred_post = true; // let lws read the body first; answer at completion
+      // The whole body within the idle timeout, however slowly it trickles in: lws restarts its
+      // own timer on each chunk, so on_http_body checks the time since the headers.
+      t.body_deadline_mono_ns = ipc::monotonic_ns() + std::uint64_t{kBodyTimeoutSecs} * 1'000'000'000ULL;
       return 0;
     }
   }
@@ -146,6 +152,9 @@ int Server::on_http_body(lws* wsi, const void* in, std::size_t len) {
   if (it != http_.end()) {
     HttpTxn& t = it->second;
     t.body_seen += len;
+    if (t.body_deadline_mono_ns != 0 && ipc::monotonic_ns() > t.body_deadline_mono_ns) {
+      return -1; // a slow body: closed at the idle timeout counted from the headers
+    }
     if (t.close_after) {
       return 0; // refused: the rest is not kept
     }

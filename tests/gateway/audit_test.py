@@ -70,9 +70,33 @@ def main(args, procs):
     check(any("duplicate key" in l["detail"] for l in lines), f"the 400 names the duplicate key: {lines}")
     check("\ufffd" in lines[-1]["action"], f"invalid UTF-8 replaced: {lines[-1]}")
     check(os.stat(audit).st_mode & 0o777 == 0o600, f"audit log mode {oct(os.stat(audit).st_mode)}")
+    test_slow_body(port)
     check(gw.poll() is None, "the gateway is still running")
     procs.stop(gw)
     test_rate_limit(args, procs, instance, token)
+
+
+def test_slow_body(port):
+    """A POST body trickling in a byte a second is cut by the 10 s idle timeout counted from the
+    headers (not restarted by each byte): closed before 20 of its 100 bytes have been sent."""
+    import socket
+    s = socket.create_connection(("127.0.0.1", port), timeout=30)
+    s.sendall(b"POST /api/risk/kill-switch HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n")
+    sent = 0
+    try:
+        while sent < 20:
+            s.sendall(b" ")
+            sent += 1
+            s.settimeout(1.0)
+            try:
+                if s.recv(4096) == b"":
+                    break
+            except socket.timeout:
+                pass
+    except (BrokenPipeError, ConnectionResetError):
+        pass
+    s.close()
+    check(sent < 20, f"a slow body keeps its connection: {sent} bytes sent and still open")
 
 
 def test_rate_limit(args, procs, instance, token):
