@@ -15,7 +15,7 @@ ControlClient::ControlClient(std::string instance)
 ControlClient::~ControlClient() { release(); }
 
 void ControlClient::release() noexcept {
-  if (queue_ != nullptr && peer_.attached() && !peer_.owner_restarted()) {
+  if (queue_ != nullptr && peer_.attached() && !peer_.owner_restarted() && peer_.verify()) {
     std::int32_t me = static_cast<std::int32_t>(getpid());
     queue_->producer_pid.compare_exchange_strong(me, 0, std::memory_order_acq_rel);
   }
@@ -23,7 +23,7 @@ void ControlClient::release() noexcept {
 }
 
 bool ControlClient::ensure(std::string& why) {
-  if (queue_ != nullptr && peer_.attached() && !peer_.owner_restarted()) {
+  if (queue_ != nullptr && peer_.attached() && !peer_.owner_restarted() && peer_.verify()) {
     return true;
   }
   queue_ = nullptr;

@@ -42,7 +42,8 @@ def main(args, procs):
     path = f"/dev/shm/qf.{instance}.state"
     cfg = write_config(os.path.join(args.work, "gateway.toml"), instance, os.path.join(args.work, "audit.jsonl"))
     fake = start_fake(procs, args.fake, instance)
-    gw, port = start_gateway(procs, args.gateway, cfg)
+    token = "t0ken-" + os.urandom(8).hex()
+    gw, port = start_gateway(procs, args.gateway, cfg, token=token)
     poll(lambda: health(port)[1]["status"] == "running", "engine running")
 
     # The engine creates its segment 0600 (owner only).
@@ -70,7 +71,18 @@ def main(args, procs):
         expect_recovered(port, args.monitor, instance, ("running",), "the owner restored")
         print("ok: foreign owner")
 
-    # 3. The file truncated under the readers (the fake engine may die of SIGBUS: it owns the mapping).
+    # 3. The control segment truncated under its producer: a control is 503, never SIGBUS (the
+    # fake engine may die of it first: then 503 for an engine not running).
+    control = f"/dev/shm/qf.{instance}.control"
+    s, _, b = request(port, "POST", "/api/control/kill", headers={"X-Admin-Token": token})
+    check(s == 200, f"a control before the damage: {s} {b!r}")
+    os.truncate(control, 0)
+    s, _, b = request(port, "POST", "/api/control/kill", headers={"X-Admin-Token": token})
+    check(s == 503, f"a control on a truncated control segment: {s} {b!r}")
+    check(gw.poll() is None, "the gateway survived a truncated control segment")
+    print("ok: control segment")
+
+    # 4. The file truncated under the readers (the fake engine may die of SIGBUS: it owns the mapping).
     size = os.stat(path).st_size
     os.truncate(path, 4096)
     expect_damaged(port, args.monitor, instance, gw, "a truncated file")
