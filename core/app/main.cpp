@@ -11,13 +11,14 @@
 #include "host.hpp"
 #include "live.hpp"
 #include "replay.hpp"
+#include "risk_store.hpp"
 
 namespace {
 
 int usage(const std::string& why) {
   std::fprintf(stderr,
                "qf-engine: %s\n"
-               "usage: qf-engine --config FILE [--instance NAME]\n"
+               "usage: qf-engine --config FILE [--instance NAME] [--discard-risk-state]\n"
                "       qf-engine replay --input CAPTURE [--venue binance-spot|binance-usdm|coinbase] [--config FILE]\n"
                "                        [--tap FILE] [--speed max|1] [--loops N] [--equity-csv FILE]\n"
                "       qf-engine check-host [--cpu N]\n",
@@ -73,6 +74,8 @@ int live(int argc, char** argv) {
       config_path = argv[++i];
     } else if (a == "--instance" && i + 1 < argc) {
       o.instance = argv[++i];
+    } else if (a == "--discard-risk-state") {
+      qf::engine::discard_risk_state(true); // start flat: the saved risk state is set aside
     } else {
       return usage("unknown argument " + a);
     }

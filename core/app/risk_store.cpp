@@ -1,7 +1,15 @@
 #include "risk_store.hpp"
 
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <map>
+#include <mutex>
 #include <stdexcept>
 #include <type_traits>
 
@@ -9,22 +17,119 @@ namespace qf::engine {
 
 namespace {
 constexpr std::uint64_t kMagic = 0x31534B5349524651ULL; // "QFRISKS1"
-constexpr std::uint32_t kVersion = 1;
+constexpr std::uint32_t kVersion = 2;                   // v2: checksum
 struct FileImage {
   std::uint64_t magic;
   std::uint32_t version;
   std::uint32_t bytes; // sizeof(RiskSnapshot)
+  std::uint64_t checksum; // FNV-1a 64 over `snapshot`'s bytes
   core::RiskSnapshot snapshot;
 };
 static_assert(std::is_trivially_copyable_v<FileImage>);
+
+// Bounds of a sane paper account: any money amount (cash, equity, peak, fees, realized, cost)
+// within +-1e12 quote units, quantities within +-1e12, every value finite. A file outside them
+// was not written by an engine: refused, never clamped.
+constexpr double kMaxMoney = 1e12;
+constexpr double kMaxQty = 1e12;
+
+std::uint64_t fnv1a(const void* data, std::size_t n) noexcept {
+  std::uint64_t h = 0xcbf29ce484222325ULL;
+  const auto* p = static_cast<const unsigned char*>(data);
+  for (std::size_t i = 0; i < n; ++i) {
+    h = (h ^ p[i]) * 0x100000001b3ULL;
+  }
+  return h;
+}
+
+bool g_discard = false;
+
+// The exclusive lock a running engine holds on its risk state for its whole life: flock on
+// `<path>.lock` (the state file itself is replaced by rename at each save, so it cannot carry
+// the lock). Taken on the first load or save, released when the process exits.
+std::mutex g_lock_mutex;
+std::map<std::string, pid_t> g_locks; // path -> the process that locked it (a fork child has not)
+
+void hold_lock(const std::string& path) {
+  const std::lock_guard<std::mutex> guard(g_lock_mutex);
+  if (const auto it = g_locks.find(path); it != g_locks.end() && it->second == ::getpid()) {
+    return;
+  }
+  const std::string lock = path + ".lock";
+  const int fd = ::open(lock.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    throw std::runtime_error(lock + ": cannot open the risk state lock: " + std::strerror(errno));
+  }
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    const int err = errno;
+    char holder[32] = {};
+    (void)::pread(fd, holder, sizeof holder - 1, 0);
+    ::close(fd);
+    if (err == EWOULDBLOCK) {
+      throw std::runtime_error(path + ": risk state in use by another engine (pid " + std::string(holder) +
+                               "); one state file per engine");
+    }
+    throw std::runtime_error(lock + ": cannot lock the risk state: " + std::strerror(err));
+  }
+  const std::string pid = std::to_string(::getpid());
+  if (::ftruncate(fd, 0) == 0) {
+    (void)::pwrite(fd, pid.data(), pid.size(), 0);
+  }
+  g_locks[path] = ::getpid(); // `fd` stays open (and locked) until the process exits
+}
+
+[[noreturn]] void refuse(const std::string& path, const char* field, const std::string& why) {
+  throw std::runtime_error(path + ": risk state field " + field + " " + why +
+                           "; refusing to start (fix or remove the file, or start flat with --discard-risk-state)");
+}
+
+void check_value(const std::string& path, const char* field, double v, double lo, double hi) {
+  if (!std::isfinite(v)) {
+    refuse(path, field, "is not finite");
+  }
+  if (v < lo || v > hi) {
+    char buf[96];
+    std::snprintf(buf, sizeof buf, "= %g lies outside [%g, %g]", v, lo, hi);
+    refuse(path, field, buf);
+  }
+}
+
+void check_snapshot(const std::string& path, const core::RiskSnapshot& s) {
+  check_value(path, "cash", s.cash, -kMaxMoney, kMaxMoney);
+  check_value(path, "peak", s.peak, 0, kMaxMoney);
+  check_value(path, "day_start_equity", s.day_start_equity, -kMaxMoney, kMaxMoney);
+  check_value(path, "fees", s.fees, 0, kMaxMoney);
+  double equity = s.cash;
+  for (std::uint32_t i = 0; i < s.count; ++i) {
+    const core::Position& p = s.positions[i];
+    const std::string at = "positions[" + std::to_string(i) + "].";
+    check_value(path, (at + "qty").c_str(), p.qty, -kMaxQty, kMaxQty);
+    check_value(path, (at + "avg_cost").c_str(), p.avg_cost, 0, kMaxMoney);
+    check_value(path, (at + "realized").c_str(), p.realized, -kMaxMoney, kMaxMoney);
+    check_value(path, (at + "fees").c_str(), p.fees, 0, kMaxMoney);
+    check_value(path, (at + "mark").c_str(), p.mark, 0, kMaxMoney);
+    equity += p.qty * (p.mark > 0 ? p.mark : p.avg_cost);
+  }
+  check_value(path, "equity (cash + positions at mark)", equity, -kMaxMoney, kMaxMoney);
+  if (static_cast<std::uint8_t>(s.kill_mode) > static_cast<std::uint8_t>(core::KillMode::flatten)) {
+    refuse(path, "kill_mode", "= " + std::to_string(static_cast<unsigned>(s.kill_mode)) + " is not a kill mode");
+  }
+  if (static_cast<std::uint8_t>(s.kill_cause) > static_cast<std::uint8_t>(core::KillCause::command)) {
+    refuse(path, "kill_cause", "= " + std::to_string(static_cast<unsigned>(s.kill_cause)) + " is not a kill cause");
+  }
+}
 } // namespace
 
+void discard_risk_state(bool discard) noexcept { g_discard = discard; }
+
 void save_risk_state(const std::string& path, const core::RiskSnapshot& s) {
+  hold_lock(path);
   FileImage img{};
   img.magic = kMagic;
   img.version = kVersion;
   img.bytes = sizeof(core::RiskSnapshot);
   img.snapshot = s;
+  img.checksum = fnv1a(&img.snapshot, sizeof img.snapshot);
   const std::string tmp = path + ".tmp";
   std::FILE* f = std::fopen(tmp.c_str(), "wb");
   if (f == nullptr) {
@@ -37,6 +142,14 @@ void save_risk_state(const std::string& path, const core::RiskSnapshot& s) {
 }
 
 std::optional<core::RiskSnapshot> load_risk_state(const std::string& path, std::uint32_t instruments) {
+  hold_lock(path); // before the file is read: a second engine on it stops here
+  if (g_discard) {
+    if (std::rename(path.c_str(), (path + ".discarded").c_str()) == 0) {
+      std::fprintf(stderr, "qf-engine: %s: risk state discarded (kept as %s.discarded); starting flat\n", path.c_str(),
+                   path.c_str());
+    }
+    return std::nullopt;
+  }
   std::FILE* f = std::fopen(path.c_str(), "rb");
   if (f == nullptr) {
     return std::nullopt;
@@ -45,12 +158,16 @@ std::optional<core::RiskSnapshot> load_risk_state(const std::string& path, std::
   const bool ok = std::fread(&img, sizeof img, 1, f) == 1;
   std::fclose(f);
   if (!ok || img.magic != kMagic || img.version != kVersion || img.bytes != sizeof(core::RiskSnapshot)) {
-    throw std::runtime_error(path + ": not a risk state of this version (remove it to start flat)");
+    throw std::runtime_error(path + ": not a risk state of this version (remove it or start flat with --discard-risk-state)");
+  }
+  if (img.checksum != fnv1a(&img.snapshot, sizeof img.snapshot)) {
+    refuse(path, "checksum", "does not match the contents (the file was changed or damaged)");
   }
   if (img.snapshot.count != instruments) {
     throw std::runtime_error(path + ": written for " + std::to_string(img.snapshot.count) +
                              " instruments, the config has " + std::to_string(instruments));
   }
+  check_snapshot(path, img.snapshot);
   return img.snapshot;
 }
 

@@ -12,10 +12,18 @@
 
 namespace qf::engine {
 
+// The file is proven, not trusted: a checksum over the snapshot and range checks on every value
+// (finite, money within +-1e12, kill mode and cause known) refuse a changed or damaged file with
+// a message naming the file and the field. The first load or save takes an exclusive flock on
+// `<path>.lock`, held for the process's life: a second engine on the same file refuses to start.
+
+// --discard-risk-state: the next load renames the file to `<path>.discarded` and starts flat.
+void discard_risk_state(bool discard) noexcept;
 // Throws std::runtime_error when the file cannot be written.
 void save_risk_state(const std::string& path, const core::RiskSnapshot& s);
-// nullopt when there is no file; throws std::runtime_error for a file that is not a risk store
-// of this version or was written for a different number of instruments.
+// nullopt when there is no file (or it is discarded); throws std::runtime_error for a file that
+// is not a risk store of this version, fails its checksum or a range check, was written for a
+// different number of instruments, or is locked by another engine.
 [[nodiscard]] std::optional<core::RiskSnapshot> load_risk_state(const std::string& path, std::uint32_t instruments);
 
 } // namespace qf::engine

@@ -5,6 +5,8 @@
 
 #include <cstdio>
 
+#include "qf/ipc/tsc_clock.hpp"
+
 namespace qf::core {
 
 void Engine::note_trip(KillCause cause, std::uint16_t instrument, std::uint64_t now_unix_ns) noexcept {
@@ -16,6 +18,11 @@ void Engine::note_trip(KillCause cause, std::uint16_t instrument, std::uint64_t 
 }
 
 bool Engine::control(const ipc::ControlCommand& command, std::uint64_t now_unix_ns) noexcept {
+  // A command past its deadline is not executed: its producer has already told its client so.
+  if (ipc::expired(command, ipc::monotonic_ns())) {
+    acknowledge(command, ipc::ControlResult::expired, "expired: deadline passed, not executed", now_unix_ns);
+    return true;
+  }
   bool changed = false;
   switch (command.action) {
   case ipc::ControlAction::kill_on:

@@ -13,7 +13,8 @@
 namespace {
 void usage() {
   std::fprintf(stderr,
-               "usage: qf-gateway --config FILE [--instance NAME] [--port N (0: ephemeral)] [--control-timeout-ms N]\n");
+               "usage: qf-gateway --config FILE [--instance NAME] [--port N (0: ephemeral)] [--control-timeout-ms N]\n"
+               "                  [--auth-failures-per-min N]\n");
 }
 } // namespace
 
@@ -22,6 +23,7 @@ int main(int argc, char** argv) {
   std::string config_path, instance;
   int port = -1;
   int control_timeout_ms = 2000;
+  int auth_failures_per_min = 30;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     const bool has_value = i + 1 < argc;
@@ -41,6 +43,12 @@ int main(int argc, char** argv) {
       control_timeout_ms = std::atoi(argv[++i]);
       if (control_timeout_ms <= 0) {
         std::fprintf(stderr, "qf-gateway: --control-timeout-ms: expected a positive integer\n");
+        return 2;
+      }
+    } else if (a == "--auth-failures-per-min" && has_value) {
+      auth_failures_per_min = std::atoi(argv[++i]);
+      if (auth_failures_per_min <= 0) {
+        std::fprintf(stderr, "qf-gateway: --auth-failures-per-min: expected a positive integer\n");
         return 2;
       }
     } else if (a == "--help" || a == "-h") {
@@ -68,6 +76,7 @@ int main(int argc, char** argv) {
     }
     o.vendor_root = QF_GATEWAY_VENDOR_ROOT;
     o.control_timeout_ms = control_timeout_ms;
+    o.auth_failures_per_min = auth_failures_per_min;
     return qf::gateway::run_server(o);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "qf-gateway: %s\n", e.what());

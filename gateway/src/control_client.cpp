@@ -15,7 +15,7 @@ ControlClient::ControlClient(std::string instance)
 ControlClient::~ControlClient() { release(); }
 
 void ControlClient::release() noexcept {
-  if (queue_ != nullptr && peer_.attached() && !peer_.owner_restarted()) {
+  if (queue_ != nullptr && peer_.attached() && !peer_.owner_restarted() && peer_.verify()) {
     std::int32_t me = static_cast<std::int32_t>(getpid());
     queue_->producer_pid.compare_exchange_strong(me, 0, std::memory_order_acq_rel);
   }
@@ -23,7 +23,7 @@ void ControlClient::release() noexcept {
 }
 
 bool ControlClient::ensure(std::string& why) {
-  if (queue_ != nullptr && peer_.attached() && !peer_.owner_restarted()) {
+  if (queue_ != nullptr && peer_.attached() && !peer_.owner_restarted() && peer_.verify()) {
     return true;
   }
   queue_ = nullptr;
@@ -61,7 +61,8 @@ bool ControlClient::ensure(std::string& why) {
 }
 
 std::optional<std::uint64_t> ControlClient::push(ipc::ControlAction action, std::uint16_t instrument,
-                                                 std::string_view actor, std::string& why) {
+                                                 std::string_view actor, std::uint64_t deadline_mono_ns,
+                                                 std::string& why) {
   if (!ensure(why)) {
     return std::nullopt;
   }
@@ -72,6 +73,7 @@ std::optional<std::uint64_t> ControlClient::push(ipc::ControlAction action, std:
   c.sent_unix_ns = now;
   c.action = action;
   c.instrument = instrument;
+  c.deadline_mono_ns = deadline_mono_ns;
   ipc::set_actor(c, actor);
   if (!queue_->ring.try_push(c)) {
     why = "control queue full (the engine is not draining it)";

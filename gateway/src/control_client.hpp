@@ -24,9 +24,10 @@ public:
   ControlClient& operator=(const ControlClient&) = delete;
 
   // Pushes one command; returns its id, or nullopt with `why` filled (no engine, the slot is
-  // held by another live process, the ring is full).
+  // held by another live process, the ring is full). The engine refuses it as `expired` after
+  // `deadline_mono_ns` (ipc::monotonic_ns()).
   std::optional<std::uint64_t> push(ipc::ControlAction action, std::uint16_t instrument, std::string_view actor,
-                                    std::string& why);
+                                    std::uint64_t deadline_mono_ns, std::string& why);
 
 private:
   bool ensure(std::string& why);

@@ -1,5 +1,6 @@
 #include "control_requests.hpp"
 
+#include <algorithm>
 #include <cstring>
 #include <exception>
 #include <optional>
@@ -15,11 +16,41 @@ namespace qf::gateway::detail {
 
 void Server::start_control(lws* wsi, HttpTxn& t, const ControlTarget& target, const Response* invalid) {
   const std::string action = target.name();
+  t.audited = true; // every outcome below is audited here or in resolve_controls
   const auto refuse = [&](int status, const char* result, const std::string& why) {
     ++stats_.control_results[result];
     audit_.write(t.remote, action, result, status, 0, why);
     finish(wsi, t, json_error(status, why), true);
   };
+  // Rate limit on unauthenticated attempts, per client address, checked before the token.
+  const double cap = opt_.auth_failures_per_min;
+  const std::uint64_t now = ipc::monotonic_ns();
+  if (auth_buckets_.size() > 10'000) { // forget addresses whose bucket is full again
+    std::erase_if(auth_buckets_, [&](const auto& kv) {
+      return kv.second.suppressed == 0 && kv.second.tokens + static_cast<double>(now - kv.second.refilled_mono_ns) * cap / 60e9 >= cap;
+    });
+  }
+  auto [bucket_it, fresh] = auth_buckets_.try_emplace(t.remote, AuthBucket{cap, now, 0});
+  AuthBucket& bucket = bucket_it->second;
+  if (!fresh) {
+    bucket.tokens = std::min(cap, bucket.tokens + static_cast<double>(now - bucket.refilled_mono_ns) * cap / 60e9);
+    bucket.refilled_mono_ns = now;
+  }
+  if (bucket.tokens < 1.0) {
+    const std::string why = "too many unauthenticated control attempts from " + t.remote + "; retry later";
+    ++stats_.control_results["rate_limited"];
+    if (bucket.suppressed++ == 0) { // the first of a run is audited, the rest counted
+      audit_.write(t.remote, action, "rate_limited", 429, 0, why);
+    }
+    finish(wsi, t, json_error(429, why), true);
+    return;
+  }
+  if (bucket.suppressed > 1) {
+    audit_.write(t.remote, "rate limit summary", "rate_limited", 429, 0,
+                 std::to_string(bucket.suppressed - 1) + " further 429 replies to " + t.remote + " not written");
+  }
+  bucket.suppressed = 0;
+  const auto unauthenticated = [&] { bucket.tokens -= 1.0; };
   std::optional<std::string> token;
   const int tl = lws_hdr_custom_length(wsi, "x-admin-token:", 14);
   if (tl > 0) {
@@ -34,8 +65,14 @@ void Server::start_control(lws* wsi, HttpTxn& t, const ControlTarget& target, co
     refuse(403, "forbidden",
            "controls are disabled: no admin token configured (set QF_ADMIN_TOKEN or [gateway] admin_token_file)");
     return;
-  case AdminAuth::Verdict::missing: refuse(401, "unauthorized", "missing X-Admin-Token header"); return;
-  case AdminAuth::Verdict::wrong: refuse(401, "unauthorized", "wrong admin token"); return;
+  case AdminAuth::Verdict::missing:
+    unauthenticated();
+    refuse(401, "unauthorized", "missing X-Admin-Token header");
+    return;
+  case AdminAuth::Verdict::wrong:
+    unauthenticated();
+    refuse(401, "unauthorized", "wrong admin token");
+    return;
   case AdminAuth::Verdict::ok: break;
   }
   if (invalid != nullptr) { // a bad body, answered only to an authorised caller
@@ -74,21 +111,34 @@ void Server::start_control(lws* wsi, HttpTxn& t, const ControlTarget& target, co
   std::string why;
   std::string actor = "gateway ";
   actor += t.remote;
-  const auto id = control_.push(target.action, instrument, actor, why);
+  const std::uint64_t deadline =
+      ipc::monotonic_ns() + static_cast<std::uint64_t>(opt_.control_timeout_ms) * std::uint64_t{1'000'000};
+  const auto id = control_.push(target.action, instrument, actor, deadline, why);
   if (!id) {
     refuse(503, "unavailable", why);
     return;
   }
-  pending_.push_back(PendingControl{wsi, t.serial, *id,
-                                    ipc::monotonic_ns() + static_cast<std::uint64_t>(opt_.control_timeout_ms) * std::uint64_t{1'000'000},
-                                    action, key, t.remote});
+  pending_.push_back(PendingControl{wsi, t.serial, *id, deadline + kAckGraceNs, action, key, t.remote});
 }
 
 void Server::resolve_controls() {
-  if (pending_.empty()) {
+  if (pending_.empty() && late_.empty()) {
     return;
   }
   const std::uint64_t now = ipc::monotonic_ns();
+  for (auto it = late_.begin(); it != late_.end();) {
+    const auto ack = find_ack(reader_.view(), it->id);
+    if (!ack && now < it->deadline_mono_ns) {
+      ++it;
+      continue;
+    }
+    std::string result = "late ";
+    result += ack ? ipc::to_string(ack->result) : "none";
+    std::string detail = "after the 504: ";
+    detail += ack ? ipc::text_of(ack->text) : std::string_view("no acknowledgement within 60 s");
+    audit_.write(it->remote, it->action, result, 504, it->id, detail);
+    it = late_.erase(it);
+  }
   for (auto it = pending_.begin(); it != pending_.end();) {
     const auto ack = find_ack(reader_.view(), it->id);
     if (!ack && now < it->deadline_mono_ns) {
@@ -106,6 +156,7 @@ void Server::resolve_controls() {
       case ipc::ControlResult::unknown_instrument: resp.status = 404; break;
       case ipc::ControlResult::unsupported: resp.status = 501; break;
       case ipc::ControlResult::rejected: resp.status = 409; break;
+      case ipc::ControlResult::expired: resp.status = 504; break;
       }
       ipc::JsonWriter o;
       o.begin_object().key("id").u64(it->id).key("action").str(it->action);
@@ -120,6 +171,10 @@ void Server::resolve_controls() {
       detail += std::to_string(opt_.control_timeout_ms);
       detail += " ms (control timeout)";
       resp = json_error(504, detail);
+      if (late_.size() < 64) { // watched for the engine's final word (expired, once it runs again)
+        late_.push_back(*it);
+        late_.back().deadline_mono_ns = now + kLateAckWatchNs;
+      }
     }
     ++stats_.control_results[result];
     audit_.write(it->remote, it->action, result, resp.status, it->id, detail);

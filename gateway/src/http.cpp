@@ -2,8 +2,13 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <exception>
 #include <string>
 #include <string_view>
+
+#include <nlohmann/json.hpp>
+
+#include "qf/ipc/tsc_clock.hpp"
 
 #include "router.hpp"
 #include "server_state.hpp"
@@ -13,6 +18,7 @@ namespace {
 
 constexpr std::size_t kBodyChunk = 64 * 1024;
 constexpr std::size_t kMaxPostBody = 64 * 1024;
+constexpr int kBodyTimeoutSecs = 10; // = the context's idle timeout_secs (server.cpp)
 
 std::string peer_address(lws* wsi) {
   char ip[64] = {};
@@ -55,6 +61,20 @@ int Server::write_headers(lws* wsi, HttpTxn& t) {
 // Sets the response; `now` writes the headers at once (inside the request's own callback),
 // otherwise WRITEABLE does.
 void Server::finish(lws* wsi, HttpTxn& t, Response r, bool now) {
+  // Every request to a control path is audited whatever its outcome: start_control audits what
+  // it decides; the rest (404, 405, 413, ...) here, with the error text as the detail.
+  if (!t.audited && (is_control_path(t.request.path) || is_risk_control_path(t.request.path))) {
+    t.audited = true;
+    std::string action = t.request.method;
+    action += ' ';
+    action += t.request.path;
+    std::string detail;
+    try {
+      detail = nlohmann::json::parse(r.body).at("error").get<std::string>();
+    } catch (const std::exception&) {
+    }
+    audit_.write(t.remote, action, "refused", r.status, 0, detail);
+  }
   t.response = std::move(r);
   t.out.assign(LWS_PRE, '\0');
   t.out += t.response.body;
@@ -109,8 +129,17 @@ int Server::on_http(lws* wsi, const char* uri) {
       lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH) > 0) {
     char cl[32] = {};
     lws_hdr_copy(wsi, cl, sizeof cl, WSI_TOKEN_HTTP_CONTENT_LENGTH);
-    if (std::strtoull(cl, nullptr, 10) > 0) {
+    const unsigned long long length = std::strtoull(cl, nullptr, 10);
+    if (length > kMaxPostBody) { // refused before a byte of it is read
+      t.close_after = true;
+      finish(wsi, t, json_error(413, "request body over " + std::to_string(kMaxPostBody) + " bytes"), true);
+      return 0;
+    }
+    if (length > 0) {
       t.deferred_post = true; // let lws read the body first; answer at completion
+      // The whole body within the idle timeout, however slowly it trickles in: lws restarts its
+      // own timer on each chunk, so on_http_body checks the time since the headers.
+      t.body_deadline_mono_ns = ipc::monotonic_ns() + std::uint64_t{kBodyTimeoutSecs} * 1'000'000'000ULL;
       return 0;
     }
   }
@@ -121,11 +150,22 @@ int Server::on_http(lws* wsi, const char* uri) {
 int Server::on_http_body(lws* wsi, const void* in, std::size_t len) {
   auto it = http_.find(wsi);
   if (it != http_.end()) {
-    it->second.body_seen += len;
-    if (it->second.body_seen > kMaxPostBody) {
-      return -1;
+    HttpTxn& t = it->second;
+    t.body_seen += len;
+    if (t.body_deadline_mono_ns != 0 && ipc::monotonic_ns() > t.body_deadline_mono_ns) {
+      return -1; // a slow body: closed at the idle timeout counted from the headers
     }
-    it->second.body.append(static_cast<const char*>(in), len);
+    if (t.close_after) {
+      return 0; // refused: the rest is not kept
+    }
+    if (t.body_seen > kMaxPostBody) { // a chunked body without a length grew past the bound
+      t.close_after = true;
+      t.deferred_post = false;
+      t.body.clear();
+      finish(wsi, t, json_error(413, "request body over " + std::to_string(kMaxPostBody) + " bytes"), false);
+      return 0;
+    }
+    t.body.append(static_cast<const char*>(in), len);
   }
   return 0;
 }
@@ -239,6 +279,9 @@ int Server::on_http_writeable(lws* wsi) {
   t.ready = false;
   t.out.clear();
   t.out.shrink_to_fit();
+  if (t.close_after) {
+    return -1; // the refused body may still be arriving: do not read it as the next request
+  }
   return lws_http_transaction_completed(wsi) != 0 ? -1 : 0;
 }
 

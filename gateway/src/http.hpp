@@ -24,6 +24,9 @@ struct HttpTxn {
   Response response;
   std::string out; // LWS_PRE + body
   std::size_t offset = 0;
+  bool audited = false;     // a control path's outcome is in the audit log (start_control or finish)
+  bool close_after = false;
+  std::uint64_t body_deadline_mono_ns = 0; // a deferred body must be complete by then // close once answered (a body refused unread: 413)
 };
 
 } // namespace qf::gateway::detail

@@ -30,6 +30,11 @@ void instrument_head(ipc::JsonWriter& o, const ipc::InstrumentSnapshot& i) {
   o.key("venue").str(venue_of(i.info)).key("symbol").str(symbol_of(i.info));
 }
 
+void keyed_instrument_head(ipc::JsonWriter& o, const ipc::InstrumentSnapshot& i) {
+  o.key("key").str(instrument_key(i.info));
+  instrument_head(o, i);
+}
+
 } // namespace
 
 std::string_view venue_of(const ipc::InstrumentInfo& i) noexcept { return ipc::text_of(i.venue); }
@@ -39,6 +44,13 @@ std::string instrument_key(const ipc::InstrumentInfo& i) {
   k += ':';
   k += symbol_of(i);
   return k;
+}
+
+void render_engine_head(ipc::JsonWriter& o, const ipc::StateSnapshot& s) {
+  o.key("engine").str(ipc::to_string(s.status));
+  o.key("mode");
+  ipc::has_engine(s.status) ? o.str(ipc::to_string(s.mode)) : o.null();
+  o.key("generation").u64(s.generation);
 }
 
 void render_health(ipc::JsonWriter& o, const ipc::StateSnapshot& s, const GatewayStats& g, std::uint64_t now_unix_ns) {
@@ -89,8 +101,7 @@ void render_instruments(ipc::JsonWriter& o, const ipc::StateSnapshot& s) {
     const ipc::InstrumentSnapshot& i = s.instruments[k];
     o.begin_object();
     o.key("id").u64(k);
-    o.key("key").str(instrument_key(i.info));
-    instrument_head(o, i);
+    keyed_instrument_head(o, i);
     o.key("price_decimals").i64(i.info.price_decimals);
     o.key("qty_decimals").i64(i.info.qty_decimals);
     o.key("feed").u64(i.info.feed);
@@ -107,8 +118,7 @@ void render_quote(ipc::JsonWriter& o, const ipc::InstrumentSnapshot& i, std::uin
   const bool has_bid = q.bid_qty != 0;
   const bool has_ask = q.ask_qty != 0;
   o.begin_object();
-  o.key("key").str(instrument_key(i.info));
-  instrument_head(o, i);
+  keyed_instrument_head(o, i);
   o.key("bid");
   has_bid ? o.decimal(q.bid_price, pd) : o.null();
   o.key("bid_qty");
@@ -153,8 +163,7 @@ void render_book(ipc::JsonWriter& o, const ipc::InstrumentSnapshot& i, std::size
   const int pd = i.info.price_decimals;
   const int qd = i.info.qty_decimals;
   o.begin_object();
-  o.key("key").str(instrument_key(i.info));
-  instrument_head(o, i);
+  keyed_instrument_head(o, i);
   o.key("depth").u64(depth);
   o.key("update_id").u64(b.update_id);
   o.key("health").str(ipc::to_string(i.health.health));
@@ -174,8 +183,7 @@ void render_book(ipc::JsonWriter& o, const ipc::InstrumentSnapshot& i, std::size
 void render_bar(ipc::JsonWriter& o, const ipc::InstrumentSnapshot& i, bool one_minute) {
   const ipc::BarValues& b = one_minute ? i.features.bar_1m : i.features.bar_1s;
   o.begin_object();
-  o.key("key").str(instrument_key(i.info));
-  instrument_head(o, i);
+  keyed_instrument_head(o, i);
   o.key("interval").str(one_minute ? "1m" : "1s");
   o.key("bar");
   if (b.start_unix_ns == 0) {
@@ -208,8 +216,7 @@ void render_bar(ipc::JsonWriter& o, const ipc::InstrumentSnapshot& i, bool one_m
 void render_features(ipc::JsonWriter& o, const ipc::InstrumentSnapshot& i) {
   const ipc::FeatureRecord& f = i.features;
   o.begin_object();
-  o.key("key").str(instrument_key(i.info));
-  instrument_head(o, i);
+  keyed_instrument_head(o, i);
   o.key("mid").num(f.mid).key("microprice").num(f.microprice).key("spread_bps").num(f.spread_bps);
   o.key("imbalance").num(f.imbalance).key("trade_flow").num(f.trade_flow);
   o.key("ret_fast").num(f.ret_fast).key("ret_slow").num(f.ret_slow).key("realized_vol").num(f.realized_vol);
@@ -221,8 +228,7 @@ void render_features(ipc::JsonWriter& o, const ipc::InstrumentSnapshot& i) {
 void render_signal(ipc::JsonWriter& o, const ipc::InstrumentSnapshot& i) {
   const ipc::SignalRecord& s = i.signal;
   o.begin_object();
-  o.key("key").str(instrument_key(i.info));
-  instrument_head(o, i);
+  keyed_instrument_head(o, i);
   o.key("signal").num(s.signal).key("confidence").num(s.confidence);
   const std::size_t k = std::min<std::size_t>(s.regimes, ipc::kMaxRegimes);
   o.key("regimes").u64(k);
@@ -357,8 +363,7 @@ void render_positions(ipc::JsonWriter& o, const ipc::StateSnapshot& s) {
   for (const ipc::InstrumentSnapshot& i : s.instruments) {
     const ipc::PositionRecord& p = i.position;
     o.begin_object();
-    o.key("key").str(instrument_key(i.info));
-    instrument_head(o, i);
+    keyed_instrument_head(o, i);
     o.key("qty").exact(p.qty).key("side").str(p.qty > 0 ? "long" : p.qty < 0 ? "short" : "flat");
     o.key("avg_cost").exact(p.avg_cost).key("mark").exact(p.mark).key("notional").exact(p.qty * p.mark);
     o.key("realized").exact(p.realized).key("unrealized").exact(p.unrealized).key("fees").exact(p.fees);

@@ -36,6 +36,9 @@ enum class LatencyDetail : std::uint8_t { summary, coarse, full };
 [[nodiscard]] std::string_view symbol_of(const ipc::InstrumentInfo& i) noexcept;
 [[nodiscard]] std::string instrument_key(const ipc::InstrumentInfo& i); // "binance-spot:BTCUSDT"
 
+// The members "engine" (ipc::to_string of the status), "mode" (null when no engine is attached) and
+// "generation" of the object being written: the head of REST documents and WebSocket updates.
+void render_engine_head(ipc::JsonWriter& o, const ipc::StateSnapshot& s);
 void render_health(ipc::JsonWriter& o, const ipc::StateSnapshot& s, const GatewayStats& g, std::uint64_t now_unix_ns);
 void render_instruments(ipc::JsonWriter& o, const ipc::StateSnapshot& s);
 void render_quote(ipc::JsonWriter& o, const ipc::InstrumentSnapshot& i, std::uint64_t now_unix_ns);

@@ -1,10 +1,12 @@
 #include "router.hpp"
 
+#include <algorithm>
 #include <cctype>
 #include <charconv>
 #include <climits>
 #include <cstdlib>
 #include <strings.h>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -116,14 +118,6 @@ Response not_running(const ipc::StateSnapshot& s) {
     msg += s.message;
   }
   return json_error(503, msg);
-}
-
-void engine_head(ipc::JsonWriter& o, const ipc::StateSnapshot& s) {
-  const bool attached = ipc::has_engine(s.status);
-  o.key("engine").str(ipc::to_string(s.status));
-  o.key("mode");
-  attached ? o.str(ipc::to_string(s.mode)) : o.null();
-  o.key("generation").u64(s.generation);
 }
 
 } // namespace
@@ -241,7 +235,27 @@ std::optional<Response> parse_risk_control(std::string_view path, std::string_vi
   if (reset && start == body.size()) {
     return std::nullopt; // no body needed
   }
-  const nlohmann::json j = nlohmann::json::parse(body.begin(), body.end(), nullptr, false);
+  // Duplicate keys are refused, not resolved (last-wins once turned the kill switch off).
+  std::vector<std::vector<std::string>> seen;
+  std::string duplicate;
+  const auto no_duplicates = [&](int, nlohmann::json::parse_event_t ev, nlohmann::json& parsed) {
+    if (ev == nlohmann::json::parse_event_t::object_start) {
+      seen.emplace_back();
+    } else if (ev == nlohmann::json::parse_event_t::object_end && !seen.empty()) {
+      seen.pop_back();
+    } else if (ev == nlohmann::json::parse_event_t::key && !seen.empty()) {
+      const std::string k = parsed.get<std::string>();
+      if (std::find(seen.back().begin(), seen.back().end(), k) != seen.back().end() && duplicate.empty()) {
+        duplicate = k;
+      }
+      seen.back().push_back(k);
+    }
+    return true;
+  };
+  const nlohmann::json j = nlohmann::json::parse(body.begin(), body.end(), no_duplicates, false);
+  if (!duplicate.empty()) {
+    return bad_field(duplicate, "duplicate key");
+  }
   if (j.is_discarded() || !j.is_object()) {
     return bad_field("body", reset ? "expected an empty body or a JSON object {}"
                                    : R"(expected a JSON object {"enabled": true|false, "mode": "halt"|"reduce-only"|"flatten"})");
@@ -354,43 +368,32 @@ Response route_api(const Request& r, const ipc::StateSnapshot& s, const GatewayS
         return err;
       }
       o.begin_object();
-      engine_head(o, s);
+      render_engine_head(o, s);
       o.key("stages");
       render_latency(o, s, buckets != 0 ? LatencyDetail::full : LatencyDetail::summary);
       o.end_object();
       return json_body(o);
     }
-    if (what == "events") {
+    if (what == "events" || what == "fills") { // the logs, newest first
       if (!only_known(r, {"limit"}, bad)) {
         return unknown_parameter(bad);
       }
-      long limit = static_cast<long>(ipc::kEventLogSize);
+      const bool events = what == "events";
+      const auto size = static_cast<long>(events ? ipc::kEventLogSize : ipc::kFillLogSize);
+      long limit = size;
       Response err;
-      if (!int_param(r, "limit", 1, static_cast<long>(ipc::kEventLogSize), limit, err)) {
+      if (!int_param(r, "limit", 1, size, limit, err)) {
         return err;
       }
       o.begin_object();
-      engine_head(o, s);
-      o.key("written").u64(s.events_written);
-      o.key("events");
-      render_events(o, s, static_cast<std::size_t>(limit));
-      o.end_object();
-      return json_body(o);
-    }
-    if (what == "fills") {
-      if (!only_known(r, {"limit"}, bad)) {
-        return unknown_parameter(bad);
+      render_engine_head(o, s);
+      o.key("written").u64(events ? s.events_written : s.fills_written);
+      o.key(what);
+      if (events) {
+        render_events(o, s, static_cast<std::size_t>(limit));
+      } else {
+        render_fills(o, s, static_cast<std::size_t>(limit));
       }
-      long limit = static_cast<long>(ipc::kFillLogSize);
-      Response err;
-      if (!int_param(r, "limit", 1, static_cast<long>(ipc::kFillLogSize), limit, err)) {
-        return err;
-      }
-      o.begin_object();
-      engine_head(o, s);
-      o.key("written").u64(s.fills_written);
-      o.key("fills");
-      render_fills(o, s, static_cast<std::size_t>(limit));
       o.end_object();
       return json_body(o);
     }
@@ -398,7 +401,7 @@ Response route_api(const Request& r, const ipc::StateSnapshot& s, const GatewayS
       return unknown_parameter(bad);
     }
     o.begin_object();
-    engine_head(o, s);
+    render_engine_head(o, s);
     if (what == "portfolio") {
       o.key("portfolio");
       render_portfolio(o, s);

@@ -11,6 +11,7 @@
 //    frame then. A client whose socket stays full skips frames; once the skipped bytes pass
 //    client_buffer_bytes it is cut off. Per client: one outgoing message and the kernel's
 //    send buffer (SO_SNDBUF = client_buffer_bytes), nothing else.
+// The code is split by role around the private Server class of server_state.hpp.
 
 #include <cstdint>
 #include <memory>
@@ -25,6 +26,10 @@ struct ServerOptions {
   std::string instance;
   std::string vendor_root; // uPlot's dist folder, served under /vendor/
   int control_timeout_ms = 2000;
+  // Unauthenticated control attempts (missing or wrong token) allowed per client address and
+  // minute: a token bucket of this size refilled at this rate; past it every control request
+  // from that address is 429 (token not even checked) and audited once per run with a count.
+  int auth_failures_per_min = 30;
 };
 
 // Runs until SIGINT/SIGTERM; returns the exit status. Prints

@@ -81,6 +81,8 @@ private:
   std::unordered_map<lws*, HttpTxn> http_;
   std::unordered_map<lws*, WsClient> ws_;
   std::vector<PendingControl> pending_;
+  std::vector<PendingControl> late_;
+  std::unordered_map<std::string, AuthBucket> auth_buckets_; // by client address // answered 504; deadline_mono_ns = when to stop watching
   std::uint64_t serial_ = 0;
   Frame frame_;
   std::uint64_t period_ns_;

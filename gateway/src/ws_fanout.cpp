@@ -7,6 +7,7 @@
 #include <initializer_list>
 #include <string>
 #include <string_view>
+#include <tuple>
 
 #include <nlohmann/json.hpp>
 
@@ -95,54 +96,74 @@ void Server::handle_ws_message(WsClient& c, const std::string& text) {
     error(cat({"unknown op '", op, "' (subscribe | unsubscribe | ping)"}));
     return;
   }
-  std::uint32_t mask = 0;
-  if (j.contains("channels")) {
-    if (!j["channels"].is_array()) {
-      error("\"channels\" must be an array of strings");
-      return;
+  // Calls each(text) for every element of the array j[name] in order; false once one is
+  // refused, or (answering `why`) when j[name] is not an array of strings.
+  const auto each_string = [&](const char* name, const char* why, const auto& each) {
+    if (!j[name].is_array()) {
+      error(why);
+      return false;
     }
-    for (const auto& ch : j["channels"]) {
-      if (!ch.is_string()) {
-        error("\"channels\" must be an array of strings");
-        return;
+    for (const auto& v : j[name]) {
+      if (!v.is_string()) {
+        error(why);
+        return false;
       }
-      const std::string name = ch.get<std::string>();
-      std::uint32_t bit = 0;
-      for (const auto& [n, b] : kChannels) {
-        if (name == n || name == "*") {
-          bit |= b;
-        }
+      if (!each(v.get<std::string>())) {
+        return false;
       }
-      if (bit == 0) {
-        error(cat({"unknown channel '", name, "' (quotes, signals, health, latency, feeds, events)"}));
-        return;
+    }
+    return true;
+  };
+  std::uint32_t mask = 0;
+  const auto add_channel = [&](const std::string& name) {
+    std::uint32_t bit = 0;
+    for (const auto& [n, b] : kChannels) {
+      if (name == n || name == "*") {
+        bit |= b;
       }
-      mask |= bit;
+    }
+    if (bit == 0) {
+      error(cat({"unknown channel '", name, "' (quotes, signals, health, latency, feeds, events)"}));
+      return false;
+    }
+    mask |= bit;
+    return true;
+  };
+  if (j.contains("channels")) {
+    if (!each_string("channels", "\"channels\" must be an array of strings", add_channel)) {
+      return;
     }
   } else {
     mask = kQuotes | kSignals | kHealth | kLatency | kFeeds | kEvents;
   }
   bool all = false;
   std::vector<std::string> instruments;
-  if (j.contains("instruments")) {
-    if (!j["instruments"].is_array()) {
-      error("\"instruments\" must be an array of \"venue:SYMBOL\" strings or \"*\"");
-      return;
+  // A subscription names instruments the engine has; with no engine attached nothing can be
+  // checked and the name is kept (it may appear when the engine starts).
+  const ipc::StateSnapshot& s = snapshot(false);
+  const auto known = [&](const std::string& k) {
+    return !ipc::has_engine(s.status) || std::any_of(s.instruments.begin(), s.instruments.end(), [&](const auto& i) {
+             return instrument_key(i.info) == k;
+           });
+  };
+  const auto add_instrument = [&](std::string k) {
+    if (k == "*") {
+      all = true;
+    } else if (k.find(':') == std::string::npos || k.size() > 64) {
+      error(cat({"invalid instrument '", k, "' (expected venue:SYMBOL or *)"}));
+      return false;
+    } else if (op == "subscribe" && !known(k)) {
+      error(cat({"unknown instrument '", k, "' (not in the engine's instrument table)"}));
+      return false;
+    } else {
+      instruments.push_back(std::move(k));
     }
-    for (const auto& in : j["instruments"]) {
-      if (!in.is_string()) {
-        error("\"instruments\" must be an array of \"venue:SYMBOL\" strings or \"*\"");
-        return;
-      }
-      std::string k = in.get<std::string>();
-      if (k == "*") {
-        all = true;
-      } else if (k.find(':') == std::string::npos || k.size() > 64) {
-        error(cat({"invalid instrument '", k, "' (expected venue:SYMBOL or *)"}));
-        return;
-      } else {
-        instruments.push_back(std::move(k));
-      }
+    return true;
+  };
+  if (j.contains("instruments")) {
+    if (!each_string("instruments", "\"instruments\" must be an array of \"venue:SYMBOL\" strings or \"*\"",
+                     add_instrument)) {
+      return;
     }
   } else {
     all = true;
@@ -243,29 +264,22 @@ void Server::build_message(const WsClient& c, std::uint64_t now_mono, std::strin
     }
     out += ']';
   };
-  const auto part = [&](const char* name, const std::string& json) {
-    out += ",\"";
-    out += name;
-    out += "\":";
-    out += json;
-  };
   if ((c.channels & kQuotes) != 0) {
     list("quotes", frame_.quotes);
   }
   if ((c.channels & kSignals) != 0) {
     list("signals", frame_.signals);
   }
-  if ((c.channels & kHealth) != 0) {
-    part("health", frame_.health);
-  }
-  if ((c.channels & kLatency) != 0) {
-    part("latency", frame_.latency);
-  }
-  if ((c.channels & kFeeds) != 0) {
-    part("feeds", frame_.feeds);
-  }
-  if ((c.channels & kEvents) != 0) {
-    part("events", frame_.events);
+  for (const auto& [bit, name, json] : {std::tuple{kHealth, "health", &frame_.health},
+                                        std::tuple{kLatency, "latency", &frame_.latency},
+                                        std::tuple{kFeeds, "feeds", &frame_.feeds},
+                                        std::tuple{kEvents, "events", &frame_.events}}) {
+    if ((c.channels & bit) != 0) {
+      out += ",\"";
+      out += name;
+      out += "\":";
+      out += *json;
+    }
   }
   out += '}';
 }
@@ -325,11 +339,7 @@ void Server::build_frame() {
   {
     ipc::JsonWriter o;
     o.begin_object();
-    const bool attached = ipc::has_engine(s.status);
-    o.key("engine").str(ipc::to_string(s.status));
-    o.key("mode");
-    attached ? o.str(ipc::to_string(s.mode)) : o.null();
-    o.key("generation").u64(s.generation);
+    render_engine_head(o, s);
     o.end_object();
     f.head = o.take();
     f.head = f.head.substr(1, f.head.size() - 2); // members only

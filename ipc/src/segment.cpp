@@ -11,6 +11,7 @@
 #include <optional>
 
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 namespace bip = boost::interprocess;
@@ -47,18 +48,59 @@ struct Peek {
   Incarnation incarnation;
   std::uint64_t total_bytes = 0;
   std::uint64_t file_bytes = 0;
+  bool foreign = false; // owned by a user that is neither this one nor root
+  std::uint32_t file_uid = 0;
 };
+
+// Readers trust a segment created by their own user or by root, nobody else's.
+bool trusted_owner(std::uint32_t uid) noexcept { return uid == 0 || uid == ::geteuid(); }
+
+// Why a mapping of `mapped` bytes whose header is `h` cannot be read safely, or empty. Every
+// offset and size is checked in 64-bit arithmetic (the table holds 32-bit values: no overflow).
+std::string layout_error(const SegmentHeader& h, std::uint64_t mapped) {
+  if (h.total_bytes != mapped) {
+    return "header says " + std::to_string(h.total_bytes) + " bytes, " + std::to_string(mapped) + " are mapped";
+  }
+  if (h.header_bytes != sizeof(SegmentHeader) || h.section_count > kMaxSections) {
+    return "header size " + std::to_string(h.header_bytes) + " or section count " + std::to_string(h.section_count) +
+           " out of range";
+  }
+  for (std::uint32_t i = 0; i < h.section_count; ++i) {
+    const std::uint64_t off = h.sections[i].offset;
+    const std::uint64_t end = off + h.sections[i].size;
+    if (off < sizeof(SegmentHeader) || off % kSectionAlign != 0 || end > mapped) {
+      return "section " + std::to_string(i) + " [" + std::to_string(off) + ", " + std::to_string(end) +
+             ") lies outside the " + std::to_string(mapped) + "-byte mapping";
+    }
+  }
+  return {};
+}
+
+// fstat of an open segment: its size and owner.
+bool file_stat(const bip::shared_memory_object& shm, std::uint64_t& bytes, std::uint32_t& uid) noexcept {
+  struct stat st {};
+  if (::fstat(shm.get_mapping_handle().handle, &st) != 0) {
+    return false;
+  }
+  bytes = static_cast<std::uint64_t>(st.st_size);
+  uid = static_cast<std::uint32_t>(st.st_uid);
+  return true;
+}
 
 Peek peek(const std::string& path) noexcept {
   Peek p;
   try {
     bip::shared_memory_object shm(bip::open_only, path.c_str(), bip::read_only);
     p.exists = true;
-    bip::offset_t size = 0;
-    if (!shm.get_size(size) || size < static_cast<bip::offset_t>(sizeof(SegmentHeader))) {
+    std::uint64_t size = 0;
+    if (!file_stat(shm, size, p.file_uid)) {
       return p;
     }
-    p.file_bytes = static_cast<std::uint64_t>(size);
+    p.file_bytes = size;
+    p.foreign = !trusted_owner(p.file_uid);
+    if (p.foreign || size < sizeof(SegmentHeader)) {
+      return p;
+    }
     bip::mapped_region region(shm, bip::read_only, 0, sizeof(SegmentHeader));
     const auto* h = static_cast<const SegmentHeader*>(region.get_address());
     if (h->magic.load(std::memory_order_acquire) != kSegmentMagic) {
@@ -128,7 +170,8 @@ SegmentOwner::SegmentOwner(const SegmentOptions& options) : path_(segment_path(o
 
   try {
     mapping_ = std::make_unique<Mapping>();
-    mapping_->shm = bip::shared_memory_object(bip::create_only, path_.c_str(), bip::read_write);
+    // Exclusive (O_EXCL) and 0600: only this user (and root) may read or replace the state.
+    mapping_->shm = bip::shared_memory_object(bip::create_only, path_.c_str(), bip::read_write, bip::permissions(0600));
     mapping_->shm.truncate(static_cast<bip::offset_t>(total));
     mapping_->region = bip::mapped_region(mapping_->shm, bip::read_write, 0, total);
   } catch (const bip::interprocess_exception& e) {
@@ -197,6 +240,7 @@ namespace detail {
 struct AttachedMapping {
   bip::shared_memory_object shm;
   bip::mapped_region region;
+  std::uint64_t bytes = 0; // mapped size
 };
 } // namespace detail
 
@@ -225,6 +269,11 @@ AttachStatus SegmentAttachment<A>::try_attach() noexcept {
     message_ = "awaiting " + path_ + ": no such segment yet";
     return AttachStatus::awaiting;
   }
+  if (p.foreign) {
+    message_ = "segment damaged: " + path_ + " belongs to uid " + std::to_string(p.file_uid) +
+               ", neither this user nor root: refused";
+    return AttachStatus::damaged;
+  }
   if (!p.valid) {
     message_ = "awaiting " + path_ + ": its owner has not finished creating it";
     return AttachStatus::awaiting;
@@ -239,8 +288,11 @@ AttachStatus SegmentAttachment<A>::try_attach() noexcept {
     return AttachStatus::awaiting;
   }
   if (p.total_bytes != p.file_bytes) {
-    message_ = "awaiting " + path_ + ": size does not match its header yet";
-    return AttachStatus::awaiting;
+    // The owner sizes the file before it publishes the magic: a valid header over a file of
+    // another size means the file was truncated or grown since.
+    message_ = "segment damaged: " + path_ + " is " + std::to_string(p.file_bytes) + " bytes but its header says " +
+               std::to_string(p.total_bytes);
+    return AttachStatus::damaged;
   }
   try {
     constexpr auto mode = A == Access::read_only ? bip::read_only : bip::read_write;
@@ -254,6 +306,11 @@ AttachStatus SegmentAttachment<A>::try_attach() noexcept {
       message_ = "awaiting " + path_ + ": it changed while attaching";
       return AttachStatus::awaiting;
     }
+    m->bytes = p.total_bytes;
+    if (const std::string e = layout_error(*h, m->bytes); !e.empty()) {
+      message_ = "segment damaged: " + path_ + ": " + e;
+      return AttachStatus::damaged;
+    }
     mapping_ = std::move(m);
     header_ = h;
   } catch (const bip::interprocess_exception& e) {
@@ -262,6 +319,32 @@ AttachStatus SegmentAttachment<A>::try_attach() noexcept {
   }
   message_.clear();
   return AttachStatus::attached;
+}
+
+template <Access A>
+bool SegmentAttachment<A>::verify() noexcept {
+  if (!attached()) {
+    return false;
+  }
+  std::string e;
+  std::uint64_t bytes = 0;
+  std::uint32_t uid = 0;
+  // The size first: touching the header of a truncated file would raise SIGBUS.
+  if (!file_stat(mapping_->shm, bytes, uid)) {
+    e = "fstat failed: " + std::string(std::strerror(errno));
+  } else if (!trusted_owner(uid)) {
+    e = "now belongs to uid " + std::to_string(uid) + ", neither this user nor root: refused";
+  } else if (bytes != mapping_->bytes) {
+    e = "the file is now " + std::to_string(bytes) + " bytes, " + std::to_string(mapping_->bytes) + " are mapped";
+  } else {
+    e = layout_error(*header_, mapping_->bytes);
+  }
+  if (e.empty()) {
+    return true;
+  }
+  detach();
+  message_ = "segment damaged: " + path_ + ": " + e;
+  return false;
 }
 
 template <Access A>

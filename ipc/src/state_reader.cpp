@@ -11,6 +11,7 @@ const char* to_string(EngineStatus s) noexcept {
   case EngineStatus::stalled: return "stalled";
   case EngineStatus::stopped: return "stopped";
   case EngineStatus::version_mismatch: return "version_mismatch";
+  case EngineStatus::damaged: return "damaged";
   }
   return "unknown";
 }
@@ -33,10 +34,18 @@ void StateReader::read(StateSnapshot& out) noexcept {
   out.portfolio = {};
   out.risk = {};
   out.fills_written = 0;
+  // verify() before anything is read: the file's size (fstat) and every section inside it.
+  if (view_.attached() && !view_.verify()) {
+    out.status = EngineStatus::damaged;
+    out.message = view_.message();
+    return;
+  }
   if (!view_.attached() || view_.owner_restarted()) {
     const AttachStatus a = view_.try_attach();
     if (a != AttachStatus::attached) {
-      out.status = a == AttachStatus::version_mismatch ? EngineStatus::version_mismatch : EngineStatus::awaiting;
+      out.status = a == AttachStatus::version_mismatch ? EngineStatus::version_mismatch
+                   : a == AttachStatus::damaged        ? EngineStatus::damaged
+                                                       : EngineStatus::awaiting;
       out.message = view_.message();
       return;
     }
@@ -66,7 +75,9 @@ void StateReader::read(StateSnapshot& out) noexcept {
     out.message = view_.path() + ": sections smaller than this reader's layout";
     return;
   }
-  const std::size_t n = std::min<std::size_t>(table->count, kMaxInstruments);
+  // Only the records the section holds (verify() proved the section lies inside the mapping).
+  const std::size_t n = std::min({std::size_t{table->count}, kMaxInstruments,
+                                  view_.section_size(kSectionRecords) / sizeof(InstrumentState)});
   out.instruments.resize(n);
   for (std::size_t i = 0; i < n; ++i) {
     InstrumentSnapshot& s = out.instruments[i];

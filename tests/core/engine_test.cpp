@@ -268,6 +268,23 @@ TEST_F(engine, should_trade_on_paper_publish_the_portfolio_and_obey_a_kill_comma
   ipc::ControlCommand resync{};
   resync.action = ipc::ControlAction::resync;
   EXPECT_FALSE(engine_->control(resync, t)); // not a risk command: the caller handles it
+  // A command past its deadline is acknowledged `expired` and not executed (issue 17).
+  ipc::ControlCommand late{};
+  late.id = 43;
+  late.action = ipc::ControlAction::resume;
+  late.deadline_mono_ns = 1; // long past
+  EXPECT_TRUE(engine_->control(late, t));
+  ASSERT_EQ(log->entries[1].try_load(ack), ipc::ReadStatus::ok);
+  EXPECT_EQ(ack.id, 43U);
+  EXPECT_EQ(ack.result, ipc::ControlResult::expired);
+  ASSERT_EQ(log->risk.try_load(r), ipc::ReadStatus::ok);
+  EXPECT_EQ(r.kill_mode, ipc::KillModeCode::halt);
+  late.deadline_mono_ns = ipc::monotonic_ns() + 60'000'000'000ULL; // a deadline to come: executed
+  late.id = 44;
+  late.action = ipc::ControlAction::kill_on;
+  EXPECT_TRUE(engine_->control(late, t));
+  ASSERT_EQ(log->entries[2].try_load(ack), ipc::ReadStatus::ok);
+  EXPECT_EQ(ack.result, ipc::ControlResult::done);
   ipc::ControlCommand reset{};
   reset.id = 42;
   reset.action = ipc::ControlAction::reset;

@@ -2,8 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include <cmath>
 #include <cstdio>
 #include <fstream>
 #include <string>
@@ -42,6 +44,111 @@ TEST(risk_store, should_restore_a_tripped_kill_switch_and_an_open_position) {
   EXPECT_THROW((void)load_risk_state(path, 3), std::runtime_error); // another instrument list
   std::remove(path.c_str());
   EXPECT_FALSE(load_risk_state(path, 2).has_value()); // no file: start flat
+}
+
+// A state file with a valid header but values no engine writes (issue 17, defect 3): written
+// through save_risk_state so the checksum matches, refused by the range checks naming the field.
+void expect_refused(core::RiskSnapshot s, const char* name, const char* field) {
+  const std::string path = temp_path(name);
+  save_risk_state(path, s);
+  try {
+    (void)load_risk_state(path, s.count);
+    ADD_FAILURE() << name << ": loaded";
+  } catch (const std::runtime_error& e) {
+    const std::string what = e.what();
+    EXPECT_NE(what.find(path), std::string::npos) << what;
+    EXPECT_NE(what.find(field), std::string::npos) << what;
+  }
+  std::remove(path.c_str());
+}
+
+core::RiskSnapshot sane() {
+  core::RiskSnapshot s;
+  s.count = 2;
+  s.cash = 100'000;
+  s.peak = 100'000;
+  s.day_start_equity = 100'000;
+  s.positions[0].qty = 0.5;
+  s.positions[0].avg_cost = 60'000;
+  s.positions[0].mark = 60'100;
+  return s;
+}
+
+TEST(risk_store, should_refuse_values_outside_a_sane_account) {
+  core::RiskSnapshot s = sane();
+  s.cash = 1e300;
+  expect_refused(s, "huge.state", "field cash");
+  s = sane();
+  s.peak = 6e304;
+  expect_refused(s, "peak.state", "field peak");
+  s = sane();
+  s.positions[0].avg_cost = std::nan("");
+  expect_refused(s, "nan.state", "positions[0].avg_cost is not finite");
+  s = sane();
+  s.cash = -5e12;
+  expect_refused(s, "negative.state", "field cash");
+  s = sane();
+  s.positions[1].qty = 1e11; // each value in range, the equity is not
+  s.positions[1].mark = 1e6;
+  expect_refused(s, "equity.state", "equity");
+  s = sane();
+  s.kill_mode = static_cast<core::KillMode>(9);
+  expect_refused(s, "mode.state", "kill_mode");
+  s = sane();
+  const std::string path = temp_path("sane.state");
+  save_risk_state(path, s);
+  EXPECT_TRUE(load_risk_state(path, 2).has_value());
+  std::remove(path.c_str());
+}
+
+TEST(risk_store, should_refuse_a_changed_byte_by_its_checksum) {
+  const std::string path = temp_path("changed.state");
+  save_risk_state(path, sane());
+  {
+    std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(40); // inside the snapshot
+    f.put('\x7f');
+  }
+  try {
+    (void)load_risk_state(path, 2);
+    ADD_FAILURE() << "loaded";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("checksum"), std::string::npos) << e.what();
+  }
+  std::remove(path.c_str());
+}
+
+TEST(risk_store, should_refuse_a_second_engine_on_the_same_file) {
+  const std::string path = temp_path("shared.state");
+  save_risk_state(path, sane()); // this process now holds the lock
+  const pid_t child = ::fork();
+  if (child == 0) {
+    try {
+      (void)load_risk_state(path, 2);
+      ::_exit(1);
+    } catch (const std::runtime_error& e) {
+      ::_exit(std::string(e.what()).find("in use by another engine") != std::string::npos ? 0 : 2);
+    }
+  }
+  ASSERT_GT(child, 0);
+  int status = 0;
+  ASSERT_EQ(::waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0) << "the second engine must be refused";
+  EXPECT_TRUE(load_risk_state(path, 2).has_value()); // the holder itself reads it
+  std::remove(path.c_str());
+}
+
+TEST(risk_store, should_start_flat_when_told_to_discard) {
+  const std::string path = temp_path("discard.state");
+  core::RiskSnapshot s = sane();
+  s.cash = 1e300;
+  save_risk_state(path, s);
+  discard_risk_state(true);
+  EXPECT_FALSE(load_risk_state(path, 2).has_value());
+  discard_risk_state(false);
+  EXPECT_FALSE(load_risk_state(path, 2).has_value()); // moved aside
+  std::remove((path + ".discarded").c_str());
 }
 
 TEST(risk_store, should_refuse_a_file_that_is_not_a_risk_state) {

@@ -334,6 +334,8 @@ def test_risk_controls(port, audit, token):
              ("risk kill-switch", "bad_request", 400), ("risk kill-switch", "bad_request", 400),
              ("risk kill-switch", "bad_request", 400), ("risk kill-switch", "bad_request", 400),
              ("risk reset", "bad_request", 400)]
+    # The 405s on the two control paths are audited too (issue 17: every outcome).
+    want += [("GET /api/risk/kill-switch", "refused", 405), ("GET /api/risk/reset", "refused", 405)]
     want += [("risk kill-switch halt", "done", 200), ("risk kill-switch reduce-only", "done", 200),
              ("risk kill-switch flatten", "done", 200), ("risk kill-switch off", "done", 200),
              ("risk kill-switch halt", "done", 200), ("risk reset", "done", 200), ("risk reset", "done", 200)]
@@ -505,7 +507,7 @@ def test_controls(procs, args, instance, port, audit, token):
         ("resync binance-spot:BTCUSDT", "unauthorized", 401), ("resync binance-spot:BTCUSDT", "done", 200),
         ("resync coinbase:ETH-USD", "done", 200), ("resync binance-spot:NOPE", "unknown_instrument", 404),
         ("kill", "done", 200), ("unkill", "done", 200), ("flatten", "done", 200),
-        ("resume", "done", 200)], f"audit lines {lines}")
+        ("resume", "done", 200), ("POST /api/control/explode", "refused", 404)], f"audit lines {lines}")
     for l in lines:
         check(l["remote"] == "127.0.0.1" and l["time"] == iso(l["unix_ns"]), f"audit line {l}")
     check(token not in open(audit).read(), "the audit log must not contain the token")

@@ -90,14 +90,17 @@ function errors() {
   const ws = new WebSocket(url);
   const replies = [];
   const sends = ['not json', '{"op":"dance"}', '{"op":"subscribe","channels":["weather"]}',
-                 '{"op":"subscribe","channels":["quotes"],"instruments":["BTCUSDT"]}', '{"op":"ping"}'];
+                 '{"op":"subscribe","channels":["quotes"],"instruments":["BTCUSDT"]}',
+                 '{"op":"subscribe","channels":["quotes"],"instruments":["binance-spot:NOPEUSDT"]}', '{"op":"ping"}'];
   ws.on('open', () => sends.forEach((s) => ws.send(s)));
   ws.on('message', (data) => {
     replies.push(JSON.parse(data));
     if (replies.length < sends.length) return;
     const types = replies.map((r) => r.type).join(',');
-    if (types !== 'error,error,error,error,pong') fail(`replies ${JSON.stringify(replies)}`);
+    if (types !== 'error,error,error,error,error,pong') fail(`replies ${JSON.stringify(replies)}`);
     if (!replies[2].error.includes("'weather'") || !replies[3].error.includes("'BTCUSDT'")) fail(`errors name the culprit: ${JSON.stringify(replies)}`);
+    // An instrument the engine does not have is refused, not silently accepted (issue 17).
+    if (!replies[4].error.startsWith("unknown instrument 'binance-spot:NOPEUSDT'")) fail(`unknown instrument: ${JSON.stringify(replies[4])}`);
     ws.close();
     console.log(JSON.stringify({ ok: true, replies: types }));
     clearTimeout(deadline);

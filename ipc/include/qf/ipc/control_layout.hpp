@@ -19,7 +19,7 @@
 
 namespace qf::ipc {
 
-inline constexpr std::uint32_t kControlLayoutVersion = 2;
+inline constexpr std::uint32_t kControlLayoutVersion = 3; // v3: deadline_mono_ns, actor 32 bytes
 inline constexpr const char* kControlSegmentName = "control";
 inline constexpr std::size_t kControlRingSize = 64;
 inline constexpr std::uint16_t kNoInstrument = 0xFFFF;
@@ -54,7 +54,11 @@ struct ControlCommand {
   std::uint8_t reserved;
   std::uint16_t instrument; // index into the state's InstrumentTable, kNoInstrument if none
   std::uint32_t reserved2;
-  std::array<char, 40> actor; // who asked ("gateway 127.0.0.1"), NUL-terminated
+  // CLOCK_MONOTONIC (system-wide, ipc::monotonic_ns) after which the engine must not execute the
+  // command but acknowledge it `expired`: the producer stops waiting only after it, so a timeout
+  // it reports means "not executed". 0 = no deadline.
+  std::uint64_t deadline_mono_ns;
+  std::array<char, 32> actor; // who asked ("gateway 127.0.0.1"), NUL-terminated
 };
 static_assert(sizeof(ControlCommand) == 64);
 static_assert(std::is_trivially_copyable_v<ControlCommand>);
@@ -66,6 +70,11 @@ struct ControlQueue {
   alignas(kCacheLinePair) std::atomic<std::int32_t> producer_pid;
   SpscRing<ControlCommand, kControlRingSize> ring;
 };
+
+// Whether `c` must be refused as expired at `now_mono_ns` (ipc::monotonic_ns()).
+[[nodiscard]] constexpr bool expired(const ControlCommand& c, std::uint64_t now_mono_ns) noexcept {
+  return c.deadline_mono_ns != 0 && now_mono_ns > c.deadline_mono_ns;
+}
 
 inline void set_actor(ControlCommand& c, std::string_view actor) noexcept {
   const std::size_t n = actor.size() < c.actor.size() - 1 ? actor.size() : c.actor.size() - 1;

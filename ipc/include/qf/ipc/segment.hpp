@@ -122,6 +122,7 @@ enum class AttachStatus : std::uint8_t {
   attached,
   awaiting,         // no segment yet, or its owner is still creating it
   version_mismatch, // a segment with a layout this build does not understand
+  damaged,          // its header or size is inconsistent (message says why); kept retrying
 };
 
 enum class OwnerStatus : std::uint8_t {
@@ -161,6 +162,10 @@ public:
   // Whether the name now holds a different owner incarnation than the one mapped.
   [[nodiscard]] bool owner_restarted() const noexcept;
   void detach() noexcept;
+  // While attached: fstat the file against the mapped size, then check the header's section
+  // table against it (every offset + size inside the mapping). On failure detaches, sets
+  // message() ("segment damaged: ...") and returns false; a reader calls it before each read.
+  [[nodiscard]] bool verify() noexcept;
 
   // Only while attached.
   [[nodiscard]] const SegmentHeader& header() const noexcept { return *header_; }

@@ -291,6 +291,7 @@ enum class ControlResult : std::uint8_t {
   unknown_instrument = 1, // the command named no instrument this engine has
   unsupported = 2,        // the engine has no such action (or not in this mode)
   rejected = 3,           // refused; `text` says why
+  expired = 4,            // not executed: its deadline had passed when the engine took it
 };
 
 [[nodiscard]] constexpr const char* to_string(ControlResult r) noexcept {
@@ -299,6 +300,7 @@ enum class ControlResult : std::uint8_t {
   case ControlResult::unknown_instrument: return "unknown_instrument";
   case ControlResult::unsupported: return "unsupported";
   case ControlResult::rejected: return "rejected";
+  case ControlResult::expired: return "expired";
   }
   return "unknown";
 }

@@ -19,11 +19,13 @@
 
 namespace qf::ipc {
 
-enum class EngineStatus : std::uint8_t { awaiting, running, stalled, stopped, version_mismatch };
+// damaged: the segment's size or section table is inconsistent (truncated file, offsets past the
+// mapping, a foreign owner): nothing is read from it, the reader retries on every read.
+enum class EngineStatus : std::uint8_t { awaiting, running, stalled, stopped, version_mismatch, damaged };
 [[nodiscard]] const char* to_string(EngineStatus s) noexcept;
 // True when the reader sees an engine's segment (running, stalled or stopped): its records can be read.
 [[nodiscard]] constexpr bool has_engine(EngineStatus s) noexcept {
-  return s != EngineStatus::awaiting && s != EngineStatus::version_mismatch;
+  return s != EngineStatus::awaiting && s != EngineStatus::version_mismatch && s != EngineStatus::damaged;
 }
 
 struct InstrumentSnapshot {
@@ -39,7 +41,7 @@ struct InstrumentSnapshot {
 
 struct StateSnapshot {
   EngineStatus status = EngineStatus::awaiting;
-  std::string message; // why awaiting / version mismatch
+  std::string message; // why awaiting / version mismatch / damaged
   EngineMode mode = EngineMode::live;
   std::uint64_t generation = 0;
   std::int32_t engine_pid = 0;
