@@ -15,6 +15,8 @@
 #include <vector>
 
 #include "host.hpp"
+#include "qf/core/agent.hpp"
+#include "qf/core/idle_strategy.hpp"
 #include "qf/feeds/binance/session.hpp"
 #include "qf/feeds/coinbase/session.hpp"
 #include "qf/feeds/feed_thread.hpp"
@@ -26,10 +28,6 @@
 #include "qf/ipc/segment.hpp"
 #include "qf/ipc/state_layout.hpp"
 
-#if defined(__x86_64__) || defined(__i386__)
-#include <immintrin.h>
-#endif
-
 namespace qf::engine {
 
 namespace {
@@ -39,52 +37,6 @@ std::atomic<bool> g_stop{false};
 extern "C" void on_stop_signal(int /*signal*/) {
   g_stop.store(true, std::memory_order_relaxed);
 }
-
-void cpu_relax() noexcept {
-#if defined(__x86_64__) || defined(__i386__)
-  _mm_pause();
-#endif
-}
-
-// Idle strategies (Aeron's names): spin burns the core for the lowest latency; backoff spins,
-// then yields, then parks on the EventCount every feed push notifies, so the next event (or the
-// housekeeping deadline) wakes it and no sleep is added to a message's latency; sleep naps 1 ms
-// (CI, laptops).
-class Idle {
-public:
-  Idle(config::IdleStrategy s, ipc::EventCount& wake) : strategy_(s), wake_(wake) {}
-  // `has_work` re-checks the rings after the park is announced; the park lasts at most
-  // `max_park_ns` (the time left to the next housekeeping tick).
-  template <typename HasWork>
-  void idle(const HasWork& has_work, std::uint64_t max_park_ns) noexcept {
-    switch (strategy_) {
-    case config::IdleStrategy::spin: cpu_relax(); return;
-    case config::IdleStrategy::sleep: std::this_thread::sleep_for(std::chrono::milliseconds(1)); return;
-    case config::IdleStrategy::backoff:
-      if (count_ < 200) {
-        ++count_;
-        cpu_relax();
-      } else if (count_ < 300) {
-        ++count_;
-        std::this_thread::yield();
-      } else if (max_park_ns != 0) {
-        const ipc::EventCount::Key key = wake_.prepare_wait();
-        if (has_work()) {
-          wake_.cancel_wait(key); // an event landed between the last drain and the announcement
-        } else {
-          wake_.wait_for(key, max_park_ns);
-        }
-      }
-      return;
-    }
-  }
-  void reset() noexcept { count_ = 0; }
-
-private:
-  config::IdleStrategy strategy_;
-  ipc::EventCount& wake_;
-  std::uint32_t count_ = 0;
-};
 
 feeds::LogFn make_log() {
   return [](feeds::LogLevel level, std::string_view text) {
@@ -111,6 +63,17 @@ void copy_text(T& out, const std::string& s) {
   const std::size_t n = std::min(s.size(), out.size() - 1);
   std::copy_n(s.data(), n, out.data());
   out[n] = '\0';
+}
+
+constexpr std::uint64_t kHousekeepingNs = 10'000'000; // heartbeat, control, risk hand-off: 100 Hz
+
+core::IdleKind idle_kind(config::IdleStrategy s) {
+  switch (s) {
+  case config::IdleStrategy::spin: return core::IdleKind::spin;
+  case config::IdleStrategy::sleep: return core::IdleKind::sleep;
+  case config::IdleStrategy::backoff: return core::IdleKind::backoff;
+  }
+  return core::IdleKind::backoff;
 }
 
 struct VenuePlan {
@@ -239,7 +202,6 @@ int run_live(const LiveOptions& options) {
                    core::to_string(saved->kill_mode), engine.trader().portfolio().equity());
     }
   }
-  std::uint64_t last_risk_save = 0;
   sections.feeds->count = static_cast<std::uint32_t>(plans.size());
   for (const VenuePlan& p : plans) {
     ipc::FeedRecord r{};
@@ -342,76 +304,42 @@ int run_live(const LiveOptions& options) {
   state.heartbeat();
   spdlog::info("running: /dev/shm/qf.{}.state and .control; stop with Ctrl-C or SIGTERM", instance);
 
-  // The core loop.
-  Idle idle(cfg.engine.idle, core_wake);
-  const auto has_work = [&feed_threads] {
-    return std::any_of(feed_threads.begin(), feed_threads.end(),
-                       [](const auto& ft) { return ft->ring().size_guess() != 0; });
+  // The core loop: one agent, driven until a stop signal.
+  std::vector<feeds::FeedRing*> rings;
+  for (auto& ft : feed_threads) {
+    rings.push_back(&ft->ring());
+  }
+  core::AgentHooks hooks;
+  hooks.heartbeat = [&state] { state.heartbeat(); };
+  if (!risk_file.empty()) {
+    hooks.hand_off_risk = [&risk_file](const core::RiskSnapshot& s) {
+      try {
+        save_risk_state(risk_file, s);
+      } catch (const std::exception& e) {
+        spdlog::error("{}", e.what()); // keep trading state in memory; retried next second
+      }
+    };
+  }
+  hooks.request_resync = [&feed_threads](core::InstrumentId id) {
+    bool sent = false;
+    for (auto& ft : feed_threads) {
+      if (ft->serves(id)) {
+        sent = ft->requests().try_push({feeds::FeedRequest::Kind::resync, id});
+      }
+    }
+    return sent;
   };
-  const int core_cpu = current_cpu();
-  const std::uint64_t housekeeping_ticks = static_cast<std::uint64_t>(clock.ticks_per_ns() * 10e6); // 10 ms
-  std::uint64_t last_housekeeping = clock.now();
+  hooks.control = queue;
+  hooks.feeds = sections.feeds;
+  hooks.core_cpu = current_cpu();
+  core::CoreAgent<feeds::FeedRing> agent(engine, clock, rings, std::move(hooks), kHousekeepingNs);
+  core::IdleStrategy idle(idle_kind(cfg.engine.idle));
+  const auto park = [&] { core::park_on(core_wake, [&] { return agent.has_work(); }, agent.ns_to_housekeeping()); };
   const std::uint64_t unix_base = ipc::realtime_ns();
   const std::uint64_t tick_base = clock.now();
   while (!g_stop.load(std::memory_order_relaxed)) {
     const std::uint64_t now_ticks = clock.now();
-    const std::uint64_t now_unix = unix_base + clock.delta_ns(tick_base, now_ticks);
-    std::size_t work = 0;
-    for (auto& ft : feed_threads) {
-      work += engine.do_work(ft->ring(), now_unix);
-    }
-    if (now_ticks - last_housekeeping >= housekeeping_ticks) {
-      last_housekeeping = now_ticks;
-      state.heartbeat();
-      if (!risk_file.empty() && now_unix - last_risk_save >= 1'000'000'000ULL) { // at most once a second
-        last_risk_save = now_unix;
-        try {
-          save_risk_state(risk_file, engine.risk_snapshot());
-        } catch (const std::exception& e) {
-          spdlog::error("{}", e.what()); // keep trading state in memory; retried next second
-        }
-      }
-      ipc::ControlCommand cmd{};
-      while (queue->ring.try_pop(cmd)) {
-        if (cmd.action != ipc::ControlAction::resync) {
-          if (!engine.control(cmd, now_unix)) { // kill switch, flatten, resume, reset
-            engine.acknowledge(cmd, ipc::ControlResult::unsupported, "unknown action", now_unix);
-          }
-          continue;
-        }
-        if (cmd.instrument >= specs.size()) {
-          engine.acknowledge(cmd, ipc::ControlResult::unknown_instrument, "no such instrument", now_unix);
-          continue;
-        }
-        bool sent = false;
-        for (auto& ft : feed_threads) {
-          if (ft->serves(cmd.instrument)) {
-            sent = ft->requests().try_push({feeds::FeedRequest::Kind::resync, cmd.instrument});
-          }
-        }
-        engine.acknowledge(cmd, sent ? ipc::ControlResult::done : ipc::ControlResult::rejected,
-                           sent ? "resync scheduled" : "feed request queue full", now_unix);
-      }
-      std::uint64_t messages = 0;
-      for (const VenuePlan& p : plans) {
-        ipc::FeedRecord r{};
-        if (sections.feeds->feeds[p.feed_index].try_load(r) == ipc::ReadStatus::ok) {
-          messages += r.messages;
-        }
-      }
-      sections.feeds->engine.update([&](ipc::EngineRecord& r) {
-        r.messages_in = messages;
-        r.core_cpu = core_cpu;
-        r.updated_unix_ns = now_unix;
-      });
-    }
-    if (work == 0) {
-      const std::uint64_t due = last_housekeeping + housekeeping_ticks;
-      const std::uint64_t idle_ticks = clock.now();
-      idle.idle(has_work, idle_ticks < due ? clock.delta_ns(idle_ticks, due) : 0);
-    } else {
-      idle.reset();
-    }
+    idle.idle(agent.do_work(now_ticks, unix_base + clock.delta_ns(tick_base, now_ticks)), park);
   }
 
   spdlog::info("stopping: closing feeds");
