@@ -8,7 +8,9 @@
 #include <atomic>
 #include <chrono>
 #include <csignal>
+#include <pthread.h>
 #include <memory>
+#include <string>
 #include <new>
 #include <stdexcept>
 #include <thread>
@@ -214,6 +216,14 @@ int run_live(const LiveOptions& options) {
   for (const VenuePlan& p : plans) {
     threads = std::max(threads, p.venue->feed_thread + 1);
   }
+  // Run to completion when one feed thread would serve every venue: the core thread services the
+  // connections itself, between drains of the same ring (HACKING.md, "Engine threads").
+  const bool inline_mode = cfg.engine.threads == config::ThreadsMode::inline_ && threads == 1;
+  if (cfg.engine.threads == config::ThreadsMode::inline_ && threads > 1) {
+    spdlog::warn("engine.threads = inline needs every venue on one feed thread; {} feed threads: split", threads);
+  }
+  spdlog::info("engine threads: {}", inline_mode ? "inline (the core thread services the feeds)"
+                                                 : "split (feed threads -> rings -> core thread)");
   feeds::net::RestBudget budget({cfg.rest_budget.weight_per_minute, cfg.rest_budget.max_in_flight},
                                 ipc::monotonic_ns());
   std::vector<std::unique_ptr<feeds::Recorder>> recorders; // outlive the feed threads that write to them
@@ -221,6 +231,9 @@ int run_live(const LiveOptions& options) {
   std::vector<std::unique_ptr<feeds::FeedThread>> feed_threads;
   for (int t = 0; t < threads; ++t) {
     feeds::net::LoopConfig lc;
+    if (inline_mode) {
+      lc.tick_ms = 10; // a parked poll returns by the next housekeeping tick at the latest
+    }
     for (const VenuePlan& p : plans) {
       if (p.venue->feed_thread == t && !p.venue->ca_file.empty()) {
         lc.ca_files.push_back(p.venue->ca_file);
@@ -278,7 +291,9 @@ int run_live(const LiveOptions& options) {
                    p.venue->ws_url);
     }
     ft->publish_to(sections.feeds);
-    ft->wake_on_push(&core_wake);
+    if (!inline_mode) {
+      ft->wake_on_push(&core_wake);
+    }
     feed_threads.push_back(std::move(ft));
   }
 
@@ -288,9 +303,11 @@ int run_live(const LiveOptions& options) {
   sigaction(SIGINT, &sa, nullptr);
   sigaction(SIGTERM, &sa, nullptr);
 
-  for (std::size_t t = 0; t < feed_threads.size(); ++t) {
+  for (std::size_t t = 0; t < feed_threads.size() && !inline_mode; ++t) {
     const int cpu = t < cfg.engine.feed_cpus.size() ? cfg.engine.feed_cpus[t] : -1;
     feed_threads[t]->start([cpu, t] {
+      const std::string name = "qf-feed-" + std::to_string(t);
+      pthread_setname_np(pthread_self(), name.c_str());
       if (cpu >= 0) {
         const std::string why = pin_current_thread(cpu);
         if (!why.empty()) {
@@ -337,14 +354,33 @@ int run_live(const LiveOptions& options) {
   const auto park = [&] { core::park_on(core_wake, [&] { return agent.has_work(); }, agent.ns_to_housekeeping()); };
   const std::uint64_t unix_base = ipc::realtime_ns();
   const std::uint64_t tick_base = clock.now();
-  while (!g_stop.load(std::memory_order_relaxed)) {
+  const auto duty_cycle = [&] {
     const std::uint64_t now_ticks = clock.now();
-    idle.idle(agent.do_work(now_ticks, unix_base + clock.delta_ns(tick_base, now_ticks)), park);
+    return agent.do_work(now_ticks, unix_base + clock.delta_ns(tick_base, now_ticks));
+  };
+  pthread_setname_np(pthread_self(), "qf-hot"); // the thread the syscall test traces
+  if (inline_mode) {
+    // One network pass (a poll that returns at once, or parks until data or the next tick once
+    // the idle strategy says so), then the agent drains what it pushed.
+    feeds::FeedThread& feed = *feed_threads.front();
+    feed.drain_when_full([](void* cycle) { (void)(*static_cast<decltype(duty_cycle)*>(cycle))(); },
+                         const_cast<void*>(static_cast<const void*>(&duty_cycle)));
+    feed.start_inline();
+    bool block = false;
+    while (!g_stop.load(std::memory_order_relaxed)) {
+      (void)feed.service(block);
+      block = false;
+      idle.idle(duty_cycle(), [&block] { block = true; });
+    }
+  } else {
+    while (!g_stop.load(std::memory_order_relaxed)) {
+      idle.idle(duty_cycle(), park);
+    }
   }
 
   spdlog::info("stopping: closing feeds");
   for (auto& ft : feed_threads) {
-    ft->stop();
+    inline_mode ? ft->stop_inline() : ft->stop();
   }
   feed_threads.clear();
   state.set_state(ipc::SegmentState::stopped);
