@@ -27,6 +27,7 @@
 #include "qf/ipc/control_layout.hpp"
 #include "qf/ipc/eventcount.hpp"
 #include "risk_store.hpp"
+#include "risk_writer.hpp"
 #include "qf/ipc/segment.hpp"
 #include "qf/ipc/state_layout.hpp"
 
@@ -328,14 +329,10 @@ int run_live(const LiveOptions& options) {
   }
   core::AgentHooks hooks;
   hooks.heartbeat = [&state] { state.heartbeat(); };
+  std::unique_ptr<RiskWriter> risk_writer; // the file write and rename, off the hot thread
   if (!risk_file.empty()) {
-    hooks.hand_off_risk = [&risk_file](const core::RiskSnapshot& s) {
-      try {
-        save_risk_state(risk_file, s);
-      } catch (const std::exception& e) {
-        spdlog::error("{}", e.what()); // keep trading state in memory; retried next second
-      }
-    };
+    risk_writer = std::make_unique<RiskWriter>(risk_file);
+    hooks.hand_off_risk = [w = risk_writer.get()](const core::RiskSnapshot& s) { w->offer(s); };
   }
   hooks.request_resync = [&feed_threads](core::InstrumentId id) {
     bool sent = false;
@@ -384,7 +381,8 @@ int run_live(const LiveOptions& options) {
   }
   feed_threads.clear();
   state.set_state(ipc::SegmentState::stopped);
-  if (!risk_file.empty()) {
+  if (risk_writer) {
+    risk_writer->stop();
     save_risk_state(risk_file, engine.risk_snapshot()); // at shutdown
   }
   control.set_state(ipc::SegmentState::stopped);

@@ -97,10 +97,6 @@ private:
     if (hooks_.heartbeat) {
       hooks_.heartbeat();
     }
-    if (hooks_.hand_off_risk && now_unix_ns - last_risk_ns_ >= 1'000'000'000ULL) {
-      last_risk_ns_ = now_unix_ns;
-      hooks_.hand_off_risk(engine_.risk_snapshot());
-    }
     std::size_t commands = 0;
     if (hooks_.control != nullptr) {
       ipc::ControlCommand cmd{};
@@ -108,6 +104,11 @@ private:
         ++commands;
         execute(cmd, now_unix_ns);
       }
+    }
+    // After the commands: a snapshot handed off in this pass already holds their effect.
+    if (hooks_.hand_off_risk && now_unix_ns - last_risk_ns_ >= 1'000'000'000ULL) {
+      last_risk_ns_ = now_unix_ns;
+      hooks_.hand_off_risk(engine_.risk_snapshot());
     }
     if (hooks_.feeds != nullptr) {
       std::uint64_t messages = 0;
