@@ -151,11 +151,11 @@ int run_live(const LiveOptions& options) {
   }
 
   // Tuning of the process and of this (the core) thread, before anything big is allocated.
+  // The thread's pinning and SCHED_FIFO wait until the other threads exist (feed threads in split
+  // mode, the risk writer): they inherit the process's CPUs and policy, not the hot thread's.
   TuningRequest tuning;
-  tuning.cpu = cfg.engine.core_cpu;
   tuning.numa_node = cfg.engine.numa_node;
   tuning.lock_memory = cfg.engine.lock_memory;
-  tuning.realtime_priority = cfg.engine.realtime_priority;
   for (const std::string& w : apply_tuning(tuning)) {
     spdlog::warn("tuning: {}", w);
   }
@@ -343,6 +343,17 @@ int run_live(const LiveOptions& options) {
     }
     return sent;
   };
+  TuningRequest hot;
+  hot.cpu = cfg.engine.core_cpu;
+  hot.realtime_priority = cfg.engine.realtime_priority;
+  if (hot.cpu >= 0 || hot.realtime_priority > 0) {
+    const std::vector<std::string> refused = apply_tuning(hot);
+    for (const std::string& w : refused) {
+      spdlog::warn("tuning: {}", w);
+    }
+    spdlog::info("tuning: hot thread on CPU {}, SCHED_FIFO {}: {}", hot.cpu, hot.realtime_priority,
+                 refused.empty() ? "applied" : "partly refused (above)");
+  }
   hooks.control = queue;
   hooks.feeds = sections.feeds;
   hooks.core_cpu = current_cpu();
