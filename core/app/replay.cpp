@@ -160,19 +160,26 @@ public:
   [[nodiscard]] virtual VenueCounters counters(core::InstrumentId id) const = 0;
 };
 
+// The instruments a capture shows (name and decimals per instrument); `missing` when none.
+template <typename Decimals>
+std::vector<core::InstrumentSpec> specs_of(const std::vector<Decimals>& found, std::string Decimals::*name,
+                                           const std::string& venue, const std::string& missing) {
+  std::vector<core::InstrumentSpec> specs;
+  for (const Decimals& d : found) {
+    specs.push_back({venue, d.*name, d.price_decimals, d.qty_decimals, 0});
+  }
+  if (specs.empty()) {
+    throw std::runtime_error(missing);
+  }
+  return specs;
+}
+
 // Binance: one BookSync per symbol; REST snapshots are attributed to their symbol.
 class BinanceReplay final : public ReplayVenue {
 public:
   explicit BinanceReplay(bn::Market market) { config_.market = market; }
   std::vector<core::InstrumentSpec> infer(const std::string& input, const std::string& venue) const override {
-    std::vector<core::InstrumentSpec> specs;
-    for (const auto& d : bn::infer_capture_decimals(input)) {
-      specs.push_back({venue, d.symbol, d.price_decimals, d.qty_decimals, 0});
-    }
-    if (specs.empty()) {
-      throw std::runtime_error(input + ": no symbol found");
-    }
-    return specs;
+    return specs_of(bn::infer_capture_decimals(input), &bn::SymbolDecimals::symbol, venue, input + ": no symbol found");
   }
   void add_instruments(const std::vector<core::InstrumentSpec>& specs) override {
     parser_.emplace(config_);
@@ -241,14 +248,8 @@ private:
 class CoinbaseReplay final : public ReplayVenue {
 public:
   std::vector<core::InstrumentSpec> infer(const std::string& input, const std::string& venue) const override {
-    std::vector<core::InstrumentSpec> specs;
-    for (const auto& d : cb::infer_capture_decimals(input)) {
-      specs.push_back({venue, d.product, d.price_decimals, d.qty_decimals, 0});
-    }
-    if (specs.empty()) {
-      throw std::runtime_error(input + ": no product found");
-    }
-    return specs;
+    return specs_of(cb::infer_capture_decimals(input), &cb::ProductDecimals::product, venue,
+                    input + ": no product found");
   }
   void add_instruments(const std::vector<core::InstrumentSpec>& specs) override {
     parser_.emplace(config_);
