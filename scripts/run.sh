@@ -9,6 +9,10 @@
 #   scripts/run.sh --config FILE   another configuration (its [engine] mode decides unless forced)
 #   scripts/run.sh --instance NAME segment instance (default: the config's [engine] instance)
 #   scripts/run.sh --port N        gateway port (default: the config's [gateway] port; 0 = any free)
+#   scripts/run.sh --tuned         (with any of the above) the tuned profile of a two-core host: the
+#                                  engine's hot thread on CPU 1 with SCHED_FIFO (qf-engine --tuned),
+#                                  every other process and thread (venues, gateway, the engine's
+#                                  helper threads; run the monitor with `taskset -c 0`) on CPU 0
 # Environment:
 #   QF_BUILD_DIR=DIR     use the executables in DIR/bin as they are (no bootstrap, no build)
 #   QF_RUN_DIR=DIR       where the logs go (default: run/<instance>-<date>-<time>/)
@@ -26,6 +30,7 @@ mode=""          # live | sim | "" (decide by probing)
 config=""
 instance=""
 port=""
+tuned=0
 while (($#)); do
   case "$1" in
     --live) mode=live ;;
@@ -33,7 +38,8 @@ while (($#)); do
     --config) [[ $# -ge 2 ]] || die "--config needs a file"; config=$(realpath "$2"); shift ;;
     --instance) [[ $# -ge 2 ]] || die "--instance needs a name"; instance=$2; shift ;;
     --port) [[ $# -ge 2 ]] || die "--port needs a number"; port=$2; shift ;;
-    -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
+    --tuned) tuned=1 ;;
+    -h|--help) sed -n '2,23p' "$0"; exit 0 ;;
     *) die "unknown option $1 (see --help)" ;;
   esac
   shift
@@ -142,10 +148,18 @@ pids=()          # every process started, in start order
 names=()
 stopping=0
 
+cpu0=()           # --tuned: everything but the hot thread runs on CPU 0
+engine_tuned=()
+if ((tuned)); then
+  command -v taskset >/dev/null || die "--tuned needs taskset (util-linux)"
+  cpu0=(taskset -c 0)
+  engine_tuned=(--tuned)
+fi
+
 start() {  # start NAME LOG ARGS... -> runs in the background, records its pid
   local name=$1 log=$2
   shift 2
-  "$@" >"$log" 2>&1 &
+  "${cpu0[@]}" "$@" >"$log" 2>&1 &
   pids+=("$!")
   names+=("$name")
   say "started $name pid $! (log $log)"
@@ -238,7 +252,11 @@ if [[ $mode == sim ]]; then
   done < <(describe_config "$config" | awk '$1 == "venue"')
 fi
 
-start engine "$run_dir/engine.log" "$bin/qf-engine" --config "$config" --instance "$instance"
+if ((tuned)); then
+  say "TUNED profile: the engine's hot thread on CPU 1 with SCHED_FIFO, every other process on CPU 0"
+  "$bin/qf-engine" check-host --tuned | sed -n 's/^/run.sh: check-host: /p' >&2 || true
+fi
+start engine "$run_dir/engine.log" "$bin/qf-engine" --config "$config" --instance "$instance" "${engine_tuned[@]}"
 start gateway "$run_dir/gateway.log" "$bin/qf-gateway" --config "$config" --instance "$instance" --port "$port"
 wait_until 15 "qf-gateway to listen" log_has "$run_dir/gateway.log" "^qf-gateway: listening"
 url=$(sed -n 's/^qf-gateway: listening \(http:[^ ]*\).*/\1/p' "$run_dir/gateway.log" | head -n 1)

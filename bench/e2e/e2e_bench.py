@@ -86,7 +86,7 @@ class Trial:
         ws_url, http_url = m.group(1), m.group(2)
         config = os.path.join(self.dir, "bench.toml")
         with open(config, "w") as f:
-            f.write(f'[engine]\ninstance = "{self.instance}"\nmode = "sim"\nidle = "{a.idle}"\nlock_memory = false\n\n'
+            f.write(f'[engine]\ninstance = "{self.instance}"\nmode = "sim"\nidle = "{a.idle}"\nthreads = "{a.threads}"\nlock_memory = false\n\n'
                     f'[gateway]\nport = 0\npush_hz = {a.push_hz}\n\n'
                     f'[[venues]]\nvenue = "binance-spot"\nws_url = "{ws_url}"\nrest_url = "{http_url}"\n'
                     'depth_stream = "depth@100ms"\n\n')
@@ -220,6 +220,9 @@ def main():
     p.add_argument("--push-hz", type=float, default=20.0)
     p.add_argument("--monitor-ms", type=int, default=50)
     p.add_argument("--idle", default="backoff", choices=["spin", "backoff", "sleep"])
+    p.add_argument("--threads", default="inline", choices=["inline", "split"], help="[engine] threads")
+    p.add_argument("--conditions", default="", help="reader conditions of every rate (default: all four at"
+                   " --full-at, none and both elsewhere)")
     p.add_argument("--rounds", type=int, default=1)
     p.add_argument("--node", default=shutil.which("node") or "node")
     p.add_argument("--out", default=os.path.join(ROOT, "bench/results"))
@@ -230,10 +233,11 @@ def main():
     for rnd in range(a.rounds):
         for k, rate in enumerate(a.rates.split(",")):
             conds = ["none", "monitor", "ws", "both"] if rate == a.full_at else ["none", "both"]
+            conds = a.conditions.split(",") if a.conditions else conds
             if (k + rnd) % 2:
                 conds = conds[::-1]
             plan += [(rate, c) for c in conds]
-    log(f"{len(plan)} trials of {a.seconds:g} s (idle = {a.idle}, {a.clients} WebSocket clients at "
+    log(f"{len(plan)} trials of {a.seconds:g} s (idle = {a.idle}, threads = {a.threads}, {a.clients} WebSocket clients at "
         f"{a.push_hz:g} Hz, monitor every {a.monitor_ms} ms)")
     results = []
     for n, (rate, cond) in enumerate(plan):
@@ -250,11 +254,11 @@ def main():
 
     rat = ratios(results)
     summary = {
-        "idle": a.idle, "seconds_per_trial": a.seconds, "clients": a.clients, "push_hz": a.push_hz,
+        "idle": a.idle, "threads": a.threads, "seconds_per_trial": a.seconds, "clients": a.clients, "push_hz": a.push_hz,
         "monitor_interval_ms": a.monitor_ms, "cpus": os.cpu_count(), "results": results, "p99_ratios": rat,
     }
     os.makedirs(a.out, exist_ok=True)
-    with open(os.path.join(a.out, f"e2e-{a.idle}.json"), "w") as f:
+    with open(os.path.join(a.out, f"e2e-{a.idle}-{a.threads}.json"), "w") as f:
         json.dump(summary, f, indent=1)
     print(table(results))
     print()
@@ -269,7 +273,7 @@ def main():
         if ws is not None:
             print(f"issue 5: {stage} p99 with {a.clients} WebSocket clients at {a.push_hz:g} Hz / none, "
                   f"{full} msg/s: {ws:.3f}")
-    print('JSON: ' + os.path.join(a.out, f'e2e-{a.idle}.json'))
+    print('JSON: ' + os.path.join(a.out, f'e2e-{a.idle}-{a.threads}.json'))
 
 
 if __name__ == "__main__":

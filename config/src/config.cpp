@@ -172,6 +172,7 @@ Config from_table(const toml::table& root, const std::string& source) {
     r.boolean("huge_pages", c.engine.huge_pages);
     r.choice("idle", c.engine.idle,
              {{"spin", IdleStrategy::spin}, {"backoff", IdleStrategy::backoff}, {"sleep", IdleStrategy::sleep}});
+    r.choice("threads", c.engine.threads, {{"inline", ThreadsMode::inline_}, {"split", ThreadsMode::split}});
     for (const char ch : c.engine.instance) {
       const bool ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '_' ||
                       ch == '-';

@@ -8,13 +8,17 @@
 #include <atomic>
 #include <chrono>
 #include <csignal>
+#include <pthread.h>
 #include <memory>
+#include <string>
 #include <new>
 #include <stdexcept>
 #include <thread>
 #include <vector>
 
 #include "host.hpp"
+#include "qf/core/agent.hpp"
+#include "qf/core/idle_strategy.hpp"
 #include "qf/feeds/binance/session.hpp"
 #include "qf/feeds/coinbase/session.hpp"
 #include "qf/feeds/feed_thread.hpp"
@@ -23,12 +27,9 @@
 #include "qf/ipc/control_layout.hpp"
 #include "qf/ipc/eventcount.hpp"
 #include "risk_store.hpp"
+#include "risk_writer.hpp"
 #include "qf/ipc/segment.hpp"
 #include "qf/ipc/state_layout.hpp"
-
-#if defined(__x86_64__) || defined(__i386__)
-#include <immintrin.h>
-#endif
 
 namespace qf::engine {
 
@@ -39,52 +40,6 @@ std::atomic<bool> g_stop{false};
 extern "C" void on_stop_signal(int /*signal*/) {
   g_stop.store(true, std::memory_order_relaxed);
 }
-
-void cpu_relax() noexcept {
-#if defined(__x86_64__) || defined(__i386__)
-  _mm_pause();
-#endif
-}
-
-// Idle strategies (Aeron's names): spin burns the core for the lowest latency; backoff spins,
-// then yields, then parks on the EventCount every feed push notifies, so the next event (or the
-// housekeeping deadline) wakes it and no sleep is added to a message's latency; sleep naps 1 ms
-// (CI, laptops).
-class Idle {
-public:
-  Idle(config::IdleStrategy s, ipc::EventCount& wake) : strategy_(s), wake_(wake) {}
-  // `has_work` re-checks the rings after the park is announced; the park lasts at most
-  // `max_park_ns` (the time left to the next housekeeping tick).
-  template <typename HasWork>
-  void idle(const HasWork& has_work, std::uint64_t max_park_ns) noexcept {
-    switch (strategy_) {
-    case config::IdleStrategy::spin: cpu_relax(); return;
-    case config::IdleStrategy::sleep: std::this_thread::sleep_for(std::chrono::milliseconds(1)); return;
-    case config::IdleStrategy::backoff:
-      if (count_ < 200) {
-        ++count_;
-        cpu_relax();
-      } else if (count_ < 300) {
-        ++count_;
-        std::this_thread::yield();
-      } else if (max_park_ns != 0) {
-        const ipc::EventCount::Key key = wake_.prepare_wait();
-        if (has_work()) {
-          wake_.cancel_wait(key); // an event landed between the last drain and the announcement
-        } else {
-          wake_.wait_for(key, max_park_ns);
-        }
-      }
-      return;
-    }
-  }
-  void reset() noexcept { count_ = 0; }
-
-private:
-  config::IdleStrategy strategy_;
-  ipc::EventCount& wake_;
-  std::uint32_t count_ = 0;
-};
 
 feeds::LogFn make_log() {
   return [](feeds::LogLevel level, std::string_view text) {
@@ -111,6 +66,17 @@ void copy_text(T& out, const std::string& s) {
   const std::size_t n = std::min(s.size(), out.size() - 1);
   std::copy_n(s.data(), n, out.data());
   out[n] = '\0';
+}
+
+constexpr std::uint64_t kHousekeepingNs = 10'000'000; // heartbeat, control, risk hand-off: 100 Hz
+
+core::IdleKind idle_kind(config::IdleStrategy s) {
+  switch (s) {
+  case config::IdleStrategy::spin: return core::IdleKind::spin;
+  case config::IdleStrategy::sleep: return core::IdleKind::sleep;
+  case config::IdleStrategy::backoff: return core::IdleKind::backoff;
+  }
+  return core::IdleKind::backoff;
 }
 
 struct VenuePlan {
@@ -185,11 +151,11 @@ int run_live(const LiveOptions& options) {
   }
 
   // Tuning of the process and of this (the core) thread, before anything big is allocated.
+  // The thread's pinning and SCHED_FIFO wait until the other threads exist (feed threads in split
+  // mode, the risk writer): they inherit the process's CPUs and policy, not the hot thread's.
   TuningRequest tuning;
-  tuning.cpu = cfg.engine.core_cpu;
   tuning.numa_node = cfg.engine.numa_node;
   tuning.lock_memory = cfg.engine.lock_memory;
-  tuning.realtime_priority = cfg.engine.realtime_priority;
   for (const std::string& w : apply_tuning(tuning)) {
     spdlog::warn("tuning: {}", w);
   }
@@ -239,7 +205,6 @@ int run_live(const LiveOptions& options) {
                    core::to_string(saved->kill_mode), engine.trader().portfolio().equity());
     }
   }
-  std::uint64_t last_risk_save = 0;
   sections.feeds->count = static_cast<std::uint32_t>(plans.size());
   for (const VenuePlan& p : plans) {
     ipc::FeedRecord r{};
@@ -252,6 +217,14 @@ int run_live(const LiveOptions& options) {
   for (const VenuePlan& p : plans) {
     threads = std::max(threads, p.venue->feed_thread + 1);
   }
+  // Run to completion when one feed thread would serve every venue: the core thread services the
+  // connections itself, between drains of the same ring (HACKING.md, "Engine threads").
+  const bool inline_mode = cfg.engine.threads == config::ThreadsMode::inline_ && threads == 1;
+  if (cfg.engine.threads == config::ThreadsMode::inline_ && threads > 1) {
+    spdlog::warn("engine.threads = inline needs every venue on one feed thread; {} feed threads: split", threads);
+  }
+  spdlog::info("engine threads: {}", inline_mode ? "inline (the core thread services the feeds)"
+                                                 : "split (feed threads -> rings -> core thread)");
   feeds::net::RestBudget budget({cfg.rest_budget.weight_per_minute, cfg.rest_budget.max_in_flight},
                                 ipc::monotonic_ns());
   std::vector<std::unique_ptr<feeds::Recorder>> recorders; // outlive the feed threads that write to them
@@ -259,6 +232,9 @@ int run_live(const LiveOptions& options) {
   std::vector<std::unique_ptr<feeds::FeedThread>> feed_threads;
   for (int t = 0; t < threads; ++t) {
     feeds::net::LoopConfig lc;
+    if (inline_mode) {
+      lc.tick_ms = 10; // a parked poll returns by the next housekeeping tick at the latest
+    }
     for (const VenuePlan& p : plans) {
       if (p.venue->feed_thread == t && !p.venue->ca_file.empty()) {
         lc.ca_files.push_back(p.venue->ca_file);
@@ -316,7 +292,9 @@ int run_live(const LiveOptions& options) {
                    p.venue->ws_url);
     }
     ft->publish_to(sections.feeds);
-    ft->wake_on_push(&core_wake);
+    if (!inline_mode) {
+      ft->wake_on_push(&core_wake);
+    }
     feed_threads.push_back(std::move(ft));
   }
 
@@ -326,9 +304,11 @@ int run_live(const LiveOptions& options) {
   sigaction(SIGINT, &sa, nullptr);
   sigaction(SIGTERM, &sa, nullptr);
 
-  for (std::size_t t = 0; t < feed_threads.size(); ++t) {
+  for (std::size_t t = 0; t < feed_threads.size() && !inline_mode; ++t) {
     const int cpu = t < cfg.engine.feed_cpus.size() ? cfg.engine.feed_cpus[t] : -1;
     feed_threads[t]->start([cpu, t] {
+      const std::string name = "qf-feed-" + std::to_string(t);
+      pthread_setname_np(pthread_self(), name.c_str());
       if (cpu >= 0) {
         const std::string why = pin_current_thread(cpu);
         if (!why.empty()) {
@@ -342,85 +322,78 @@ int run_live(const LiveOptions& options) {
   state.heartbeat();
   spdlog::info("running: /dev/shm/qf.{}.state and .control; stop with Ctrl-C or SIGTERM", instance);
 
-  // The core loop.
-  Idle idle(cfg.engine.idle, core_wake);
-  const auto has_work = [&feed_threads] {
-    return std::any_of(feed_threads.begin(), feed_threads.end(),
-                       [](const auto& ft) { return ft->ring().size_guess() != 0; });
+  // The core loop: one agent, driven until a stop signal.
+  std::vector<feeds::FeedRing*> rings;
+  for (auto& ft : feed_threads) {
+    rings.push_back(&ft->ring());
+  }
+  core::AgentHooks hooks;
+  hooks.heartbeat = [&state] { state.heartbeat(); };
+  std::unique_ptr<RiskWriter> risk_writer; // the file write and rename, off the hot thread
+  if (!risk_file.empty()) {
+    risk_writer = std::make_unique<RiskWriter>(risk_file);
+    hooks.hand_off_risk = [w = risk_writer.get()](const core::RiskSnapshot& s) { w->offer(s); };
+  }
+  hooks.request_resync = [&feed_threads](core::InstrumentId id) {
+    bool sent = false;
+    for (auto& ft : feed_threads) {
+      if (ft->serves(id)) {
+        sent = ft->requests().try_push({feeds::FeedRequest::Kind::resync, id});
+      }
+    }
+    return sent;
   };
-  const int core_cpu = current_cpu();
-  const std::uint64_t housekeeping_ticks = static_cast<std::uint64_t>(clock.ticks_per_ns() * 10e6); // 10 ms
-  std::uint64_t last_housekeeping = clock.now();
+  TuningRequest hot;
+  hot.cpu = cfg.engine.core_cpu;
+  hot.realtime_priority = cfg.engine.realtime_priority;
+  if (hot.cpu >= 0 || hot.realtime_priority > 0) {
+    const std::vector<std::string> refused = apply_tuning(hot);
+    for (const std::string& w : refused) {
+      spdlog::warn("tuning: {}", w);
+    }
+    spdlog::info("tuning: hot thread on CPU {}, SCHED_FIFO {}: {}", hot.cpu, hot.realtime_priority,
+                 refused.empty() ? "applied" : "partly refused (above)");
+  }
+  hooks.control = queue;
+  hooks.feeds = sections.feeds;
+  hooks.core_cpu = current_cpu();
+  core::CoreAgent<feeds::FeedRing> agent(engine, clock, rings, std::move(hooks), kHousekeepingNs);
+  core::IdleStrategy idle(idle_kind(cfg.engine.idle));
+  const auto park = [&] { core::park_on(core_wake, [&] { return agent.has_work(); }, agent.ns_to_housekeeping()); };
   const std::uint64_t unix_base = ipc::realtime_ns();
   const std::uint64_t tick_base = clock.now();
-  while (!g_stop.load(std::memory_order_relaxed)) {
+  const auto duty_cycle = [&] {
     const std::uint64_t now_ticks = clock.now();
-    const std::uint64_t now_unix = unix_base + clock.delta_ns(tick_base, now_ticks);
-    std::size_t work = 0;
-    for (auto& ft : feed_threads) {
-      work += engine.do_work(ft->ring(), now_unix);
+    return agent.do_work(now_ticks, unix_base + clock.delta_ns(tick_base, now_ticks));
+  };
+  pthread_setname_np(pthread_self(), "qf-hot"); // the thread the syscall test traces
+  if (inline_mode) {
+    // One network pass (a poll that returns at once, or parks until data or the next tick once
+    // the idle strategy says so), then the agent drains what it pushed.
+    feeds::FeedThread& feed = *feed_threads.front();
+    feed.drain_when_full([](void* cycle) { (void)(*static_cast<decltype(duty_cycle)*>(cycle))(); },
+                         const_cast<void*>(static_cast<const void*>(&duty_cycle)));
+    feed.start_inline();
+    bool block = false;
+    while (!g_stop.load(std::memory_order_relaxed)) {
+      (void)feed.service(block);
+      block = false;
+      idle.idle(duty_cycle(), [&block] { block = true; });
     }
-    if (now_ticks - last_housekeeping >= housekeeping_ticks) {
-      last_housekeeping = now_ticks;
-      state.heartbeat();
-      if (!risk_file.empty() && now_unix - last_risk_save >= 1'000'000'000ULL) { // at most once a second
-        last_risk_save = now_unix;
-        try {
-          save_risk_state(risk_file, engine.risk_snapshot());
-        } catch (const std::exception& e) {
-          spdlog::error("{}", e.what()); // keep trading state in memory; retried next second
-        }
-      }
-      ipc::ControlCommand cmd{};
-      while (queue->ring.try_pop(cmd)) {
-        if (cmd.action != ipc::ControlAction::resync) {
-          if (!engine.control(cmd, now_unix)) { // kill switch, flatten, resume, reset
-            engine.acknowledge(cmd, ipc::ControlResult::unsupported, "unknown action", now_unix);
-          }
-          continue;
-        }
-        if (cmd.instrument >= specs.size()) {
-          engine.acknowledge(cmd, ipc::ControlResult::unknown_instrument, "no such instrument", now_unix);
-          continue;
-        }
-        bool sent = false;
-        for (auto& ft : feed_threads) {
-          if (ft->serves(cmd.instrument)) {
-            sent = ft->requests().try_push({feeds::FeedRequest::Kind::resync, cmd.instrument});
-          }
-        }
-        engine.acknowledge(cmd, sent ? ipc::ControlResult::done : ipc::ControlResult::rejected,
-                           sent ? "resync scheduled" : "feed request queue full", now_unix);
-      }
-      std::uint64_t messages = 0;
-      for (const VenuePlan& p : plans) {
-        ipc::FeedRecord r{};
-        if (sections.feeds->feeds[p.feed_index].try_load(r) == ipc::ReadStatus::ok) {
-          messages += r.messages;
-        }
-      }
-      sections.feeds->engine.update([&](ipc::EngineRecord& r) {
-        r.messages_in = messages;
-        r.core_cpu = core_cpu;
-        r.updated_unix_ns = now_unix;
-      });
-    }
-    if (work == 0) {
-      const std::uint64_t due = last_housekeeping + housekeeping_ticks;
-      const std::uint64_t idle_ticks = clock.now();
-      idle.idle(has_work, idle_ticks < due ? clock.delta_ns(idle_ticks, due) : 0);
-    } else {
-      idle.reset();
+  } else {
+    while (!g_stop.load(std::memory_order_relaxed)) {
+      idle.idle(duty_cycle(), park);
     }
   }
 
   spdlog::info("stopping: closing feeds");
   for (auto& ft : feed_threads) {
-    ft->stop();
+    inline_mode ? ft->stop_inline() : ft->stop();
   }
   feed_threads.clear();
   state.set_state(ipc::SegmentState::stopped);
-  if (!risk_file.empty()) {
+  if (risk_writer) {
+    risk_writer->stop();
     save_risk_state(risk_file, engine.risk_snapshot()); // at shutdown
   }
   control.set_state(ipc::SegmentState::stopped);

@@ -1,12 +1,17 @@
 // qf-engine: the QuantFlow engine.
 //   qf-engine replay --input CAPTURE [--venue binance-spot|binance-usdm|coinbase] [--config FILE]
 //                    [--tap FILE] [--speed max|1] [--loops N] [--equity-csv FILE]
-//   qf-engine check-host [--cpu N]
-//   qf-engine --config FILE [--instance NAME]     the live engine, until SIGINT / SIGTERM
+//   qf-engine check-host [--cpu N] [--tuned]
+//   qf-engine --config FILE [--instance NAME] [--tuned]   the live engine, until SIGINT / SIGTERM
+// --tuned: the tuned profile of a two-core host: the hot thread on CPU 1 with SCHED_FIFO
+// (kTunedPriority), over the config's core_cpu / realtime_priority; check-host --tuned tries it
+// on a throwaway thread and says what it could and could not do.
 #include <cstdio>
 #include <cstring>
 #include <exception>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "host.hpp"
 #include "live.hpp"
@@ -15,13 +20,16 @@
 
 namespace {
 
+constexpr int kTunedCpu = 1;
+constexpr int kTunedPriority = 50;
+
 int usage(const std::string& why) {
   std::fprintf(stderr,
                "qf-engine: %s\n"
-               "usage: qf-engine --config FILE [--instance NAME] [--discard-risk-state]\n"
+               "usage: qf-engine --config FILE [--instance NAME] [--tuned] [--discard-risk-state]\n"
                "       qf-engine replay --input CAPTURE [--venue binance-spot|binance-usdm|coinbase] [--config FILE]\n"
                "                        [--tap FILE] [--speed max|1] [--loops N] [--equity-csv FILE]\n"
-               "       qf-engine check-host [--cpu N]\n",
+               "       qf-engine check-host [--cpu N] [--tuned]\n",
                why.c_str());
   return 2;
 }
@@ -68,6 +76,7 @@ int replay(int argc, char** argv) {
 int live(int argc, char** argv) {
   std::string config_path;
   qf::engine::LiveOptions o;
+  bool tuned = false;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     if (a == "--config" && i + 1 < argc) {
@@ -76,19 +85,29 @@ int live(int argc, char** argv) {
       o.instance = argv[++i];
     } else if (a == "--discard-risk-state") {
       qf::engine::discard_risk_state(true); // start flat: the saved risk state is set aside
+    } else if (a == "--tuned") {
+      tuned = true;
     } else {
       return usage("unknown argument " + a);
     }
   }
   o.config = qf::config::load_config(config_path);
+  if (tuned) {
+    o.config.engine.core_cpu = kTunedCpu;
+    o.config.engine.realtime_priority = kTunedPriority;
+  }
   return qf::engine::run_live(o);
 }
 
 int check_host(int argc, char** argv) {
   int cpu = -1;
+  bool tuned = false;
   for (int i = 2; i < argc; ++i) {
     if (std::strcmp(argv[i], "--cpu") == 0 && i + 1 < argc) {
       cpu = std::atoi(argv[++i]);
+    } else if (std::strcmp(argv[i], "--tuned") == 0) {
+      tuned = true;
+      cpu = kTunedCpu;
     } else {
       return usage(std::string("unknown check-host argument ") + argv[i]);
     }
@@ -100,6 +119,20 @@ int check_host(int argc, char** argv) {
     hurting += f.hurts_latency ? 1 : 0;
   }
   std::printf("%d finding(s) would hurt latency\n", hurting);
+  if (tuned) { // try the tuned profile on a throwaway thread: what could and could not be done
+    std::vector<std::string> refused;
+    std::thread([&refused] {
+      qf::engine::TuningRequest t;
+      t.cpu = kTunedCpu;
+      t.realtime_priority = kTunedPriority;
+      refused = qf::engine::apply_tuning(t);
+    }).join();
+    std::printf("tuned profile (hot thread on CPU %d, SCHED_FIFO %d): %s\n", kTunedCpu, kTunedPriority,
+                refused.empty() ? "both can be applied here" : "refused in part:");
+    for (const std::string& w : refused) {
+      std::printf("  could not: %s\n", w.c_str());
+    }
+  }
   return 0;
 }
 

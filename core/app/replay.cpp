@@ -16,6 +16,7 @@
 #include <thread>
 #include <vector>
 
+#include "qf/core/agent.hpp"
 #include "qf/core/engine.hpp"
 #include "qf/feeds/binance/book_sync.hpp"
 #include "qf/feeds/binance/parser.hpp"
@@ -31,6 +32,8 @@ namespace {
 
 namespace bn = feeds::binance;
 namespace cb = feeds::coinbase;
+
+constexpr std::size_t kReplayRingSize = 16'384; // events of one message (a snapshot) before a drain
 
 // Heap-allocated state sections: replay publishes like the live engine, into private memory.
 struct PrivateState {
@@ -131,18 +134,201 @@ private:
   std::string buffer_;
 };
 
+
+// One venue's replay: its parser and book synchronisation behind one interface, so the loop
+// below is venue-neutral. A new venue is a class here and one row in kReplayVenues.
+struct VenueCounters {
+  std::uint64_t gaps = 0;
+  std::uint64_t resyncs = 0;
+};
+
+class ReplayVenue {
+public:
+  virtual ~ReplayVenue() = default;
+  // Every instrument of the capture, with the decimals its messages show (no config given).
+  [[nodiscard]] virtual std::vector<core::InstrumentSpec> infer(const std::string& input,
+                                                                const std::string& venue) const = 0;
+  virtual void add_instruments(const std::vector<core::InstrumentSpec>& specs) = 0;
+  [[nodiscard]] virtual std::size_t max_message_bytes() const = 0;
+  virtual void on_ws_open(std::string_view /*text*/) {}
+  // Parses one received record (in `padded`) and emits its events; returns 1 for a parse error.
+  virtual std::uint64_t on_record(const feeds::CaptureRecord& r, const std::string& input, std::uint64_t loop,
+                                  const feeds::PaddedBuffer& padded, std::uint64_t recv_ticks,
+                                  feeds::EventSink sink) = 0;
+  // Between loops: a clean slate, like a reconnect.
+  virtual void restart(std::uint64_t now_ticks, feeds::EventSink sink) = 0;
+  [[nodiscard]] virtual VenueCounters counters(core::InstrumentId id) const = 0;
+};
+
+// The instruments a capture shows (name and decimals per instrument); `missing` when none.
+template <typename Decimals>
+std::vector<core::InstrumentSpec> specs_of(const std::vector<Decimals>& found, std::string Decimals::*name,
+                                           const std::string& venue, const std::string& missing) {
+  std::vector<core::InstrumentSpec> specs;
+  for (const Decimals& d : found) {
+    specs.push_back({venue, d.*name, d.price_decimals, d.qty_decimals, 0});
+  }
+  if (specs.empty()) {
+    throw std::runtime_error(missing);
+  }
+  return specs;
+}
+
+// Binance: one BookSync per symbol; REST snapshots are attributed to their symbol.
+class BinanceReplay final : public ReplayVenue {
+public:
+  explicit BinanceReplay(bn::Market market) { config_.market = market; }
+  std::vector<core::InstrumentSpec> infer(const std::string& input, const std::string& venue) const override {
+    return specs_of(bn::infer_capture_decimals(input), &bn::SymbolDecimals::symbol, venue, input + ": no symbol found");
+  }
+  void add_instruments(const std::vector<core::InstrumentSpec>& specs) override {
+    parser_.emplace(config_);
+    for (std::size_t i = 0; i < specs.size(); ++i) {
+      parser_->add_instrument(specs[i].symbol, static_cast<core::InstrumentId>(i), specs[i].price_decimals,
+                              specs[i].qty_decimals);
+      bn::BookSyncConfig sc;
+      sc.market = config_.market;
+      syncs_.push_back(std::make_unique<bn::BookSync>(static_cast<core::InstrumentId>(i), sc));
+    }
+  }
+  std::size_t max_message_bytes() const override { return config_.max_message_bytes; }
+  void on_ws_open(std::string_view text) override { attribution_.on_ws_open(text); }
+  std::uint64_t on_record(const feeds::CaptureRecord& r, const std::string& input, std::uint64_t loop,
+                          const feeds::PaddedBuffer& padded, std::uint64_t recv_ticks,
+                          feeds::EventSink sink) override {
+    std::string symbol;
+    if (r.kind == feeds::CaptureRecord::Kind::rest_response) {
+      symbol = attribution_.symbol_for(r.url);
+      if (symbol.empty()) {
+        throw std::runtime_error(input + ":" + std::to_string(r.line) +
+                                 ": a REST snapshot that no symbol can be attributed to");
+      }
+    }
+    const feeds::ParseResult result = parser_->parse(padded, m_, symbol);
+    if (result != feeds::ParseResult::ok) {
+      return feeds::is_error(result) ? 1U : 0U;
+    }
+    switch (m_.kind) {
+    case bn::MessageKind::depth_update:
+      if (loop == 0) {
+        attribution_.on_depth_symbol(m_.symbol);
+      }
+      [[fallthrough]];
+    case bn::MessageKind::depth_snapshot:
+      (void)syncs_[m_.instrument]->on_message(m_, recv_ticks, sink);
+      break;
+    case bn::MessageKind::book_ticker:
+    case bn::MessageKind::trade:
+    case bn::MessageKind::agg_trade:
+      (void)bn::emit_events(m_, recv_ticks, sink);
+      break;
+    default:
+      break;
+    }
+    return 0;
+  }
+  void restart(std::uint64_t now_ticks, feeds::EventSink sink) override {
+    for (auto& s : syncs_) {
+      s->resync(now_ticks, sink);
+    }
+  }
+  VenueCounters counters(core::InstrumentId id) const override {
+    return {syncs_[id]->counters().gaps, syncs_[id]->counters().resyncs};
+  }
+
+private:
+  bn::ParserConfig config_;
+  std::optional<bn::Parser> parser_;
+  std::vector<std::unique_ptr<bn::BookSync>> syncs_;
+  bn::SnapshotAttribution attribution_;
+  bn::Message m_;
+};
+
+// Coinbase: one BookSync for the whole connection; a level2 snapshot is the whole book.
+class CoinbaseReplay final : public ReplayVenue {
+public:
+  std::vector<core::InstrumentSpec> infer(const std::string& input, const std::string& venue) const override {
+    return specs_of(cb::infer_capture_decimals(input), &cb::ProductDecimals::product, venue,
+                    input + ": no product found");
+  }
+  void add_instruments(const std::vector<core::InstrumentSpec>& specs) override {
+    parser_.emplace(config_);
+    sync_.emplace(specs.size());
+    for (std::size_t i = 0; i < specs.size(); ++i) {
+      parser_->add_instrument(specs[i].symbol, static_cast<core::InstrumentId>(i), specs[i].price_decimals,
+                              specs[i].qty_decimals);
+    }
+  }
+  std::size_t max_message_bytes() const override { return config_.max_message_bytes; }
+  std::uint64_t on_record(const feeds::CaptureRecord& /*r*/, const std::string& /*input*/, std::uint64_t /*loop*/,
+                          const feeds::PaddedBuffer& padded, std::uint64_t recv_ticks,
+                          feeds::EventSink sink) override {
+    const feeds::ParseResult result = parser_->parse(padded, m_);
+    if (result != feeds::ParseResult::ok) {
+      return feeds::is_error(result) ? 1U : 0U;
+    }
+    (void)sync_->on_message(m_, recv_ticks, sink);
+    return 0;
+  }
+  void restart(std::uint64_t now_ticks, feeds::EventSink sink) override {
+    sync_->on_disconnect(now_ticks, sink); // live again on the next snapshot
+  }
+  // gaps: heartbeats that showed missed trades; resyncs: reconnects and requests.
+  VenueCounters counters(core::InstrumentId id) const override {
+    const auto& c = sync_->counters(id);
+    return {c.trade_gaps, c.disconnects + c.resyncs};
+  }
+
+private:
+  const cb::ParserConfig config_;
+  std::optional<cb::Parser> parser_;
+  std::optional<cb::BookSync> sync_;
+  cb::Message m_;
+};
+
+// The venues replay knows: a new venue plugs in here (and in detect_venue for captures that do
+// not name it).
+struct ReplayVenueEntry {
+  const char* name;
+  std::unique_ptr<ReplayVenue> (*make)();
+};
+const ReplayVenueEntry kReplayVenues[] = {
+    {"binance-spot", [] { return std::unique_ptr<ReplayVenue>(new BinanceReplay(bn::Market::spot)); }},
+    {"binance-usdm", [] { return std::unique_ptr<ReplayVenue>(new BinanceReplay(bn::Market::usdm)); }},
+    {"coinbase", [] { return std::unique_ptr<ReplayVenue>(new CoinbaseReplay()); }},
+};
+
+std::unique_ptr<ReplayVenue> make_replay_venue(const std::string& venue) {
+  for (const ReplayVenueEntry& v : kReplayVenues) {
+    if (venue == v.name) {
+      return v.make();
+    }
+  }
+  std::string known;
+  for (const ReplayVenueEntry& v : kReplayVenues) {
+    add(known, known.empty() ? "" : ", ", v.name);
+  }
+  std::string why;
+  add(why, "replay of venue '", venue, "' is not supported yet: only ", known, " parsers exist");
+  throw std::runtime_error(why);
+}
+
+// The agent's observer in replay: sees each event around its application.
+template <typename Before, typename After>
+struct ReplayObserver {
+  Before before;
+  After after;
+  void before_apply(const core::Event& e) { before(e); }
+  void after_apply(const core::Event& e) { after(e); }
+};
+template <typename Before, typename After>
+ReplayObserver(Before, After) -> ReplayObserver<Before, After>;
+
 } // namespace
 
 ReplayResult run_replay(const ReplayOptions& options) {
   const std::string venue = options.venue.empty() ? detect_venue(options.input) : options.venue;
-  const bool coinbase = venue == "coinbase";
-  if (venue != "binance-spot" && venue != "binance-usdm" && !coinbase) {
-    std::string why;
-    add(why, "replay of venue '", venue,
-        "' is not supported yet: only binance-spot, binance-usdm and coinbase parsers exist");
-    throw std::runtime_error(why);
-  }
-  const bn::Market market = venue == "binance-usdm" ? bn::Market::usdm : bn::Market::spot;
+  const std::unique_ptr<ReplayVenue> source = make_replay_venue(venue);
 
   // Instruments: from the config (this venue's), else every symbol in the capture.
   std::vector<core::InstrumentSpec> specs;
@@ -155,62 +341,22 @@ ReplayResult run_replay(const ReplayOptions& options) {
     if (specs.empty()) {
       throw std::runtime_error("the config names no " + venue + " instrument");
     }
-  } else if (coinbase) {
-    for (const auto& d : cb::infer_capture_decimals(options.input)) {
-      specs.push_back({venue, d.product, d.price_decimals, d.qty_decimals, 0});
-    }
-    if (specs.empty()) {
-      throw std::runtime_error(options.input + ": no product found");
-    }
   } else {
-    for (const auto& d : bn::infer_capture_decimals(options.input)) {
-      specs.push_back({venue, d.symbol, d.price_decimals, d.qty_decimals, 0});
-    }
-    if (specs.empty()) {
-      throw std::runtime_error(options.input + ": no symbol found");
-    }
+    specs = source->infer(options.input, venue);
   }
 
   const core::CoreConfig core_config = options.config ? core_config_from(*options.config) : core::CoreConfig{};
   const ipc::TscClock clock = ipc::TscClock::calibrate(std::chrono::milliseconds(20));
   PrivateState state;
   core::Engine engine(core_config, specs, state.sections(), clock);
+  source->add_instruments(specs);
+  feeds::PaddedBuffer padded(source->max_message_bytes());
 
-  // One venue's parser and book synchronisation: Binance has one BookSync per symbol, Coinbase
-  // one for the whole connection.
-  bn::ParserConfig parser_config;
-  parser_config.market = market;
-  std::optional<bn::Parser> parser;
-  std::vector<std::unique_ptr<bn::BookSync>> syncs;
-  const cb::ParserConfig cb_config;
-  std::optional<cb::Parser> cb_parser;
-  std::optional<cb::BookSync> cb_sync;
-  if (coinbase) {
-    cb_parser.emplace(cb_config);
-    cb_sync.emplace(specs.size());
-    for (std::size_t i = 0; i < specs.size(); ++i) {
-      cb_parser->add_instrument(specs[i].symbol, static_cast<core::InstrumentId>(i), specs[i].price_decimals,
-                                specs[i].qty_decimals);
-    }
-  } else {
-    parser.emplace(parser_config);
-    for (std::size_t i = 0; i < specs.size(); ++i) {
-      parser->add_instrument(specs[i].symbol, static_cast<core::InstrumentId>(i), specs[i].price_decimals,
-                             specs[i].qty_decimals);
-      bn::BookSyncConfig sc;
-      sc.market = market;
-      syncs.push_back(std::make_unique<bn::BookSync>(static_cast<core::InstrumentId>(i), sc));
-    }
-  }
-  feeds::PaddedBuffer padded(coinbase ? cb_config.max_message_bytes : parser_config.max_message_bytes);
-
-  bn::SnapshotAttribution attribution;
   Tap tap(options.tap);
   ipc::JsonWriter tap_line;
 
   // Per-event work: apply, tap, and count the core's allocations after warm-up.
   constexpr std::uint64_t kWarmupEvents = 10'000;
-  constexpr std::size_t kBatchCapacity = 16'384;
   std::uint64_t events = 0;
   std::uint64_t allocations_in_loop = 0;
   std::uint64_t now_ns = 0;
@@ -254,16 +400,14 @@ ReplayResult run_replay(const ReplayOptions& options) {
                    p.drawdown(), p.realized(), p.unrealized(), p.fees());
     }
   };
-  // As in the live engine, the "feed" side parses a message and pushes its events (here into a
-  // preallocated batch, the stand-in for the ring), then the "core" side applies them; so the
-  // parse, queue and process stages are measured as they are live.
-  std::vector<core::Event> batch;
-  batch.reserve(kBatchCapacity);
-  auto apply_one = [&](core::Event e) {
-    const std::uint64_t before = alloc::thread_allocations();
-    engine.apply(e, now_ns, clock.now());
+  // As in the live engine, the "feed" side parses a message and pushes its events into a ring,
+  // then the core agent drains it into the engine; so the parse, queue and process stages are
+  // measured as they are live. The observer counts allocations and writes the tap per event.
+  std::uint64_t allocations_before = 0;
+  auto before_apply = [&](const core::Event& /*e*/) { allocations_before = alloc::thread_allocations(); };
+  auto after_apply = [&](const core::Event& e) {
     if (events >= kWarmupEvents) {
-      allocations_in_loop += alloc::thread_allocations() - before;
+      allocations_in_loop += alloc::thread_allocations() - allocations_before;
     }
     ++events;
     const bool message_end = (e.flags & core::kFlagLastInMessage) != 0 || e.kind == core::EventKind::snapshot_end;
@@ -316,36 +460,38 @@ ReplayResult run_replay(const ReplayOptions& options) {
     tap_line.end_object();
     tap.line(tap_line.view());
   };
+  using Ring = ipc::SpscRing<core::Event, kReplayRingSize>;
+  const auto ring = std::make_unique<Ring>();
+  core::CoreAgent<Ring, ReplayObserver<decltype(before_apply), decltype(after_apply)>> agent(
+      engine, clock, {ring.get()}, core::AgentHooks{}, 0, ReplayObserver{before_apply, after_apply});
   auto flush = [&] {
-    for (const core::Event& e : batch) {
-      apply_one(e);
+    bool any = false;
+    while (agent.do_work(clock.now(), now_ns) != 0) {
+      any = true;
     }
-    if (!batch.empty()) {
+    if (any) {
       after_event();
     }
-    batch.clear();
   };
   auto sink = [&](const core::Event& event) {
-    if (batch.size() == kBatchCapacity) {
-      flush(); // a message larger than the batch: the core takes what is there, as it would live
-    }
-    core::Event& e = batch.emplace_back(event);
+    core::Event e = event;
     const std::uint64_t pushed = clock.now();
     e.push_delta_ticks = static_cast<std::uint32_t>(std::min<std::uint64_t>(pushed - e.recv_ticks, 0xFFFFFFFFULL));
+    while (!ring->try_push(e)) {
+      flush(); // a message larger than the ring: the core takes what is there, as it would live
+    }
   };
 
   std::uint64_t messages = 0;
   std::uint64_t parse_errors = 0;
   std::uint64_t first_recv_ns = 0;
   const auto started = std::chrono::steady_clock::now();
-  bn::Message m;
-  cb::Message cm;
   for (std::uint64_t loop = 0; loop < std::max<std::uint64_t>(options.loops, 1); ++loop) {
     feeds::CaptureReader reader(options.input);
     feeds::CaptureRecord r;
     while (reader.next(r)) {
       if (r.kind == feeds::CaptureRecord::Kind::ws_open) {
-        attribution.on_ws_open(r.text);
+        source->on_ws_open(r.text);
         continue;
       }
       if (r.kind == feeds::CaptureRecord::Kind::sent) {
@@ -367,57 +513,12 @@ ReplayResult run_replay(const ReplayOptions& options) {
         ++parse_errors;
         continue;
       }
-      const std::uint64_t recv_ticks = clock.now();
-      if (coinbase) {
-        const feeds::ParseResult result = cb_parser->parse(padded, cm);
-        if (result != feeds::ParseResult::ok) {
-          parse_errors += feeds::is_error(result) ? 1U : 0U;
-          continue;
-        }
-        (void)cb_sync->on_message(cm, recv_ticks, sink);
-        flush();
-        continue;
-      }
-      std::string symbol;
-      if (r.kind == feeds::CaptureRecord::Kind::rest_response) {
-        symbol = attribution.symbol_for(r.url);
-        if (symbol.empty()) {
-          throw std::runtime_error(options.input + ":" + std::to_string(r.line) +
-                                   ": a REST snapshot that no symbol can be attributed to");
-        }
-      }
-      const feeds::ParseResult result = parser->parse(padded, m, symbol);
-      if (result != feeds::ParseResult::ok) {
-        parse_errors += feeds::is_error(result) ? 1U : 0U;
-        continue;
-      }
-      switch (m.kind) {
-      case bn::MessageKind::depth_update:
-        if (loop == 0) {
-          attribution.on_depth_symbol(m.symbol);
-        }
-        [[fallthrough]];
-      case bn::MessageKind::depth_snapshot:
-        (void)syncs[m.instrument]->on_message(m, recv_ticks, sink);
-        break;
-      case bn::MessageKind::book_ticker:
-      case bn::MessageKind::trade:
-      case bn::MessageKind::agg_trade:
-        (void)bn::emit_events(m, recv_ticks, sink);
-        break;
-      default:
-        break;
-      }
+      parse_errors += source->on_record(r, options.input, loop, padded, clock.now(), sink);
       flush();
     }
     if (loop + 1 < options.loops) {
       // The next loop starts from a clean slate, like a reconnect: every book resyncs.
-      for (auto& s : syncs) {
-        s->resync(clock.now(), sink);
-      }
-      if (cb_sync) {
-        cb_sync->on_disconnect(clock.now(), sink); // Coinbase: live again on the next snapshot
-      }
+      source->restart(clock.now(), sink);
       flush();
     }
   }
@@ -451,16 +552,9 @@ ReplayResult run_replay(const ReplayOptions& options) {
     const bool has_ask = book.best(core::Side::ask, ask);
     ipc::HealthRecord health{};
     (void)state.records[i].health.try_load(health);
-    std::uint64_t gaps = 0;
-    std::uint64_t resyncs = 0;
-    if (coinbase) { // gaps: heartbeats that showed missed trades; resyncs: reconnects and requests
-      const auto& c = cb_sync->counters(static_cast<core::InstrumentId>(i));
-      gaps = c.trade_gaps;
-      resyncs = c.disconnects + c.resyncs;
-    } else {
-      gaps = syncs[i]->counters().gaps;
-      resyncs = syncs[i]->counters().resyncs;
-    }
+    const VenueCounters counts = source->counters(static_cast<core::InstrumentId>(i));
+    const std::uint64_t gaps = counts.gaps;
+    const std::uint64_t resyncs = counts.resyncs;
     const int pd = specs[i].price_decimals;
     o.begin_object().key("venue").str(specs[i].venue).key("symbol").str(specs[i].symbol);
     o.key("health").str(ipc::to_string(engine.health(i))).key("book_updates").u64(book_messages[i]);

@@ -41,6 +41,23 @@ void FeedThread::start(std::function<void()> on_start) {
   });
 }
 
+void FeedThread::start_inline() {
+  for (Entry& e : sessions_) {
+    e.session->start();
+  }
+  loop_->begin([this] { on_tick(); });
+}
+
+void FeedThread::stop_inline(int grace_ms) {
+  grace_ms_ = grace_ms;
+  stop_requested_.store(true, std::memory_order_release);
+  loop_->wake();
+  while (loop_->service(true)) {
+  }
+  loop_->end();
+  publish();
+}
+
 void FeedThread::stop(int grace_ms) {
   if (!thread_.joinable()) {
     return;

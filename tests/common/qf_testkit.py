@@ -255,8 +255,12 @@ def request_json(port, method, path, headers=None, body=None):
 
 
 def sim_engine(instance):
-    """The [engine] table of a test engine: SIM mode, sleeping when idle, no locked memory."""
-    return {"instance": instance, "mode": "sim", "idle": "backoff", "lock_memory": False}
+    """The [engine] table of a test engine: SIM mode, parking when idle, no locked memory; the
+    engine threads mode from QF_TEST_ENGINE_THREADS (the `_split` ctest variants), else the default."""
+    table = {"instance": instance, "mode": "sim", "idle": "backoff", "lock_memory": False}
+    if os.environ.get("QF_TEST_ENGINE_THREADS"):
+        table["threads"] = os.environ["QF_TEST_ENGINE_THREADS"]
+    return table
 
 
 # A venue that reconnects quickly and calls a silent connection stale after 2 s.

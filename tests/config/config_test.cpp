@@ -22,6 +22,7 @@ TEST(config, should_use_the_documented_defaults_for_an_empty_file) {
   EXPECT_EQ(c.engine.instance, "default");
   EXPECT_EQ(c.engine.mode, Mode::live);
   EXPECT_EQ(c.engine.core_cpu, -1);
+  EXPECT_EQ(c.engine.threads, ThreadsMode::inline_);
   EXPECT_EQ(c.book.window_ticks, 16384U);
   EXPECT_DOUBLE_EQ(c.features.fast_halflife_s, 5.0);
   EXPECT_TRUE(c.instruments.empty());
@@ -122,6 +123,13 @@ TEST(config, should_refuse_wrong_types_and_out_of_range_values) {
   expect_error("[engine]\nmode = \"paper\"\n", "must be one of live | sim | replay, got 'paper'");
   expect_error("[features]\nslow_halflife_s = -1\n", "features.slow_halflife_s: must be a positive number");
   expect_error("[engine]\ninstance = \"a/b\"\n", "engine.instance");
+}
+
+TEST(config, should_read_the_engine_threads_mode_and_name_the_line_of_a_bad_one) {
+  EXPECT_EQ(parse_config("[engine]\nthreads = \"split\"\n").engine.threads, ThreadsMode::split);
+  EXPECT_EQ(parse_config("[engine]\nthreads = \"inline\"\n").engine.threads, ThreadsMode::inline_);
+  expect_error("[engine]\nmode = \"sim\"\nthreads = \"many\"\n", "test.toml:3:");
+  expect_error("[engine]\nthreads = \"many\"\n", "engine.threads: must be one of inline | split, got 'many'");
 }
 
 TEST(config, should_refuse_bad_instruments) {

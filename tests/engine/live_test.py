@@ -32,6 +32,14 @@ def instruments(venue, symbols):
     return [{"venue": venue, "symbol": s, "price_decimals": 2, "qty_decimals": 8} for s in symbols]
 
 
+def thread_names(pid):
+    names = []
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        with open(f"/proc/{pid}/task/{tid}/comm") as f:
+            names.append(f.read().strip())
+    return names
+
+
 class LiveEngine(unittest.TestCase):
     SYMBOLS = ["BTCUSDT", "ETHUSDT", "SOLUSDT"]
 
@@ -67,6 +75,10 @@ class LiveEngine(unittest.TestCase):
             self.assertLess(float(i["bid"]), float(i["ask"]), i)
         feed = first["feeds"][0]
         self.assertEqual(feed["name"], "binance-spot")
+        # The engine threads mode in force: inline has no feed thread, split has one.
+        names = thread_names(engine.pid)
+        self.assertIn("qf-hot", names)
+        self.assertEqual("qf-feed-0" in names, os.environ.get("QF_TEST_ENGINE_THREADS") == "split", names)
         # Heartbeat and counters move while the reader watches.
         later = poll(lambda: (lambda s: s if s["events_processed"] >
                               first["events_processed"] + 100 else None)(monitor_json(MONITOR, self.instance)),

@@ -325,29 +325,56 @@ Loop::Loop(const LoopConfig& config, const ipc::TscClock& clock) : config_(confi
 }
 
 Loop::~Loop() {
+  end();
   lws_context_destroy(context_); // closes every connection (their callbacks still run)
   for (auto& r : requests_) {
     r->deliver("shutting down");
   }
 }
 
-void Loop::run(const std::function<void()>& on_tick) {
+struct Loop::Tick {
   TickTimer timer{};
-  timer.loop = this;
-  timer.context = context_;
-  timer.period_ms = config_.tick_ms;
-  lws_sul_schedule(context_, 0, &timer.sul, on_tick_timer, timer.period_ms * LWS_US_PER_MS);
-  while (!stopping()) {
-    if (lws_service(context_, 0) < 0) {
-      break;
-    }
-    if (timer.due || woken_.exchange(false, std::memory_order_acq_rel)) {
-      timer.due = false;
-      on_tick();
-      std::erase_if(requests_, [](const std::unique_ptr<HttpRequest>& r) { return r->finished; });
-    }
+  std::function<void()> on_tick;
+};
+
+void Loop::run(const std::function<void()>& on_tick) {
+  begin(on_tick);
+  while (service(true)) {
   }
-  lws_sul_cancel(&timer.sul);
+  end();
+}
+
+void Loop::begin(std::function<void()> on_tick) {
+  tick_ = std::make_unique<Tick>();
+  tick_->on_tick = std::move(on_tick);
+  tick_->timer.loop = this;
+  tick_->timer.context = context_;
+  tick_->timer.period_ms = config_.tick_ms;
+  lws_sul_schedule(context_, 0, &tick_->timer.sul, on_tick_timer, tick_->timer.period_ms * LWS_US_PER_MS);
+}
+
+bool Loop::service(bool may_block) {
+  if (stopping()) {
+    return false;
+  }
+  // lws 4 ignores a timeout >= 0 and polls until its next timer (the tick at the latest) or a
+  // wake; a negative timeout is a poll that returns at once.
+  if (lws_service(context_, may_block ? 0 : -1) < 0) {
+    return false;
+  }
+  if (tick_->timer.due || woken_.exchange(false, std::memory_order_acq_rel)) {
+    tick_->timer.due = false;
+    tick_->on_tick();
+    std::erase_if(requests_, [](const std::unique_ptr<HttpRequest>& r) { return r->finished; });
+  }
+  return !stopping();
+}
+
+void Loop::end() {
+  if (tick_) {
+    lws_sul_cancel(&tick_->timer.sul);
+    tick_.reset();
+  }
 }
 
 void Loop::stop() noexcept {

@@ -19,6 +19,9 @@ public:
 
 enum class Mode : std::uint8_t { live, sim, replay };
 enum class IdleStrategy : std::uint8_t { spin, backoff, sleep };
+// inline: the core thread services the feed connections itself (run to completion; needs every
+// venue on one feed thread, else the engine falls back to split); split: feed threads -> rings.
+enum class ThreadsMode : std::uint8_t { inline_, split };
 
 struct EngineSection {
   std::string instance = "default";
@@ -30,6 +33,7 @@ struct EngineSection {
   int realtime_priority = 0;    // 0: no SCHED_FIFO
   bool huge_pages = false;      // for the state segment
   IdleStrategy idle = IdleStrategy::spin;
+  ThreadsMode threads = ThreadsMode::inline_;
 };
 
 struct BookSection {

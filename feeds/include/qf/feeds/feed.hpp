@@ -54,6 +54,12 @@ public:
 
   // Start-up only: the EventCount the consumer parks on (nullptr: nobody parks, no notify).
   void wake_on_push(ipc::EventCount* wake) noexcept { wake_ = wake; }
+  // Start-up only, inline mode: the consumer runs on this thread, so a full ring calls
+  // `drain(context)` (the core agent's duty cycle) instead of waiting for another thread.
+  void drain_when_full(void (*drain)(void*), void* context) noexcept {
+    drain_ = drain;
+    drain_context_ = context;
+  }
 
   void operator()(const core::Event& event) noexcept {
     core::Event e = event;
@@ -62,6 +68,10 @@ public:
     e.push_delta_ticks = static_cast<std::uint32_t>(delta > 0xFFFFFFFFULL ? 0xFFFFFFFFULL : delta);
     while (!ring_.try_push(e)) {
       ++full_waits_;
+      if (drain_ != nullptr) {
+        drain_(drain_context_);
+        continue;
+      }
       if (abandon_.load(std::memory_order_relaxed)) {
         ++dropped_;
         return;
@@ -86,6 +96,8 @@ private:
   const ipc::TscClock& clock_;
   const std::atomic<bool>& abandon_;
   ipc::EventCount* wake_ = nullptr;
+  void (*drain_)(void*) = nullptr;
+  void* drain_context_ = nullptr;
   std::uint64_t full_waits_ = 0;
   std::uint64_t dropped_ = 0;
   std::uint64_t high_water_ = 0;

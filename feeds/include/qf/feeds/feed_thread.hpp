@@ -4,6 +4,8 @@
 // core thread), takes requests from the core through its RequestRing (resync an instrument),
 // and publishes each session's counters into the state layout's FeedRecord (one writer per
 // record: this thread). stop() closes the connections and joins; any thread may call it once.
+// Inline mode runs the same sessions and loop without a thread of its own: the core thread calls
+// start_inline(), then service() between its drains, then stop_inline().
 
 #include <atomic>
 #include <functional>
@@ -39,6 +41,14 @@ public:
   void start(std::function<void()> on_start);
   // Closes every connection (waiting up to `grace_ms` for the closes), then joins.
   void stop(int grace_ms = 500);
+
+  // Inline mode (all on the calling thread, which also drains the ring): starts the sessions;
+  // service() is one network pass (see net::Loop::service); stop_inline() closes every
+  // connection, servicing the loop for up to `grace_ms`.
+  void start_inline();
+  bool service(bool may_block) { return loop_->service(may_block); }
+  void stop_inline(int grace_ms = 500);
+  void drain_when_full(void (*drain)(void*), void* context) noexcept { sink_.drain_when_full(drain, context); }
 
   [[nodiscard]] FeedRing& ring() noexcept { return *ring_; }
   [[nodiscard]] RequestRing& requests() noexcept { return *requests_; }

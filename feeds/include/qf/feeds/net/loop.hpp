@@ -122,6 +122,13 @@ public:
 
   // Runs until stop(); calls on_tick every tick_ms on this thread.
   void run(const std::function<void()>& on_tick);
+  // The same loop driven by the caller (inline mode, one pass at a time): begin() schedules the
+  // tick; service() is one lws pass, with a poll that returns at once or, `may_block`, waits
+  // until data, the next tick or a wake, then runs on_tick when due; false once stopped (or lws
+  // failed). end() cancels the tick.
+  void begin(std::function<void()> on_tick);
+  bool service(bool may_block);
+  void end();
   void stop() noexcept;  // any thread
   void wake() noexcept;  // any thread: an early tick
   [[nodiscard]] bool stopping() const noexcept { return stop_.load(std::memory_order_acquire); }
@@ -134,6 +141,7 @@ public:
   [[nodiscard]] const LoopConfig& config() const noexcept { return config_; }
 
   struct HttpRequest; // one GET in flight (loop.cpp), a detail::LwsUser of kind http
+  struct Tick;        // the on_tick timer (loop.cpp)
 
 private:
   LoopConfig config_;
@@ -142,6 +150,7 @@ private:
   std::atomic<bool> stop_{false};
   std::atomic<bool> woken_{false};
   std::vector<std::unique_ptr<HttpRequest>> requests_;
+  std::unique_ptr<Tick> tick_;
 };
 
 } // namespace qf::feeds::net
