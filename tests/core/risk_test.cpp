@@ -15,6 +15,24 @@ namespace {
 
 constexpr std::uint64_t kT0 = 1'723'075'200ULL * kNsPerSecond; // 2024-08-08 00:00:00 UTC
 
+// A live one-level book at 99.99 / 100.01 (deep), vol 1e-4 per sqrt s: the flipping-signal tests.
+struct FlipMarket {
+  std::array<Level, 1> bids{{{9'999, 1'000'000'000}}};
+  std::array<Level, 1> asks{{{10'001, 1'000'000'000}}};
+  MarketView m;
+  FlipMarket() {
+    m.health = ipc::BookHealth::live;
+    m.mid = 100.0;
+    m.realized_vol = 1e-4;
+    m.bids = bids.data();
+    m.n_bids = 1;
+    m.asks = asks.data();
+    m.n_asks = 1;
+    m.price_scale = 0.01;
+    m.qty_scale = 0.001;
+  }
+};
+
 // The strategy's pacing off (no band, no holding time, no order gap): the planted runaway, and the
 // tests of one mechanism that want an order on every due update.
 RiskConfig unpaced() {
@@ -183,18 +201,8 @@ TEST(rate_guard, should_stop_a_runaway_signal_by_tripping_the_kill_switch) {
   c.limits.orders_per_s_instrument = 5;
   c.limits.orders_per_min_instrument = 60;
   PaperTrader t(c);
-  std::array<Level, 1> bids{{{9'999, 1'000'000'000}}};
-  std::array<Level, 1> asks{{{10'001, 1'000'000'000}}};
-  MarketView m;
-  m.health = ipc::BookHealth::live;
-  m.mid = 100.0;
-  m.realized_vol = 1e-4;
-  m.bids = bids.data();
-  m.n_bids = 1;
-  m.asks = asks.data();
-  m.n_asks = 1;
-  m.price_scale = 0.01;
-  m.qty_scale = 0.001;
+  FlipMarket fm;
+  MarketView& m = fm.m;
   std::uint64_t tripped_at = 0;
   for (int k = 0; k < 10'000; ++k) {
     m.signal = k % 2 == 0 ? 1.0 : -1.0;
@@ -228,18 +236,8 @@ TEST(rate_guard, should_keep_the_default_strategy_under_the_guard_with_a_flippin
   RiskConfig c; // default pacing: band 2000, hold 10 s, gap 0.5 s
   c.sizing.rebalance_notional = 1;
   PaperTrader t(c);
-  std::array<Level, 1> bids{{{9'999, 1'000'000'000}}};
-  std::array<Level, 1> asks{{{10'001, 1'000'000'000}}};
-  MarketView m;
-  m.health = ipc::BookHealth::live;
-  m.mid = 100.0;
-  m.realized_vol = 1e-4;
-  m.bids = bids.data();
-  m.n_bids = 1;
-  m.asks = asks.data();
-  m.n_asks = 1;
-  m.price_scale = 0.01;
-  m.qty_scale = 0.001;
+  FlipMarket fm;
+  MarketView& m = fm.m;
   // 120 s of updates 1 ms apart, the signal flipping on each one.
   for (int k = 0; k < 120'000; ++k) {
     m.signal = k % 2 == 0 ? 1.0 : -1.0;
