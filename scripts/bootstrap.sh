@@ -15,7 +15,7 @@ packages=(
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev
   rapidjson-dev nlohmann-json3-dev   # parse benchmark references
-  chromium prometheus wrk            # dashboard browser test, promtool check metrics, HTTP load
+  chromium prometheus wrk            # dashboard browser test, promtool (check metrics; deploy rules), HTTP load
   # tools used by scripts and tests
   python3 procps util-linux tmux   # tmux drives the monitor's interactive test
   strace                     # the hot-thread syscall test traces the core thread

@@ -207,6 +207,9 @@ Config from_table(const toml::table& root, const std::string& source) {
     r.number("vol_floor", k.vol_floor, 0.0, 1.0);
     r.number("lot_size", k.lot_size, 0.0, 1e9);
     r.number("rebalance_notional", k.rebalance_notional, 0.0, 1e15);
+    r.number("rebalance_band", k.rebalance_band, 0.0, 1e15);
+    r.number("min_hold_s", k.min_hold_s, 0.0, 86'400.0);
+    r.number("min_order_gap_ms", k.min_order_gap_ms, 0.0, 3'600'000.0);
     r.positive("price_band_bps", k.price_band_bps);
     r.positive("max_order_notional", k.max_order_notional);
     r.positive("max_position_notional", k.max_position_notional);
@@ -236,6 +239,7 @@ Config from_table(const toml::table& root, const std::string& source) {
     r.integer("min_trades", c.backtest.min_trades, 0, 1'000'000'000);
     r.number("min_win_rate", c.backtest.min_win_rate, 0.0, 1.0);
     r.number("max_drawdown", c.backtest.max_drawdown, 1e-6, 1.0);
+    r.positive("min_annualize_s", c.backtest.min_annualize_s);
   }
   if (const toml::node* node = root.get("instruments")) {
     top.allow("instruments");

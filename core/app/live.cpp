@@ -95,7 +95,9 @@ core::CoreConfig core_config_from(const config::Config& c) {
   core::RiskConfig& r = cc.risk; // [risk] and [paper]
   r.enabled = c.risk.enabled;
   r.sizing = core::SizingParams{c.risk.target_vol_annual, c.risk.allocation, c.risk.vol_floor, c.risk.lot_size,
-                                c.risk.rebalance_notional};
+                                c.risk.rebalance_notional, c.risk.rebalance_band,
+                                static_cast<std::uint64_t>(c.risk.min_hold_s * 1e9),
+                                static_cast<std::uint64_t>(c.risk.min_order_gap_ms * 1e6)};
   r.limits = core::RiskLimits{c.risk.price_band_bps,          c.risk.max_order_notional,   c.risk.max_position_notional,
                               c.risk.max_gross_notional,      c.risk.daily_loss_limit,     c.risk.max_drawdown,
                               c.risk.orders_per_s_instrument, c.risk.orders_per_min_instrument,
@@ -109,7 +111,8 @@ core::CoreConfig core_config_from(const config::Config& c) {
 }
 
 core::BacktestCriteria backtest_criteria_from(const config::Config& c) {
-  return core::BacktestCriteria{c.backtest.min_trades, c.backtest.min_win_rate, c.backtest.max_drawdown};
+  return core::BacktestCriteria{c.backtest.min_trades, c.backtest.min_win_rate, c.backtest.max_drawdown,
+                               c.backtest.min_annualize_s};
 }
 
 int run_live(const LiveOptions& options) {

@@ -385,7 +385,8 @@ ReplayResult run_replay(const ReplayOptions& options) {
       const std::uint64_t back = p.fill_count() - 1 - fills_seen;
       if (back < core::kRecentFills) {
         const core::Fill& f = p.recent(static_cast<std::size_t>(back));
-        metrics.on_fill(f.qty * f.price, f.fee, f.realized != 0.0, f.realized - f.fee);
+        metrics.on_fill(f.unix_ns, f.instrument, f.side == core::Side::bid ? f.qty : -f.qty, f.qty * f.price, f.fee,
+                        f.realized);
       }
       ++fills_seen;
       identity_max_error = std::max(identity_max_error, std::abs(p.realized() + p.unrealized() - p.fees() -
@@ -580,12 +581,24 @@ ReplayResult run_replay(const ReplayOptions& options) {
   const core::Portfolio& pf = trader.portfolio();
   const core::KillSwitch& ks = trader.kill_switch();
   o.key("backtest").begin_object().key("interval_s").num(static_cast<double>(b.interval_ns) / 1e9);
-  o.key("intervals").u64(b.intervals).key("annualization").str("365 days x 24 h");
+  o.key("intervals").u64(b.intervals).key("sample_period_s").num(b.sample_period_s);
+  o.key("annualized").boolean(b.annualized).key("min_annualize_s").num(criteria.min_annualize_s);
+  o.key("annualization").str(b.annualized ? "365 days x 24 h" : "none: per interval");
   o.key("initial_capital").num(pf.initial_capital()).key("final_equity").num(pf.equity());
   o.key("trades").u64(b.trades).key("closing_trades").u64(b.closing_trades);
   o.key("turnover").num(b.turnover).key("fees").num(b.fees).key("realized").num(pf.realized());
-  o.key("unrealized").num(pf.unrealized()).key("total_return").num(b.total_return).key("sharpe").num(b.sharpe);
-  o.key("sortino").num(b.sortino).key("max_drawdown").num(b.max_drawdown).key("win_rate").num(b.win_rate);
+  o.key("unrealized").num(pf.unrealized()).key("total_return").num(b.total_return);
+  o.key(b.annualized ? "sharpe" : "sharpe_per_interval").num(b.sharpe);
+  o.key(b.annualized ? "sortino" : "sortino_per_interval").num(b.sortino);
+  o.key("sharpe_ci95").begin_array().num(b.sharpe_ci_lo).num(b.sharpe_ci_hi).end_array();
+  o.key("max_drawdown").num(b.max_drawdown).key("max_drawdown_ci95").begin_array().num(b.drawdown_ci_lo);
+  o.num(b.drawdown_ci_hi).end_array().key("bootstrap").begin_object().key("block").u64(b.bootstrap_block);
+  o.key("resamples").u64(core::kBootstrapResamples).key("seed").u64(core::kBootstrapSeed).end_object();
+  o.key("drawdown_start_unix_ns").u64(b.drawdown_start_ns).key("drawdown_trough_unix_ns").u64(b.drawdown_trough_ns);
+  o.key("drawdown_recovery_unix_ns").u64(b.drawdown_recovery_ns).key("exposure_s").num(b.exposure_s);
+  o.key("round_trips").u64(b.round_trips).key("round_trip_definition").str("open to flat per instrument");
+  o.key("round_trip_pnl").num(b.round_trip_pnl).key("win_rate").num(b.win_rate);
+  o.key("avg_win").num(b.avg_win).key("avg_loss").num(b.avg_loss).key("expectancy").num(b.expectancy);
   o.key("profit_factor").num(b.profit_factor).key("orders").u64(trader.orders()).key("refusals").begin_object();
   for (std::size_t k = 1; k < core::kRefusalCount; ++k) {
     o.key(core::to_string(static_cast<core::Refusal>(k))).u64(trader.refusals(static_cast<core::Refusal>(k)));

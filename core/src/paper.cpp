@@ -121,7 +121,18 @@ TradeOutcome PaperTrader::on_update(std::uint16_t i, const MarketView& m, std::u
     target = position > 0 ? std::clamp(target, 0.0, position) : std::clamp(target, position, 0.0);
   }
   targets_[i] = target;
-  if (!should_rebalance(target, position, m.mid, config_.sizing)) {
+  // The band: the anchor follows the target only when it moved more than band_notional.
+  const SizingParams& sz = config_.sizing;
+  if (std::abs(target - anchors_[i]) * m.mid > sz.band_notional || target == 0 || kill_.mode() == KillMode::reduce_only) {
+    anchors_[i] = target;
+  }
+  target = anchors_[i];
+  if (!should_rebalance(target, position, m.mid, sz)) {
+    return out;
+  }
+  // Pacing: minimum holding time per instrument, minimum gap between any two orders.
+  if ((last_order_ns_[i] != 0 && now_ns < last_order_ns_[i] + sz.min_hold_ns) ||
+      (any_order_ && now_ns < last_any_order_ns_ + sz.min_order_gap_ns)) {
     return out;
   }
   if (pend.active) {
@@ -161,6 +172,9 @@ TradeOutcome PaperTrader::on_update(std::uint16_t i, const MarketView& m, std::u
     return out;
   }
   ++orders_;
+  last_order_ns_[i] = now_ns == 0 ? 1 : now_ns;
+  last_any_order_ns_ = now_ns;
+  any_order_ = true;
   if (config_.paper.latency_ns > 0) {
     pend = Pending{true, side, qty, 0.0, now_ns + config_.paper.latency_ns, orders_};
     return out;

@@ -75,6 +75,10 @@ TEST(config, should_read_risk_paper_and_backtest_with_their_defaults) {
   EXPECT_DOUBLE_EQ(d.risk.max_drawdown, 0.15);
   EXPECT_DOUBLE_EQ(d.paper.taker_fee_bps, 10.0);
   EXPECT_EQ(d.risk.orders_per_s_instrument, 5U);
+  EXPECT_DOUBLE_EQ(d.risk.rebalance_band, 2000.0);
+  EXPECT_DOUBLE_EQ(d.risk.min_hold_s, 10.0);
+  EXPECT_DOUBLE_EQ(d.risk.min_order_gap_ms, 500.0);
+  EXPECT_DOUBLE_EQ(d.backtest.min_annualize_s, 86400.0);
   EXPECT_EQ(d.backtest.min_trades, 10U);
   EXPECT_DOUBLE_EQ(d.backtest.min_win_rate, 0.45);
   EXPECT_DOUBLE_EQ(d.backtest.max_drawdown, 0.20);
@@ -104,6 +108,10 @@ min_trades = 3
   EXPECT_DOUBLE_EQ(c.paper.latency_ms, 2.5);
   EXPECT_DOUBLE_EQ(c.paper.taker_fee_bps, 0.0);
   EXPECT_EQ(c.backtest.min_trades, 3U);
+  expect_error("[risk]\nrebalance_band = -1\n", "risk.rebalance_band: must be a number within");
+  expect_error("[risk]\nmin_hold_s = 100000\n", "risk.min_hold_s: must be a number within");
+  expect_error("[risk]\nmin_order_gap_ms = \"fast\"\n", "risk.min_order_gap_ms");
+  expect_error("[backtest]\nmin_annualize_s = 0\n", "backtest.min_annualize_s");
   expect_error("[risk]\nmax_drawdown = 1.5\n", "test.toml:2:16: risk.max_drawdown: must be a number within");
   expect_error("[risk]\ntrip_mode = \"panic\"\n", "risk.trip_mode: must be one of halt | reduce-only | flatten");
   expect_error("[risk]\nmax_drawdwn = 0.1\n", "risk.max_drawdwn");

@@ -15,6 +15,34 @@ namespace {
 
 constexpr std::uint64_t kT0 = 1'723'075'200ULL * kNsPerSecond; // 2024-08-08 00:00:00 UTC
 
+// A live one-level book at 99.99 / 100.01 (deep), vol 1e-4 per sqrt s: the flipping-signal tests.
+struct FlipMarket {
+  std::array<Level, 1> bids{{{9'999, 1'000'000'000}}};
+  std::array<Level, 1> asks{{{10'001, 1'000'000'000}}};
+  MarketView m;
+  FlipMarket() {
+    m.health = ipc::BookHealth::live;
+    m.mid = 100.0;
+    m.realized_vol = 1e-4;
+    m.bids = bids.data();
+    m.n_bids = 1;
+    m.asks = asks.data();
+    m.n_asks = 1;
+    m.price_scale = 0.01;
+    m.qty_scale = 0.001;
+  }
+};
+
+// The strategy's pacing off (no band, no holding time, no order gap): the planted runaway, and the
+// tests of one mechanism that want an order on every due update.
+RiskConfig unpaced() {
+  RiskConfig c;
+  c.sizing.band_notional = 0;
+  c.sizing.min_hold_ns = 0;
+  c.sizing.min_order_gap_ns = 0;
+  return c;
+}
+
 // ------------------------------------------------------------------------------------------ sizing
 
 TEST(sizing, should_scale_by_signal_and_inverse_vol_and_round_to_the_lot) {
@@ -168,23 +196,13 @@ TEST(rate_guard, should_allow_exactly_the_per_second_and_per_minute_limits) {
 
 // A market that flips the signal every event: the guard caps the orders and halts the loop.
 TEST(rate_guard, should_stop_a_runaway_signal_by_tripping_the_kill_switch) {
-  RiskConfig c;
+  RiskConfig c = unpaced();
   c.sizing.rebalance_notional = 1;
   c.limits.orders_per_s_instrument = 5;
   c.limits.orders_per_min_instrument = 60;
   PaperTrader t(c);
-  std::array<Level, 1> bids{{{9'999, 1'000'000'000}}};
-  std::array<Level, 1> asks{{{10'001, 1'000'000'000}}};
-  MarketView m;
-  m.health = ipc::BookHealth::live;
-  m.mid = 100.0;
-  m.realized_vol = 1e-4;
-  m.bids = bids.data();
-  m.n_bids = 1;
-  m.asks = asks.data();
-  m.n_asks = 1;
-  m.price_scale = 0.01;
-  m.qty_scale = 0.001;
+  FlipMarket fm;
+  MarketView& m = fm.m;
   std::uint64_t tripped_at = 0;
   for (int k = 0; k < 10'000; ++k) {
     m.signal = k % 2 == 0 ? 1.0 : -1.0;
@@ -209,6 +227,27 @@ TEST(rate_guard, should_stop_a_runaway_signal_by_tripping_the_kill_switch) {
   m.signal = -t.portfolio().position(0).qty > 0 ? 1.0 : -1.0; // the other way: an order is due
   (void)t.on_update(0, m, kT0 + 3'601 * kNsPerSecond);
   EXPECT_EQ(t.orders(), 6U);
+}
+
+
+// The default strategy under the same flipping signal: the band, the holding time and the order
+// gap keep it far under the guard, so it never trips (the runaway above, unpaced, does).
+TEST(rate_guard, should_keep_the_default_strategy_under_the_guard_with_a_flipping_signal) {
+  RiskConfig c; // default pacing: band 2000, hold 10 s, gap 0.5 s
+  c.sizing.rebalance_notional = 1;
+  PaperTrader t(c);
+  FlipMarket fm;
+  MarketView& m = fm.m;
+  // 120 s of updates 1 ms apart, the signal flipping on each one.
+  for (int k = 0; k < 120'000; ++k) {
+    m.signal = k % 2 == 0 ? 1.0 : -1.0;
+    const TradeOutcome o = t.on_update(0, m, kT0 + static_cast<std::uint64_t>(k) * 1'000'000);
+    EXPECT_EQ(o.tripped, KillCause::none);
+  }
+  EXPECT_FALSE(t.kill_switch().tripped());
+  EXPECT_EQ(t.refusals(Refusal::rate_limit), 0U);
+  EXPECT_GT(t.orders(), 0U);
+  EXPECT_LE(t.orders(), 12U); // one order per 10 s hold at most
 }
 
 // ------------------------------------------------------------------------------------------ kill switch
@@ -282,7 +321,7 @@ TEST(kill_switch, should_not_trip_when_the_start_to_now_loss_is_15_percent_witho
 }
 
 TEST(kill_switch, should_refuse_growing_orders_in_reduce_only_and_close_at_market_in_flatten) {
-  RiskConfig c;
+  RiskConfig c = unpaced();
   c.sizing.rebalance_notional = 1;
   c.paper.taker_fee_bps = 0;
   PaperTrader t(c);
@@ -384,7 +423,7 @@ TEST(paper, should_account_average_cost_realized_pnl_cash_and_fees) {
 }
 
 TEST(paper, should_keep_the_pnl_identity_after_every_fill_of_a_long_random_session) {
-  RiskConfig c;
+  RiskConfig c = unpaced();
   c.sizing.rebalance_notional = 50;
   c.limits.orders_per_s_instrument = 1'000;
   c.limits.orders_per_min_instrument = 100'000;
@@ -424,7 +463,7 @@ TEST(paper, should_keep_the_pnl_identity_after_every_fill_of_a_long_random_sessi
 }
 
 TEST(paper, should_fill_a_delayed_order_against_the_book_when_its_latency_has_passed) {
-  RiskConfig c;
+  RiskConfig c = unpaced();
   c.sizing.rebalance_notional = 1;
   c.paper.latency_ns = 5'000'000; // 5 ms
   c.paper.taker_fee_bps = 0;
@@ -457,17 +496,22 @@ TEST(backtest, should_match_an_independent_computation_on_a_hand_checkable_serie
   // Initial equity 100; equity at the end of five 1-minute intervals: 110, 99, 108.9, 108.9, 119.79
   const std::vector<double> curve = {110, 99, 108.9, 108.9, 119.79};
   const std::uint64_t minute = 60 * kNsPerSecond;
-  BacktestMetrics b(100, minute, BacktestCriteria{});
+  BacktestCriteria annualize;
+  annualize.min_annualize_s = 300; // the run is 5 minutes: long enough here
+  BacktestMetrics b(100, minute, annualize);
   for (std::size_t k = 0; k < curve.size(); ++k) {
     b.on_equity(kT0 + k * minute + 1, curve[k]); // one update in each interval
   }
   b.on_equity(kT0 + curve.size() * minute + 1, curve.back()); // closes the last interval
-  // fills: 4 closing ones, nets +10, -11, +9.9, +10.89; one opening
-  b.on_fill(1'000, 1, false, 0);
-  b.on_fill(1'000, 1, true, 10);
-  b.on_fill(1'000, 1, true, -11);
-  b.on_fill(1'000, 1, true, 9.9);
-  b.on_fill(1'000, 1, true, 10.89);
+  // Fills of instrument 0, fee 1 each (open to flat round trips):
+  //   +10 at t=0; -10 at 60 s realizing +11 (trip 1: 11 - 2 = +9);
+  //   -10 at 120 s; +20 at 180 s through zero realizing -5 (trip 2: -5 - 1 - 0.5 = -6.5; the other
+  //   half of that fee opens trip 3); -10 at 240 s realizing +4 (trip 3: 4 - 0.5 - 1 = +2.5).
+  b.on_fill(kT0, 0, 10, 1'000, 1, 0);
+  b.on_fill(kT0 + minute, 0, -10, 1'000, 1, 11);
+  b.on_fill(kT0 + 2 * minute, 0, -10, 1'000, 1, 0);
+  b.on_fill(kT0 + 3 * minute, 0, 20, 2'000, 1, -5);
+  b.on_fill(kT0 + 4 * minute, 0, -10, 1'000, 1, 4);
   const BacktestResult r = b.result();
   // returns: +10 %, -10 %, +10 %, 0, +10 %
   const std::vector<double> ret = {0.10, -0.10, 0.10, 0.0, 0.10};
@@ -486,24 +530,87 @@ TEST(backtest, should_match_an_independent_computation_on_a_hand_checkable_serie
   const double dd = std::sqrt(down / 5);           // downside deviation
   const double ann = std::sqrt(365.0 * 24 * 60);   // per-minute returns
   EXPECT_EQ(r.intervals, 5U);
+  EXPECT_TRUE(r.annualized);
+  EXPECT_NEAR(r.sample_period_s, 300.0, 1e-9);
   EXPECT_NEAR(r.sharpe, mean / sd * ann, 1e-6);
   EXPECT_NEAR(r.sortino, mean / dd * ann, 1e-6);
   EXPECT_NEAR(r.max_drawdown, 0.10, 1e-12);        // 110 -> 99
+  EXPECT_EQ(r.drawdown_start_ns, kT0 + 1);          // the 110 peak
+  EXPECT_EQ(r.drawdown_trough_ns, kT0 + minute + 1);
+  EXPECT_EQ(r.drawdown_recovery_ns, kT0 + 4 * minute + 1); // 119.79 is the first >= 110
   EXPECT_NEAR(r.total_return, 0.1979, 1e-12);
   EXPECT_EQ(r.trades, 5U);
-  EXPECT_NEAR(r.turnover, 5'000, 1e-9);
+  EXPECT_NEAR(r.turnover, 6'000, 1e-9);
   EXPECT_NEAR(r.fees, 5, 1e-12);
-  EXPECT_NEAR(r.win_rate, 0.75, 1e-12);
-  EXPECT_NEAR(r.profit_factor, 30.79 / 11.0, 1e-12);
+  EXPECT_EQ(r.round_trips, 3U);
+  EXPECT_NEAR(r.win_rate, 2.0 / 3.0, 1e-12);
+  EXPECT_NEAR(r.avg_win, (9 + 2.5) / 2, 1e-12);
+  EXPECT_NEAR(r.avg_loss, -6.5, 1e-12);
+  EXPECT_NEAR(r.profit_factor, 11.5 / 6.5, 1e-12);
+  EXPECT_NEAR(r.expectancy, 5.0 / 3.0, 1e-12);
+  // The identity: round trips sum to realized minus fees, to the cent (flat at the end).
+  EXPECT_NEAR(r.round_trip_pnl, (11 - 5 + 4) - 5.0, 0.005);
+  // Exposure: open 0..60 s and 120..240 s.
+  EXPECT_NEAR(r.exposure_s, 180.0, 1e-9);
   EXPECT_FALSE(r.go); // 5 trades < 10
+}
+
+TEST(backtest, should_not_annualize_a_run_shorter_than_the_minimum_horizon) {
+  // The same five 1-minute returns, default minimum horizon (one day): per interval, unannualized.
+  const std::vector<double> curve = {110, 99, 108.9, 108.9, 119.79};
+  const std::uint64_t minute = 60 * kNsPerSecond;
+  BacktestMetrics b(100, minute, BacktestCriteria{});
+  for (std::size_t k = 0; k < curve.size(); ++k) {
+    b.on_equity(kT0 + k * minute + 1, curve[k]);
+  }
+  b.on_equity(kT0 + curve.size() * minute + 1, curve.back());
+  const BacktestResult r = b.result();
+  EXPECT_FALSE(r.annualized);
+  // Python: r=[.1,-.1,.1,0,.1]; statistics.mean(r)/statistics.stdev(r) = 0.04/0.0894427191
+  EXPECT_NEAR(r.sharpe, 0.4472135955, 1e-9);
+  // downside deviation sqrt(0.01 / 5) = 0.04472135955: 0.04 / 0.0447... = 0.894427191
+  EXPECT_NEAR(r.sortino, 0.894427191, 1e-9);
+  EXPECT_NEAR(r.sample_period_s, 300.0, 1e-9);
+}
+
+TEST(backtest, should_give_a_deterministic_bootstrap_interval_around_the_estimate) {
+  BacktestMetrics b(100, kNsPerSecond, BacktestCriteria{});
+  std::mt19937_64 g(7);
+  std::normal_distribution<double> d(0.0001, 0.001);
+  double equity = 100;
+  for (int k = 0; k <= 400; ++k) {
+    b.on_equity(kT0 + static_cast<std::uint64_t>(k) * kNsPerSecond, equity);
+    equity *= 1 + d(g);
+  }
+  const BacktestResult r = b.result();
+  const BacktestResult again = b.result();
+  EXPECT_EQ(r.bootstrap_block, 20U); // sqrt(400)
+  EXPECT_EQ(r.sharpe_ci_lo, again.sharpe_ci_lo); // fixed seed: the same interval every time
+  EXPECT_EQ(r.drawdown_ci_hi, again.drawdown_ci_hi);
+  EXPECT_LT(r.sharpe_ci_lo, r.sharpe);
+  EXPECT_GT(r.sharpe_ci_hi, r.sharpe);
+  EXPECT_LE(r.drawdown_ci_lo, r.drawdown_ci_hi);
+  EXPECT_GT(r.drawdown_ci_hi, 0.0);
+  // A constant return has no spread: the interval collapses onto the drawdown of 0.
+  BacktestMetrics c(100, kNsPerSecond, BacktestCriteria{});
+  for (int k = 0; k <= 100; ++k) {
+    c.on_equity(kT0 + static_cast<std::uint64_t>(k) * kNsPerSecond, 100 * std::pow(1.001, k));
+  }
+  EXPECT_EQ(c.result().drawdown_ci_lo, 0.0);
+  EXPECT_EQ(c.result().drawdown_ci_hi, 0.0);
+}
+
+TEST(backtest, should_say_go_only_within_the_criteria) {
   BacktestCriteria loose;
   loose.min_trades = 5;
-  BacktestMetrics b2(100, minute, loose);
+  BacktestMetrics b2(100, 60 * kNsPerSecond, loose);
   b2.on_equity(kT0, 100);
+  // five round trips of one fill in and one out: one loss, four wins
   for (int k = 0; k < 5; ++k) {
-    b2.on_fill(1, 0, true, k == 0 ? -1.0 : 1.0);
+    b2.on_fill(kT0, 0, 1, 1, 0, 0);
+    b2.on_fill(kT0, 0, -1, 1, 0, k == 0 ? -1.0 : 1.0);
   }
-  EXPECT_TRUE(b2.result().go); // 5 trades, 80 % wins, no drawdown
+  EXPECT_TRUE(b2.result().go); // 10 trades, 80 % wins, no drawdown
   b2.on_equity(kT0 + 1, 79.9);  // 20.1 % drawdown: no-go
   EXPECT_FALSE(b2.result().go);
 }
@@ -516,7 +623,8 @@ TEST(backtest, should_repeat_the_equity_over_silent_intervals) {
   const BacktestResult r = b.result();
   EXPECT_EQ(r.intervals, 4U);
   // returns 0, +1 %, 0, 0: mean 0.0025, sample sd sqrt((3 * 0.0025^2 + 0.0075^2) / 3) = 0.005
-  EXPECT_NEAR(r.sharpe, 0.0025 / 0.005 * std::sqrt(365.0 * 86'400.0), 1e-6);
+  EXPECT_FALSE(r.annualized); // 4 s < one day: per interval
+  EXPECT_NEAR(r.sharpe, 0.0025 / 0.005, 1e-9);
 }
 
 } // namespace

@@ -105,6 +105,9 @@ struct RiskSection {
   double vol_floor = 1e-6;              // realized vol (per sqrt s) below this: no position
   double lot_size = 0.0;                // 0: the instrument's quantity step
   double rebalance_notional = 500;      // no order unless |target - position| * mid exceeds it
+  double rebalance_band = 2'000;        // the traded target moves only when the target moved more (notional)
+  double min_hold_s = 10;               // at most one order per instrument per this many seconds
+  double min_order_gap_ms = 500;        // at most one order over all instruments per this many ms
   double price_band_bps = 50;           // order price within this of the mid
   double max_order_notional = 10'000;
   double max_position_notional = 20'000; // per instrument
@@ -128,6 +131,7 @@ struct BacktestSection {
   std::uint32_t min_trades = 10;
   double min_win_rate = 0.45;
   double max_drawdown = 0.20; // strictly below
+  double min_annualize_s = 86'400; // Sharpe/Sortino annualized only for runs at least this long
 };
 
 struct Config {

@@ -93,6 +93,10 @@ private:
   std::array<std::uint64_t, kRefusalCount> refusals_{};
   std::array<double, ipc::kMaxInstruments> lots_{};
   std::array<double, ipc::kMaxInstruments> targets_{};
+  std::array<double, ipc::kMaxInstruments> anchors_{};            // the target traded toward (band)
+  std::array<std::uint64_t, ipc::kMaxInstruments> last_order_ns_{}; // per instrument (min hold)
+  std::uint64_t last_any_order_ns_ = 0;                            // all instruments (order gap)
+  bool any_order_ = false;
   std::array<Pending, ipc::kMaxInstruments> pending_{};
   std::uint64_t orders_ = 0;
 };

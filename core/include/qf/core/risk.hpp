@@ -27,6 +27,13 @@ struct SizingParams {
   double vol_floor = 1e-6;         // realized vol (per sqrt s) below this: no estimate, no position
   double lot = 0.0;                // quantity step; 0 = the instrument's quantity decimals
   double rebalance_notional = 500; // trade only when |target - position| * mid exceeds this
+  // The strategy's own pacing, so the rate guard stays a safety net (0 turns each off; the
+  // defaults equal config/default.toml's). The target an instrument trades toward (its anchor) moves
+  // only when the sized target moved more than band_notional away from it; an instrument sends
+  // at most one order per min_hold_ns, all instruments together one per min_order_gap_ns.
+  double band_notional = 2'000;
+  std::uint64_t min_hold_ns = 10 * kNsPerSecond;
+  std::uint64_t min_order_gap_ns = kNsPerSecond / 2;
 };
 
 struct RiskLimits {
