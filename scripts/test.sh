@@ -2,7 +2,7 @@
 # Installs what is missing, builds, and runs every test.
 #   scripts/test.sh                 bootstrap + Release build + all tests + sanitizer pass + fuzz pass
 #   scripts/test.sh --fast          skip the sanitizer and fuzz passes (inner loop)
-#   scripts/test.sh --sanitize-only only the sanitizer pass
+#   scripts/test.sh --sanitize-only only the sanitizer and fuzz passes
 #   scripts/test.sh -L unit         pass ctest label filters through (main pass only)
 # Sanitizer pass: ASan+UBSan over every unit test; TSan over the tests labelled `tsan`
 # (ring, seqlock and shared-memory tests). Each sanitizer tree builds only the executables its
