@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Installs what is missing, builds, and runs every test.
-#   scripts/test.sh                 bootstrap + Release build + all tests + sanitizer pass
-#   scripts/test.sh --fast          skip the sanitizer pass (inner loop)
-#   scripts/test.sh --sanitize-only only the sanitizer pass
+#   scripts/test.sh                 bootstrap + Release build + all tests + sanitizer pass + fuzz pass
+#   scripts/test.sh --fast          skip the sanitizer and fuzz passes (inner loop)
+#   scripts/test.sh --sanitize-only only the sanitizer and fuzz passes
 #   scripts/test.sh -L unit         pass ctest label filters through (main pass only)
 # Sanitizer pass: ASan+UBSan over every unit test; TSan over the tests labelled `tsan`
 # (ring, seqlock and shared-memory tests). Each sanitizer tree builds only the executables its
-# label runs (ctest lists them after configure). Ends with how long each phase took.
+# label runs (ctest lists them after configure). Fuzz pass: scripts/fuzz.sh builds the libFuzzer
+# targets (build-fuzz, through ccache) and runs them for QF_FUZZ_TOTAL seconds in all (120 by
+# default, shared evenly); a crash fails the run. Ends with how long each phase took.
 # Exits non-zero on any failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -104,6 +106,15 @@ if ((!fast)); then
   sanitizer_pass address,undefined build-asan unit \
     ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1
   sanitizer_pass thread build-tsan tsan TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
+  echo "== fuzz =="
+  if ./scripts/fuzz.sh --build-only; then
+    phase_done "build build-fuzz (fuzz targets)"
+    ./scripts/fuzz.sh --total "${QF_FUZZ_TOTAL:-120}" || status=1
+    phase_done "fuzz (${QF_FUZZ_TOTAL:-120} s across the targets)"
+  else
+    status=1
+    phase_done "build build-fuzz (FAILED)"
+  fi
 fi
 
 echo

@@ -27,6 +27,8 @@ ipc::FeedRecord feed_record(std::string_view name, ipc::ConnectionState state, c
   r.gaps = c.gaps;
   r.resyncs = c.resyncs;
   r.drops = c.drops;
+  r.record_dropped = c.record_dropped;
+  r.record_write_errors = c.record_write_errors;
   return r;
 }
 

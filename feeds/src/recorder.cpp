@@ -14,6 +14,8 @@ namespace qf::feeds {
 
 namespace {
 
+constexpr std::chrono::seconds kRetryAfterError{1};
+
 std::string utc_stamp() {
   const std::time_t now = std::time(nullptr);
   std::tm tm{};
@@ -75,6 +77,7 @@ void Recorder::run() {
   std::unique_ptr<CaptureWriter> out;
   std::uint64_t file_bytes = 0;
   auto opened = std::chrono::steady_clock::now();
+  auto retry_after = opened; // after a write error: no new file before then
   std::string url;
   std::string text;
   // Takes exactly n bytes; the producer pushes a record's parts back to back, so after its
@@ -116,6 +119,10 @@ void Recorder::run() {
       }
       out.reset();
     }
+    if (!out && now < retry_after) {
+      write_errors_.fetch_add(1, std::memory_order_relaxed); // lost to the failing disk
+      continue;
+    }
     if (!out) {
       const std::uint64_t n = files_.fetch_add(1, std::memory_order_relaxed);
       const std::string path = config_.dir + "/" + config_.name + "-" + utc_stamp() + "-" + std::to_string(n) +
@@ -140,6 +147,16 @@ void Recorder::run() {
       file_bytes += text.size();
     } else {
       write_errors_.fetch_add(1, std::memory_order_relaxed);
+      // The file stops at the failure: closed at once (zlib flushes what it holds and writes
+      // its trailer when there is room), never continued after a hole. A new file is tried
+      // after kRetryAfterError; the records meanwhile are counted lost.
+      try {
+        out->close();
+      } catch (const std::exception&) {
+        // the same failure, already counted
+      }
+      out.reset();
+      retry_after = now + kRetryAfterError;
     }
   }
   if (out) {

@@ -25,7 +25,17 @@ void SessionCore::on_frame(PaddedView frame) noexcept {
   ++counters_.messages;
   counters_.bytes += frame.size;
   if (recorder_ != nullptr) {
-    (void)recorder_->frame(ipc::realtime_ns(), std::string_view(frame.data, frame.size));
+    if (!recorder_->frame(ipc::realtime_ns(), std::string_view(frame.data, frame.size))) {
+      ++counters_.record_dropped;
+      log(LogLevel::warn, name_ + ": recorder queue full: a frame was not recorded (" +
+                              std::to_string(counters_.record_dropped) + " so far)");
+    }
+    const std::uint64_t errors = recorder_->write_errors();
+    if (errors != counters_.record_write_errors) {
+      counters_.record_write_errors = errors;
+      log(LogLevel::error, name_ + ": recorder write error (" + std::to_string(errors) +
+                               " so far): the capture file stops at the last complete frame");
+    }
   }
 }
 

@@ -210,6 +210,10 @@ std::string render_metrics(const ipc::StateSnapshot& s, const GatewayStats& g, s
     feeds("qf_feed_drops_total", "counter", "Messages dropped by the feed.", &ipc::FeedRecord::drops);
     feeds("qf_feed_ring_high_water", "gauge", "Highest fill of the feed-to-core ring, in events.",
           &ipc::FeedRecord::ring_high_water);
+    feeds("qf_feed_record_dropped_total", "counter", "Frames the recorder's full queue refused (not recorded).",
+          &ipc::FeedRecord::record_dropped);
+    feeds("qf_feed_record_write_errors_total", "counter", "Write errors of the feed's recorder (record_dir).",
+          &ipc::FeedRecord::record_write_errors);
   }
   if (!s.instruments.empty()) {
     const auto instruments = [&](const char* name, const char* type, const char* help, auto value_of) {

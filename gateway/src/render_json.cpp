@@ -258,6 +258,7 @@ void render_feeds(ipc::JsonWriter& o, const ipc::StateSnapshot& s) {
     o.key("messages").u64(f.messages).key("bytes").u64(f.bytes).key("parse_errors").u64(f.parse_errors);
     o.key("reconnects").u64(f.reconnects).key("gaps").u64(f.gaps).key("resyncs").u64(f.resyncs);
     o.key("drops").u64(f.drops).key("ring_high_water").u64(f.ring_high_water);
+    o.key("record_dropped").u64(f.record_dropped).key("record_write_errors").u64(f.record_write_errors);
     o.end_object();
   }
   o.end_array();

@@ -233,6 +233,7 @@ std::string json_report(const ipc::StateSnapshot& s, std::uint64_t now_unix_ns) 
     o.begin_object().key("name").str(ipc::text_of(f.name)).key("messages").u64(f.messages).key("bytes").u64(f.bytes);
     o.key("parse_errors").u64(f.parse_errors).key("reconnects").u64(f.reconnects).key("gaps").u64(f.gaps);
     o.key("resyncs").u64(f.resyncs).key("drops").u64(f.drops).key("ring_high_water").u64(f.ring_high_water);
+    o.key("record_dropped").u64(f.record_dropped).key("record_write_errors").u64(f.record_write_errors);
     o.end_object();
   }
   o.end_array().key("latency_ns").begin_object();

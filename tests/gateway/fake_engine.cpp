@@ -240,6 +240,8 @@ void publish(ipc::InstrumentState* rec, ipc::FeedTable* feeds, std::uint64_t k, 
     r.gaps = f;
     r.resyncs = resyncs[f];
     r.ring_high_water = 5;
+    r.record_dropped = 3 * f; // the recorder's losses: coinbase only
+    r.record_write_errors = 2 * f;
     feeds->feeds[f].store(r);
   }
 }

@@ -120,6 +120,8 @@ def test_rest(port, fake_pid):
     check(b["name"] == "binance" and b["state"] == "connected" and b["messages"] % 2 == 0 and b["bytes"] == 150 * b["messages"]
           and b["reconnects"] == 1 and b["ring_high_water"] == 5, f"feed {b}")
     check(c["name"] == "coinbase" and c["state"] == "disconnected" and c["messages"] % 2 == 1 and c["gaps"] == 1, f"feed {c}")
+    check(b["record_dropped"] == 0 and b["record_write_errors"] == 0 and c["record_dropped"] == 3
+          and c["record_write_errors"] == 2, f"recorder losses {b} {c}")
 
     lat = {s["stage"]: s for s in get_json(port, "/api/latency")["stages"]}
     check(list(lat) == ["parse", "queue", "process", "receive_to_publish", "exchange_to_receive"], f"stages {list(lat)}")
@@ -443,6 +445,8 @@ def test_metrics(port, promtool):
     check(m[f'qf_instrument_regime_probability{{{btc},regime="1"}}'] == 0.3, "regime posterior")
     check(m['qf_feed_connected{feed="binance"}'] == 1 and m['qf_feed_connected{feed="coinbase"}'] == 0, "feed state")
     check(m['qf_feed_reconnects_total{feed="coinbase"}'] == 1, "feed counter")
+    check(m['qf_feed_record_dropped_total{feed="coinbase"}'] == 3
+          and m['qf_feed_record_write_errors_total{feed="coinbase"}'] == 2, "recorder losses")
     check(0 <= m["qf_engine_heartbeat_age_seconds"] < 5, "heartbeat age")
     check(any(k.startswith('qf_engine_info{mode="SIM"') for k in m), "mode label")
     # Risk and paper execution, all from one snapshot: k from the fills counter.

@@ -108,6 +108,9 @@ private:
 // The counters every session publishes as its FeedRecord.
 struct FeedCounters {
   std::uint64_t messages = 0, bytes = 0, parse_errors = 0, reconnects = 0, gaps = 0, resyncs = 0, drops = 0;
+  // The recorder (record_dir): frames its full queue refused for this feed, and its write
+  // errors (the venue's recorder, shared by its feeds). Losses are never silent.
+  std::uint64_t record_dropped = 0, record_write_errors = 0;
 };
 
 // A session's connections summed up for the FeedRecord: all open -> connected; else any opening

@@ -5,7 +5,9 @@
 // <dir>/<name>-<YYYYmmddTHHMMSSZ>-<n>.capture.gz. The feed thread never waits for the disk: a
 // record is copied into a bounded lock-free byte queue (Boost.Lockfree spsc_queue), and one
 // that does not fit is dropped and counted, never blocked on. Rotation: when a file has taken
-// rotate_bytes of payload or is rotate_s old. One producer thread (the feed thread), one
+// rotate_bytes of payload or is rotate_s old. A write error closes the file at once (whole lines
+// up to the failure) and a new file is tried a second later; every lost record is counted, and
+// the feed publishes both losses (FeedRecord::record_dropped, record_write_errors). One producer thread (the feed thread), one
 // writer thread; counters readable from any thread.
 
 #include <atomic>
@@ -30,7 +32,8 @@ struct RecorderCounters {
   std::uint64_t recorded = 0; // records written to files
   std::uint64_t dropped = 0;  // records the full queue refused
   std::uint64_t files = 0;    // files opened
-  std::uint64_t write_errors = 0;
+  std::uint64_t write_errors = 0; // records lost to the disk: a failed write (the file is closed
+                                  // there), or skipped in the second before a new file is tried
 };
 
 class Recorder {
@@ -47,6 +50,8 @@ public:
   bool rest(std::uint64_t recv_unix_ns, std::string_view url, std::string_view body) noexcept;
 
   [[nodiscard]] RecorderCounters counters() const noexcept;
+  // One relaxed load, for the producer's hot path.
+  [[nodiscard]] std::uint64_t write_errors() const noexcept { return write_errors_.load(std::memory_order_relaxed); }
 
 private:
   enum class Kind : std::uint8_t { frame = 0, ws_open = 1, rest = 2 };

@@ -27,7 +27,7 @@
 
 namespace qf::ipc {
 
-inline constexpr std::uint32_t kStateLayoutVersion = 3;
+inline constexpr std::uint32_t kStateLayoutVersion = 4;
 inline constexpr const char* kStateSegmentName = "state";
 
 inline constexpr std::size_t kMaxInstruments = 64;
@@ -217,6 +217,7 @@ struct FeedRecord {
   std::array<std::uint8_t, 7> reserved;
   std::uint64_t messages, bytes, parse_errors, reconnects, gaps, resyncs, drops;
   std::uint64_t ring_high_water;
+  std::uint64_t record_dropped, record_write_errors; // the recorder's losses (layout v4)
 };
 
 struct EngineRecord {
