@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <array>
 #include <cmath>
 #include <random>
 #include <vector>
@@ -15,22 +16,30 @@ namespace {
 
 constexpr std::uint64_t kT0 = 1'723'075'200ULL * kNsPerSecond; // 2024-08-08 00:00:00 UTC
 
+// A book view over `bids`/`asks` (prices in cents, quantities at `qty_scale`): the fields every
+// trader test sets; the arrays must outlive the view.
+template <std::size_t N>
+MarketView view_of(const std::array<Level, N>& bids, const std::array<Level, N>& asks, double mid, double vol,
+                   double signal, ipc::BookHealth health = ipc::BookHealth::live, double qty_scale = 0.001) {
+  MarketView m;
+  m.health = health;
+  m.mid = mid;
+  m.realized_vol = vol;
+  m.signal = signal;
+  m.bids = bids.data();
+  m.n_bids = N;
+  m.asks = asks.data();
+  m.n_asks = N;
+  m.price_scale = 0.01;
+  m.qty_scale = qty_scale;
+  return m;
+}
+
 // A live one-level book at 99.99 / 100.01 (deep), vol 1e-4 per sqrt s: the flipping-signal tests.
 struct FlipMarket {
   std::array<Level, 1> bids{{{9'999, 1'000'000'000}}};
   std::array<Level, 1> asks{{{10'001, 1'000'000'000}}};
-  MarketView m;
-  FlipMarket() {
-    m.health = ipc::BookHealth::live;
-    m.mid = 100.0;
-    m.realized_vol = 1e-4;
-    m.bids = bids.data();
-    m.n_bids = 1;
-    m.asks = asks.data();
-    m.n_asks = 1;
-    m.price_scale = 0.01;
-    m.qty_scale = 0.001;
-  }
+  MarketView m = view_of(bids, asks, 100.0, 1e-4, 0.0);
 };
 
 // The strategy's pacing off (no band, no holding time, no order gap): the planted runaway, and the
@@ -141,17 +150,7 @@ TEST(pre_trade, should_count_refusals_by_reason_in_the_trader) {
   PaperTrader t(c);
   std::array<Level, 1> bids{{{9'990, 1'000'000}}};
   std::array<Level, 1> asks{{{10'010, 1'000'000}}};
-  MarketView m;
-  m.health = ipc::BookHealth::syncing;
-  m.mid = 100.0;
-  m.realized_vol = 1e-4;
-  m.signal = 1.0;
-  m.bids = bids.data();
-  m.n_bids = 1;
-  m.asks = asks.data();
-  m.n_asks = 1;
-  m.price_scale = 0.01;
-  m.qty_scale = 0.001;
+  MarketView m = view_of(bids, asks, 100.0, 1e-4, 1.0, ipc::BookHealth::syncing);
   EXPECT_EQ(t.on_update(0, m, kT0).refused, Refusal::book_not_live);
   EXPECT_EQ(t.on_update(0, m, kT0 + 1).refused, Refusal::book_not_live);
   // a touch 100 bps away from the mid
@@ -327,17 +326,7 @@ TEST(kill_switch, should_refuse_growing_orders_in_reduce_only_and_close_at_marke
   PaperTrader t(c);
   std::array<Level, 1> bids{{{9'999, 1'000'000'000}}};
   std::array<Level, 1> asks{{{10'001, 1'000'000'000}}};
-  MarketView m;
-  m.health = ipc::BookHealth::live;
-  m.mid = 100.0;
-  m.realized_vol = 1e-4;
-  m.signal = 1.0;
-  m.bids = bids.data();
-  m.n_bids = 1;
-  m.asks = asks.data();
-  m.n_asks = 1;
-  m.price_scale = 0.01;
-  m.qty_scale = 0.001;
+  MarketView m = view_of(bids, asks, 100.0, 1e-4, 1.0);
   (void)t.on_update(0, m, kT0);
   const double long_qty = t.portfolio().position(0).qty;
   ASSERT_GT(long_qty, 0);
@@ -441,17 +430,7 @@ TEST(paper, should_keep_the_pnl_identity_after_every_fill_of_a_long_random_sessi
     mid_ticks += static_cast<std::int64_t>(std::llround(step(rng)));
     const std::array<Level, 3> bids{{{mid_ticks - 1, 50'000}, {mid_ticks - 3, 100'000}, {mid_ticks - 8, 500'000}}};
     const std::array<Level, 3> asks{{{mid_ticks + 1, 50'000}, {mid_ticks + 3, 100'000}, {mid_ticks + 8, 500'000}}};
-    MarketView m;
-    m.health = ipc::BookHealth::live;
-    m.mid = static_cast<double>(mid_ticks) * 0.01;
-    m.realized_vol = 5e-5;
-    m.signal = sig(rng);
-    m.bids = bids.data();
-    m.n_bids = 3;
-    m.asks = asks.data();
-    m.n_asks = 3;
-    m.price_scale = 0.01;
-    m.qty_scale = 1e-5;
+    MarketView m = view_of(bids, asks, static_cast<double>(mid_ticks) * 0.01, 5e-5, sig(rng), ipc::BookHealth::live, 1e-5);
     const TradeOutcome o = t.on_update(static_cast<std::uint16_t>(k % 3), m, kT0 + static_cast<std::uint64_t>(k) * 10'000'000);
     if (o.filled) {
       const Portfolio& p = t.portfolio();
@@ -470,17 +449,7 @@ TEST(paper, should_fill_a_delayed_order_against_the_book_when_its_latency_has_pa
   PaperTrader t(c);
   std::array<Level, 1> bids{{{9'999, 1'000'000'000}}};
   std::array<Level, 1> asks{{{10'001, 1'000'000'000}}};
-  MarketView m;
-  m.health = ipc::BookHealth::live;
-  m.mid = 100.0;
-  m.realized_vol = 1e-4;
-  m.signal = 1.0;
-  m.bids = bids.data();
-  m.n_bids = 1;
-  m.asks = asks.data();
-  m.n_asks = 1;
-  m.price_scale = 0.01;
-  m.qty_scale = 0.001;
+  MarketView m = view_of(bids, asks, 100.0, 1e-4, 1.0);
   EXPECT_FALSE(t.on_update(0, m, kT0).filled);
   EXPECT_EQ(t.orders(), 1U);
   EXPECT_EQ(t.on_update(0, m, kT0 + 4'999'999).refused, Refusal::pending);
