@@ -79,6 +79,10 @@ class LiveEngine(unittest.TestCase):
         names = thread_names(engine.pid)
         self.assertIn("qf-hot", names)
         self.assertEqual("qf-feed-0" in names, os.environ.get("QF_TEST_ENGINE_THREADS") == "split", names)
+        # The profile in force, as readers see it: the default is untuned (no pinning, the normal scheduler).
+        split = os.environ.get("QF_TEST_ENGINE_THREADS") == "split"
+        self.assertEqual(first["profile"], {"name": "untuned", "hot_cpu": -1, "sched_policy": "SCHED_OTHER",
+                                            "sched_priority": 0, "threads": "split" if split else "inline"})
         # Heartbeat and counters move while the reader watches.
         later = poll(lambda: (lambda s: s if s["events_processed"] >
                               first["events_processed"] + 100 else None)(monitor_json(MONITOR, self.instance)),
