@@ -1,10 +1,12 @@
 // The ccxt peer of the e2e benchmark: ccxt.pro's Binance websocket client (pinned in
 // bench/peers/package.json) on the same qf-venue stream, timing each depth message inside its
-// process from frame received (before the client's handleMessage) to book updated (after it).
+// process from frame received (the client's onMessage, before its JSON.parse) to book updated
+// (after its handleMessage); handle_* is handleMessage alone (the message already parsed).
 //   node ccxt_peer.js WS_BASE HTTP_BASE SECONDS SYMBOL...   (WS_BASE ws://127.0.0.1:P, HTTP_BASE http://127.0.0.1:P)
 // Every URL the client holds is rewritten to 127.0.0.1 and checked, and every connection and
 // request is checked again as it is made: the peer exits 3 before it could reach anything else.
-// Prints one JSON line: {"messages":N,"p50_ns":..,"p90_ns":..,"p99_ns":..,"p999_ns":..,"max_ns":..}.
+// Prints one JSON line: {"messages":N,"p50_ns":..,"p90_ns":..,"p99_ns":..,"p999_ns":..,"max_ns":..,
+// "handle_p50_ns":..,"handle_p99_ns":..}.
 'use strict';
 const ccxt = require('ccxt');
 const [wsBase, httpBase, secondsArg, ...symbols] = process.argv.slice(2);
@@ -51,7 +53,17 @@ for (const k of Object.keys(ex.urls)) {
 checkAll(ex.urls, 'urls');
 ex.stream = () => ''; // one connection on /ws/ (qf-venue has no numbered stream shards)
 const client = ex.client.bind(ex);
-ex.client = (url) => { if (!LOCAL.test(url)) refuse(url); return client(url); };
+let frameAt = 0n; // when the client's onMessage got the raw frame (before its JSON.parse)
+ex.client = (url) => {
+  if (!LOCAL.test(url)) refuse(url);
+  const c = client(url);
+  if (!c.qfTimed) { // onMessage is bound when the client connects, so the wrapper is what runs
+    const onMessage = c.onMessage;
+    c.onMessage = function (ev) { frameAt = process.hrtime.bigint(); return onMessage.call(this, ev); };
+    c.qfTimed = true;
+  }
+  return c;
+};
 const fetch = ex.fetch.bind(ex);
 ex.fetch = (url, ...rest) => { if (!LOCAL.test(url)) refuse(url); return fetch(url, ...rest); };
 // The markets, so loadMarkets makes no exchangeInfo request.
@@ -62,14 +74,17 @@ ex.setMarkets(symbols.map((id) => {
            active: true, precision: { amount: 1e-8, price: 0.01 }, limits: { amount: {}, price: {}, cost: {} }, info: {} };
 }));
 
-const samples = [];
+const frames = [], handles = []; // frame received -> book updated; handleMessage alone (JSON already parsed)
 let measuring = false;
 const handle = ex.handleMessage.bind(ex);
 ex.handleMessage = (c, message) => {
   const t0 = process.hrtime.bigint();
   const r = handle(c, message);
   const t1 = process.hrtime.bigint();
-  if (measuring && message && message.e === 'depthUpdate') samples.push(Number(t1 - t0));
+  if (measuring && message && message.e === 'depthUpdate') {
+    handles.push(Number(t1 - t0));
+    if (frameAt !== 0n) frames.push(Number(t1 - frameAt));
+  }
   return r;
 };
 
@@ -95,9 +110,11 @@ function q(sorted, p) { return sorted.length ? sorted[Math.min(sorted.length - 1
   await new Promise((r) => setTimeout(r, Number(secondsArg) * 1000));
   measuring = false;
   stop = true;
-  const s = samples.slice().sort((a, b) => a - b);
+  const s = frames.slice().sort((a, b) => a - b);
+  const h = handles.slice().sort((a, b) => a - b);
   console.log(JSON.stringify({ messages: s.length, p50_ns: q(s, 0.5), p90_ns: q(s, 0.9), p99_ns: q(s, 0.99),
                                p999_ns: q(s, 0.999), max_ns: s.length ? s[s.length - 1] : 0,
+                               handle_p50_ns: q(h, 0.5), handle_p99_ns: q(h, 0.99),
                                ccxt: ccxt.version, ws_url: ex.urls.api.ws.spot, rest_url: ex.urls.api.public }));
   process.exit(0);
   await Promise.race(loops);
