@@ -63,6 +63,17 @@ def poll(cond, what, timeout=60.0, interval=0.1):
     raise RuntimeError(f"timed out waiting for {what}; last: {last!r}")
 
 
+def terminate(p):
+    """SIGTERM, then SIGKILL after 20 s."""
+    if p.poll() is None:
+        p.send_signal(signal.SIGTERM)
+        try:
+            p.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+
+
 class Trial:
     def __init__(self, args, rate, cond, tag, profile="untuned", threads="inline"):
         self.args, self.rate, self.cond = args, rate, cond
@@ -170,14 +181,8 @@ class Trial:
     def stop(self):
         if self.tmux:
             subprocess.run(["tmux", "-L", self.tmux, "kill-server"], capture_output=True)
-        for name, p in reversed(self.procs):
-            if p.poll() is None:
-                p.send_signal(signal.SIGTERM)
-                try:
-                    p.wait(timeout=20)
-                except subprocess.TimeoutExpired:
-                    p.kill()
-                    p.wait()
+        for _, p in reversed(self.procs):
+            terminate(p)
         for seg in ("state", "control"):
             try:
                 os.unlink(f"/dev/shm/qf.{self.instance}.{seg}")
@@ -253,12 +258,7 @@ def run_peer(a, rate):
         r["rate"] = rate
         return r
     finally:
-        venue.send_signal(signal.SIGTERM)
-        try:
-            venue.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            venue.kill()
-            venue.wait()
+        terminate(venue)
 
 
 def peer_lines(results, peers):
