@@ -7,10 +7,13 @@
 #                               incl. parsing, core latency per event from the engine's histogram)
 #   scripts/bench.sh feeds      message parsing: our parsers vs RapidJSON and nlohmann::json
 #   scripts/bench.sh e2e        the whole stack: qf-venue --synthetic at 10k, 100k msg/s and max
-#                               into qf-engine, latency per stage from the engine's histograms,
-#                               with and without gateway (200 WebSocket clients) and monitor
-#                               attached (bench/e2e/e2e_bench.py; about 4 minutes). Extra
-#                               arguments go to the harness (--seconds, --rounds, --idle spin ...)
+#                               into qf-engine, untuned and tuned, inline and split, latency per
+#                               stage from the engine's histograms, with and without gateway (200
+#                               WebSocket clients) and monitor attached, and the ccxt peer on the
+#                               same stream (bench/e2e/e2e_bench.py; about 5 minutes; the peer
+#                               needs `npm ci --prefix bench/peers` once). Extra arguments go to
+#                               the harness (--seconds, --rates, --profiles, --threads,
+#                               --conditions, --peer-rates '', --rounds, --idle spin ...)
 #   QF_BUILD_DIR=DIR            e2e only: use DIR/bin as it is instead of building build/
 #   QF_BENCH_REPETITIONS=N      repetitions per benchmark (default 9, randomly interleaved
 #                               across benchmarks so a noisy spell hits all of them; medians)
@@ -60,6 +63,10 @@ run_suite_feeds() {
 
 run_suite_e2e() {
   echo "bench.sh: running bench/e2e/e2e_bench.py" >&2
+  if [[ ! -d bench/peers/node_modules/ccxt ]]; then
+    echo "bench.sh: installing the ccxt peer (npm ci --prefix bench/peers)" >&2
+    npm ci --prefix bench/peers --no-audit --no-fund >/dev/null
+  fi
   python3 bench/e2e/e2e_bench.py --build-dir "${QF_BUILD_DIR:-build}" "$@" | tee bench/results/e2e.txt
 }
 

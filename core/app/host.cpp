@@ -71,6 +71,27 @@ std::string pin_current_thread(int cpu) {
 
 int current_cpu() noexcept { return ::sched_getcpu(); }
 
+ThreadProfile current_thread_profile() noexcept {
+  ThreadProfile p;
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (::pthread_getaffinity_np(::pthread_self(), sizeof set, &set) == 0 && CPU_COUNT(&set) == 1) {
+    for (std::size_t c = 0; c < CPU_SETSIZE; ++c) {
+      if (CPU_ISSET(c, &set)) {
+        p.pinned_cpu = static_cast<int>(c);
+        break;
+      }
+    }
+  }
+  sched_param param{};
+  int policy = 0;
+  if (::pthread_getschedparam(::pthread_self(), &policy, &param) == 0) {
+    p.policy = policy;
+    p.priority = param.sched_priority;
+  }
+  return p;
+}
+
 std::vector<std::string> apply_tuning(const TuningRequest& r) {
   std::vector<std::string> warnings;
   if (r.cpu >= 0) {

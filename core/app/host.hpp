@@ -36,4 +36,13 @@ struct HostFinding {
 // The CPU the calling thread runs on now, -1 if unknown.
 [[nodiscard]] int current_cpu() noexcept;
 
+// What the kernel says of the calling thread: the one CPU its affinity allows (-1 when more),
+// its scheduling policy (SCHED_OTHER, SCHED_FIFO, ... or -1) and real-time priority.
+struct ThreadProfile {
+  int pinned_cpu = -1;
+  int policy = -1;
+  int priority = 0;
+};
+[[nodiscard]] ThreadProfile current_thread_profile() noexcept;
+
 } // namespace qf::engine

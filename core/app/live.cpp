@@ -9,6 +9,7 @@
 #include <chrono>
 #include <csignal>
 #include <pthread.h>
+#include <sched.h>
 #include <memory>
 #include <string>
 #include <new>
@@ -360,6 +361,24 @@ int run_live(const LiveOptions& options) {
   hooks.control = queue;
   hooks.feeds = sections.feeds;
   hooks.core_cpu = current_cpu();
+  {
+    // The profile in force on the hot thread, as the kernel reports it (the monitor and /api/health show it).
+    const ThreadProfile tp = current_thread_profile();
+    const ipc::SchedPolicy policy = tp.policy == SCHED_OTHER ? ipc::SchedPolicy::other
+                                    : tp.policy == SCHED_FIFO ? ipc::SchedPolicy::fifo
+                                    : tp.policy == SCHED_RR   ? ipc::SchedPolicy::rr
+                                                              : ipc::SchedPolicy::unknown;
+    const bool tuned = tp.pinned_cpu >= 0 && policy == ipc::SchedPolicy::fifo;
+    sections.feeds->engine.update([&](ipc::EngineRecord& r) {
+      r.hot_cpu = tp.pinned_cpu;
+      r.sched_priority = tp.priority;
+      r.sched_policy = policy;
+      r.threads = inline_mode ? ipc::EngineThreads::inline_ : ipc::EngineThreads::split;
+      r.tuned = tuned ? 1 : 0;
+    });
+    spdlog::info("profile: {} (hot thread cpu {}, {} {}, threads {})", tuned ? "tuned" : "untuned", tp.pinned_cpu,
+                 ipc::to_string(policy), tp.priority, inline_mode ? "inline" : "split");
+  }
   core::CoreAgent<feeds::FeedRing> agent(engine, clock, rings, std::move(hooks), kHousekeepingNs);
   core::IdleStrategy idle(idle_kind(cfg.engine.idle));
   const auto park = [&] { core::park_on(core_wake, [&] { return agent.has_work(); }, agent.ns_to_housekeeping()); };

@@ -73,6 +73,14 @@ void render_health(ipc::JsonWriter& o, const ipc::StateSnapshot& s, const Gatewa
   attached ? o.num(seconds(s.heartbeat_age_ns)) : o.null();
   o.key("heartbeat_age_ns");
   attached ? o.u64(s.heartbeat_age_ns) : o.null();
+  o.key("profile"); // the hot thread's profile in force (scripts/run.sh --tuned)
+  if (attached) {
+    o.begin_object().key("name").str(ipc::profile_name(s.engine)).key("hot_cpu").i64(s.engine.hot_cpu);
+    o.key("sched_policy").str(ipc::to_string(s.engine.sched_policy)).key("sched_priority").i64(s.engine.sched_priority);
+    o.key("threads").str(ipc::to_string(s.engine.threads)).end_object();
+  } else {
+    o.null();
+  }
   o.key("feeds").begin_array();
   for (const ipc::FeedRecord& f : s.feeds) {
     o.begin_object().key("name").str(ipc::text_of(f.name));

@@ -191,10 +191,11 @@ private:
     }
     put(y, 21 + static_cast<int>(badge.size()), state, COLOR_PAIR(state_colour) | A_BOLD);
     char line[512];
-    std::snprintf(line, sizeof line, "gen %llu  pid %d  up %s  %.0f msg/s in  %.0f events/s  core cpu %d",
+    std::snprintf(line, sizeof line, "gen %llu  pid %d  up %s  %.0f msg/s in  %.0f events/s  core cpu %d  %s",
                   static_cast<unsigned long long>(s.generation), s.engine_pid,
                   qf::monitor::duration_text(now > s.start_unix_ns ? now - s.start_unix_ns : 0).c_str(),
-                  rates_.messages_per_s, rates_.events_per_s, s.engine.core_cpu);
+                  rates_.messages_per_s, rates_.events_per_s, s.engine.core_cpu,
+                  qf::monitor::profile_text(s.engine).c_str());
     put(++y, 0, line);
     put(++y, 0, qf::monitor::risk_line(s),
         qf::monitor::kill_tripped(s) ? COLOR_PAIR(kBad) | A_BOLD : (s.portfolio.drawdown > 0.05 ? COLOR_PAIR(kWarn) : 0));

@@ -120,6 +120,21 @@ std::string risk_line(const ipc::StateSnapshot& s) {
   return out;
 }
 
+std::string profile_text(const ipc::EngineRecord& e) {
+  char cpu[24] = "";
+  char prio[16] = "";
+  if (e.hot_cpu >= 0) {
+    std::snprintf(cpu, sizeof cpu, ", hot cpu %d", e.hot_cpu);
+  }
+  if (e.sched_priority > 0) {
+    std::snprintf(prio, sizeof prio, " %d", e.sched_priority);
+  }
+  char out[96];
+  std::snprintf(out, sizeof out, "%s (%s%s, %s%s)", ipc::profile_name(e), ipc::to_string(e.threads), cpu,
+                ipc::to_string(e.sched_policy), prio);
+  return out;
+}
+
 std::string text_report(const ipc::StateSnapshot& s, std::uint64_t now_unix_ns) {
   std::ostringstream o;
   o << "engine: " << ipc::to_string(s.status);
@@ -130,6 +145,7 @@ std::string text_report(const ipc::StateSnapshot& s, std::uint64_t now_unix_ns) 
   o << "  mode: " << ipc::to_string(s.mode) << "  generation: " << s.generation << "  pid: " << s.engine_pid
     << "  uptime: " << duration_text(now_unix_ns > s.start_unix_ns ? now_unix_ns - s.start_unix_ns : 0)
     << "  heartbeat age: " << duration_text(s.heartbeat_age_ns) << "  core cpu: " << s.engine.core_cpu << "\n";
+  o << "profile: " << profile_text(s.engine) << "\n";
   o << "events processed: " << s.engine.events_processed << "  messages in: " << s.engine.messages_in << "\n";
   o << risk_line(s) << "\n\n";
   char line[256];
@@ -189,6 +205,9 @@ std::string json_report(const ipc::StateSnapshot& s, std::uint64_t now_unix_ns) 
   o.key("mode").str(ipc::to_string(s.mode)).key("generation").u64(s.generation).key("pid").i64(s.engine_pid);
   o.key("uptime_ns").u64(now_unix_ns > s.start_unix_ns ? now_unix_ns - s.start_unix_ns : 0);
   o.key("heartbeat_age_ns").u64(s.heartbeat_age_ns).key("core_cpu").i64(s.engine.core_cpu);
+  o.key("profile").begin_object().key("name").str(ipc::profile_name(s.engine)).key("hot_cpu").i64(s.engine.hot_cpu);
+  o.key("sched_policy").str(ipc::to_string(s.engine.sched_policy)).key("sched_priority").i64(s.engine.sched_priority);
+  o.key("threads").str(ipc::to_string(s.engine.threads)).end_object();
   o.key("events_processed").u64(s.engine.events_processed).key("messages_in").u64(s.engine.messages_in);
   const ipc::PortfolioRecord& pf = s.portfolio;
   const ipc::RiskRecord& rk = s.risk;

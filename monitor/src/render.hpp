@@ -28,6 +28,8 @@ struct Rates {
 // (or "kill switch HALT (command)").
 [[nodiscard]] std::string risk_line(const ipc::StateSnapshot& s);
 [[nodiscard]] bool kill_tripped(const ipc::StateSnapshot& s) noexcept;
+// The hot thread's profile in force: "tuned (inline, hot cpu 1, SCHED_FIFO 80)" or "untuned (inline, SCHED_OTHER)".
+[[nodiscard]] std::string profile_text(const ipc::EngineRecord& e);
 [[nodiscard]] std::string text_report(const ipc::StateSnapshot& s, std::uint64_t now_unix_ns);
 [[nodiscard]] std::string json_report(const ipc::StateSnapshot& s, std::uint64_t now_unix_ns);
 

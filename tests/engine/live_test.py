@@ -79,6 +79,10 @@ class LiveEngine(unittest.TestCase):
         names = thread_names(engine.pid)
         self.assertIn("qf-hot", names)
         self.assertEqual("qf-feed-0" in names, os.environ.get("QF_TEST_ENGINE_THREADS") == "split", names)
+        # The profile in force, as readers see it: the default is untuned (no pinning, the normal scheduler).
+        split = os.environ.get("QF_TEST_ENGINE_THREADS") == "split"
+        self.assertEqual(first["profile"], {"name": "untuned", "hot_cpu": -1, "sched_policy": "SCHED_OTHER",
+                                            "sched_priority": 0, "threads": "split" if split else "inline"})
         # Heartbeat and counters move while the reader watches.
         later = poll(lambda: (lambda s: s if s["events_processed"] >
                               first["events_processed"] + 100 else None)(monitor_json(MONITOR, self.instance)),
@@ -93,6 +97,17 @@ class LiveEngine(unittest.TestCase):
         stopped = monitor_json(MONITOR, self.instance)
         self.assertEqual(stopped["status"], "stopped")
         poll(lambda: self.venue.stats().get("connections_open", 1) == 0, "the venue to see the feed closed")
+
+    @unittest.skipUnless(os.geteuid() == 0 and len(os.sched_getaffinity(0)) >= 2 and 1 in os.sched_getaffinity(0),
+                         "the tuned profile needs root and CPU 1")
+    def test_tuned_publishes_its_profile(self):
+        engine = self.procs.start([ENGINE, "--config", self.config, "--tuned"], name="engine", read=None)
+        first = poll(self.all_live, "every book live")
+        split = os.environ.get("QF_TEST_ENGINE_THREADS") == "split"
+        self.assertEqual(first["profile"], {"name": "tuned", "hot_cpu": 1, "sched_policy": "SCHED_FIFO",
+                                            "sched_priority": 50, "threads": "split" if split else "inline"})
+        engine.send_signal(signal.SIGTERM)
+        self.assertEqual(engine.wait(timeout=WAIT_S), 0)
 
     def test_a_restarted_engine_is_a_new_generation(self):
         engine = self.start_engine()

@@ -228,6 +228,11 @@ void publish(ipc::InstrumentState* rec, ipc::FeedTable* feeds, std::uint64_t k, 
   e.messages_in = 2 * k;
   e.events_processed = 10 * k;
   e.core_cpu = 1;
+  e.hot_cpu = 1; // a tuned profile, as `qf-engine --tuned` publishes it
+  e.sched_policy = ipc::SchedPolicy::fifo;
+  e.sched_priority = 80;
+  e.threads = ipc::EngineThreads::split;
+  e.tuned = 1;
   e.updated_unix_ns = now;
   feeds->engine.store(e);
   for (std::size_t f = 0; f < 2; ++f) {

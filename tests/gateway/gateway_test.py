@@ -54,6 +54,8 @@ def test_rest(port, fake_pid):
     check(h["engine_pid"] == fake_pid, f"health pid {h['engine_pid']} vs {fake_pid}")
     check(h["engine_start"] == iso(h["engine_start_unix_ns"]), "health start time")
     check(h["uptime_s"] >= 0 and 0 <= h["heartbeat_age_s"] < 5, f"health ages {h}")
+    check(h["profile"] == {"name": "tuned", "hot_cpu": 1, "sched_policy": "SCHED_FIFO", "sched_priority": 80,
+                           "threads": "split"}, f"health profile {h['profile']}")
     check([(f["name"], f["state"]) for f in h["feeds"]] == [("binance", "connected"), ("coinbase", "disconnected")],
           f"health feeds {h['feeds']}")
     check([(i["venue"], i["symbol"], i["health"]) for i in h["instruments"]] ==

@@ -27,7 +27,7 @@
 
 namespace qf::ipc {
 
-inline constexpr std::uint32_t kStateLayoutVersion = 4;
+inline constexpr std::uint32_t kStateLayoutVersion = 5; // v4: FeedRecord carries the recorder's losses; v5: EngineRecord the hot thread's profile
 inline constexpr const char* kStateSegmentName = "state";
 
 inline constexpr std::size_t kMaxInstruments = 64;
@@ -220,13 +220,44 @@ struct FeedRecord {
   std::uint64_t record_dropped, record_write_errors; // the recorder's losses (layout v4)
 };
 
+// EngineRecord::sched_policy: the hot thread's scheduling policy.
+enum class SchedPolicy : std::uint8_t { other = 0, fifo = 1, rr = 2, unknown = 3 };
+// EngineRecord::threads: `[engine] threads` in force (inline may fall back to split).
+enum class EngineThreads : std::uint8_t { inline_ = 0, split = 1 };
+
+[[nodiscard]] constexpr const char* to_string(SchedPolicy p) noexcept {
+  switch (p) {
+  case SchedPolicy::other: return "SCHED_OTHER";
+  case SchedPolicy::fifo: return "SCHED_FIFO";
+  case SchedPolicy::rr: return "SCHED_RR";
+  case SchedPolicy::unknown: break;
+  }
+  return "unknown";
+}
+
+[[nodiscard]] constexpr const char* to_string(EngineThreads t) noexcept {
+  return t == EngineThreads::split ? "split" : "inline";
+}
+
 struct EngineRecord {
   std::uint64_t messages_in;      // venue messages parsed
   std::uint64_t events_processed; // events the core applied
   std::int32_t core_cpu;          // CPU the core thread runs on, -1 unknown
   std::uint32_t reserved;
   std::uint64_t updated_unix_ns;
+  // v4: the profile in force on the hot thread, read back from the kernel once it is set up.
+  std::int32_t hot_cpu;         // the one CPU the hot thread's affinity allows, -1 not pinned
+  std::int32_t sched_priority;  // its real-time priority, 0 under SCHED_OTHER
+  SchedPolicy sched_policy;
+  EngineThreads threads;
+  std::uint8_t tuned;           // 1: the tuned profile (pinned and real-time) is in force
+  std::array<std::uint8_t, 5> reserved2;
 };
+
+// "tuned" when the hot thread is pinned and real-time, else "untuned".
+[[nodiscard]] constexpr const char* profile_name(const EngineRecord& e) noexcept {
+  return e.tuned != 0 ? "tuned" : "untuned";
+}
 
 struct FeedTable {
   std::uint32_t count;
@@ -418,6 +449,7 @@ static_assert(std::is_trivially_copyable_v<PortfolioRecord>);
 static_assert(std::is_trivially_copyable_v<RiskRecord>);
 static_assert(std::is_trivially_copyable_v<FillRecord>);
 static_assert(sizeof(NotableEvent) == 96);
+static_assert(sizeof(EngineRecord) == 48);
 
 // Section sizes in order, for SegmentOptions::section_bytes.
 [[nodiscard]] inline std::array<std::size_t, 6> state_section_bytes() noexcept {
