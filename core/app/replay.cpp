@@ -256,21 +256,11 @@ private:
   bn::Message m_;
 };
 
-// Coinbase: one BookSync for the whole connection; a level2 snapshot is the whole book.
-class CoinbaseReplay final : public ReplayVenue {
+// A venue with one parser and one BookSync for the whole connection (Coinbase, Kraken): every
+// record goes to the parser, every parsed message to the sync; a restart is a disconnect.
+template <typename Parser, typename Sync, typename Message, typename Config>
+class ConnectionReplay : public ReplayVenue {
 public:
-  std::vector<core::InstrumentSpec> infer(const std::string& input, const std::string& venue) const override {
-    return specs_of(cb::infer_capture_decimals(input), &cb::ProductDecimals::product, venue,
-                    input + ": no product found");
-  }
-  void add_instruments(const std::vector<core::InstrumentSpec>& specs) override {
-    parser_.emplace(config_);
-    sync_.emplace(specs.size());
-    for (std::size_t i = 0; i < specs.size(); ++i) {
-      parser_->add_instrument(specs[i].symbol, static_cast<core::InstrumentId>(i), specs[i].price_decimals,
-                              specs[i].qty_decimals);
-    }
-  }
   std::size_t max_message_bytes() const override { return config_.max_message_bytes; }
   std::uint64_t on_record(const feeds::CaptureRecord& /*r*/, const std::string& /*input*/, std::uint64_t /*loop*/,
                           const feeds::PaddedBuffer& padded, std::uint64_t recv_ticks,
@@ -285,23 +275,40 @@ public:
   void restart(std::uint64_t now_ticks, feeds::EventSink sink) override {
     sync_->on_disconnect(now_ticks, sink); // live again on the next snapshot
   }
+
+protected:
+  const Config config_;
+  std::optional<Parser> parser_;
+  std::optional<Sync> sync_;
+  Message m_;
+};
+
+// Coinbase: one BookSync for the whole connection; a level2 snapshot is the whole book.
+class CoinbaseReplay final : public ConnectionReplay<cb::Parser, cb::BookSync, cb::Message, cb::ParserConfig> {
+public:
+  std::vector<core::InstrumentSpec> infer(const std::string& input, const std::string& venue) const override {
+    return specs_of(cb::infer_capture_decimals(input), &cb::ProductDecimals::product, venue,
+                    input + ": no product found");
+  }
+  void add_instruments(const std::vector<core::InstrumentSpec>& specs) override {
+    parser_.emplace(config_);
+    sync_.emplace(specs.size());
+    for (std::size_t i = 0; i < specs.size(); ++i) {
+      parser_->add_instrument(specs[i].symbol, static_cast<core::InstrumentId>(i), specs[i].price_decimals,
+                              specs[i].qty_decimals);
+    }
+  }
   // gaps: heartbeats that showed missed trades; resyncs: reconnects and requests.
   VenueCounters counters(core::InstrumentId id) const override {
     const auto& c = sync_->counters(id);
     return {c.trade_gaps, c.disconnects + c.resyncs};
   }
-
-private:
-  const cb::ParserConfig config_;
-  std::optional<cb::Parser> parser_;
-  std::optional<cb::BookSync> sync_;
-  cb::Message m_;
 };
 
 // Kraken v2: one BookSync for the connection, the top-10 book checked against every checksum.
 // Decimals: the largest number of decimals the capture shows per symbol, raised to the pair's
 // known precision (the sample lost trailing zeros); the checksum is printed at that precision.
-class KrakenReplay final : public ReplayVenue {
+class KrakenReplay final : public ConnectionReplay<kr::Parser, kr::BookSync, kr::Message, kr::ParserConfig> {
 public:
   std::vector<core::InstrumentSpec> infer(const std::string& input, const std::string& venue) const override {
     std::vector<kr::SymbolDecimals> found = kr::infer_capture_decimals(input);
@@ -332,31 +339,11 @@ public:
       sync_->set_precision(id, pd, qd, pp, qp);
     }
   }
-  std::size_t max_message_bytes() const override { return config_.max_message_bytes; }
-  std::uint64_t on_record(const feeds::CaptureRecord& /*r*/, const std::string& /*input*/, std::uint64_t /*loop*/,
-                          const feeds::PaddedBuffer& padded, std::uint64_t recv_ticks,
-                          feeds::EventSink sink) override {
-    const feeds::ParseResult result = parser_->parse(padded, m_);
-    if (result != feeds::ParseResult::ok) {
-      return feeds::is_error(result) ? 1U : 0U;
-    }
-    (void)sync_->on_message(m_, recv_ticks, sink);
-    return 0;
-  }
-  void restart(std::uint64_t now_ticks, feeds::EventSink sink) override {
-    sync_->on_disconnect(now_ticks, sink); // live again on the next snapshot
-  }
   // gaps: checksum mismatches; resyncs: reconnects and requests.
   VenueCounters counters(core::InstrumentId id) const override {
     const auto& c = sync_->counters(id);
     return {c.checksum_mismatches, c.disconnects + c.resyncs, true, c.checksums_verified, c.checksum_mismatches};
   }
-
-private:
-  const kr::ParserConfig config_;
-  std::optional<kr::Parser> parser_;
-  std::optional<kr::BookSync> sync_;
-  kr::Message m_;
 };
 
 // The venues replay knows: a new venue plugs in here (and in detect_venue for captures that do

@@ -145,12 +145,19 @@ std::uint32_t BookSync::checksum(core::InstrumentId instrument) const noexcept {
   return static_cast<std::uint32_t>(crc);
 }
 
-void BookSync::lose(Book& b, core::InstrumentId instrument, std::uint64_t exchange_ns, std::uint64_t recv_ticks,
-                    EventSink sink) noexcept {
+bool BookSync::verify(Book& b, const Message& m, std::uint64_t recv_ticks, EventSink sink) noexcept {
+  if (!m.has_checksum) {
+    return true; // nothing to check against
+  }
+  if (checksum(m.instrument) == m.checksum) {
+    ++b.counters.checksums_verified;
+    return true;
+  }
   b.state = BookState::syncing;
   b.resubscribe = true;
   ++b.counters.checksum_mismatches;
-  emit_status(instrument, core::FeedStatus::gap, 0, exchange_ns, recv_ticks, sink);
+  emit_status(m.instrument, core::FeedStatus::gap, 0, m.time_ns, recv_ticks, sink);
+  return false;
 }
 
 SyncOutcome BookSync::on_message(const Message& m, std::uint64_t recv_ticks, EventSink sink) noexcept {
@@ -165,12 +172,8 @@ SyncOutcome BookSync::on_message(const Message& m, std::uint64_t recv_ticks, Eve
     b.bids.clear();
     b.asks.clear();
     apply(b, m);
-    if (m.has_checksum && checksum(m.instrument) != m.checksum) {
-      lose(b, m.instrument, m.time_ns, recv_ticks, sink);
+    if (!verify(b, m, recv_ticks, sink)) {
       return SyncOutcome::mismatch;
-    }
-    if (m.has_checksum) {
-      ++b.counters.checksums_verified;
     }
     (void)emit_snapshot(m.instrument, b.bids, b.asks, 0, m.time_ns, recv_ticks, sink);
     b.state = BookState::live;
@@ -185,12 +188,8 @@ SyncOutcome BookSync::on_message(const Message& m, std::uint64_t recv_ticks, Eve
       return SyncOutcome::not_live;
     }
     apply(b, m);
-    if (m.has_checksum && checksum(m.instrument) != m.checksum) {
-      lose(b, m.instrument, m.time_ns, recv_ticks, sink);
+    if (!verify(b, m, recv_ticks, sink)) {
       return SyncOutcome::mismatch;
-    }
-    if (m.has_checksum) {
-      ++b.counters.checksums_verified;
     }
     (void)emit_levels(m.instrument, out_bids_, out_asks_, 0, m.time_ns, recv_ticks, true, sink);
     ++b.counters.applied_updates;

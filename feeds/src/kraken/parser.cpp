@@ -2,9 +2,12 @@
 
 #include <cstdint>
 #include <limits>
+#include <map>
+#include <utility>
 #include <stdexcept>
 #include <vector>
 
+#include "qf/feeds/capture.hpp"
 #include "qf/feeds/coinbase/parser.hpp" // parse_time: the same ISO-8601 UTC form
 #include "qf/feeds/emitters.hpp"
 #include "json_fields.hpp"
@@ -446,6 +449,117 @@ std::size_t emit_events(const Message& m, std::uint64_t recv_ticks, EventSink si
   default:
     return 0;
   }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Cold helpers
+
+bool known_precision(std::string_view symbol, int& price_precision, int& qty_precision) noexcept {
+  static constexpr struct {
+    std::string_view symbol;
+    int price;
+    int qty;
+  } kKnown[] = {{"BTC/USD", 1, 8}, {"DOGE/USDT", 5, 8}, {"ALGO/USD", 5, 8}};
+  for (const auto& k : kKnown) {
+    if (k.symbol == symbol) {
+      price_precision = k.price;
+      qty_precision = k.qty;
+      return true;
+    }
+  }
+  return false;
+}
+
+std::vector<SymbolDecimals> infer_capture_decimals(const std::string& path) {
+  CaptureReader reader(path);
+  od::parser json;
+  std::map<std::string, detail::DecimalScan, std::less<>> scans;
+  CaptureRecord record;
+  const auto fail = [&](const char* reason) {
+    std::string why = path;
+    why.append(":").append(std::to_string(record.line)).append(": ").append(reason);
+    throw CaptureError(why);
+  };
+  // A number's token text, trailing whitespace removed; false when it is not a number.
+  const auto add = [&](detail::DecimalScan& scan, od::value v, bool is_price) {
+    std::string_view text;
+    return number_token(v, text) == ParseResult::ok && scan.add(text, is_price);
+  };
+  while (reader.next(record)) {
+    if (record.kind != CaptureRecord::Kind::ws_frame) {
+      continue;
+    }
+    const simdjson::padded_string padded(record.text);
+    od::document doc;
+    od::object root;
+    if (json.iterate(padded).get(doc) != simdjson::SUCCESS || doc.get_object().get(root) != simdjson::SUCCESS) {
+      fail("not a JSON object");
+    }
+    od::array data;
+    if (root.find_field_unordered("data").get_array().get(data) != simdjson::SUCCESS) {
+      continue; // heartbeat, method answers
+    }
+    for (auto item : data) {
+      od::object entry;
+      if (item.get_object().get(entry) != simdjson::SUCCESS) {
+        fail("a data element that is not an object");
+      }
+      std::string_view symbol;
+      detail::DecimalScan* scan = nullptr;
+      bool ok = true;
+      for (auto field_result : entry) {
+        od::field field;
+        if (std::move(field_result).get(field) != simdjson::SUCCESS) {
+          fail("malformed JSON");
+        }
+        const std::string_view key = detail::key_of(field);
+        if (key == "symbol") {
+          if (field.value().get_string().get(symbol) != simdjson::SUCCESS) {
+            fail("a symbol that is not a string");
+          }
+          scan = &scans[std::string(symbol)];
+          continue;
+        }
+        if (scan == nullptr) {
+          continue; // Kraken puts `symbol` first; status data has none
+        }
+        if (key == "bids" || key == "asks") {
+          od::array levels;
+          if (field.value().get_array().get(levels) != simdjson::SUCCESS) {
+            fail("book levels that are not an array");
+          }
+          for (auto level : levels) {
+            od::object l;
+            if (level.get_object().get(l) != simdjson::SUCCESS) {
+              fail("a book level that is not an object");
+            }
+            for (auto lf : l) {
+              od::field f;
+              if (std::move(lf).get(f) != simdjson::SUCCESS) {
+                fail("malformed JSON");
+              }
+              const std::string_view k = detail::key_of(f);
+              if (k == "price" || k == "qty") {
+                ok = ok && add(*scan, f.value(), k == "price");
+              }
+            }
+          }
+        } else if (key == "price" || key == "bid" || key == "ask") {
+          ok = ok && add(*scan, field.value(), true);
+        } else if (key == "qty" || key == "bid_qty" || key == "ask_qty") {
+          ok = ok && add(*scan, field.value(), false);
+        }
+      }
+      if (!ok) {
+        fail("a price or qty that is not a plain decimal number");
+      }
+    }
+  }
+  std::vector<SymbolDecimals> out;
+  for (const auto& [symbol, scan] : scans) {
+    out.push_back({symbol, scan.price, scan.qty, scan.values});
+  }
+  return out;
 }
 
 } // namespace qf::feeds::kraken

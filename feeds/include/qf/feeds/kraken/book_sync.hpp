@@ -89,8 +89,9 @@ private:
   };
 
   void apply(Book& b, const Message& m) noexcept;
-  void lose(Book& b, core::InstrumentId instrument, std::uint64_t exchange_ns, std::uint64_t recv_ticks,
-            EventSink sink) noexcept;
+  // The message's checksum against the kept book: true when it matches (counted) or is absent;
+  // a mismatch is a gap (counted, gap status, not live, resubscribe requested).
+  [[nodiscard]] bool verify(Book& b, const Message& m, std::uint64_t recv_ticks, EventSink sink) noexcept;
 
   std::size_t depth_;
   std::size_t max_levels_;

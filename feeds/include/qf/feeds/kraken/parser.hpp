@@ -14,7 +14,9 @@
 #include <cstdint>
 #include <memory>
 #include <span>
+#include <string>
 #include <string_view>
+#include <vector>
 
 #include "qf/core/event.hpp"
 #include "qf/feeds/event_sink.hpp"
@@ -117,5 +119,26 @@ private:
 // ticker -> one bbo; trade -> one trade event per trade (seq = trade_id). Book events carry
 // seq 0 (Kraken has no sequence). Returns the number of events.
 std::size_t emit_events(const Message& m, std::uint64_t recv_ticks, EventSink sink) noexcept;
+
+// ---- Cold helpers for replay and tools (allocate, may throw) ----
+
+// The venue's price and qty precision of a pair as verified on real data (PROTOCOLS.md 4.2:
+// BTC/USD 1/8, DOGE/USDT 5/8, ALGO/USD 5/8); false for any other symbol (its precision comes
+// from the `instrument` channel or REST AssetPairs, neither of which replay has).
+[[nodiscard]] bool known_precision(std::string_view symbol, int& price_precision, int& qty_precision) noexcept;
+
+struct SymbolDecimals {
+  std::string symbol;
+  int price_decimals = 0;
+  int qty_decimals = 0;
+  std::uint64_t values = 0; // numbers seen
+};
+
+// Scans a capture and infers each symbol's price and qty decimals as the largest number of
+// decimals its numbers show (book levels, trade price/qty, ticker bid/ask and sizes). Numbers
+// re-serialised without trailing zeros show fewer than the venue's precision: callers raise
+// them to known_precision. Sorted by symbol. Throws CaptureError on an unreadable capture, a
+// frame that is not JSON, or a number that is not a plain decimal.
+[[nodiscard]] std::vector<SymbolDecimals> infer_capture_decimals(const std::string& path);
 
 } // namespace qf::feeds::kraken
