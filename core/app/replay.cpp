@@ -22,6 +22,8 @@
 #include "qf/feeds/binance/parser.hpp"
 #include "qf/feeds/coinbase/book_sync.hpp"
 #include "qf/feeds/coinbase/parser.hpp"
+#include "qf/feeds/kraken/book_sync.hpp"
+#include "qf/feeds/kraken/parser.hpp"
 #include "qf/feeds/capture.hpp"
 #include "qf/ipc/fixed_point.hpp"
 #include "qf/ipc/json_writer.hpp"
@@ -32,6 +34,7 @@ namespace {
 
 namespace bn = feeds::binance;
 namespace cb = feeds::coinbase;
+namespace kr = feeds::kraken;
 
 constexpr std::size_t kReplayRingSize = 16'384; // events of one message (a snapshot) before a drain
 
@@ -62,8 +65,14 @@ std::string detect_venue(const std::string& path) {
       if (r.text.find("coinbase") != std::string_view::npos) {
         return "coinbase";
       }
+      if (r.text.find("kraken") != std::string_view::npos) {
+        return "kraken";
+      }
     }
     if (r.kind == feeds::CaptureRecord::Kind::ws_frame) {
+      if (r.text.find("\"channel\":\"") != std::string_view::npos) {
+        return "kraken"; // Kraken v2 names its channel; before the Coinbase `type` check
+      }
       // No `# ws` line: a USD-M depth diff carries `pu`, spot does not.
       if (r.text.find("\"pu\":") != std::string_view::npos) {
         return "binance-usdm";
@@ -140,6 +149,9 @@ private:
 struct VenueCounters {
   std::uint64_t gaps = 0;
   std::uint64_t resyncs = 0;
+  bool has_checksums = false; // the venue checksums its book (Kraken): the two below are reported
+  std::uint64_t checksums_verified = 0;
+  std::uint64_t checksum_mismatches = 0;
 };
 
 class ReplayVenue {
@@ -244,21 +256,11 @@ private:
   bn::Message m_;
 };
 
-// Coinbase: one BookSync for the whole connection; a level2 snapshot is the whole book.
-class CoinbaseReplay final : public ReplayVenue {
+// A venue with one parser and one BookSync for the whole connection (Coinbase, Kraken): every
+// record goes to the parser, every parsed message to the sync; a restart is a disconnect.
+template <typename Parser, typename Sync, typename Message, typename Config>
+class ConnectionReplay : public ReplayVenue {
 public:
-  std::vector<core::InstrumentSpec> infer(const std::string& input, const std::string& venue) const override {
-    return specs_of(cb::infer_capture_decimals(input), &cb::ProductDecimals::product, venue,
-                    input + ": no product found");
-  }
-  void add_instruments(const std::vector<core::InstrumentSpec>& specs) override {
-    parser_.emplace(config_);
-    sync_.emplace(specs.size());
-    for (std::size_t i = 0; i < specs.size(); ++i) {
-      parser_->add_instrument(specs[i].symbol, static_cast<core::InstrumentId>(i), specs[i].price_decimals,
-                              specs[i].qty_decimals);
-    }
-  }
   std::size_t max_message_bytes() const override { return config_.max_message_bytes; }
   std::uint64_t on_record(const feeds::CaptureRecord& /*r*/, const std::string& /*input*/, std::uint64_t /*loop*/,
                           const feeds::PaddedBuffer& padded, std::uint64_t recv_ticks,
@@ -273,17 +275,75 @@ public:
   void restart(std::uint64_t now_ticks, feeds::EventSink sink) override {
     sync_->on_disconnect(now_ticks, sink); // live again on the next snapshot
   }
+
+protected:
+  const Config config_;
+  std::optional<Parser> parser_;
+  std::optional<Sync> sync_;
+  Message m_;
+};
+
+// Coinbase: one BookSync for the whole connection; a level2 snapshot is the whole book.
+class CoinbaseReplay final : public ConnectionReplay<cb::Parser, cb::BookSync, cb::Message, cb::ParserConfig> {
+public:
+  std::vector<core::InstrumentSpec> infer(const std::string& input, const std::string& venue) const override {
+    return specs_of(cb::infer_capture_decimals(input), &cb::ProductDecimals::product, venue,
+                    input + ": no product found");
+  }
+  void add_instruments(const std::vector<core::InstrumentSpec>& specs) override {
+    parser_.emplace(config_);
+    sync_.emplace(specs.size());
+    for (std::size_t i = 0; i < specs.size(); ++i) {
+      parser_->add_instrument(specs[i].symbol, static_cast<core::InstrumentId>(i), specs[i].price_decimals,
+                              specs[i].qty_decimals);
+    }
+  }
   // gaps: heartbeats that showed missed trades; resyncs: reconnects and requests.
   VenueCounters counters(core::InstrumentId id) const override {
     const auto& c = sync_->counters(id);
     return {c.trade_gaps, c.disconnects + c.resyncs};
   }
+};
 
-private:
-  const cb::ParserConfig config_;
-  std::optional<cb::Parser> parser_;
-  std::optional<cb::BookSync> sync_;
-  cb::Message m_;
+// Kraken v2: one BookSync for the connection, the top-10 book checked against every checksum.
+// Decimals: the largest number of decimals the capture shows per symbol, raised to the pair's
+// known precision (the sample lost trailing zeros); the checksum is printed at that precision.
+class KrakenReplay final : public ConnectionReplay<kr::Parser, kr::BookSync, kr::Message, kr::ParserConfig> {
+public:
+  std::vector<core::InstrumentSpec> infer(const std::string& input, const std::string& venue) const override {
+    std::vector<kr::SymbolDecimals> found = kr::infer_capture_decimals(input);
+    for (kr::SymbolDecimals& d : found) {
+      int pp = 0;
+      int qp = 0;
+      if (kr::known_precision(d.symbol, pp, qp)) {
+        d.price_decimals = std::max(d.price_decimals, pp);
+        d.qty_decimals = std::max(d.qty_decimals, qp);
+      }
+    }
+    return specs_of(found, &kr::SymbolDecimals::symbol, venue, input + ": no symbol found");
+  }
+  void add_instruments(const std::vector<core::InstrumentSpec>& specs) override {
+    parser_.emplace(config_);
+    sync_.emplace(specs.size(), 10, config_.max_levels);
+    for (std::size_t i = 0; i < specs.size(); ++i) {
+      const auto id = static_cast<core::InstrumentId>(i);
+      const int pd = specs[i].price_decimals;
+      const int qd = specs[i].qty_decimals;
+      parser_->add_instrument(specs[i].symbol, id, pd, qd);
+      int pp = pd; // unknown pair: its decimals are its precision
+      int qp = qd;
+      if (kr::known_precision(specs[i].symbol, pp, qp)) {
+        pp = std::min(pp, pd);
+        qp = std::min(qp, qd);
+      }
+      sync_->set_precision(id, pd, qd, pp, qp);
+    }
+  }
+  // gaps: checksum mismatches; resyncs: reconnects and requests.
+  VenueCounters counters(core::InstrumentId id) const override {
+    const auto& c = sync_->counters(id);
+    return {c.checksum_mismatches, c.disconnects + c.resyncs, true, c.checksums_verified, c.checksum_mismatches};
+  }
 };
 
 // The venues replay knows: a new venue plugs in here (and in detect_venue for captures that do
@@ -296,6 +356,7 @@ const ReplayVenueEntry kReplayVenues[] = {
     {"binance-spot", [] { return std::unique_ptr<ReplayVenue>(new BinanceReplay(bn::Market::spot)); }},
     {"binance-usdm", [] { return std::unique_ptr<ReplayVenue>(new BinanceReplay(bn::Market::usdm)); }},
     {"coinbase", [] { return std::unique_ptr<ReplayVenue>(new CoinbaseReplay()); }},
+    {"kraken", [] { return std::unique_ptr<ReplayVenue>(new KrakenReplay()); }},
 };
 
 std::unique_ptr<ReplayVenue> make_replay_venue(const std::string& venue) {
@@ -561,6 +622,10 @@ ReplayResult run_replay(const ReplayOptions& options) {
     o.key("health").str(ipc::to_string(engine.health(i))).key("book_updates").u64(book_messages[i]);
     o.key("gaps").u64(gaps).key("resyncs").u64(resyncs).key("crossed").u64(engine.crossed_count(i));
     o.key("trades").u64(health.trades);
+    if (counts.has_checksums) {
+      o.key("checksums_verified").u64(counts.checksums_verified);
+      o.key("checksum_mismatches").u64(counts.checksum_mismatches);
+    }
     const auto best = [&](const char* name, bool has, const core::Level& level) {
       o.key(name);
       has ? static_cast<void>(o.decimal(level.price, pd)) : static_cast<void>(o.null());

@@ -165,7 +165,7 @@ class ReplayTest(unittest.TestCase):
             self.assertIn("bad.capture:22", p.stderr)
 
     def test_should_refuse_a_venue_without_a_parser_clearly(self):
-        p = replay("--input", self.path(BTC), "--venue", "kraken", check=False)
+        p = replay("--input", self.path(BTC), "--venue", "bybit", check=False)
         self.assertEqual(p.returncode, 1)
         self.assertIn("not supported yet", p.stderr)
 
