@@ -2,6 +2,9 @@
 // files it writes (read with the capture reader); a full queue drops and counts, never blocks.
 #include <gtest/gtest.h>
 
+#include <cerrno>
+#include <cstring>
+
 #include <sys/mount.h>
 #include <unistd.h>
 
@@ -126,14 +129,14 @@ TEST(recorder, should_drop_and_count_when_the_queue_is_full_without_blocking) {
   EXPECT_EQ(rec.counters().dropped, refused);
 }
 
-// A full disk (a 64 KiB tmpfs; root only, skipped otherwise): every record is accounted for,
-// recorded or counted as a write error, and each file holds whole frames up to its failure.
+// A full disk (a 64 KiB tmpfs: the suite runs as root, as scripts/test.sh does; without root this
+// fails rather than skips): every record is accounted for, recorded or counted as a write
+// error, and each file holds whole frames up to its failure.
 TEST(recorder, should_count_every_record_lost_to_a_full_disk_and_keep_whole_frames) {
   TempDir dir;
   fs::create_directories(dir.path);
-  if (::geteuid() != 0 || ::mount("tmpfs", dir.path.c_str(), "tmpfs", 0, "size=64k") != 0) {
-    GTEST_SKIP() << "needs root to mount a small tmpfs";
-  }
+  ASSERT_EQ(::geteuid(), 0U) << "needs root to mount a 64 KiB tmpfs (run the suite as root)";
+  ASSERT_EQ(::mount("tmpfs", dir.path.c_str(), "tmpfs", 0, "size=64k"), 0) << "mount tmpfs: " << std::strerror(errno);
   struct Unmount {
     const fs::path& path;
     ~Unmount() { ::umount2(path.c_str(), MNT_DETACH); }
