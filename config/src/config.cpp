@@ -354,6 +354,7 @@ Config from_table(const toml::table& root, const std::string& source) {
     r.text("web_root", c.gateway.web_root);
     r.positive("push_hz", c.gateway.push_hz);
     r.integer("max_clients", c.gateway.max_clients, 1, 100'000);
+    r.integer("ws_subscribe_timeout_ms", c.gateway.ws_subscribe_timeout_ms, 100, 3'600'000);
     r.integer("client_buffer_bytes", c.gateway.client_buffer_bytes, 4096, 1 << 30);
     r.integer("stall_after_ms", c.gateway.stall_after_ms, 10, 3'600'000);
   }
@@ -407,7 +408,12 @@ Config load_config(const std::string& path) {
     return from_table(root, path);
   } catch (const toml::parse_error& e) {
     std::ostringstream out;
-    out << path << ":" << e.source().begin.line << ":" << e.source().begin.column << ": " << e.description();
+    out << path << ":";
+    if (e.source().begin.line == 0) { // the file itself: missing, unreadable, a directory
+      out << " cannot read the config file: " << e.description();
+    } else {
+      out << e.source().begin.line << ":" << e.source().begin.column << ": " << e.description();
+    }
     throw ConfigError(out.str());
   }
 }

@@ -119,9 +119,6 @@ core::BacktestCriteria backtest_criteria_from(const config::Config& c) {
 int run_live(const LiveOptions& options) {
   const config::Config& cfg = options.config;
   const std::string instance = options.instance.empty() ? cfg.engine.instance : options.instance;
-  if (cfg.instruments.empty()) {
-    throw std::runtime_error("the config names no instrument ([[instruments]])");
-  }
   setup_logging();
   spdlog::info("qf-engine {} starting: instance '{}', mode {}, {} instruments", "0.1", instance,
                config::to_string(cfg.engine.mode), cfg.instruments.size());

@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <cstring>
 #include <exception>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
@@ -92,6 +93,9 @@ int live(int argc, char** argv) {
     }
   }
   o.config = qf::config::load_config(config_path);
+  if (o.config.instruments.empty()) {
+    throw std::runtime_error(config_path + ": the config names no instrument ([[instruments]])");
+  }
   if (tuned) {
     o.config.engine.core_cpu = kTunedCpu;
     o.config.engine.realtime_priority = kTunedPriority;

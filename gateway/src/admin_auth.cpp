@@ -2,7 +2,9 @@
 
 #include <openssl/crypto.h>
 #include <openssl/sha.h>
+#include <sys/stat.h>
 
+#include <cstdio>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
@@ -38,6 +40,13 @@ AdminAuth::AdminAuth(const char* env_token, const std::string& token_file) {
     ss << in.rdbuf();
     token = trim(ss.str());
     source_ = token_file;
+    struct stat st {};
+    if (::stat(token_file.c_str(), &st) == 0 && (st.st_mode & (S_IRWXG | S_IRWXO)) != 0) {
+      char mode[8];
+      std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
+      warning_ = "admin_token_file " + token_file + " has mode " + mode +
+                 ": readable by group or others; chmod 600 it";
+    }
   }
   configured_ = !token.empty();
   if (configured_) {

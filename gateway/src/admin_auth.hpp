@@ -17,11 +17,15 @@ public:
   [[nodiscard]] bool configured() const noexcept { return configured_; }
   [[nodiscard]] Verdict check(const std::optional<std::string>& presented) const noexcept;
   [[nodiscard]] const std::string& source() const noexcept { return source_; }
+  // Non-empty when the token file can be read by group or others (the token still loads, as
+  // ssh-agent-style tools warn rather than refuse: the operator may share a group on purpose).
+  [[nodiscard]] const std::string& warning() const noexcept { return warning_; }
 
 private:
   bool configured_ = false;
   unsigned char digest_[32]{};
   std::string source_;
+  std::string warning_;
 };
 
 } // namespace qf::gateway

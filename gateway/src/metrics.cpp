@@ -162,6 +162,8 @@ constexpr MemberMetric<GatewayStats, std::uint64_t> kGatewayMetrics[] = {
      &GatewayStats::ws_slow_disconnects},
     {"qf_gateway_ws_rejected_total", "counter", "WebSocket connections refused at max_clients.",
      &GatewayStats::ws_rejected},
+    {"qf_gateway_ws_idle_disconnects_total", "counter", "WebSocket clients closed for never subscribing.",
+     &GatewayStats::ws_idle_disconnects},
 };
 
 std::string instrument_labels(const ipc::InstrumentSnapshot& i) {

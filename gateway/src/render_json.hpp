@@ -27,6 +27,7 @@ struct GatewayStats {
   std::uint64_t ws_updates_skipped = 0;   // a newer state replaced one the client had not taken
   std::uint64_t ws_slow_disconnects = 0;  // clients cut off for not reading
   std::uint64_t ws_rejected = 0;          // refused at max_clients
+  std::uint64_t ws_idle_disconnects = 0;  // closed for not subscribing within ws_subscribe_timeout_ms
   std::map<std::string, std::uint64_t> control_results; // by result ("done", "unauthorized", ...)
 };
 

@@ -60,6 +60,7 @@ void Server::tick() {
     snapshot(true);
   }
   resolve_controls();
+  close_idle_clients();
   if (any_subscriber) {
     build_frame();
     request_pushes();
@@ -118,6 +119,9 @@ int Server::run() {
     return 1;
   }
   g_context = context_;
+  if (!auth_.warning().empty()) { // before the listening line, so whoever waits for it has the warning too
+    std::fprintf(stderr, "qf-gateway: warning: %s\n", auth_.warning().c_str());
+  }
   lws_vhost* vh = lws_get_vhost_by_name(context_, "default");
   const int port = vh != nullptr ? lws_get_vhost_listen_port(vh) : opt_.gateway.port;
   std::printf("qf-gateway: listening http://%s:%d\n", opt_.gateway.host.c_str(), port);

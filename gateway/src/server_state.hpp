@@ -61,6 +61,7 @@ private:
   void handle_ws_message(WsClient& c, const std::string& text);
   void build_frame();
   void build_message(const WsClient& c, std::uint64_t now_mono, std::string& out) const;
+  void close_idle_clients();
   void request_pushes();
   // server.cpp
   void tick();

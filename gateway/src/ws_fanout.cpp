@@ -37,7 +37,8 @@ int Server::on_ws_filter(lws* wsi) {
 
 int Server::on_ws_established(lws* wsi) {
   http_.erase(wsi);
-  ws_[wsi] = WsClient{};
+  WsClient& c = ws_[wsi] = WsClient{};
+  c.connected_mono_ns = ipc::monotonic_ns();
   ++stats_.ws_connections;
   stats_.ws_clients = ws_.size();
   // Bound the kernel's share of a slow client too (the kernel doubles the value).
@@ -52,6 +53,7 @@ int Server::on_ws_established(lws* wsi) {
 void Server::handle_ws_message(WsClient& c, const std::string& text) {
   handle_subscribe_request(c, text, [this]() -> const ipc::StateSnapshot& { return snapshot(false); },
                            opt_.gateway.push_hz);
+  c.ever_subscribed = c.ever_subscribed || c.channels != 0;
 }
 
 int Server::on_ws_receive(lws* wsi, const void* in, std::size_t len) {
@@ -136,6 +138,12 @@ int Server::on_ws_writeable(lws* wsi) {
   if (c.cut) {
     return -1;
   }
+  if (c.idle_close) {
+    static const char kWhy[] = "no subscribe request in time";
+    lws_close_reason(wsi, LWS_CLOSE_STATUS_POLICY_VIOLATION,
+                     const_cast<unsigned char*>(reinterpret_cast<const unsigned char*>(kWhy)), sizeof kWhy - 1);
+    return -1;
+  }
   if (!c.replies.empty()) {
     c.out.assign(LWS_PRE, '\0');
     c.out += c.replies.front();
@@ -211,6 +219,20 @@ void Server::build_frame() {
   ipc::JsonWriter ev;
   render_events(ev, s, kPushEvents);
   f.events = ev.take();
+}
+
+// Closes (1008) the clients that have not subscribed within ws_subscribe_timeout_ms: idle
+// connections must not hold the max_clients slots that subscribers need.
+void Server::close_idle_clients() {
+  const std::uint64_t now = ipc::monotonic_ns();
+  const std::uint64_t timeout_ns = static_cast<std::uint64_t>(opt_.gateway.ws_subscribe_timeout_ms) * std::uint64_t{1'000'000};
+  for (auto& [wsi, c] : ws_) {
+    if (!c.ever_subscribed && !c.idle_close && now - c.connected_mono_ns > timeout_ns) {
+      c.idle_close = true;
+      ++stats_.ws_idle_disconnects;
+      lws_callback_on_writable(wsi);
+    }
+  }
 }
 
 // Asks for WRITEABLE on every client that is due a push; a client still waiting for its socket

@@ -30,6 +30,9 @@ struct WsClient {
   std::uint64_t owed_bytes = 0; // bytes of frames skipped while the socket stayed full
   std::size_t last_message_bytes = 0;
   bool cut = false;
+  std::uint64_t connected_mono_ns = 0;
+  bool ever_subscribed = false; // until then the client is closed at ws_subscribe_timeout_ms
+  bool idle_close = false;      // close with 1008 on the next WRITEABLE
 };
 
 // The newest state, pre-rendered per channel and per instrument; clients filter.

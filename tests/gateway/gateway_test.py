@@ -543,16 +543,23 @@ def test_timeout(procs, args):
     tok = os.path.join(args.work, "token")
     with open(tok, "w") as f:
         f.write("file-token\n")
+    os.chmod(tok, 0o644)
     audit = os.path.join(args.work, "audit-timeout.jsonl")
     cfg = os.path.join(args.work, "timeout.toml")
     write_config(cfg, inst, audit, admin_token_file=tok)
     g, port = start_gateway(procs, args.gateway, cfg, extra=("--control-timeout-ms", "300"))
+    # A token file others can read is accepted with a warning that names it and its mode.
+    check(f"admin_token_file {tok} has mode 0644" in g.log(), f"no world-readable warning: {g.log()!r}")
     poll(lambda: json.loads(request(port, "GET", "/api/health")[2])["status"] == "running", "timeout engine running")
     s, _, b = request(port, "POST", "/api/control/resync/binance-spot/BTCUSDT", headers={"X-Admin-Token": "file-token"})
     check(s == 504 and "300 ms" in json.loads(b)["error"], f"timeout: {s} {b!r}")
     check([l["result"] for l in audit_lines(audit)] == ["timeout"], "audit of the timeout")
     # While one control waits, the loop keeps serving.
     check(get_json(port, "/api/quotes")["engine"] == "running", "loop alive")
+    procs.stop(g)
+    os.chmod(tok, 0o600)
+    g, port = start_gateway(procs, args.gateway, cfg)
+    check("admin_token_file" not in g.log(), f"a 0600 token file warned: {g.log()!r}")
     procs.stop(g)
 
 

@@ -49,10 +49,11 @@ def vm_rss_kib(pid):
     return 0
 
 
-def stuck_client(port, gw_pid):
-    """Subscribes to everything, then never reads. The gateway must stay bounded and cut it off."""
+def ws_connect(port, rcvbuf=None):
+    """A raw socket that has completed the WebSocket handshake on /ws."""
     s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    if rcvbuf:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
     s.connect(("127.0.0.1", port))
     key = base64.b64encode(os.urandom(16)).decode()
     s.sendall((f"GET /ws HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
@@ -63,6 +64,34 @@ def stuck_client(port, gw_pid):
         check(chunk, "handshake closed")
         head += chunk
     check(head.startswith(b"HTTP/1.1 101"), f"handshake: {head!r}")
+    return s
+
+
+def idle_client_closed(args, procs, instance):
+    """A client that never subscribes is closed with 1008 at ws_subscribe_timeout_ms (so idle
+    connections cannot hold the max_clients slots), counted in /metrics."""
+    cfg = os.path.join(args.work, "idle.toml")
+    write_config(cfg, instance, os.path.join(args.work, "audit-idle.jsonl"), ws_subscribe_timeout_ms=200)
+    gw, port = start_gateway(procs, args.gateway, cfg)
+    s = ws_connect(port)
+    s.settimeout(30)
+    data = b""
+    while len(data) < 4 or len(data) < 2 + (data[1] & 0x7F):
+        chunk = s.recv(256)
+        check(chunk, f"connection closed without a close frame after {data!r}")
+        data += chunk
+    s.close()
+    check(data[0] == 0x88, f"first frame is not a close frame: {data!r}")
+    code = int.from_bytes(data[2:4], "big")
+    check(code == 1008, f"close code {code}, expected 1008: {data!r}")
+    check(metrics(port)["qf_gateway_ws_idle_disconnects_total"] == 1, "idle close not counted")
+    procs.stop(gw)
+    return {"close_code": code, "reason": data[4:2 + (data[1] & 0x7F)].decode()}
+
+
+def stuck_client(port, gw_pid):
+    """Subscribes to everything, then never reads. The gateway must stay bounded and cut it off."""
+    s = ws_connect(port, rcvbuf=4096)
     payload = json.dumps({"op": "subscribe", "channels": ["quotes", "signals", "health", "latency", "feeds", "events"],
                           "instruments": ["*"]}).encode()
     mask = os.urandom(4)
@@ -122,6 +151,11 @@ def main(args, procs):
     # The gateway still serves everyone else.
     r = result(node(args, "rate", port, HZ))
     check(gw.poll() is None, "gateway alive")
+    check(metrics(port)["qf_gateway_ws_idle_disconnects_total"] == 0, "a subscribing client was closed as idle")
+    procs.stop(gw)
+
+    r = idle_client_closed(args, procs, instance)
+    print(f"ok: idle client closed: {r}")
 
 
 if __name__ == "__main__":

@@ -92,6 +92,7 @@ struct GatewaySection {
   std::string web_root;           // empty: the gateway/web folder next to the sources
   double push_hz = 20.0;          // per-client WebSocket push rate limit
   int max_clients = 1024;
+  int ws_subscribe_timeout_ms = 10000; // a WebSocket client that never subscribes is closed (1008) after this
   int client_buffer_bytes = 1 << 20; // a client that lets this much pile up is cut off
   int stall_after_ms = 2000;         // heartbeat age that makes the engine "stalled"
 };
