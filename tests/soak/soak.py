@@ -2,7 +2,8 @@
 """Soak: the SIM stack under load for a long time, with a fault every minute (not in CI).
 
 qf-venue --synthetic (Binance spot, 3 symbols) at --rate messages/s -> qf-engine (live, real sockets
-on 127.0.0.1) -> qf-gateway with --clients WebSocket clients (bench/e2e/ws_load.js, every channel of
+on 127.0.0.1) -> qf-gateway with --clients WebSocket clients (bench/e2e/ws_load.js in --client-procs node
+processes, every channel of
 every instrument) and qf-monitor full screen in a private tmux server. Every --fault-every-s seconds
 one venue fault, in turn: gap, malformed, drop, stall (3 s), shutdown.
 Every --sample-s seconds: RSS (VmRSS) and open fds of every process (venue, engine, gateway,
@@ -32,7 +33,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(ROOT, "tests", "common"))
-from qf_testkit import Procs, Failure, monitor_json, poll, start_gateway, write_config, sim_engine  # noqa: E402
+from qf_testkit import Procs, Failure, monitor_json, poll, request, start_gateway, write_config, sim_engine  # noqa: E402
 from venue_client import start_venue  # noqa: E402
 
 SYMBOLS = ["BTCUSDT", "ETHUSDT", "SOLUSDT"]
@@ -68,6 +69,7 @@ def main():
     ap.add_argument("--minutes", type=float, default=30)
     ap.add_argument("--rate", default="100000")
     ap.add_argument("--clients", type=int, default=200)
+    ap.add_argument("--client-procs", type=int, default=4, help="node processes sharing the clients")
     ap.add_argument("--sample-s", type=float, default=10)
     ap.add_argument("--fault-every-s", type=float, default=60)
     ap.add_argument("--rss-growth-mib", type=float, default=32)
@@ -84,10 +86,8 @@ def main():
     with Procs(work=work, instance=instance, grace=20) as procs:
         venue = start_venue(procs, os.path.join(bin_dir, "qf-venue"), "--venue", "binance", "--synthetic",
                             "--symbols", ",".join(SYMBOLS), "--rate", a.rate, "--seed", "7")
-        engine_table = sim_engine(instance)
-        engine_table["idle"] = "spin"
         config = write_config(
-            os.path.join(work, "soak.toml"), engine=engine_table, gateway={"port": 0},
+            os.path.join(work, "soak.toml"), engine=sim_engine(instance), gateway={"port": 0},
             venues=[{"venue": "binance-spot", "ws_url": venue.ws_url, "rest_url": venue.http_url,
                      "depth_stream": "depth@100ms", "stale_after_ms": 2000, "reconnect_min_ms": 50,
                      "reconnect_max_ms": 500}],
@@ -105,17 +105,22 @@ def main():
                 all(i["health"] == "live" for i in s["instruments"]) else None
         poll(books_live, "every book live", timeout=120, retry=(subprocess.CalledProcessError, ValueError))
         gateway, port = start_gateway(procs, os.path.join(bin_dir, "qf-gateway"), config)
-        clients = procs.start([a.node, os.path.join(ROOT, "bench", "e2e", "ws_load.js"),
-                               f"ws://127.0.0.1:{port}/ws", str(a.clients)], name="ws_load",
-                              stdin=subprocess.PIPE)
-        clients.wait_line(r'"ready"', "every WebSocket client subscribed", timeout=120)
+        # Several node processes, as many real clients would be: one event loop for all of them
+        # would measure node, not the gateway.
+        share = [a.clients // a.client_procs + (1 if i < a.clients % a.client_procs else 0)
+                 for i in range(a.client_procs)]
+        clients = [procs.start([a.node, os.path.join(ROOT, "bench", "e2e", "ws_load.js"),
+                                f"ws://127.0.0.1:{port}/ws", str(n)], name=f"ws_load{i}", stdin=subprocess.PIPE)
+                   for i, n in enumerate(share) if n]
+        for c in clients:
+            c.wait_line(r'"ready"', "every WebSocket client subscribed", timeout=120)
         subprocess.run(["tmux", "-L", tmux, "-f", "/dev/null", "new-session", "-d", "-x", "160", "-y", "50",
                         f"{monitor} --instance {instance} --interval 100"], check=True)
         try:
             monitor_pid = int(subprocess.run(["tmux", "-L", tmux, "list-panes", "-F", "#{pane_pid}"],
                                              capture_output=True, text=True, check=True).stdout.split()[0])
             pids = {"venue": venue.proc.pid, "engine": engine.pid, "gateway": gateway.pid,
-                    "monitor": monitor_pid, "clients": clients.pid}
+                    "monitor": monitor_pid, **{f"clients{i}": c.pid for i, c in enumerate(clients)}}
             samples = {name: {"rss_kib": [], "fds": []} for name in pids}
             counters = []
             faults = []
@@ -149,8 +154,13 @@ def main():
                  retry=(subprocess.CalledProcessError, ValueError))
             final = monitor_json(monitor, instance)
             vstats = venue.stats()
-            clients.stdin.close()
-            ws = json.loads(_last_json(clients, "clients"))
+            gw_metrics = gateway_metrics(port)
+            for c in clients:
+                c.stdin.close()
+            per_proc = [json.loads(_last_json(c, "clients")) for c in clients]
+            ws = {k: sum(r[k] for r in per_proc) for k in ("clients", "subscribed", "updates", "bytes", "errors",
+                                                           "closed")}
+            ws["updates_per_client_per_s"] = ws["updates"] / ws["clients"] / max(r["seconds"] for r in per_proc)
         finally:
             subprocess.run(["tmux", "-L", tmux, "kill-server"], capture_output=True)
 
@@ -168,15 +178,17 @@ def main():
     report.update({"engine_feed": {k: feed[k] for k in ("messages", "drops", "record_dropped", "record_write_errors", "gaps", "resyncs",
                                                            "reconnects", "parse_errors") if k in feed},
                    "venue": {k: vstats.get(k) for k in ("messages_sent", "slow_consumers", "client_errors")},
-                   "ws": ws, "counters": counters})
-    lost = {"engine ring drops": feed["drops"], "recorder drops": feed["record_dropped"] + feed["record_write_errors"],
+                   "ws": ws, "gateway": gw_metrics, "counters": counters})
+    lost = {"gateway: WebSocket clients cut off as slow readers": gw_metrics["qf_gateway_ws_slow_disconnects_total"],
+            "engine ring drops": feed["drops"], "recorder drops": feed["record_dropped"] + feed["record_write_errors"],
             "venue slow consumers": vstats.get("slow_consumers", 0),
             "WebSocket client errors": ws["errors"], "WebSocket clients closed": ws["closed"]}
     problems += [f"{what}: {n}" for what, n in lost.items() if n]
     os.makedirs(os.path.dirname(a.out), exist_ok=True)
     with open(a.out, "w") as f:
         json.dump(report, f, indent=1)
-    print(json.dumps({k: report[k] for k in ("minutes", "rate", "clients", "growth", "engine_feed", "venue", "ws")},
+    print(json.dumps({k: report[k] for k in ("minutes", "rate", "clients", "growth", "engine_feed", "venue", "ws",
+                                             "gateway")},
                      indent=1))
     print(f"soak: {len(faults)} faults; report in {a.out}")
     if problems:
@@ -184,6 +196,15 @@ def main():
         return 1
     print("soak: passed")
     return 0
+
+
+def gateway_metrics(port):
+    """The gateway's own counters (qf_gateway_*) from /metrics."""
+    status, _, body = request(port, "GET", "/metrics")
+    if status != 200:
+        raise Failure(f"/metrics answered {status}")
+    return {k: float(v) for k, v in (line.rsplit(" ", 1) for line in body.decode().splitlines()
+                                     if line.startswith("qf_gateway_"))}
 
 
 def _last_json(proc, key):
