@@ -272,12 +272,16 @@ void Engine::on_status(Instrument& in, const Event& e, std::uint64_t now_unix_ns
   case FeedStatus::resync:
     h = ipc::BookHealth::syncing;
     ++in.counts.resyncs;
+    note(ipc::NotableKind::resync, in.id, "resync: the book is rebuilt from a new snapshot", now_unix_ns);
     break;
   case FeedStatus::stale:
     h = ipc::BookHealth::stale;
     note(ipc::NotableKind::stale, in.id, "no update within the stale limit", now_unix_ns);
     break;
   case FeedStatus::disconnected:
+    if (in.feed_health != ipc::BookHealth::disconnected) { // once per lost connection, not per retry
+      note(ipc::NotableKind::reconnect, in.id, "disconnected: the feed reconnects", now_unix_ns);
+    }
     h = ipc::BookHealth::disconnected;
     break;
   }

@@ -122,6 +122,22 @@ class LiveEngine(unittest.TestCase):
         self.assertNotEqual(second["pid"], first["pid"])
         poll(self.all_live, "every book live after the restart")
 
+    def test_reconnects_and_resyncs_are_notable_events(self):
+        self.start_engine()
+        poll(self.all_live, "every book live")
+
+        def kinds():
+            return [e["kind"] for e in monitor_json(MONITOR, self.instance)["events"]]
+        self.assertNotIn("reconnect", kinds())
+        self.venue.fault("kind=drop")
+        poll(lambda: kinds().count("reconnect") == len(self.SYMBOLS), "one reconnect event per instrument")
+        poll(self.all_live, "every book live after the drop")
+        # The rebuilt books came from new snapshots: each instrument's resync is an event too.
+        self.assertGreaterEqual(kinds().count("resync"), len(self.SYMBOLS), kinds())
+        self.venue.fault("kind=gap")
+        poll(lambda: kinds().count("gap") >= 1, "the gap event")
+        poll(self.all_live, "every book live after the gap")
+
     def test_a_bad_config_names_the_key_and_line(self):
         bad = os.path.join(self.tmp, "bad.toml")
         with open(bad, "w") as f:
