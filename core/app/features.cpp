@@ -1,8 +1,10 @@
 #include "features.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <limits>
+#include <iterator>
 #include <memory>
 #include <stdexcept>
 
@@ -42,19 +44,15 @@ struct MidSample {
   double mid;
 };
 
-// The mid in effect at `t` (the last sample at or before it); path is sorted by time.
+// The first sample after `t` (path sorted by time).
+std::vector<MidSample>::const_iterator first_after(const std::vector<MidSample>& path, std::uint64_t t) {
+  return std::upper_bound(path.begin(), path.end(), t, [](std::uint64_t v, const MidSample& s) { return v < s.t_ns; });
+}
+
+// The mid in effect at `t`: the last sample at or before it.
 double mid_at(const std::vector<MidSample>& path, std::uint64_t t) {
-  std::size_t lo = 0;
-  std::size_t hi = path.size();
-  while (lo < hi) { // first sample after t
-    const std::size_t m = (lo + hi) / 2;
-    if (path[m].t_ns <= t) {
-      lo = m + 1;
-    } else {
-      hi = m;
-    }
-  }
-  return lo == 0 ? kNaN : path[lo - 1].mid;
+  const auto it = first_after(path, t);
+  return it == path.begin() ? kNaN : std::prev(it)->mid;
 }
 
 void label(Row& row, const std::vector<MidSample>& path, std::uint64_t session_end_ns, const FeaturesOptions& o) {
@@ -80,22 +78,12 @@ void label(Row& row, const std::vector<MidSample>& path, std::uint64_t session_e
   row.tb_label = 0.0;
   row.tb_ret = row.fwd_ret_h;
   row.tb_t_ns = row.label_end_ns;
-  std::size_t lo = 0;
-  std::size_t hi = path.size();
-  while (lo < hi) { // first sample after the row
-    const std::size_t m = (lo + hi) / 2;
-    if (path[m].t_ns <= row.t_ns) {
-      lo = m + 1;
-    } else {
-      hi = m;
-    }
-  }
-  for (std::size_t k = lo; k < path.size() && path[k].t_ns <= row.label_end_ns; ++k) {
-    const double r = std::log(path[k].mid / mid0) * 1e4;
+  for (auto it = first_after(path, row.t_ns); it != path.end() && it->t_ns <= row.label_end_ns; ++it) {
+    const double r = std::log(it->mid / mid0) * 1e4;
     if (r >= up || r <= down) {
       row.tb_label = r >= up ? 1.0 : -1.0;
       row.tb_ret = r;
-      row.tb_t_ns = path[k].t_ns;
+      row.tb_t_ns = it->t_ns;
       break;
     }
   }

@@ -34,7 +34,7 @@ public:
       check(XGBoosterUpdateOneIter(booster_, i, train_));
     }
     cols_ = cols;
-    row_config_ = R"({"type": 0, "training": false, "iteration_begin": 0, "iteration_end": 0, "strict_shape": false, "missing": NaN})";
+    row_config_ = R"({"type": 0, "training": false, "iteration_begin": 0, "iteration_end": 0, "strict_shape": false, "cache_id": 0, "missing": NaN})";
   }
   ~XgbReference() {
     XGBoosterFree(booster_);

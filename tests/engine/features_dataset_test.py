@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """qf-engine features on the BTCUSDT capture: no row can see its own future.
 
-Usage: features_test.py QF_ENGINE CAPTURES_DIR
+Usage: features_dataset_test.py QF_ENGINE CAPTURES_DIR
 The capture is rewritten after a cut time T (cut off, or its later trade prices and depth
 quantities changed) and replayed again: every row at or before T keeps its features, every row
 whose label window (t, label_end] closes before the data ends keeps its labels too, while rows
