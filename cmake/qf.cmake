@@ -44,3 +44,13 @@ function(qf_bench name)
   add_executable(${name} ${name}.cpp)
   target_link_libraries(${name} PRIVATE ${ARG_LIBS} benchmark::benchmark qf::options)
 endfunction()
+
+# qf_xgboost: libxgboost-dev's C API for the tests and benchmarks that compare against XGBoost.
+# Found by hand: Debian's CMake package for it names /usr/bin/xgboost, which no package ships.
+if(NOT TARGET qf_xgboost)
+  find_library(QF_XGBOOST_LIBRARY xgboost REQUIRED)
+  find_path(QF_XGBOOST_INCLUDE xgboost/c_api.h REQUIRED)
+  add_library(qf_xgboost INTERFACE IMPORTED GLOBAL)
+  set_target_properties(qf_xgboost PROPERTIES INTERFACE_LINK_LIBRARIES "${QF_XGBOOST_LIBRARY}"
+                                              INTERFACE_INCLUDE_DIRECTORIES "${QF_XGBOOST_INCLUDE}")
+endif()

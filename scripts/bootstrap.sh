@@ -14,7 +14,9 @@ packages=(
   libjemalloc-dev libnuma-dev libtomlplusplus-dev libncurses-dev libssl-dev zlib1g-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev
-  rapidjson-dev nlohmann-json3-dev   # parse benchmark references
+  rapidjson-dev nlohmann-json3-dev   # parse benchmark references; the model file (core)
+  libxgboost-dev                     # the tree evaluator's reference (trees_test, trees_bench)
+  python3-numpy python3-sklearn python3-scipy python3-pandas python3-xgboost   # train/qf-train
   chromium prometheus wrk            # dashboard browser test, promtool (check metrics; deploy rules), HTTP load
   # tools used by scripts and tests
   python3 procps util-linux tmux   # tmux drives the monitor's interactive test

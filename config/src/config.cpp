@@ -241,6 +241,11 @@ Config from_table(const toml::table& root, const std::string& source) {
     r.number("max_drawdown", c.backtest.max_drawdown, 1e-6, 1.0);
     r.positive("min_annualize_s", c.backtest.min_annualize_s);
   }
+  if (const auto* t = sub_table(root, "signal", source)) {
+    top.allow("signal");
+    TableReader r(*t, "signal", source);
+    r.text("model", c.signal.model);
+  }
   if (const toml::node* node = root.get("instruments")) {
     top.allow("instruments");
     const auto* arr = node->as_array();
@@ -405,7 +410,12 @@ Config parse_config(const std::string& toml_text, const std::string& source_name
 Config load_config(const std::string& path) {
   try {
     const toml::table root = toml::parse_file(path);
-    return from_table(root, path);
+    Config c = from_table(root, path);
+    if (!c.signal.model.empty() && c.signal.model.front() != '/') {
+      const std::size_t slash = path.rfind('/');
+      c.signal.model = (slash == std::string::npos ? std::string(".") : path.substr(0, slash)) + "/" + c.signal.model;
+    }
+    return c;
   } catch (const toml::parse_error& e) {
     std::ostringstream out;
     out << path << ":";

@@ -108,6 +108,9 @@ core::CoreConfig core_config_from(const config::Config& c) {
   r.trip_mode = c.risk.trip_mode == config::KillModeSetting::flatten       ? core::KillMode::flatten
                 : c.risk.trip_mode == config::KillModeSetting::reduce_only ? core::KillMode::reduce_only
                                                                            : core::KillMode::halt;
+  if (!c.signal.model.empty()) {
+    cc.use_model(core::load_signal_model(c.signal.model));
+  }
   return cc;
 }
 
@@ -198,6 +201,9 @@ int run_live(const LiveOptions& options) {
   sections.events = state.section_as<ipc::EventLog>(ipc::kSectionEvents);
   sections.control = state.section_as<ipc::ControlLog>(ipc::kSectionControl);
   core::Engine engine(core_config_from(cfg), specs, sections, clock);
+  if (!cfg.signal.model.empty()) {
+    spdlog::info("signal model: {}", cfg.signal.model);
+  }
   const std::string& risk_file = cfg.risk.state_file; // persisted portfolio + kill switch
   if (!risk_file.empty()) {
     if (const auto saved = load_risk_state(risk_file, static_cast<std::uint32_t>(specs.size()))) {

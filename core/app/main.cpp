@@ -1,6 +1,8 @@
 // qf-engine: the QuantFlow engine.
 //   qf-engine replay --input CAPTURE [--venue binance-spot|binance-usdm|coinbase|kraken] [--config FILE]
 //                    [--tap FILE] [--speed max|1] [--loops N] [--equity-csv FILE]
+//   qf-engine features --input CAPTURE... --out FILE.csv [--venue V] [--config FILE] [--horizon-bars N]
+//                      [--profit-take X] [--stop-loss X]   the training dataset (features.hpp)
 //   qf-engine check-host [--cpu N] [--tuned]
 //   qf-engine --config FILE [--instance NAME] [--tuned]   the live engine, until SIGINT / SIGTERM
 // --tuned: the tuned profile of a two-core host: the hot thread on CPU 1 with SCHED_FIFO
@@ -14,6 +16,7 @@
 #include <thread>
 #include <vector>
 
+#include "features.hpp"
 #include "host.hpp"
 #include "live.hpp"
 #include "replay.hpp"
@@ -30,6 +33,8 @@ int usage(const std::string& why) {
                "usage: qf-engine --config FILE [--instance NAME] [--tuned] [--discard-risk-state]\n"
                "       qf-engine replay --input CAPTURE [--venue binance-spot|binance-usdm|coinbase|kraken] [--config FILE]\n"
                "                        [--tap FILE] [--speed max|1] [--loops N] [--equity-csv FILE]\n"
+               "       qf-engine features --input CAPTURE... --out FILE.csv [--venue V] [--config FILE]\n"
+               "                          [--horizon-bars N] [--profit-take X] [--stop-loss X]\n"
                "       qf-engine check-host [--cpu N] [--tuned]\n",
                why.c_str());
   return 2;
@@ -72,6 +77,44 @@ int replay(int argc, char** argv) {
   const qf::engine::ReplayResult r = qf::engine::run_replay(o);
   std::fwrite(r.summary_json.data(), 1, r.summary_json.size(), stdout);
   return r.exit_code;
+}
+
+int features(int argc, char** argv) {
+  qf::engine::FeaturesOptions o;
+  try {
+    for (int i = 2; i < argc; ++i) {
+      const std::string a = argv[i];
+      const bool has_value = i + 1 < argc;
+      if (a == "--input" && has_value) {
+        while (i + 1 < argc && std::strncmp(argv[i + 1], "--", 2) != 0) {
+          o.inputs.emplace_back(argv[++i]);
+        }
+      } else if (a == "--out" && has_value) {
+        o.out = argv[++i];
+      } else if (a == "--venue" && has_value) {
+        o.venue = argv[++i];
+      } else if (a == "--config" && has_value) {
+        o.config = qf::config::load_config(argv[++i]);
+      } else if (a == "--horizon-bars" && has_value) {
+        o.horizon_bars = std::stoi(argv[++i]);
+      } else if (a == "--profit-take" && has_value) {
+        o.profit_take = std::stod(argv[++i]);
+      } else if (a == "--stop-loss" && has_value) {
+        o.stop_loss = std::stod(argv[++i]);
+      } else {
+        return usage("unknown features argument " + a);
+      }
+    }
+  } catch (const std::logic_error&) { // stoi / stod
+    return usage("features: a numeric option got a value that is not a number");
+  }
+  if (o.inputs.empty() || o.out.empty()) {
+    return usage("features needs --input CAPTURE... and --out FILE.csv");
+  }
+  const qf::engine::FeaturesSummary s = qf::engine::run_features(o);
+  std::printf("{\"out\":\"%s\",\"rows_1s\":%zu,\"rows_1m\":%zu,\"labelled\":%zu}\n", o.out.c_str(), s.rows_1s,
+              s.rows_1m, s.labelled);
+  return 0;
 }
 
 int live(int argc, char** argv) {
@@ -146,6 +189,9 @@ int main(int argc, char** argv) {
   try {
     if (argc >= 2 && std::strcmp(argv[1], "replay") == 0) {
       return replay(argc, argv);
+    }
+    if (argc >= 2 && std::strcmp(argv[1], "features") == 0) {
+      return features(argc, argv);
     }
     if (argc >= 2 && std::strcmp(argv[1], "check-host") == 0) {
       return check_host(argc, argv);

@@ -476,6 +476,9 @@ ReplayResult run_replay(const ReplayOptions& options) {
     if ((e.kind == core::EventKind::book_level || e.kind == core::EventKind::snapshot_end) && message_end) {
       ++book_messages[e.instrument];
     }
+    if (options.on_event) {
+      options.on_event(engine, e, now_ns);
+    }
     if (!tap.enabled() || !message_end) {
       return;
     }
@@ -676,7 +679,7 @@ ReplayResult run_replay(const ReplayOptions& options) {
   o.key("verdict").str(b.go ? "go" : "no-go").end_object().end_object();
   std::string out = o.take();
   out += '\n';
-  return ReplayResult{out, 0};
+  return ReplayResult{out, 0, specs};
 }
 
 } // namespace qf::engine

@@ -4,10 +4,13 @@
 // and reports a JSON summary. The backtest path is the live code path.
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "qf/config/config.hpp"
+#include "qf/core/engine.hpp"
 
 namespace qf::engine {
 
@@ -19,11 +22,15 @@ struct ReplayOptions {
   bool paced = false;  // --speed 1: original pacing from the receive timestamps
   std::uint64_t loops = 1; // replay the file this many times (benchmarks)
   std::string equity_csv;  // equity curve (one row per backtest interval); empty: none
+  // Called after each applied event with the engine and the engine time (`qf-engine features`
+  // reads the live state here); outside the allocation count. Empty: none.
+  std::function<void(const core::Engine&, const core::Event&, std::uint64_t now_unix_ns)> on_event;
 };
 
 struct ReplayResult {
   std::string summary_json;
   int exit_code = 0;
+  std::vector<core::InstrumentSpec> instruments; // as replayed, in instrument id order
 };
 
 // Throws std::runtime_error with a message naming the file and line when the input cannot be

@@ -32,6 +32,18 @@ FusionParams<kRegimes, kSignalFeatures> CoreConfig::default_fusion() {
   return p;
 }
 
+void CoreConfig::use_model(const SignalModel& m) {
+  hmm = m.hmm;
+  fusion.weights = m.weights;
+  fusion.bias = m.bias;
+  fusion.fixed_standardization = true;
+  fusion.mean = m.mean;
+  fusion.sd = m.sd;
+  trees = m.trees;
+  fusion.trees = trees.get();
+  fusion.trees_weight = m.trees != nullptr ? m.trees_weight : 0.0;
+}
+
 struct Engine::Instrument {
   explicit Instrument(const CoreConfig& c)
       : book(c.book), features(c.features), bars_1s(1'000'000'000ULL), bars_1m(60'000'000'000ULL), regime(c.hmm),
@@ -49,6 +61,7 @@ struct Engine::Instrument {
   SignalOutput signal;
   BarIndicators indicators;
   double prev_bar_close = 0.0;
+  Eigen::Matrix<double, kRegimeObs, 1> regime_obs = Eigen::Matrix<double, kRegimeObs, 1>::Zero();
   ipc::BookHealth health = ipc::BookHealth::syncing;
   ipc::BookHealth feed_health = ipc::BookHealth::syncing; // what the feed says, before crossed checks
   bool in_snapshot = false;
@@ -121,6 +134,14 @@ SignalOutput Engine::signal(std::size_t i) const noexcept { return instruments_[
 const Eigen::Matrix<double, kRegimes, 1>& Engine::regime(std::size_t i) const noexcept {
   return instruments_[i]->regime.posterior();
 }
+Eigen::Matrix<double, kSignalFeatures, 1> Engine::signal_inputs(std::size_t i) const noexcept {
+  return signal_inputs(*instruments_[i]);
+}
+const Eigen::Matrix<double, kRegimeObs, 1>& Engine::regime_observation(std::size_t i) const noexcept {
+  return instruments_[i]->regime_obs;
+}
+const BarBuilder& Engine::bars_1s(std::size_t i) const noexcept { return instruments_[i]->bars_1s; }
+const BarBuilder& Engine::bars_1m(std::size_t i) const noexcept { return instruments_[i]->bars_1m; }
 std::uint64_t Engine::crossed_count(std::size_t i) const noexcept { return instruments_[i]->counts.crossed; }
 
 void Engine::apply(const Event& e, std::uint64_t now_unix_ns, std::uint64_t popped_ticks) noexcept {
@@ -239,18 +260,21 @@ void Engine::on_trade(Instrument& in, const Event& e, std::uint64_t now_unix_ns)
 void Engine::on_bar_close(Instrument& in, const Bar& bar, const BarIndicators& ind) noexcept {
   in.indicators = ind;
   if (in.prev_bar_close > 0.0 && bar.close > 0.0) {
-    Eigen::Matrix<double, kRegimeObs, 1> obs;
-    obs << std::log(bar.close / in.prev_bar_close) * 1e4, in.features.values().realized_vol * 1e4;
-    in.regime.update(obs);
+    in.regime_obs << std::log(bar.close / in.prev_bar_close) * 1e4, in.features.values().realized_vol * 1e4;
+    in.regime.update(in.regime_obs);
   }
   in.prev_bar_close = bar.close;
 }
 
-void Engine::refresh_signal(Instrument& in, std::uint64_t now_unix_ns) noexcept {
+Eigen::Matrix<double, kSignalFeatures, 1> Engine::signal_inputs(const Instrument& in) noexcept {
   const FeatureValues& f = in.features.values();
   Eigen::Matrix<double, kSignalFeatures, 1> x;
   x << f.imbalance, f.trade_flow, f.ret_fast, f.ret_slow, in.indicators.bollinger_z;
-  in.signal = in.fusion.update(x, in.regime.posterior(), in.health == ipc::BookHealth::live);
+  return x;
+}
+
+void Engine::refresh_signal(Instrument& in, std::uint64_t now_unix_ns) noexcept {
+  in.signal = in.fusion.update(signal_inputs(in), in.regime.posterior(), in.health == ipc::BookHealth::live);
   publisher_.signal(in.id, in.signal, in.regime, now_unix_ns);
 }
 

@@ -119,6 +119,16 @@ min_trades = 3
   expect_error("[backtest]\nmin_win_rate = \"high\"\n", "backtest.min_win_rate");
 }
 
+TEST(config, should_take_a_relative_signal_model_from_the_config_files_folder) {
+  EXPECT_TRUE(parse_config("").signal.model.empty());
+  EXPECT_EQ(parse_config("[signal]\nmodel = \"m.json\"\n").signal.model, "m.json");
+  expect_error("[signal]\nmodels = \"m.json\"\n", "signal.models");
+  expect_error("[signal]\nmodel = 3\n", "signal.model");
+  const Config sim = load_config(QF_CONFIG_DIR "/sim.toml");
+  EXPECT_EQ(sim.signal.model, QF_CONFIG_DIR "/btcusdt_model.json");
+  EXPECT_TRUE(load_config(QF_CONFIG_DIR "/default.toml").signal.model.empty());
+}
+
 TEST(config, should_name_the_key_and_line_of_an_unknown_key) {
   expect_error("[engine]\ncore_cpuu = 1\n", "test.toml:2:");
   expect_error("[engine]\ncore_cpuu = 1\n", "engine.core_cpuu: unknown key");

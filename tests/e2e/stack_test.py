@@ -42,6 +42,9 @@ def sim_config_copy(src, dst, instance):
 
     text = re.sub(r"(://(?:127\.0\.0\.1|localhost):)(\d+)", repl, text)
     text = re.sub(r'(?m)^instance\s*=.*$', f'instance = "{instance}"', text)
+    # A relative model path is taken from the config's folder: keep it pointing at the original's.
+    text = re.sub(r'(?m)^model\s*=\s*"([^/"][^"]*)"',
+                  lambda m: f'model = "{os.path.join(os.path.dirname(os.path.abspath(src)), m.group(1))}"', text)
     with open(dst, "w") as f:
         f.write(text)
     return mapping

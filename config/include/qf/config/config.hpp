@@ -135,6 +135,12 @@ struct BacktestSection {
   double min_annualize_s = 86'400; // Sharpe/Sortino annualized only for runs at least this long
 };
 
+struct SignalSection {
+  // A qf-train model file (train/qf_train.py); a relative path is taken from the config file's
+  // folder. Empty: the built-in regime and expert parameters.
+  std::string model;
+};
+
 struct Config {
   EngineSection engine;
   BookSection book;
@@ -146,6 +152,7 @@ struct Config {
   RiskSection risk;
   PaperSection paper;
   BacktestSection backtest;
+  SignalSection signal;
 };
 
 // The live endpoints of a venue (throws ConfigError for an unknown venue name).

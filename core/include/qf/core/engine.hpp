@@ -24,15 +24,13 @@
 #include "qf/core/publisher.hpp"
 #include "qf/core/regime.hpp"
 #include "qf/core/risk.hpp"
+#include "qf/core/signal_model.hpp"
 #include "qf/ipc/spsc_ring.hpp"
 #include "qf/ipc/state_layout.hpp"
 #include "qf/ipc/tsc_clock.hpp"
 
 namespace qf::core {
 
-inline constexpr int kRegimes = 3;
-inline constexpr int kRegimeObs = 2;     // 1 s bar log return (bps), realized vol (bps / sqrt s)
-inline constexpr int kSignalFeatures = 5; // imbalance, trade flow, ret_fast, ret_slow, bollinger z
 
 struct InstrumentSpec {
   std::string venue;  // "binance-spot"
@@ -49,6 +47,11 @@ struct CoreConfig {
   FusionParams<kRegimes, kSignalFeatures> fusion = default_fusion();
   std::size_t batch = 256; // events per drain
   RiskConfig risk;          // sizing, limits, kill switch, paper execution
+  // The learned model's trees expert (fusion.trees points into it); null without one.
+  std::shared_ptr<const TreeEnsemble> trees;
+
+  // hmm and fusion from a learned model (fixed standardization, its experts, its trees).
+  void use_model(const SignalModel& model);
 
   // Calm / trending / volatile over (1 s return in bps, realized vol in bps/sqrt(s)).
   static HmmParams<kRegimes, kRegimeObs> default_hmm();
@@ -83,6 +86,12 @@ public:
   [[nodiscard]] const FeatureValues& features(std::size_t instrument) const noexcept;
   [[nodiscard]] SignalOutput signal(std::size_t instrument) const noexcept;
   [[nodiscard]] const Eigen::Matrix<double, kRegimes, 1>& regime(std::size_t instrument) const noexcept;
+  // What the live path feeds the models, for `qf-engine features` (training sees these numbers):
+  // the fusion's raw input vector, the regime filter's last observation, the 1 s and 1 m bars.
+  [[nodiscard]] Eigen::Matrix<double, kSignalFeatures, 1> signal_inputs(std::size_t instrument) const noexcept;
+  [[nodiscard]] const Eigen::Matrix<double, kRegimeObs, 1>& regime_observation(std::size_t instrument) const noexcept;
+  [[nodiscard]] const BarBuilder& bars_1s(std::size_t instrument) const noexcept;
+  [[nodiscard]] const BarBuilder& bars_1m(std::size_t instrument) const noexcept;
   [[nodiscard]] std::uint64_t crossed_count(std::size_t instrument) const noexcept;
   [[nodiscard]] std::uint64_t events_processed() const noexcept { return events_processed_; }
   [[nodiscard]] std::size_t instrument_count() const noexcept { return count_; }
@@ -113,6 +122,7 @@ private:
   void on_status(Instrument& in, const Event& e, std::uint64_t now_unix_ns) noexcept;
   void on_bar_close(Instrument& in, const Bar& bar, const BarIndicators& ind) noexcept;
   void refresh_signal(Instrument& in, std::uint64_t now_unix_ns) noexcept;
+  [[nodiscard]] static Eigen::Matrix<double, kSignalFeatures, 1> signal_inputs(const Instrument& in) noexcept;
   void set_health(Instrument& in, ipc::BookHealth h, std::uint64_t now_unix_ns) noexcept;
   // The instrument's features and health records, through publisher_.
   void publish_features(Instrument& in, std::uint64_t now_unix_ns) noexcept;

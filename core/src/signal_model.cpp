@@ -1,0 +1,144 @@
+#include "qf/core/signal_model.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <cmath>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+
+namespace qf::core {
+
+namespace {
+
+using Json = nlohmann::json;
+
+std::string names(const Json& list) {
+  std::string out;
+  for (const Json& n : list) {
+    out += (out.empty() ? "" : ", ") + (n.is_string() ? n.get<std::string>() : n.dump());
+  }
+  return "[" + out + "]";
+}
+
+template <std::size_t N>
+std::string names(const std::array<std::string_view, N>& list) {
+  std::string out;
+  for (const std::string_view n : list) {
+    out += (out.empty() ? "" : ", ") + std::string(n);
+  }
+  return "[" + out + "]";
+}
+
+double finite(const Json& v, const std::string& what) {
+  if (!v.is_number() || !std::isfinite(v.get<double>())) {
+    throw std::invalid_argument(what + " is not a finite number");
+  }
+  return v.get<double>();
+}
+
+template <typename Matrix>
+void matrix(const Json& rows, Matrix& m, const std::string& what) {
+  if (!rows.is_array() || rows.size() != static_cast<std::size_t>(m.rows())) {
+    throw std::invalid_argument(what + " needs " + std::to_string(m.rows()) + " rows");
+  }
+  for (int r = 0; r < m.rows(); ++r) {
+    const Json& row = rows[static_cast<std::size_t>(r)];
+    if (m.cols() == 1 && row.is_number()) {
+      m(r, 0) = finite(row, what);
+      continue;
+    }
+    if (!row.is_array() || row.size() != static_cast<std::size_t>(m.cols())) {
+      throw std::invalid_argument(what + " row " + std::to_string(r) + " needs " + std::to_string(m.cols()) + " values");
+    }
+    for (int c = 0; c < m.cols(); ++c) {
+      m(r, c) = finite(row[static_cast<std::size_t>(c)], what);
+    }
+  }
+}
+
+SignalModel parse(const Json& doc) {
+  if (!doc.is_object() || doc.value("format", "") != "qf-signal-model") {
+    throw std::invalid_argument("not a qf-signal-model file (\"format\")");
+  }
+  if (doc.value("version", 0) != kSignalModelVersion) {
+    throw std::invalid_argument("version " + doc.value("version", Json()).dump() + ", the engine reads version " +
+                                std::to_string(kSignalModelVersion));
+  }
+  const Json& features = doc.at("features");
+  if (names(features) != names(kSignalFeatureNames)) {
+    throw std::invalid_argument("features " + names(features) + " differ from the engine's " +
+                                names(kSignalFeatureNames));
+  }
+  const Json& obs = doc.at("regime_observation");
+  if (names(obs) != names(kRegimeObsNames)) {
+    throw std::invalid_argument("regime observation " + names(obs) + " differs from the engine's " +
+                                names(kRegimeObsNames));
+  }
+  const Json& hmm = doc.at("hmm");
+  if (hmm.value("states", 0) != kRegimes) {
+    throw std::invalid_argument("the HMM has " + hmm.value("states", Json()).dump() + " states, the engine " +
+                                std::to_string(kRegimes));
+  }
+  SignalModel m;
+  m.id = doc.at("id").get<std::string>();
+  matrix(hmm.at("transition"), m.hmm.transition, "hmm.transition");
+  matrix(hmm.at("initial"), m.hmm.initial, "hmm.initial");
+  matrix(hmm.at("means"), m.hmm.means, "hmm.means");
+  matrix(hmm.at("variances"), m.hmm.variances, "hmm.variances");
+  for (int i = 0; i < kRegimes; ++i) {
+    if (std::abs(m.hmm.transition.row(i).sum() - 1.0) > 1e-6 || (m.hmm.transition.row(i).array() < 0).any()) {
+      throw std::invalid_argument("hmm.transition row " + std::to_string(i) + " is not a distribution");
+    }
+  }
+  if ((m.hmm.variances.array() <= 0).any()) {
+    throw std::invalid_argument("hmm.variances must be > 0");
+  }
+  const Json& st = doc.at("standardization");
+  matrix(st.at("mean"), m.mean, "standardization.mean");
+  matrix(st.at("sd"), m.sd, "standardization.sd");
+  if ((m.sd.array() <= 0).any()) {
+    throw std::invalid_argument("standardization.sd must be > 0");
+  }
+  const Json& experts = doc.at("experts");
+  matrix(experts.at("linear").at("weights"), m.weights, "experts.linear.weights");
+  matrix(experts.at("linear").at("bias"), m.bias, "experts.linear.bias");
+  const Json& trees = experts.value("trees", Json());
+  if (!trees.is_null()) {
+    m.trees_weight = finite(trees.at("weight"), "experts.trees.weight");
+    if (m.trees_weight < 0.0 || m.trees_weight > 1.0) {
+      throw std::invalid_argument("experts.trees.weight must be within [0, 1]");
+    }
+    m.trees = std::make_shared<const TreeEnsemble>(
+        trees.at("dump").dump(), static_cast<float>(finite(trees.at("base_score"), "experts.trees.base_score")),
+        kSignalFeatures);
+  }
+  const Json& training = doc.at("training");
+  m.train_start_ns = training.at("start_ns").get<std::uint64_t>();
+  m.train_end_ns = training.at("end_ns").get<std::uint64_t>();
+  return m;
+}
+
+} // namespace
+
+SignalModel load_signal_model(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) {
+    throw std::runtime_error(path + ": cannot read the signal model");
+  }
+  std::stringstream text;
+  text << in.rdbuf();
+  const Json doc = Json::parse(text.str(), nullptr, false);
+  if (doc.is_discarded()) {
+    throw std::runtime_error(path + ": the signal model is not valid JSON");
+  }
+  try {
+    SignalModel m = parse(doc);
+    m.path = path;
+    return m;
+  } catch (const std::exception& e) { // nlohmann's missing-key / type errors included
+    throw std::runtime_error(path + ": " + e.what());
+  }
+}
+
+} // namespace qf::core
