@@ -313,6 +313,7 @@ TEST_F(engine, should_journal_every_trade_top_of_book_change_and_health_change) 
   }
   ASSERT_EQ(ticks.size(), 4U);
   EXPECT_EQ(ticks[0].kind, ipc::TickKind::bbo); // the snapshot's top
+  EXPECT_EQ(ticks[0].source, ipc::TickSource::book);
   EXPECT_EQ(ticks[0].price, 6'183'762);
   EXPECT_EQ(ticks[0].ask_price, 6'183'764);
   EXPECT_EQ(ticks[0].ask_qty, 100);

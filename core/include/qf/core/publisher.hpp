@@ -58,9 +58,10 @@ public:
     t.unix_ns = unix_ns;
     state_.events->journal.append(t);
   }
-  void bbo_tick(std::size_t i, const ipc::QuoteRecord& q, ipc::BookHealth health) noexcept {
+  void bbo_tick(std::size_t i, const ipc::QuoteRecord& q, ipc::TickSource source, ipc::BookHealth health) noexcept {
     ipc::TickRecord t{};
     t.kind = ipc::TickKind::bbo;
+    t.source = source;
     t.health = health;
     t.instrument = static_cast<std::uint16_t>(i);
     t.price = q.bid_price;

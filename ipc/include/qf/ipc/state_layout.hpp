@@ -320,11 +320,19 @@ enum class TickKind : std::uint8_t { trade = 0, bbo = 1, health = 2 };
   return "unknown";
 }
 
+// Where a bbo tick's top comes from: the engine's order book (at a message end) or the venue's
+// own best bid/offer stream (Binance bookTicker). Live, their interleaving depends on arrival.
+enum class TickSource : std::uint8_t { book = 0, ticker = 1 };
+
+[[nodiscard]] constexpr const char* to_string(TickSource s) noexcept {
+  return s == TickSource::ticker ? "ticker" : "book";
+}
+
 struct TickRecord {
   TickKind kind;
   std::uint8_t side;     // trade: taker side, 0 buy, 1 sell
   BookHealth health;     // health: the new health; otherwise the instrument's health at the tick
-  std::uint8_t reserved;
+  TickSource source;     // bbo: which top changed (each source's changes are journaled on their own)
   std::uint16_t instrument;
   std::uint16_t reserved2;
   std::int64_t price, qty;          // trade: price and quantity; bbo: best bid and its qty (0 qty: side empty)
