@@ -355,7 +355,7 @@ struct Bridge::Impl {
   std::string stats_json() const {
     ipc::JsonWriter j;
     j.begin_object();
-    j.key("instance").str(instance).key("connected").boolean(nc != nullptr && connected());
+    j.key("instance").str(instance).key("mono_ns").u64(mono_ns()).key("connected").boolean(nc != nullptr && connected());
     j.key("engine").str(ipc::to_string(snap.status)).key("generation").u64(generation);
     j.key("published").u64(stats.published).key("unsent").u64(stats.unsent);
     j.key("publish_errors").u64(stats.publish_errors);
