@@ -20,6 +20,7 @@ packages=(
   chromium prometheus wrk            # dashboard browser test, promtool (check metrics; deploy rules), HTTP load
   # tools used by scripts and tests
   python3 procps util-linux tmux   # tmux drives the monitor's interactive test
+  nats-server libnats-dev          # qf-bridge (libnats) and its tests, run.sh with [bridge] enabled
   strace                     # the hot-thread syscall test traces the core thread
   ccache                     # build.sh uses it when present: rebuilds of the three trees are cheap
 )

@@ -13,6 +13,9 @@
 #                                  engine's hot thread on CPU 1 with SCHED_FIFO (qf-engine --tuned),
 #                                  every other process and thread (venues, gateway, the engine's
 #                                  helper threads; run the monitor with `taskset -c 0`) on CPU 0
+#   With [bridge] enabled = true (config/sim.toml): also a local nats-server with JetStream on the
+#   nats_url's 127.0.0.1 port (when start_nats; store [bridge] nats_store_dir under the repository,
+#   or under QF_RUN_DIR when that is set) and qf-bridge, stopped with the rest.
 # Environment:
 #   QF_BUILD_DIR=DIR     use the executables in DIR/bin as they are (no bootstrap, no build)
 #   QF_RUN_DIR=DIR       where the logs go (default: run/<instance>-<date>-<time>/)
@@ -39,7 +42,7 @@ while (($#)); do
     --instance) [[ $# -ge 2 ]] || die "--instance needs a name"; instance=$2; shift ;;
     --port) [[ $# -ge 2 ]] || die "--port needs a number"; port=$2; shift ;;
     --tuned) tuned=1 ;;
-    -h|--help) sed -n '2,23p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,26p' "$0"; exit 0 ;;
     *) die "unknown option $1 (see --help)" ;;
   esac
   shift
@@ -59,7 +62,7 @@ done
 
 # --- configuration ----------------------------------------------------------------------------
 # Prints shell-safe lines describing a config: "engine <instance> <mode>", "gateway <host> <port>",
-# then per venue "venue <name> <scheme> <host> <port> <symbols,comma,separated> <ca_file|->".
+# "bridge <enabled 0|1> <start_nats 0|1> <nats host> <nats port> <store dir>", then per venue "venue <name> <scheme> <host> <port> <symbols,comma,separated> <ca_file|->".
 describe_config() {
   python3 - "$1" <<'PY'
 import sys, tomllib, urllib.parse
@@ -68,6 +71,12 @@ with open(sys.argv[1], "rb") as f:
 e, g = c.get("engine", {}), c.get("gateway", {})
 print("engine", e.get("instance", "default"), e.get("mode", "live"))
 print("gateway", g.get("host", "127.0.0.1"), g.get("port", 8080))
+# ---- [bridge] ----
+b = c.get("bridge", {})
+nu = urllib.parse.urlsplit(b.get("nats_url", "nats://127.0.0.1:4222"))
+print("bridge", int(b.get("enabled", False)), int(b.get("start_nats", True)), nu.hostname or "127.0.0.1",
+      nu.port or 4222, b.get("nats_store_dir", "run/nats"))
+# ---- end [bridge] ----
 for v in c.get("venues", []):
     u = urllib.parse.urlsplit(v["ws_url"])
     port = u.port or (443 if u.scheme == "wss" else 80)
@@ -180,7 +189,7 @@ wait_gone() {
 cleanup() {
   ((stopping)) && return
   stopping=1
-  # Newest first: gateway, engine (SIGTERM, so the segments are marked stopped), then venues.
+  # Newest first: gateway, engine (SIGTERM, so the segments are marked stopped), bridge, nats-server, then venues.
   local i pid
   for ((i = ${#pids[@]} - 1; i >= 0; i--)); do
     pid=${pids[i]}
@@ -252,6 +261,40 @@ if [[ $mode == sim ]]; then
   done < <(describe_config "$config" | awk '$1 == "venue"')
 fi
 
+# ---- [bridge]: nats-server and qf-bridge (before the engine: the bridge waits for its segment) ----
+read -r _ bridge_on start_nats nats_host nats_port nats_store < <(describe_config "$config" | awk '$1 == "bridge"')
+nats_up() {  # the server answers its INFO line
+  python3 - "$nats_host" "$nats_port" <<'PY' >/dev/null 2>&1
+import socket, sys
+with socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=1) as s:
+    sys.exit(0 if s.recv(5) == b"INFO " else 1)
+PY
+}
+if [[ $bridge_on == 1 ]]; then
+  [[ -x "$bin/qf-bridge" ]] || die "$bin/qf-bridge is missing (build it, or unset QF_BUILD_DIR)"
+  if [[ $start_nats == 1 ]]; then
+    case "$nats_host" in
+      127.0.0.1|localhost) ;;
+      *) die "[bridge] nats_url host $nats_host is not loopback; set start_nats = false to use a remote server" ;;
+    esac
+    command -v nats-server >/dev/null || die "nats-server is missing (scripts/bootstrap.sh installs it)"
+    if [[ -n "${QF_RUN_DIR:-}" ]]; then
+      nats_dir="$run_dir/nats"
+    elif [[ "$nats_store" == /* ]]; then
+      nats_dir=$nats_store
+    else
+      nats_dir="$root/$nats_store"
+    fi
+    mkdir -p "$nats_dir"
+    start nats-server "$run_dir/nats-server.log" nats-server -js -a 127.0.0.1 -p "$nats_port" -sd "$nats_dir"
+    wait_until 15 "nats-server to accept clients on port $nats_port" nats_up
+  fi
+  start bridge "$run_dir/bridge.log" "$bin/qf-bridge" --config "$config" --instance "$instance"
+  nats_line="  nats:       nats://$nats_host:$nats_port (subjects <prefix>.$instance.>, see bridge/README.md)
+"
+fi
+# ---- end [bridge] ----
+
 if ((tuned)); then
   say "TUNED profile: the engine's hot thread on CPU 1 with SCHED_FIFO, every other process on CPU 0"
   "$bin/qf-engine" check-host --tuned | sed -n 's/^/run.sh: check-host: /p' >&2 || true
@@ -269,7 +312,7 @@ run.sh: ready ($(tr '[:lower:]' '[:upper:]' <<<"$mode"), instance $instance, con
   dashboard:  $url/
   health:     $url/api/health
   monitor:    $bin/qf-monitor --instance $instance
-  logs:       $run_dir
+${nats_line:-}  logs:       $run_dir
   Ctrl-C stops everything.
 EOF
 

@@ -12,6 +12,8 @@ cell) for one profile, threads mode, venue rate and reader condition:
            monitor   qf-monitor full screen at --interval 50 in a private tmux server
            ws        qf-gateway with N WebSocket clients (node bench/e2e/ws_load.js) at the gateway's 20 Hz
            both      monitor + gateway + clients
+           bridge    nats-server -js (free port, temp store) + qf-bridge forwarding the tick journal;
+                     its publish rate (msg/s into NATS) comes from its bridge.stats messages
 Readers are attached before the engine starts, so the whole engine life is under that condition.
 The condition order alternates from cell to cell so a noisy spell on this shared machine does not
 land on one condition only. Per cell: the engine syncs every book, then two snapshots `--seconds`
@@ -86,6 +88,7 @@ class Trial:
         self.bin = os.path.join(args.build_dir, "bin")
         self.procs = []  # (name, Popen), stopped newest first
         self.tmux = None
+        self.bridge_stats = None  # cond "bridge": a NATS connection subscribed to bridge.stats
 
     def spawn(self, name, argv, **kw):
         logf = open(os.path.join(self.dir, name + ".log"), "w")
@@ -118,6 +121,8 @@ class Trial:
                 f.write(f'[[instruments]]\nvenue = "binance-spot"\nsymbol = "{s}"\nprice_decimals = 2\n'
                         'qty_decimals = 8\n\n')
         ws_clients = None
+        if self.cond == "bridge":
+            self.start_bridge(config)
         if self.cond in ("ws", "both"):
             gw = self.spawn("gateway", [os.path.join(self.bin, "qf-gateway"), "--config", config, "--port", "0"],
                             stdout=subprocess.PIPE, text=True)
@@ -148,10 +153,17 @@ class Trial:
             return s if ok else None
         poll(all_live, "every book live", timeout=60)
         first = self.monitor_json()
+        b1 = self.bridge_stat() if self.bridge_stats else None
         t0 = time.monotonic()
         time.sleep(a.seconds)  # the measurement window itself, not a synchronisation
         second = self.monitor_json()
         dt = time.monotonic() - t0
+        if b1 is not None:
+            b2 = self.bridge_stat(after=b1)
+            secs = (b2["mono_ns"] - b1["mono_ns"]) / 1e9
+            self.bridge_result = {"publish_per_s": (b2["published"] - b1["published"]) / secs,
+                                  "ticks_per_s": (b2["ticks"] - b1["ticks"]) / secs, "ticks_lost": b2["ticks_lost"],
+                                  "unsent": b2["unsent"]}
         with urllib.request.urlopen(http_url + "/venue/stats", timeout=5) as r:
             vstats = json.loads(r.read())
         ws_result = None
@@ -159,6 +171,42 @@ class Trial:
             ws_clients.stdin.close()
             ws_result = json.loads(ws_clients.stdout.readline() or "null")
         return self.result(first, second, dt, vstats, ws_result)
+
+    def start_bridge(self, config):
+        sys.path.insert(0, os.path.join(ROOT, "tests", "bridge"))
+        sys.path.insert(0, os.path.join(ROOT, "tests", "common"))
+        from nats_client import Nats
+        from qf_testkit import free_port
+        port = free_port()
+        self.spawn("nats-server", ["nats-server", "-js", "-a", "127.0.0.1", "-p", str(port), "-sd",
+                                   os.path.join(self.dir, "nats")])
+
+        def up():
+            try:
+                Nats(port, timeout=1.0).close()
+                return True
+            except OSError:
+                return False
+        poll(up, "nats-server", timeout=30)
+        with open(config, "a") as f:
+            f.write(f'[bridge]\nenabled = true\nnats_url = "nats://127.0.0.1:{port}"\n')
+        self.spawn("bridge", [os.path.join(self.bin, "qf-bridge"), "--config", config], stdout=subprocess.DEVNULL)
+        self.bridge_stats = Nats(port)
+        self.bridge_stats.subscribe(f"qf.{self.instance}.bridge.stats")
+        self.bridge_stats.sync()
+
+    def bridge_stat(self, after=None):
+        """The next bridge.stats message (newer than `after`)."""
+        while True:
+            m = self.bridge_stats.next_msg(timeout=5.0)
+            if m is None:
+                raise RuntimeError("no bridge.stats message within 5 s")
+            if m == "PONG":
+                continue
+            s = json.loads(m.data)
+            s.setdefault("mono_ns", time.monotonic_ns())  # a bridge without the field: time of receipt
+            if after is None or s["mono_ns"] > after["mono_ns"]:
+                return s
 
     def result(self, first, second, dt, vstats, ws_result):
         f1, f2 = first["feeds"][0], second["feeds"][0]
@@ -175,10 +223,12 @@ class Trial:
             "instrument_gaps": sum(i["gaps"] for i in second["instruments"]),
             "health": health, "venue_sent": vstats.get("messages_sent"),
             "venue_slow_consumers": vstats.get("slow_consumers"),
-            "latency_ns": lat, "ws": ws_result,
+            "latency_ns": lat, "ws": ws_result, "bridge": getattr(self, "bridge_result", None),
         }
 
     def stop(self):
+        if self.bridge_stats:
+            self.bridge_stats.close()
         if self.tmux:
             subprocess.run(["tmux", "-L", self.tmux, "kill-server"], capture_output=True)
         for _, p in reversed(self.procs):
@@ -288,7 +338,7 @@ def main():
     p.add_argument("--idle", default="backoff", choices=["spin", "backoff", "sleep"])
     p.add_argument("--profiles", default="untuned,tuned", help="untuned, tuned (scripts/run.sh --tuned) or both")
     p.add_argument("--threads", default="inline,split", help="[engine] threads of the cells: inline, split or both")
-    p.add_argument("--conditions", default="none,both", help="reader conditions of every cell (none, monitor, ws, both)")
+    p.add_argument("--conditions", default="none,both", help="reader conditions of every cell (none, monitor, ws, both, bridge)")
     p.add_argument("--peer-rates", default="10000,100000", help="rates of the ccxt peer ('' for none)")
     p.add_argument("--rounds", type=int, default=1)
     p.add_argument("--node", default=shutil.which("node") or "node")
@@ -351,6 +401,11 @@ def main():
     print("p99 with readers / without, same profile, threads and rate (median over rounds):")
     for k in sorted(rat):
         print(f"  {k:<52} {rat[k]:.3f}")
+    for r in results:
+        if r.get("bridge"):
+            b = r["bridge"]
+            print(f"bridge ({r['profile']} {r['threads']} rate {r['rate']}): {b['publish_per_s']:.0f} msg/s into NATS, "
+                  f"{b['ticks_per_s']:.0f} journal ticks/s, ticks lost {b['ticks_lost']}, unsent {b['unsent']}")
     if peers:
         print()
         print(f"ccxt peer (ccxt {peers[0]['ccxt']}, frame received in its client's onMessage -> book updated after "

@@ -363,6 +363,31 @@ Config from_table(const toml::table& root, const std::string& source) {
     r.integer("client_buffer_bytes", c.gateway.client_buffer_bytes, 4096, 1 << 30);
     r.integer("stall_after_ms", c.gateway.stall_after_ms, 10, 3'600'000);
   }
+  // ---- [bridge] ----
+  if (const auto* t = sub_table(root, "bridge", source)) {
+    top.allow("bridge");
+    TableReader r(*t, "bridge", source);
+    r.boolean("enabled", c.bridge.enabled);
+    r.text("nats_url", c.bridge.nats_url);
+    r.boolean("start_nats", c.bridge.start_nats);
+    r.text("nats_store_dir", c.bridge.nats_store_dir);
+    r.text("subject_prefix", c.bridge.subject_prefix);
+    r.positive("conflate_hz", c.bridge.conflate_hz);
+    r.integer("reconnect_min_ms", c.bridge.reconnect_min_ms, 1, 60'000);
+    r.integer("reconnect_max_ms", c.bridge.reconnect_max_ms, 1, 600'000);
+    r.integer("poll_idle_us", c.bridge.poll_idle_us, 0, 1'000'000);
+    r.integer("stream_max_msgs", c.bridge.stream_max_msgs, 1, std::int64_t{1} << 40);
+    r.integer("stream_max_bytes", c.bridge.stream_max_bytes, 4096, std::int64_t{1} << 50);
+    r.positive("stream_max_age_s", c.bridge.stream_max_age_s);
+    if (c.bridge.reconnect_max_ms < c.bridge.reconnect_min_ms) {
+      fail(source, t->source(), "bridge.reconnect_max_ms", "must be at least reconnect_min_ms");
+    }
+    if (c.bridge.subject_prefix.empty() ||
+        c.bridge.subject_prefix.find_first_of(". *>\t") != std::string::npos) {
+      fail(source, t->source(), "bridge.subject_prefix", "must be one NATS subject token (no '.', ' ', '*', '>')");
+    }
+  }
+  // ---- end [bridge] ----
   return c;
 }
 

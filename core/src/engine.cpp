@@ -72,6 +72,8 @@ struct Engine::Instrument {
   std::array<Level, ipc::kBookDepth> bids{};
   std::array<Level, ipc::kBookDepth> asks{};
   Level bbo_bid{}, bbo_ask{}; // the book of a BBO-only instrument, for paper fills
+  // bid, bid qty, ask, ask qty of the last bbo tick of each source (book, ticker)
+  std::array<std::array<std::int64_t, 4>, 2> journaled_top{};
 };
 
 namespace {
@@ -209,6 +211,7 @@ void Engine::on_book_message_end(Instrument& in, std::uint64_t now_unix_ns) noex
   in.quote.update_id = in.update_id;
   in.quote.updated_unix_ns = now_unix_ns;
   publisher_.quote(in.id, in.quote);
+  journal_top(in, ipc::TickSource::book);
   publisher_.book(in.id, in.bids, in.asks, in.update_id);
   refresh_signal(in, now_unix_ns);
   publish_features(in, now_unix_ns);
@@ -224,6 +227,7 @@ void Engine::on_bbo(Instrument& in, const Event& e, std::uint64_t now_unix_ns) n
   in.quote.update_id = e.seq;
   in.quote.updated_unix_ns = now_unix_ns;
   publisher_.quote(in.id, in.quote);
+  journal_top(in, ipc::TickSource::ticker);
   if (in.book.depth(Side::bid) == 0 && in.book.depth(Side::ask) == 0) {
     // A BBO-only instrument: its features come from the top of book it has.
     const Level bid{e.bbo.bid_price, e.bbo.bid_qty};
@@ -251,6 +255,7 @@ void Engine::on_trade(Instrument& in, const Event& e, std::uint64_t now_unix_ns)
   in.quote.last_trade_unix_ns = t;
   in.quote.last_side = e.side == Side::bid ? 0 : 1;
   publisher_.quote(in.id, in.quote);
+  publisher_.trade_tick(in.id, e, t, in.health);
   refresh_signal(in, now_unix_ns);
   publish_features(in, now_unix_ns);
   publish_health(in); // carries the trade counter
@@ -322,7 +327,17 @@ void Engine::set_health(Instrument& in, ipc::BookHealth h, std::uint64_t now_uni
     note(ipc::NotableKind::crossed, in.id, "book crossed: signal faded until it uncrosses", now_unix_ns);
   }
   in.health = h;
+  publisher_.health_tick(in.id, h, now_unix_ns);
   publish_health(in);
+}
+
+void Engine::journal_top(Instrument& in, ipc::TickSource source) noexcept {
+  const std::array<std::int64_t, 4> top{in.quote.bid_price, in.quote.bid_qty, in.quote.ask_price, in.quote.ask_qty};
+  auto& last = in.journaled_top[static_cast<std::size_t>(source)];
+  if (top != last) {
+    last = top;
+    publisher_.bbo_tick(in.id, in.quote, source, in.health);
+  }
 }
 
 void Engine::publish_features(Instrument& in, std::uint64_t now_unix_ns) noexcept {

@@ -25,6 +25,14 @@ StateSnapshot::StateSnapshot() {
 StateReader::StateReader(std::string instance, std::uint64_t stall_after_ns)
     : view_(std::move(instance), kStateSegmentName, kStateLayoutVersion), stall_after_ns_(stall_after_ns) {}
 
+const TickJournal* StateReader::journal() const noexcept {
+  if (!view_.attached()) {
+    return nullptr;
+  }
+  const auto* log = view_.section_as<EventLog>(kSectionEvents);
+  return log == nullptr ? nullptr : &log->journal;
+}
+
 void StateReader::read(StateSnapshot& out) noexcept {
   out.instruments.clear();
   out.feeds.clear();
@@ -34,6 +42,7 @@ void StateReader::read(StateSnapshot& out) noexcept {
   out.portfolio = {};
   out.risk = {};
   out.fills_written = 0;
+  out.ticks_written = 0;
   // verify() before anything is read: the file's size (fstat) and every section inside it.
   if (view_.attached() && !view_.verify()) {
     out.status = EngineStatus::damaged;
@@ -101,6 +110,7 @@ void StateReader::read(StateSnapshot& out) noexcept {
   }
   const std::uint64_t written = log->written.load(std::memory_order_acquire);
   out.events_written = written;
+  out.ticks_written = log->journal.head();
   const std::uint64_t first = written > kEventLogSize ? written - kEventLogSize : 0;
   for (std::uint64_t i = first; i < written; ++i) {
     NotableEvent e{};

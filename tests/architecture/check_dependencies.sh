@@ -9,6 +9,7 @@
 #               (qf-venue) may also use config
 #   gateway  -> ipc, config    (never core or feeds: the state layout in ipc is the contract)
 #   monitor  -> ipc, config
+#   bridge   -> ipc, config    (like the gateway: a reader of the state layout only)
 # An allowed entry is a component (`ipc`) or one header of it (`core/event.hpp`).
 # Usage: check_dependencies.sh [ROOT]
 set -u
@@ -46,8 +47,10 @@ check feeds "ipc core/event.hpp" app
 check feeds/app "feeds ipc config core/event.hpp"
 check gateway "ipc config"
 check monitor "ipc config"
+check bridge "ipc config"
 links feeds/CMakeLists.txt 'qf::core' "feeds link qf::core_types"
 links feeds/app/CMakeLists.txt 'qf::core' "qf-venue links qf::feeds"
+links bridge/CMakeLists.txt 'qf::(core|feeds)' "qf-bridge links qf::ipc and qf::config only"
 
 [[ $status -eq 0 ]] && echo "dependencies point one way"
 exit $status

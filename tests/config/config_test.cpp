@@ -129,6 +129,31 @@ TEST(config, should_take_a_relative_signal_model_from_the_config_files_folder) {
   EXPECT_TRUE(load_config(QF_CONFIG_DIR "/default.toml").signal.model.empty());
 }
 
+// [bridge] (qf-bridge, issue 13)
+TEST(config, should_read_the_bridge_section_with_its_defaults) {
+  const Config d = parse_config("", "test.toml");
+  EXPECT_FALSE(d.bridge.enabled);
+  EXPECT_EQ(d.bridge.nats_url, "nats://127.0.0.1:4222");
+  EXPECT_TRUE(d.bridge.start_nats);
+  EXPECT_EQ(d.bridge.subject_prefix, "qf");
+  EXPECT_EQ(d.bridge.stream_max_msgs, 1'000'000);
+  const Config c = parse_config("[bridge]\nenabled = true\nnats_url = \"nats://127.0.0.1:14222\"\nconflate_hz = 5\n"
+                                "reconnect_min_ms = 10\nreconnect_max_ms = 20\nstream_max_bytes = 1048576\n"
+                                "stream_max_age_s = 60\nnats_store_dir = \"/tmp/n\"\nstart_nats = false\n",
+                                "test.toml");
+  EXPECT_TRUE(c.bridge.enabled);
+  EXPECT_EQ(c.bridge.nats_url, "nats://127.0.0.1:14222");
+  EXPECT_DOUBLE_EQ(c.bridge.conflate_hz, 5.0);
+  EXPECT_EQ(c.bridge.reconnect_max_ms, 20);
+  EXPECT_EQ(c.bridge.stream_max_bytes, 1'048'576);
+  EXPECT_EQ(c.bridge.nats_store_dir, "/tmp/n");
+  EXPECT_FALSE(c.bridge.start_nats);
+  expect_error("[bridge]\nreconnect_min_ms = 100\nreconnect_max_ms = 10\n", "bridge.reconnect_max_ms: must be at least");
+  expect_error("[bridge]\nsubject_prefix = \"a.b\"\n", "bridge.subject_prefix: must be one NATS subject token");
+  expect_error("[bridge]\nconflate_hz = 0\n", "bridge.conflate_hz: must be a positive number");
+  expect_error("[bridge]\nenabld = true\n", "bridge.enabld: unknown key");
+}
+
 TEST(config, should_name_the_key_and_line_of_an_unknown_key) {
   expect_error("[engine]\ncore_cpuu = 1\n", "test.toml:2:");
   expect_error("[engine]\ncore_cpuu = 1\n", "engine.core_cpuu: unknown key");

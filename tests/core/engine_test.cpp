@@ -9,6 +9,7 @@
 #include <cstring>
 #include <memory>
 #include <random>
+#include <vector>
 
 #include "qf/ipc/segment.hpp"
 #include "qf/ipc/state_reader.hpp"
@@ -291,6 +292,83 @@ TEST_F(engine, should_trade_on_paper_publish_the_portfolio_and_obey_a_kill_comma
   EXPECT_TRUE(engine_->control(reset, t));
   ASSERT_EQ(log->risk.try_load(r), ipc::ReadStatus::ok);
   EXPECT_EQ(r.kill_mode, ipc::KillModeCode::none);
+}
+
+// The tick journal, followed through the read-only view as qf-bridge does.
+const ipc::TickJournal& journal_of(const ipc::SegmentView& view) {
+  return view.section_as<ipc::EventLog>(ipc::kSectionEvents)->journal;
+}
+
+TEST_F(engine, should_journal_every_trade_top_of_book_change_and_health_change) {
+  ipc::BroadcastCursor<ipc::TickJournal> cursor(journal_of(*view_), 0);
+  load_snapshot(0, 6'183'763, 50);
+  engine_->apply(status(0, FeedStatus::book_live), now_, 0);
+  engine_->apply(level(0, Side::bid, 6'183'700, 5, 51, true), now_, 0);  // deep level: top unchanged
+  engine_->apply(level(0, Side::ask, 6'183'764, 9, 52, true), now_, 0);  // best ask qty changes
+  engine_->apply(trade(0, 6'183'764, 3, Side::bid, 777, now_ - 5), now_, 0);
+  std::vector<ipc::TickRecord> ticks;
+  ipc::TickRecord t{};
+  while (cursor.poll(t)) {
+    ticks.push_back(t);
+  }
+  ASSERT_EQ(ticks.size(), 4U);
+  EXPECT_EQ(ticks[0].kind, ipc::TickKind::bbo); // the snapshot's top
+  EXPECT_EQ(ticks[0].source, ipc::TickSource::book);
+  EXPECT_EQ(ticks[0].price, 6'183'762);
+  EXPECT_EQ(ticks[0].ask_price, 6'183'764);
+  EXPECT_EQ(ticks[0].ask_qty, 100);
+  EXPECT_EQ(ticks[0].id, 50U);
+  EXPECT_EQ(ticks[1].kind, ipc::TickKind::health);
+  EXPECT_EQ(ticks[1].health, ipc::BookHealth::live);
+  EXPECT_EQ(ticks[2].kind, ipc::TickKind::bbo); // update 51 left the top alone: no tick for it
+  EXPECT_EQ(ticks[2].ask_qty, 9);
+  EXPECT_EQ(ticks[2].id, 52U);
+  EXPECT_EQ(ticks[3].kind, ipc::TickKind::trade);
+  EXPECT_EQ(ticks[3].price, 6'183'764);
+  EXPECT_EQ(ticks[3].qty, 3);
+  EXPECT_EQ(ticks[3].side, 0);
+  EXPECT_EQ(ticks[3].id, 777U);
+  EXPECT_EQ(ticks[3].unix_ns, now_ - 5);
+  EXPECT_EQ(cursor.lost(), 0U);
+}
+
+// A reader that does not keep up is lapped: the engine went on without waiting (every event
+// applied, its counters complete, no allocation), the reader counts exactly the ticks it missed
+// and resumes at the head with the newest ones.
+TEST_F(engine, should_overrun_a_slow_journal_reader_that_counts_its_loss_exactly) {
+  const ipc::TickJournal& journal = journal_of(*view_);
+  const std::uint64_t start = journal.head();
+  ipc::BroadcastCursor<ipc::TickJournal> slow(journal);
+  constexpr std::uint64_t kTrades = 2 * ipc::kTickJournalSize + 100;
+  std::uint64_t id = 1000;
+  const std::uint64_t allocations_before = g_allocations.load();
+  for (std::uint64_t k = 0; k < kTrades; ++k) {
+    engine_->apply(trade(1, 300'000 + static_cast<std::int64_t>(k % 50), 1, Side::ask, id++, now_), now_, 0);
+  }
+  EXPECT_EQ(g_allocations.load() - allocations_before, 0U);
+  ipc::EngineRecord counters{};
+  ASSERT_EQ(view_->section_as<ipc::FeedTable>(ipc::kSectionFeeds)->engine.try_load(counters), ipc::ReadStatus::ok);
+  EXPECT_EQ(counters.events_processed, kTrades) << "every event applied while the reader lagged";
+  ipc::HealthRecord health{};
+  ASSERT_EQ(published(1).health.try_load(health), ipc::ReadStatus::ok);
+  EXPECT_EQ(health.trades, kTrades);
+  EXPECT_EQ(journal.head() - start, kTrades) << "one tick per trade, none skipped by the writer";
+
+  ipc::TickRecord t{};
+  EXPECT_FALSE(slow.poll(t)); // lapped: jumps to the head
+  EXPECT_EQ(slow.lost(), kTrades);
+  EXPECT_EQ(slow.laps(), 1U);
+  for (int k = 0; k < 3; ++k) {
+    engine_->apply(trade(1, 300'000, 2, Side::bid, id++, now_), now_, 0);
+  }
+  for (std::uint64_t k = 0; k < 3; ++k) {
+    ASSERT_TRUE(slow.poll(t));
+    EXPECT_EQ(t.kind, ipc::TickKind::trade);
+    EXPECT_EQ(t.id, 1000 + kTrades + k);
+    EXPECT_EQ(t.instrument, 1U);
+  }
+  EXPECT_FALSE(slow.poll(t));
+  EXPECT_EQ(slow.delivered() + slow.lost(), journal.head() - start);
 }
 
 TEST_F(engine, should_be_read_back_whole_by_a_state_reader) {

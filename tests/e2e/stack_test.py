@@ -89,7 +89,7 @@ class RunShSim(unittest.TestCase):
         names = [re.match(r"run\.sh: started (\S+)", line).group(1) for line in self.out.snapshot()
                  if line.startswith("run.sh: started ")]
         self.assertEqual(names[-2:], ["engine", "gateway"])
-        self.assertEqual(len([n for n in names if n.startswith("venue-")]), len(self.ports),
+        self.assertEqual(len([n for n in names if n.startswith("venue-")]), len([p for p in self.ports if p != "4222"]),  # NATS has no venue
                          "one qf-venue per loopback venue of the config")
 
         status, health = http_json(base + "/api/health")
@@ -129,6 +129,25 @@ class RunShSim(unittest.TestCase):
         self.assertEqual((snap["status"], snap["mode"]), ("running", "SIM"))
         self.assertEqual(sorted(f'{i["venue"]}:{i["symbol"]}' for i in snap["instruments"]), keys)
         self.assertTrue(all(i["health"] == "live" for i in snap["instruments"]), snap["instruments"])
+
+        # [bridge] enabled in the SIM config: run.sh started nats-server and qf-bridge, and a NATS
+        # subscriber sees live ticks of every instrument.
+        self.assertIn("nats-server", names)
+        self.assertIn("bridge", names)
+        sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "bridge"))
+        from nats_client import Msg, Nats
+        nats = Nats(int(self.ports["4222"]))
+        nats.subscribe(f"qf.{self.instance}.bbo.>")
+        seen = set()
+
+        def ticks_of_every_instrument():
+            m = nats.next_msg(timeout=1.0)
+            if isinstance(m, Msg):
+                t = m.json()
+                seen.add(f'{t["venue"]}:{t["symbol"]}')
+            return sorted(seen) == keys
+        poll(ticks_of_every_instrument, "live bbo ticks of every instrument on NATS")
+        nats.close()
 
         pids = self.started_pids()
         self.assertEqual(len(pids), len(names))

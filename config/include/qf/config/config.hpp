@@ -97,6 +97,24 @@ struct GatewaySection {
   int stall_after_ms = 2000;         // heartbeat age that makes the engine "stalled"
 };
 
+// ---- [bridge] (qf-bridge: the state and the tick journal to NATS; issue 13) ----
+struct BridgeSection {
+  bool enabled = false;                     // scripts/run.sh starts nats-server and qf-bridge
+  std::string nats_url = "nats://127.0.0.1:4222";
+  bool start_nats = true;                   // scripts/run.sh starts a local nats-server for nats_url
+  std::string nats_store_dir = "run/nats";  // that server's JetStream store (relative to the working directory)
+  std::string subject_prefix = "qf";        // subjects are <prefix>.<instance>.<kind>...
+  double conflate_hz = 10.0;                // signals, regime, health counters, portfolio, risk: at most this often
+  int reconnect_min_ms = 100;               // backoff after a lost connection, doubled per attempt, full jitter
+  int reconnect_max_ms = 5000;
+  int poll_idle_us = 200;                   // the bridge's sleep when the journal is empty
+  // JetStream streams <PREFIX>_<INSTANCE>_{BARS,SIGNALS,FILLS,EVENTS}: file storage, these limits each.
+  std::int64_t stream_max_msgs = 1'000'000;
+  std::int64_t stream_max_bytes = 1LL << 30;
+  double stream_max_age_s = 86'400;
+};
+// ---- end [bridge] ----
+
 // Paper trading: volatility-target sizing, pre-trade limits and the kill switch.
 enum class KillModeSetting : std::uint8_t { halt, reduce_only, flatten };
 struct RiskSection {
@@ -149,6 +167,7 @@ struct Config {
   std::vector<VenueEntry> venues; // one per venue used by an instrument (defaults filled in)
   RestBudgetSection rest_budget;
   GatewaySection gateway;
+  BridgeSection bridge; // [bridge]
   RiskSection risk;
   PaperSection paper;
   BacktestSection backtest;

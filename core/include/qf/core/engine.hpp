@@ -127,6 +127,8 @@ private:
   // The instrument's features and health records, through publisher_.
   void publish_features(Instrument& in, std::uint64_t now_unix_ns) noexcept;
   void publish_health(Instrument& in) noexcept;
+  // A bbo tick when the top of `source` (the book, or the venue's BBO stream) changed.
+  void journal_top(Instrument& in, ipc::TickSource source) noexcept;
   void run_risk(Instrument& in, std::uint64_t now_unix_ns) noexcept;
   [[gnu::cold]] void note_trip(KillCause cause, std::uint16_t instrument, std::uint64_t now_unix_ns) noexcept;
 

@@ -3,7 +3,7 @@
 // into the seqlocked records of each instrument (quote, top-N book, signal, features, health,
 // position), the portfolio and risk records and the recent fills (control section), the latency
 // histograms, the engine's progress record, the notable-event log and the acknowledgements of
-// control commands. Core thread only; nothing allocates. The records written on every venue
+// control commands, and appends the tick journal. Core thread only; nothing allocates. The records written on every venue
 // message are inline here (the engine's per-event path), the others are in publisher.cpp.
 
 #include <array>
@@ -44,6 +44,42 @@ class Publisher {
 public:
   // Throws std::invalid_argument when a section other than `control` is missing (start-up only).
   Publisher(StateSections state, const ipc::TscClock& clock);
+
+  // The tick journal (EventLog::journal): stores only, never waits for its readers.
+  void trade_tick(std::size_t i, const Event& e, std::uint64_t unix_ns, ipc::BookHealth health) noexcept {
+    ipc::TickRecord t{};
+    t.kind = ipc::TickKind::trade;
+    t.side = e.side == Side::bid ? 0 : 1;
+    t.health = health;
+    t.instrument = static_cast<std::uint16_t>(i);
+    t.price = e.level.price;
+    t.qty = e.level.qty;
+    t.id = e.seq;
+    t.unix_ns = unix_ns;
+    state_.events->journal.append(t);
+  }
+  void bbo_tick(std::size_t i, const ipc::QuoteRecord& q, ipc::TickSource source, ipc::BookHealth health) noexcept {
+    ipc::TickRecord t{};
+    t.kind = ipc::TickKind::bbo;
+    t.source = source;
+    t.health = health;
+    t.instrument = static_cast<std::uint16_t>(i);
+    t.price = q.bid_price;
+    t.qty = q.bid_qty;
+    t.ask_price = q.ask_price;
+    t.ask_qty = q.ask_qty;
+    t.id = q.update_id;
+    t.unix_ns = q.updated_unix_ns;
+    state_.events->journal.append(t);
+  }
+  void health_tick(std::size_t i, ipc::BookHealth health, std::uint64_t now_unix_ns) noexcept {
+    ipc::TickRecord t{};
+    t.kind = ipc::TickKind::health;
+    t.health = health;
+    t.instrument = static_cast<std::uint16_t>(i);
+    t.unix_ns = now_unix_ns;
+    state_.events->journal.append(t);
+  }
 
   // Per-instrument records; `i` is the instrument's dense id.
   void quote(std::size_t i, const ipc::QuoteRecord& q) noexcept { state_.records[i].quote.store(q); }

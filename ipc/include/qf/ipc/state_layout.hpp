@@ -9,7 +9,7 @@
 //   1 kSectionRecords:     InstrumentState[kMaxInstruments], one seqlocked record set each
 //   2 kSectionFeeds:       FeedTable (per-feed counters) and the engine's own counters
 //   3 kSectionLatency:     LatencyTable, one histogram per Stage
-//   4 kSectionEvents:      EventLog, a ring of recent notable events
+//   4 kSectionEvents:      EventLog, a ring of recent notable events, and (v6) the tick journal
 //   5 kSectionControl:     ControlLog, the engine's acknowledgements of control commands, and
 //                          (v3) the portfolio, risk and recent-fills records
 // Prices and quantities are int64 fixed point with the instrument's decimals (format them
@@ -21,13 +21,16 @@
 #include <string_view>
 #include <type_traits>
 
+#include "qf/ipc/broadcast_ring.hpp"
 #include "qf/ipc/control_layout.hpp"
 #include "qf/ipc/latency_histogram.hpp"
 #include "qf/ipc/seqlock.hpp"
 
 namespace qf::ipc {
 
-inline constexpr std::uint32_t kStateLayoutVersion = 5; // v4: FeedRecord carries the recorder's losses; v5: EngineRecord the hot thread's profile
+// v4: FeedRecord carries the recorder's losses; v5: EngineRecord the hot thread's profile;
+// v6: EventLog carries the tick journal (a BroadcastRing of TickRecord: trades, top-of-book changes, health changes).
+inline constexpr std::uint32_t kStateLayoutVersion = 6;
 inline constexpr const char* kStateSegmentName = "state";
 
 inline constexpr std::size_t kMaxInstruments = 64;
@@ -35,6 +38,7 @@ inline constexpr std::size_t kMaxFeeds = 8;
 inline constexpr std::size_t kBookDepth = 10;
 inline constexpr std::size_t kMaxRegimes = 4;
 inline constexpr std::size_t kEventLogSize = 256; // power of two
+inline constexpr std::size_t kTickJournalSize = std::size_t{1} << 17; // entries (8 MiB), about 1.3 s at 100k ticks/s
 
 inline constexpr std::size_t kSectionInstruments = 0;
 inline constexpr std::size_t kSectionRecords = 1;
@@ -303,9 +307,47 @@ struct NotableEvent {
   std::array<char, 84> text; // NUL-terminated
 };
 
+// The tick journal (v6): every trade, every top-of-book change and every book health change, in
+// order, for readers that must see each one (qf-bridge), not the newest state only.
+enum class TickKind : std::uint8_t { trade = 0, bbo = 1, health = 2 };
+
+[[nodiscard]] constexpr const char* to_string(TickKind k) noexcept {
+  switch (k) {
+  case TickKind::trade: return "trade";
+  case TickKind::bbo: return "bbo";
+  case TickKind::health: return "health";
+  }
+  return "unknown";
+}
+
+// Where a bbo tick's top comes from: the engine's order book (at a message end) or the venue's
+// own best bid/offer stream (Binance bookTicker). Live, their interleaving depends on arrival.
+enum class TickSource : std::uint8_t { book = 0, ticker = 1 };
+
+[[nodiscard]] constexpr const char* to_string(TickSource s) noexcept {
+  return s == TickSource::ticker ? "ticker" : "book";
+}
+
+struct TickRecord {
+  TickKind kind;
+  std::uint8_t side;     // trade: taker side, 0 buy, 1 sell
+  BookHealth health;     // health: the new health; otherwise the instrument's health at the tick
+  TickSource source;     // bbo: which top changed (each source's changes are journaled on their own)
+  std::uint16_t instrument;
+  std::uint16_t reserved2;
+  std::int64_t price, qty;          // trade: price and quantity; bbo: best bid and its qty (0 qty: side empty)
+  std::int64_t ask_price, ask_qty;  // bbo: best ask and its qty (0 qty: side empty)
+  std::uint64_t id;                 // trade: trade id; bbo: venue update id
+  std::uint64_t unix_ns;            // trade: exchange time (engine time when the venue sends none); else engine time
+};
+static_assert(sizeof(TickRecord) == 56, "a journal slot (sequence + record) is one cache line");
+
+using TickJournal = BroadcastRing<TickRecord, kTickJournalSize>;
+
 struct EventLog {
   std::atomic<std::uint64_t> written; // total ever written; entry i lives at i % kEventLogSize
   std::array<Seqlock<NotableEvent>, kEventLogSize> entries;
+  TickJournal journal; // v6; engine appends, readers follow with a BroadcastCursor
 
   // Engine only.
   void append(const NotableEvent& e) noexcept {

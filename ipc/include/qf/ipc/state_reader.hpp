@@ -5,7 +5,7 @@
 // running / stalled / stopped), the instrument table, each instrument's records (each a
 // consistent seqlock copy, or marked busy), feed counters, latency histograms and the recent
 // notable events and control acknowledgements, and the paper portfolio, risk record and
-// recent fills. Not for the engine's thread: a snapshot allocates and copies ~200 KiB.
+// recent fills, and the tick journal for readers that follow every tick. Not for the engine's thread: a snapshot allocates and copies ~200 KiB.
 
 #include <array>
 #include <cstdint>
@@ -53,6 +53,7 @@ struct StateSnapshot {
   std::array<std::unique_ptr<HistogramSnapshot>, kStageCount> latency; // never null
   std::vector<NotableEvent> events; // oldest first, at most kEventLogSize
   std::uint64_t events_written = 0;
+  std::uint64_t ticks_written = 0; // entries ever appended to the tick journal (layout v6)
   std::vector<ControlAck> acks; // acknowledgements of control commands, oldest first
   std::uint64_t acks_written = 0;
   // Risk and paper execution (layout v3, section 5).
@@ -71,6 +72,9 @@ public:
   // Re-attaches when needed (absent engine, restart) and fills `out`. Never throws.
   void read(StateSnapshot& out) noexcept;
   [[nodiscard]] bool attached() const noexcept { return view_.attached(); }
+  // The tick journal of the attached engine (follow it with a BroadcastCursor), or nullptr. Valid
+  // until the next read() that re-attaches (an engine restart: check the snapshot's generation).
+  [[nodiscard]] const TickJournal* journal() const noexcept;
   // The mapping, for tests that must prove it is read-only.
   [[nodiscard]] const SegmentView& view() const noexcept { return view_; }
 
