@@ -9,6 +9,7 @@
 #               (qf-venue) may also use config
 #   gateway  -> ipc, config    (never core or feeds: the state layout in ipc is the contract)
 #   monitor  -> ipc, config
+#   store    -> ipc, config    (like the gateway: the state segment read-only, never core or feeds)
 # An allowed entry is a component (`ipc`) or one header of it (`core/event.hpp`).
 # Usage: check_dependencies.sh [ROOT]
 set -u
@@ -46,8 +47,11 @@ check feeds "ipc core/event.hpp" app
 check feeds/app "feeds ipc config core/event.hpp"
 check gateway "ipc config"
 check monitor "ipc config"
+check store "ipc config store"
 links feeds/CMakeLists.txt 'qf::core' "feeds link qf::core_types"
 links feeds/app/CMakeLists.txt 'qf::core' "qf-venue links qf::feeds"
+links store/CMakeLists.txt 'qf::core' "qf-store reads the state layout through qf::ipc"
+links store/CMakeLists.txt 'qf::feeds' "qf-store reads the state layout through qf::ipc"
 
 [[ $status -eq 0 ]] && echo "dependencies point one way"
 exit $status
