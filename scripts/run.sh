@@ -294,7 +294,7 @@ if ((store_enabled)); then
       -o "-c listen_addresses='' -c unix_socket_directories='$pg_data' -c unix_socket_permissions=0700" start \
       >/dev/null || { tail -n 20 "$pg_data/server.log" >&2; die "the PostgreSQL cluster did not start (log $pg_data/server.log)"; }
     cluster_started=1
-    say "started the PostgreSQL cluster in $pg_data (Unix socket only; log $pg_data/server.log)"
+    say "PostgreSQL cluster up in $pg_data (Unix socket only; log $pg_data/server.log)"
     if [[ -z "$("${as_pg[@]}" "$pg_bin/psql" -h "$pg_data" -U qf -d postgres -Atc "SELECT 1 FROM pg_database WHERE datname = 'quantflow'")" ]]; then
       "${as_pg[@]}" "$pg_bin/createdb" -h "$pg_data" -U qf quantflow || die "createdb quantflow failed"
     fi

@@ -54,6 +54,7 @@ std::string day_text(std::int64_t day) {
 // (the caller retries), a failing migration a MigrationError.
 int apply_migrations(PGconn* c, const std::string& dir) {
   std::string error;
+  (void)exec(c, "SET client_min_messages = warning", error); // no NOTICE for IF NOT EXISTS on stderr
   const auto lost = [&] {
     if (PQstatus(c) != CONNECTION_OK) {
       throw std::runtime_error("connection lost while migrating: " + error);
