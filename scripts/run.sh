@@ -311,7 +311,10 @@ if ((tuned)); then
   "$bin/qf-engine" check-host --tuned | sed -n 's/^/run.sh: check-host: /p' >&2 || true
 fi
 start engine "$run_dir/engine.log" "$bin/qf-engine" --config "$config" --instance "$instance" "${engine_tuned[@]}"
-start gateway "$run_dir/gateway.log" "$bin/qf-gateway" --config "$config" --instance "$instance" --port "$port"
+gateway_store=()
+((store_enabled)) && gateway_store=(--store-url "$store_url")
+start gateway "$run_dir/gateway.log" "$bin/qf-gateway" --config "$config" --instance "$instance" --port "$port" \
+  "${gateway_store[@]}"
 wait_until 15 "qf-gateway to listen" log_has "$run_dir/gateway.log" "^qf-gateway: listening"
 url=$(sed -n 's/^qf-gateway: listening \(http:[^ ]*\).*/\1/p' "$run_dir/gateway.log" | head -n 1)
 url=${url%/}

@@ -86,6 +86,7 @@ int Server::callback(lws* wsi, lws_callback_reasons reason, void* user, void* in
     self->ws_.erase(wsi);
     self->stats_.ws_clients = self->ws_.size();
     return 0;
+  case LWS_CALLBACK_EVENT_WAIT_CANCELLED: self->finish_history(); return 0;
   case LWS_CALLBACK_WSI_DESTROY:
     self->http_.erase(wsi);
     if (self->ws_.erase(wsi) != 0) {
@@ -118,6 +119,10 @@ int Server::run() {
     return 1;
   }
   g_context = context_;
+  if (!opt_.store_url.empty()) {
+    history_ = std::make_unique<HistoryPool>(opt_.store_url, opt_.history_threads,
+                                             [ctx = context_] { lws_cancel_service(ctx); });
+  }
   lws_vhost* vh = lws_get_vhost_by_name(context_, "default");
   const int port = vh != nullptr ? lws_get_vhost_listen_port(vh) : opt_.gateway.port;
   std::printf("qf-gateway: listening http://%s:%d\n", opt_.gateway.host.c_str(), port);
@@ -132,6 +137,7 @@ int Server::run() {
     }
   }
   lws_sul_cancel(&timer_.sul);
+  history_.reset(); // joins the readers before the context goes
   g_context = nullptr;
   lws_context_destroy(context_);
   context_ = nullptr;

@@ -11,6 +11,8 @@ engine's own portfolio record as qf-monitor --json reads it.
 - SIGKILL qf-store mid-run and start it again: no duplicate rows, the re-sent rows are counted as
   duplicates, every fill stored once;
 - a tiny queue with the cluster away: the loss beyond the bound is counted;
+- qf-gateway's history endpoints serve the stored rows (bars equal the capture's, fills paged
+  once each, 400 naming a bad parameter);
 - a failing migration stops qf-store with exit status 1 naming the file.
 
 Usage: store_test.py --build-dir BUILD --capture FILE --work DIR
@@ -31,7 +33,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "common"))
 sys.path.insert(0, HERE)
 import qf_testkit  # noqa: E402
-from qf_testkit import case_procs, fresh_dir, monitor_json, sim_engine, write_config  # noqa: E402
+from qf_testkit import case_procs, fresh_dir, http_json, monitor_json, sim_engine, start_gateway, write_config  # noqa: E402
 from venue_client import start_venue  # noqa: E402
 from pgcluster import Cluster  # noqa: E402
 
@@ -157,6 +159,44 @@ class StoreTest(unittest.TestCase):
         self.assertEqual(wrong, {}, "every stored bar equals the capture's")
         return len(self.REF) - len(stored)
 
+    def check_history_endpoints(self, fills, gaps):
+        """qf-gateway's /api/history/... over the stored rows: the bars equal the capture's, paging
+        the fills yields each once, bad parameters are 400 naming them."""
+        config = os.path.join(self.work, "store.toml")
+        _, port = start_gateway(self.procs, os.path.join(self.bin, "qf-gateway"), config,
+                                extra=("--store-url", self.db.url))
+        base = f"http://127.0.0.1:{port}/api/history"
+        for interval, code in ((1, "1s"), (60, "1m")):
+            status, body = http_json(f"{base}/bars/binance-spot/{SYMBOL}?interval={code}&limit=10000")
+            self.assertEqual(status, 200, body)
+            got = {(interval, b["ts_ms"] * 1_000_000): (b["open"], b["high"], b["low"], b["close"], b["volume"],
+                                                       b["trades"]) for b in body["bars"]}
+            self.assertTrue(got, f"{code} bars served")
+            self.assertEqual({k: v for k, v in got.items() if self.REF.get(k) != v}, {}, f"served {code} bars")
+        first = min(k[1] for k in self.REF if k[0] == 1) // 1_000_000
+        status, body = http_json(f"{base}/bars/binance-spot/{SYMBOL}?interval=1s&from={first}&to={first + 3000}")
+        self.assertEqual([b["ts_ms"] for b in body["bars"]], [first + i * 1000 for i in range(3)
+                                                              if (1, (first + i * 1000) * 1_000_000) in
+                                                              self.stored_bars()], body)
+        seqs = []
+        for offset in range(0, fills + 1):
+            _, page = http_json(f"{base}/fills?limit=1&offset={offset}")
+            seqs += [f["seq"] for f in page["fills"]]
+        self.assertEqual(sorted(seqs), list(range(fills)), "paging the fills yields each once")
+        _, eq = http_json(f"{base}/equity?limit=10000")
+        self.assertEqual(len(eq["equity"]), int(self.db.scalar("SELECT count(*) FROM equity")))
+        _, ev = http_json(f"{base}/events?kind=gap")
+        self.assertEqual(len(ev["events"]), gaps)
+        _, sg = http_json(f"{base}/signals/binance-spot/{SYMBOL}?limit=5")
+        self.assertEqual(len(sg["signals"]), 5)
+        for query, param in (("bars/binance-spot/BTCUSDT?interval=5m", "interval"), ("equity?from=abc", "from"),
+                             ("fills?limit=0", "limit"), ("fills?offset=-1", "offset"),
+                             ("equity?from=2000&to=1000", "from"), ("events?colour=red", "colour")):
+            status, body = http_json(f"{base}/{query}")
+            self.assertEqual(status, 400, f"{query}: {body}")
+            self.assertEqual(body.get("parameter"), param, f"{query}: {body}")
+        self.assertEqual(http_json(f"{base}/nothing")[0], 404)
+
     def test_database_stopped_mid_run(self):
         gaps = []
 
@@ -185,6 +225,7 @@ class StoreTest(unittest.TestCase):
         self.assertEqual(st["events_lost"], 0)
         self.assertGreater(int(self.db.scalar("SELECT count(*) FROM equity")), 0)
         self.assertGreater(int(self.db.scalar("SELECT count(*) FROM signals")), 0)
+        self.check_history_endpoints(fills, stored_gaps)
         print(f"store_test: outage: {len(self.REF)} reference bars, {len(self.REF) - missing} stored, "
               f"{missing} missed (counted {st['bars_missed']}), {fills} fills, {events} events; "
               f"writer {json.dumps(st['writer']['written'])}", file=sys.stderr)
