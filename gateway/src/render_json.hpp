@@ -28,6 +28,7 @@ struct GatewayStats {
   std::uint64_t ws_slow_disconnects = 0;  // clients cut off for not reading
   std::uint64_t ws_rejected = 0;          // refused at max_clients
   std::map<std::string, std::uint64_t> control_results; // by result ("done", "unauthorized", ...)
+  bool history = false; // /api/history/... has a store to read (the dashboard shows its charts)
 };
 
 enum class LatencyDetail : std::uint8_t { summary, coarse, full };

@@ -32,6 +32,7 @@ Server::Server(const ServerOptions& o)
       control_(o.instance), auth_(std::getenv("QF_ADMIN_TOKEN"), o.gateway.admin_token_file),
       audit_(o.gateway.audit_log) {
   stats_.start_unix_ns = ipc::realtime_ns();
+  stats_.history = !o.store_url.empty();
   period_ns_ = static_cast<std::uint64_t>(1e9 / o.gateway.push_hz);
   tick_us_ = std::clamp<std::uint64_t>(period_ns_ / 4 / 1000, 2'000, 10'000);
   web_root_ = o.gateway.web_root;

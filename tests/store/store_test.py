@@ -13,9 +13,10 @@ engine's own portfolio record as qf-monitor --json reads it.
 - a tiny queue with the cluster away: the loss beyond the bound is counted;
 - qf-gateway's history endpoints serve the stored rows (bars equal the capture's, fills paged
   once each, 400 naming a bad parameter);
+- the dashboard's history panel (equity chart, candles, fills table) in headless Chromium;
 - a failing migration stops qf-store with exit status 1 naming the file.
 
-Usage: store_test.py --build-dir BUILD --capture FILE --work DIR
+Usage: store_test.py --build-dir BUILD --capture FILE --work DIR --node NODE --node-modules DIR
 """
 import argparse
 import functools
@@ -137,7 +138,9 @@ class StoreTest(unittest.TestCase):
         config = self.config(venue, **store)
         store_proc = self.start_store(config)
         self.procs.start([os.path.join(self.bin, "qf-engine"), "--config", config], name="engine", read=None)
-        poll(lambda: int(self.db.scalar("SELECT count(*) FROM bars")) > 20, "the first stored bars")
+        # The table appears once the store has applied the migrations: until then psql fails.
+        poll(lambda: int(self.db.scalar("SELECT count(*) FROM bars")) > 20, "the first stored bars",
+             retry=(subprocess.CalledProcessError,))
         if during:
             store_proc = during(store_proc, config, venue)
         poll(lambda: venue.stats()["replay_done"], "the venue to finish the replay", timeout=240)
@@ -196,6 +199,12 @@ class StoreTest(unittest.TestCase):
             self.assertEqual(status, 400, f"{query}: {body}")
             self.assertEqual(body.get("parameter"), param, f"{query}: {body}")
         self.assertEqual(http_json(f"{base}/nothing")[0], 404)
+        # The dashboard's history panel in headless Chromium.
+        candles = len({k for k in self.stored_bars() if k[0] == 60})
+        r = subprocess.run([ARGS.node, os.path.join(HERE, "history_browser.js"), f"http://127.0.0.1:{port}/",
+                            str(candles), str(fills), os.path.join(self.work, "history.png")],
+                           capture_output=True, text=True, timeout=120, env=dict(os.environ, NODE_PATH=ARGS.node_modules))
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
 
     def test_database_stopped_mid_run(self):
         gaps = []
@@ -288,7 +297,7 @@ class StoreTest(unittest.TestCase):
 
 if __name__ == "__main__":
     p = argparse.ArgumentParser()
-    for a in ("--build-dir", "--capture", "--work"):
+    for a in ("--build-dir", "--capture", "--work", "--node", "--node-modules"):
         p.add_argument(a, required=True)
     ARGS, rest = p.parse_known_args()
     unittest.main(argv=[sys.argv[0], "-v", *rest])
