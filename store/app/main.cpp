@@ -16,6 +16,7 @@
 
 #include "qf/config/config.hpp"
 #include "qf/ipc/json_writer.hpp"
+#include "qf/ipc/tsc_clock.hpp"
 #include "qf/store/source.hpp"
 #include "qf/store/writer.hpp"
 
@@ -29,16 +30,10 @@ void usage() {
                        "                [--status-file FILE] [--migrate-only]\n");
 }
 
-std::uint64_t unix_ns() noexcept {
-  timespec ts{};
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000'000ULL + static_cast<std::uint64_t>(ts.tv_nsec);
-}
-
 void write_status(const std::string& path, const qf::store::Source& source, const qf::store::RowQueue& queue,
                   const qf::store::Writer& writer, bool running) {
   qf::ipc::JsonWriter out;
-  out.begin_object().time("updated", unix_ns()).key("running").boolean(running);
+  out.begin_object().time("updated", qf::ipc::realtime_ns()).key("running").boolean(running);
   source.status(out);
   out.key("queue").begin_object().key("depth").u64(queue.size()).key("capacity").u64(queue.capacity());
   out.key("high_water").u64(queue.high_water());
@@ -148,7 +143,7 @@ int main(int argc, char** argv) {
         break;
       }
       source.poll(queue);
-      if (const std::uint64_t now = unix_ns(); now >= next_status) {
+      if (const std::uint64_t now = qf::ipc::realtime_ns(); now >= next_status) {
         next_status = now + 1'000'000'000ULL;
         write_status(status_file, source, queue, writer, true);
       }

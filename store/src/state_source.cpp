@@ -2,19 +2,40 @@
 
 #include <fmt/format.h>
 
-#include <ctime>
+#include "qf/ipc/tsc_clock.hpp"
 
 namespace qf::store {
 namespace {
 
-std::uint64_t mono_ns() noexcept {
-  timespec ts{};
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000'000ULL + static_cast<std::uint64_t>(ts.tv_nsec);
-}
-
 constexpr std::uint64_t kNs1s = 1'000'000'000ULL;
 constexpr std::uint64_t kNs1m = 60 * kNs1s;
+
+// Reads entries [next, written) of one of the engine's log rings (entry i in slot i % N) in order,
+// calling emit(i, entry). An entry overwritten before or during its copy is counted in `lost` (the
+// counter is read again after the copy: once it reaches next + N the slot may hold the newer
+// entry); a busy one ends the pass, the next poll retries it.
+template <typename T, std::size_t N, typename Emit>
+void read_ring(const std::atomic<std::uint64_t>& counter, const std::array<ipc::Seqlock<T>, N>& entries,
+               std::uint64_t& next, std::uint64_t& lost, std::uint64_t& busy, Emit&& emit) {
+  const std::uint64_t written = counter.load(std::memory_order_acquire);
+  if (written > next && written - next > N) {
+    lost += written - N - next;
+    next = written - N;
+  }
+  for (; next < written; ++next) {
+    T e{};
+    const ipc::ReadStatus st = entries[next % N].try_load(e);
+    if (counter.load(std::memory_order_acquire) >= next + N) {
+      ++lost;
+      continue;
+    }
+    if (st != ipc::ReadStatus::ok) {
+      ++busy;
+      return;
+    }
+    emit(next, e);
+  }
+}
 
 } // namespace
 
@@ -42,7 +63,7 @@ void StateSource::poll(RowQueue& queue) {
   bars(queue);
   fills(queue);
   events(queue);
-  const std::uint64_t now = mono_ns();
+  const std::uint64_t now = ipc::monotonic_ns();
   if (now - last_sample_mono_ns_ >= options_.sample_ns) {
     last_sample_mono_ns_ = now;
     samples(queue);
@@ -108,34 +129,19 @@ void StateSource::fills(RowQueue& queue) {
   if (log == nullptr) {
     return;
   }
-  const std::uint64_t written = log->fills_written.load(std::memory_order_acquire);
-  if (written - next_fill_ > ipc::kFillLogSize && written > next_fill_) {
-    fills_lost_ += written - ipc::kFillLogSize - next_fill_;
-    next_fill_ = written - ipc::kFillLogSize;
-  }
-  for (; next_fill_ < written; ++next_fill_) {
-    ipc::FillRecord f{};
-    const ipc::ReadStatus st = log->fills[next_fill_ % ipc::kFillLogSize].try_load(f);
-    // Entry next + size reuses the slot: once the log has reached it the copy may be the newer fill.
-    if (log->fills_written.load(std::memory_order_acquire) >= next_fill_ + ipc::kFillLogSize) {
-      ++fills_lost_;
-      continue;
-    }
-    if (st != ipc::ReadStatus::ok) {
-      ++busy_reads_;
-      return; // the next poll retries it
-    }
-    const ipc::InstrumentInfo* in = info(f.instrument);
-    CopyLine l(line_);
-    l.u64(engine_start_).u64(next_fill_).time(f.unix_ns).u64(f.order_id);
-    if (in != nullptr) {
-      l.text(ipc::text_of(in->venue)).text(ipc::text_of(in->symbol));
-    } else {
-      l.text("?").text(fmt::format("#{}", f.instrument));
-    }
-    l.text(f.side == 0 ? "buy" : "sell").real(f.qty).real(f.price).real(f.fee).real(f.realized);
-    push(queue, Table::fills, f.unix_ns);
-  }
+  read_ring(log->fills_written, log->fills, next_fill_, fills_lost_, busy_reads_,
+            [&](std::uint64_t seq, const ipc::FillRecord& f) {
+              const ipc::InstrumentInfo* in = info(f.instrument);
+              CopyLine l(line_);
+              l.u64(engine_start_).u64(seq).time(f.unix_ns).u64(f.order_id);
+              if (in != nullptr) {
+                l.text(ipc::text_of(in->venue)).text(ipc::text_of(in->symbol));
+              } else {
+                l.text("?").text(fmt::format("#{}", f.instrument));
+              }
+              l.text(f.side == 0 ? "buy" : "sell").real(f.qty).real(f.price).real(f.fee).real(f.realized);
+              push(queue, Table::fills, f.unix_ns);
+            });
 }
 
 void StateSource::events(RowQueue& queue) {
@@ -143,33 +149,19 @@ void StateSource::events(RowQueue& queue) {
   if (log == nullptr) {
     return;
   }
-  const std::uint64_t written = log->written.load(std::memory_order_acquire);
-  if (written - next_event_ > ipc::kEventLogSize && written > next_event_) {
-    events_lost_ += written - ipc::kEventLogSize - next_event_;
-    next_event_ = written - ipc::kEventLogSize;
-  }
-  for (; next_event_ < written; ++next_event_) {
-    ipc::NotableEvent e{};
-    const ipc::ReadStatus st = log->entries[next_event_ % ipc::kEventLogSize].try_load(e);
-    if (log->written.load(std::memory_order_acquire) >= next_event_ + ipc::kEventLogSize) {
-      ++events_lost_;
-      continue;
-    }
-    if (st != ipc::ReadStatus::ok) {
-      ++busy_reads_;
-      return;
-    }
-    const ipc::InstrumentInfo* in = e.instrument == 0xFFFF ? nullptr : info(e.instrument);
-    CopyLine l(line_);
-    l.u64(engine_start_).u64(next_event_).time(e.unix_ns).text(ipc::to_string(e.kind));
-    if (in != nullptr) {
-      l.text(ipc::text_of(in->venue)).text(ipc::text_of(in->symbol));
-    } else {
-      l.null().null();
-    }
-    l.text(ipc::text_of(e.text));
-    push(queue, Table::events, e.unix_ns);
-  }
+  read_ring(log->written, log->entries, next_event_, events_lost_, busy_reads_,
+            [&](std::uint64_t seq, const ipc::NotableEvent& e) {
+              const ipc::InstrumentInfo* in = e.instrument == 0xFFFF ? nullptr : info(e.instrument);
+              CopyLine l(line_);
+              l.u64(engine_start_).u64(seq).time(e.unix_ns).text(ipc::to_string(e.kind));
+              if (in != nullptr) {
+                l.text(ipc::text_of(in->venue)).text(ipc::text_of(in->symbol));
+              } else {
+                l.null().null();
+              }
+              l.text(ipc::text_of(e.text));
+              push(queue, Table::events, e.unix_ns);
+            });
 }
 
 void StateSource::samples(RowQueue& queue) {

@@ -11,14 +11,10 @@
 #include <fstream>
 #include <sstream>
 
+#include "qf/ipc/tsc_clock.hpp"
+
 namespace qf::store {
 namespace {
-
-std::uint64_t mono_ns() noexcept {
-  timespec ts{};
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000'000ULL + static_cast<std::uint64_t>(ts.tv_nsec);
-}
 
 std::string one_line(const char* msg) {
   std::string s = msg != nullptr ? msg : "";
@@ -223,7 +219,7 @@ bool Writer::ensure_partition(Table t, std::int64_t day) {
 
 // Partitions ahead of today, and retention; hourly.
 void Writer::maintain() {
-  const std::uint64_t now = mono_ns();
+  const std::uint64_t now = ipc::monotonic_ns();
   if (now < next_maintenance_mono_ns_) {
     return;
   }
