@@ -25,13 +25,23 @@ std::string one_line(const char* msg) {
   return s;
 }
 
-// Runs a command; on failure fills `error` and returns false.
-bool exec(PGconn* c, const std::string& sql, std::string& error, std::string* cmd_tuples = nullptr) {
+// The SQLSTATE of a failed result ("" when the failure is the connection's).
+std::string sqlstate(const PGresult* r) {
+  const char* s = r != nullptr ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : nullptr;
+  return s != nullptr ? s : "";
+}
+
+// Runs a command; on failure fills `error` (and `state`, the SQLSTATE) and returns false.
+bool exec(PGconn* c, const std::string& sql, std::string& error, std::string* cmd_tuples = nullptr,
+          std::string* state = nullptr) {
   PGresult* r = PQexec(c, sql.c_str());
   const ExecStatusType st = PQresultStatus(r);
   const bool ok = st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK;
   if (!ok) {
     error = one_line(PQerrorMessage(c));
+    if (state != nullptr) {
+      *state = sqlstate(r);
+    }
   } else if (cmd_tuples != nullptr) {
     *cmd_tuples = PQcmdTuples(r);
   }
@@ -258,8 +268,8 @@ bool Writer::write(const std::vector<Row>& batch) {
   for (const Row& row : batch) {
     ++counts[static_cast<std::size_t>(row.table)];
   }
-  std::string error;
-  bool ok = exec(conn_, "BEGIN", error);
+  std::string error, state;
+  bool ok = exec(conn_, "BEGIN", error, nullptr, &state);
   for (std::size_t t = 0; ok && t < kTableCount; ++t) {
     if (counts[t] == 0) {
       continue;
@@ -268,6 +278,7 @@ bool Writer::write(const std::vector<Row>& batch) {
     const char* columns = static_cast<Table>(t) == Table::engines ? "(engine_start, generation, instance, mode, pid)" : "";
     PGresult* r = PQexec(conn_, fmt::format("COPY s_{} {} FROM STDIN", name, columns).c_str());
     ok = PQresultStatus(r) == PGRES_COPY_IN;
+    state = ok ? "" : sqlstate(r);
     PQclear(r);
     if (!ok) {
       error = one_line(PQerrorMessage(conn_));
@@ -283,7 +294,10 @@ bool Writer::write(const std::vector<Row>& batch) {
     ok = PQputCopyData(conn_, copy_buf_.data(), static_cast<int>(copy_buf_.size())) == 1 &&
          PQputCopyEnd(conn_, nullptr) == 1;
     while ((r = PQgetResult(conn_)) != nullptr) {
-      ok = ok && PQresultStatus(r) == PGRES_COMMAND_OK;
+      if (PQresultStatus(r) != PGRES_COMMAND_OK && ok) {
+        ok = false;
+        state = sqlstate(r);
+      }
       PQclear(r);
     }
     if (!ok) {
@@ -291,14 +305,17 @@ bool Writer::write(const std::vector<Row>& batch) {
       break;
     }
     std::string tuples;
-    ok = exec(conn_, fmt::format("INSERT INTO {0} SELECT * FROM s_{0} ON CONFLICT DO NOTHING", name), error, &tuples);
+    ok = exec(conn_, fmt::format("INSERT INTO {0} SELECT * FROM s_{0} ON CONFLICT DO NOTHING", name), error, &tuples,
+              &state);
     inserted[t] = std::strtoull(tuples.c_str(), nullptr, 10);
   }
-  ok = ok && exec(conn_, "COMMIT", error);
+  ok = ok && exec(conn_, "COMMIT", error, nullptr, &state);
   if (!ok) {
     write_errors_.fetch_add(1);
     fail("write: " + error);
-    if (PQstatus(conn_) == CONNECTION_OK) {
+    // Only a data exception (SQLSTATE class 22) or a constraint violation (23) is about the rows;
+    // anything else (a server shutting down, 57P01, or a lost connection) is retried.
+    if (PQstatus(conn_) == CONNECTION_OK && (state.starts_with("22") || state.starts_with("23"))) {
       // The server refused the rows themselves: retrying cannot help. Dropped, counted, logged.
       std::string ignored;
       (void)exec(conn_, "ROLLBACK", ignored);

@@ -223,6 +223,7 @@ class StoreTest(unittest.TestCase):
         st = self.status()
         missing = self.check_bars(self.stored_bars())
         self.assertEqual(sum(st["queue"]["dropped"].values()), 0, st)
+        self.assertEqual(sum(st["writer"]["rejected"].values()), 0, f"no batch lost to the shutdown: {st}")
         self.assertEqual(missing, st["bars_missed"], f"every bar not stored is counted as missed: {st}")
         self.assertGreater(st["writer"]["connect_failures"] + st["writer"]["write_errors"], 0, st)
         self.check_fills_once(fills)

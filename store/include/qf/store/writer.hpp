@@ -7,7 +7,8 @@
 // all in one transaction, so a re-sent row is ignored and counted as a duplicate. When the
 // server is away the batch is kept and retried with exponential backoff while the queue holds
 // (and beyond its bound drops, counted) what arrives meanwhile. A batch the server refuses
-// for its content (not the connection) is dropped and counted as rejected.
+// for its content (SQLSTATE class 22 or 23, not a shutdown or the connection) is dropped and
+// counted as rejected.
 
 #include <array>
 #include <atomic>
