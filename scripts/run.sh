@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs, builds and runs the whole QuantFlow stack: qf-engine, qf-gateway, and in SIM mode one
-# qf-venue per venue of the configuration. Ctrl-C (or SIGTERM) stops everything it started.
+# qf-venue per venue of the configuration; with `[store] enabled` also qf-store, and when the
+# config names no `[store] url` a private PostgreSQL cluster (Unix socket only, no TCP listener)
+# whose data survives between runs. Ctrl-C (or SIGTERM) stops everything it started.
 #
 #   scripts/run.sh                 LIVE with config/default.toml when the exchanges answer within
 #                                  a few seconds, otherwise SIM with config/sim.toml (said loudly)
@@ -22,6 +24,9 @@
 #   QF_LIVE_PROBE=H:P    the endpoint probed for LIVE (default: the config's first venue host)
 #   QF_PROBE_TIMEOUT=S   seconds allowed for the probe (default 3)
 #   QF_READY_TIMEOUT=S   seconds allowed for the stack to answer /api/health (default 60)
+#   QF_PG_BIN=DIR        PostgreSQL server binaries (default /usr/lib/postgresql/15/bin)
+#   QF_PG_DATA=DIR       the private cluster's data (default: QF_RUN_DIR/pgdata when QF_RUN_DIR is
+#                        set, else run/pgdata-<instance>/, kept between runs)
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
@@ -42,7 +47,7 @@ while (($#)); do
     --instance) [[ $# -ge 2 ]] || die "--instance needs a name"; instance=$2; shift ;;
     --port) [[ $# -ge 2 ]] || die "--port needs a number"; port=$2; shift ;;
     --tuned) tuned=1 ;;
-    -h|--help) sed -n '2,26p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,/^[^#]/{/^#/p}' "$0"; exit 0 ;;
     *) die "unknown option $1 (see --help)" ;;
   esac
   shift
@@ -56,7 +61,7 @@ else
   ./scripts/build.sh >&2
   bin="$root/build/bin"
 fi
-for exe in qf-engine qf-gateway qf-venue qf-monitor; do
+for exe in qf-engine qf-gateway qf-venue qf-monitor qf-store; do
   [[ -x "$bin/$exe" ]] || die "$bin/$exe is missing (build it, or unset QF_BUILD_DIR)"
 done
 
@@ -68,8 +73,9 @@ describe_config() {
 import sys, tomllib, urllib.parse
 with open(sys.argv[1], "rb") as f:
     c = tomllib.load(f)
-e, g = c.get("engine", {}), c.get("gateway", {})
+e, g, st = c.get("engine", {}), c.get("gateway", {}), c.get("store", {})
 print("engine", e.get("instance", "default"), e.get("mode", "live"))
+print("store", 1 if st.get("enabled", False) else 0, st.get("url") or "-")
 print("gateway", g.get("host", "127.0.0.1"), g.get("port", 8080))
 # ---- [bridge] ----
 b = c.get("bridge", {})
@@ -186,6 +192,19 @@ wait_gone() {
   wait "$pid" 2>/dev/null || true
 }
 
+cluster_started=0  # the private PostgreSQL cluster (pg_ctl daemonizes it: stopped by pg_ctl, last)
+pg_data=""
+as_pg=()           # PostgreSQL refuses to run as root: its commands run as the postgres user
+if ((EUID == 0)); then as_pg=(runuser -u postgres --); fi
+
+stop_cluster() {
+  ((cluster_started)) || return 0
+  cluster_started=0
+  "${as_pg[@]}" "$pg_bin/pg_ctl" -D "$pg_data" -m fast -w -t 30 stop >/dev/null 2>&1 ||
+    say "pg_ctl stop failed; see $pg_data/server.log"
+  say "stopped the PostgreSQL cluster in $pg_data"
+}
+
 cleanup() {
   ((stopping)) && return
   stopping=1
@@ -202,6 +221,7 @@ cleanup() {
     fi
     say "stopped ${names[i]} (pid $pid)"
   done
+  stop_cluster
 }
 
 on_signal() {
@@ -294,13 +314,49 @@ if [[ $bridge_on == 1 ]]; then
 "
 fi
 # ---- end [bridge] ----
+# --- history store ----------------------------------------------------------------------------
+read -r _ store_enabled store_url < <(describe_config "$config" | awk '$1 == "store"')
+if ((store_enabled)); then
+  if [[ "$store_url" == "-" ]]; then
+    pg_bin=${QF_PG_BIN:-/usr/lib/postgresql/15/bin}
+    [[ -x "$pg_bin/initdb" ]] || die "$pg_bin/initdb is missing (Debian package postgresql; or set [store] url)"
+    if [[ -n "${QF_PG_DATA:-}" ]]; then pg_data=$QF_PG_DATA
+    elif [[ -n "${QF_RUN_DIR:-}" ]]; then pg_data=$run_dir/pgdata
+    else pg_data=$root/run/pgdata-$instance; fi
+    mkdir -p "$pg_data"
+    pg_data=$(realpath "$pg_data")
+    ((EUID == 0)) && chown postgres: "$pg_data" && chmod 0700 "$pg_data"
+    if [[ ! -f "$pg_data/PG_VERSION" ]]; then
+      say "creating a private PostgreSQL cluster in $pg_data"
+      "${as_pg[@]}" "$pg_bin/initdb" -D "$pg_data" -U qf --auth=trust -E UTF8 --no-locale >"$run_dir/initdb.log" 2>&1 ||
+        { tail -n 20 "$run_dir/initdb.log" >&2; die "initdb failed (log $run_dir/initdb.log)"; }
+    fi
+    # No TCP listener; the socket lives in the data directory (0700, its owner only).
+    "${as_pg[@]}" "$pg_bin/pg_ctl" -D "$pg_data" -l "$pg_data/server.log" -w -t 60 \
+      -o "-c listen_addresses='' -c unix_socket_directories='$pg_data' -c unix_socket_permissions=0700" start \
+      >/dev/null || { tail -n 20 "$pg_data/server.log" >&2; die "the PostgreSQL cluster did not start (log $pg_data/server.log)"; }
+    cluster_started=1
+    say "PostgreSQL cluster up in $pg_data (Unix socket only; log $pg_data/server.log)"
+    if [[ -z "$("${as_pg[@]}" "$pg_bin/psql" -h "$pg_data" -U qf -d postgres -Atc "SELECT 1 FROM pg_database WHERE datname = 'quantflow'")" ]]; then
+      "${as_pg[@]}" "$pg_bin/createdb" -h "$pg_data" -U qf quantflow || die "createdb quantflow failed"
+    fi
+    store_url="host='$pg_data' user=qf dbname=quantflow"
+  fi
+  "$bin/qf-store" --config "$config" --url "$store_url" --migrate-only >"$run_dir/migrate.log" 2>&1 ||
+    { cat "$run_dir/migrate.log" >&2; die "the store's migrations failed"; }
+  start store "$run_dir/store.log" "$bin/qf-store" --config "$config" --instance "$instance" --url "$store_url" \
+    --status-file "$run_dir/store-status.json"
+fi
 
 if ((tuned)); then
   say "TUNED profile: the engine's hot thread on CPU 1 with SCHED_FIFO, every other process on CPU 0"
   "$bin/qf-engine" check-host --tuned | sed -n 's/^/run.sh: check-host: /p' >&2 || true
 fi
 start engine "$run_dir/engine.log" "$bin/qf-engine" --config "$config" --instance "$instance" "${engine_tuned[@]}"
-start gateway "$run_dir/gateway.log" "$bin/qf-gateway" --config "$config" --instance "$instance" --port "$port"
+gateway_store=()
+((store_enabled)) && gateway_store=(--store-url "$store_url")
+start gateway "$run_dir/gateway.log" "$bin/qf-gateway" --config "$config" --instance "$instance" --port "$port" \
+  "${gateway_store[@]}"
 wait_until 15 "qf-gateway to listen" log_has "$run_dir/gateway.log" "^qf-gateway: listening"
 url=$(sed -n 's/^qf-gateway: listening \(http:[^ ]*\).*/\1/p' "$run_dir/gateway.log" | head -n 1)
 url=${url%/}
@@ -312,7 +368,8 @@ run.sh: ready ($(tr '[:lower:]' '[:upper:]' <<<"$mode"), instance $instance, con
   dashboard:  $url/
   health:     $url/api/health
   monitor:    $bin/qf-monitor --instance $instance
-${nats_line:-}  logs:       $run_dir
+${nats_line:-}$( ((store_enabled)) && echo "  store:      $run_dir/store-status.json (counters), database: $store_url")
+  logs:       $run_dir
   Ctrl-C stops everything.
 EOF
 

@@ -245,6 +245,20 @@ Config from_table(const toml::table& root, const std::string& source) {
     top.allow("signal");
     TableReader r(*t, "signal", source);
     r.text("model", c.signal.model);
+  if (const auto* t = sub_table(root, "store", source)) {
+    top.allow("store");
+    TableReader r(*t, "store", source);
+    r.boolean("enabled", c.store.enabled);
+    r.text("url", c.store.url);
+    r.integer("poll_ms", c.store.poll_ms, 1, 10'000);
+    r.integer("sample_ms", c.store.sample_ms, 1, 3'600'000);
+    r.integer("queue_rows", c.store.queue_rows, 1, 100'000'000);
+    r.integer("batch_rows", c.store.batch_rows, 1, 1'000'000);
+    r.integer("flush_ms", c.store.flush_ms, 1, 60'000);
+    r.integer("retry_max_ms", c.store.retry_max_ms, 10, 600'000);
+    r.integer("retention_days", c.store.retention_days, 0, 100'000);
+    r.integer("partitions_ahead_days", c.store.partitions_ahead_days, 0, 366);
+    r.text("status_file", c.store.status_file);
   }
   if (const toml::node* node = root.get("instruments")) {
     top.allow("instruments");

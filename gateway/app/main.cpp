@@ -14,7 +14,7 @@ namespace {
 void usage() {
   std::fprintf(stderr,
                "usage: qf-gateway --config FILE [--instance NAME] [--port N (0: ephemeral)] [--control-timeout-ms N]\n"
-               "                  [--auth-failures-per-min N]\n");
+               "                  [--auth-failures-per-min N] [--store-url URL (history; default [store] url)]\n");
 }
 } // namespace
 
@@ -24,6 +24,8 @@ int main(int argc, char** argv) {
   int port = -1;
   int control_timeout_ms = 2000;
   int auth_failures_per_min = 30;
+  std::string store_url;
+  bool store_url_given = false;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     const bool has_value = i + 1 < argc;
@@ -51,6 +53,9 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "qf-gateway: --auth-failures-per-min: expected a positive integer\n");
         return 2;
       }
+    } else if (a == "--store-url" && has_value) {
+      store_url = argv[++i];
+      store_url_given = true;
     } else if (a == "--help" || a == "-h") {
       usage();
       return 0;
@@ -77,6 +82,7 @@ int main(int argc, char** argv) {
     o.vendor_root = QF_GATEWAY_VENDOR_ROOT;
     o.control_timeout_ms = control_timeout_ms;
     o.auth_failures_per_min = auth_failures_per_min;
+    o.store_url = store_url_given ? store_url : (cfg.store.enabled ? cfg.store.url : std::string());
     return qf::gateway::run_server(o);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "qf-gateway: %s\n", e.what());

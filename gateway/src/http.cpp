@@ -198,6 +198,10 @@ void Server::dispatch(lws* wsi, HttpTxn& t) {
       start_control(wsi, t, target, invalid ? &*invalid : nullptr);
       return;
     }
+    if (is_history_path(r.path)) {
+      start_history(wsi, t);
+      return;
+    }
     if (r.method == "POST" && is_control_path(r.path)) {
       Response err;
       const auto target = match_control(r.path, err);
@@ -253,6 +257,40 @@ void Server::dispatch(lws* wsi, HttpTxn& t) {
     lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
   }
   http_.erase(wsi); // lws serves the file from here on
+}
+
+void Server::start_history(lws* wsi, HttpTxn& t) {
+  ++stats_.http_requests;
+  Response error;
+  auto q = parse_history(t.request, error);
+  if (!q) {
+    finish(wsi, t, std::move(error), true);
+    return;
+  }
+  if (!history_) {
+    finish(wsi, t, json_error(503, "no history store configured ([store] or --store-url)"), true);
+    return;
+  }
+  history_waiting_[t.serial] = wsi;
+  history_->submit(t.serial, std::move(*q));
+}
+
+void Server::finish_history() {
+  if (!history_) {
+    return;
+  }
+  for (auto& [serial, resp] : history_->take()) {
+    const auto w = history_waiting_.find(serial);
+    if (w == history_waiting_.end()) {
+      continue;
+    }
+    lws* wsi = w->second;
+    history_waiting_.erase(w);
+    const auto h = http_.find(wsi);
+    if (h != http_.end() && h->second.serial == serial) { // the client may have gone meanwhile
+      finish(wsi, h->second, std::move(resp), true);
+    }
+  }
 }
 
 int Server::on_http_writeable(lws* wsi) {

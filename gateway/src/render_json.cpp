@@ -62,6 +62,7 @@ void render_health(ipc::JsonWriter& o, const ipc::StateSnapshot& s, const Gatewa
   attached ? o.str(ipc::to_string(s.mode)) : o.null();
   o.key("generation").u64(s.generation);
   o.key("engine_pid").i64(s.engine_pid);
+  o.key("history").boolean(g.history);
   o.time("engine_start", attached ? s.start_unix_ns : 0);
   o.key("uptime_s");
   if (attached && s.status != ipc::EngineStatus::stopped && now_unix_ns >= s.start_unix_ns) {

@@ -29,6 +29,7 @@ struct GatewayStats {
   std::uint64_t ws_rejected = 0;          // refused at max_clients
   std::uint64_t ws_idle_disconnects = 0;  // closed for not subscribing within ws_subscribe_timeout_ms
   std::map<std::string, std::uint64_t> control_results; // by result ("done", "unauthorized", ...)
+  bool history = false; // /api/history/... has a store to read (the dashboard shows its charts)
 };
 
 enum class LatencyDetail : std::uint8_t { summary, coarse, full };

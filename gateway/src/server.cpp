@@ -32,6 +32,7 @@ Server::Server(const ServerOptions& o)
       control_(o.instance), auth_(std::getenv("QF_ADMIN_TOKEN"), o.gateway.admin_token_file),
       audit_(o.gateway.audit_log) {
   stats_.start_unix_ns = ipc::realtime_ns();
+  stats_.history = !o.store_url.empty();
   period_ns_ = static_cast<std::uint64_t>(1e9 / o.gateway.push_hz);
   tick_us_ = std::clamp<std::uint64_t>(period_ns_ / 4 / 1000, 2'000, 10'000);
   web_root_ = o.gateway.web_root;
@@ -87,6 +88,7 @@ int Server::callback(lws* wsi, lws_callback_reasons reason, void* user, void* in
     self->ws_.erase(wsi);
     self->stats_.ws_clients = self->ws_.size();
     return 0;
+  case LWS_CALLBACK_EVENT_WAIT_CANCELLED: self->finish_history(); return 0;
   case LWS_CALLBACK_WSI_DESTROY:
     self->http_.erase(wsi);
     if (self->ws_.erase(wsi) != 0) {
@@ -122,6 +124,10 @@ int Server::run() {
   if (!auth_.warning().empty()) { // before the listening line, so whoever waits for it has the warning too
     std::fprintf(stderr, "qf-gateway: warning: %s\n", auth_.warning().c_str());
   }
+  if (!opt_.store_url.empty()) {
+    history_ = std::make_unique<HistoryPool>(opt_.store_url, opt_.history_threads,
+                                             [ctx = context_] { lws_cancel_service(ctx); });
+  }
   lws_vhost* vh = lws_get_vhost_by_name(context_, "default");
   const int port = vh != nullptr ? lws_get_vhost_listen_port(vh) : opt_.gateway.port;
   std::printf("qf-gateway: listening http://%s:%d\n", opt_.gateway.host.c_str(), port);
@@ -136,6 +142,7 @@ int Server::run() {
     }
   }
   lws_sul_cancel(&timer_.sul);
+  history_.reset(); // joins the readers before the context goes
   g_context = nullptr;
   lws_context_destroy(context_);
   context_ = nullptr;

@@ -30,6 +30,9 @@ struct ServerOptions {
   // minute: a token bucket of this size refilled at this rate; past it every control request
   // from that address is 429 (token not even checked) and audited once per run with a count.
   int auth_failures_per_min = 30;
+  // qf-store's database (libpq URL) for /api/history/...; empty: those answer 503.
+  std::string store_url;
+  int history_threads = 2; // the read pool (history.hpp)
 };
 
 // Runs until SIGINT/SIGTERM; returns the exit status. Prints

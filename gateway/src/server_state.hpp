@@ -12,6 +12,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -20,6 +21,7 @@
 #include "audit_log.hpp"
 #include "control_client.hpp"
 #include "control_requests.hpp"
+#include "history.hpp"
 #include "http.hpp"
 #include "qf/ipc/state_reader.hpp"
 #include "render_json.hpp"
@@ -53,6 +55,9 @@ private:
   // control_requests.cpp
   void start_control(lws* wsi, HttpTxn& t, const ControlTarget& target, const Response* invalid = nullptr);
   void resolve_controls();
+  // http.cpp: history answers from the read pool (LWS_CALLBACK_EVENT_WAIT_CANCELLED)
+  void start_history(lws* wsi, HttpTxn& t);
+  void finish_history();
   // ws_fanout.cpp
   int on_ws_filter(lws* wsi);
   int on_ws_established(lws* wsi);
@@ -90,6 +95,8 @@ private:
   std::uint64_t tick_us_;
   TickTimer timer_{};
   lws_context* context_ = nullptr;
+  std::unique_ptr<HistoryPool> history_;              // null without a store URL
+  std::unordered_map<std::uint64_t, lws*> history_waiting_; // by transaction serial
 };
 
 } // namespace qf::gateway::detail

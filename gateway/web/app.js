@@ -279,8 +279,95 @@ async function toggleKillSwitch() {
   pollRisk();
 }
 
+// History (qf-store's tables through /api/history, only when /api/health says there is a store):
+// equity with drawdown, 1 m candles of the selected instrument, and the fills 20 a page, newest first.
+const history = { equity: null, candles: null, fillsOffset: 0, fillsPage: 20, candleData: [[], [], [], [], []] };
+
+function candlePlugin() {
+  return { hooks: { draw: (u) => {
+    const [t, o, h, l, c] = history.candleData;
+    const ctx = u.ctx;
+    const w = Math.max(1, (u.bbox.width / Math.max(1, t.length)) * 0.7);
+    for (let i = 0; i < t.length; i++) {
+      const x = u.valToPos(t[i], 'x', true);
+      ctx.strokeStyle = ctx.fillStyle = c[i] >= o[i] ? '#2ecc71' : '#e74c3c';
+      ctx.beginPath();
+      ctx.moveTo(x, u.valToPos(h[i], 'y', true));
+      ctx.lineTo(x, u.valToPos(l[i], 'y', true));
+      ctx.stroke();
+      const top = u.valToPos(Math.max(o[i], c[i]), 'y', true);
+      const bottom = u.valToPos(Math.min(o[i], c[i]), 'y', true);
+      ctx.fillRect(x - w / 2, top, w, Math.max(1, bottom - top));
+    }
+  } } };
+}
+
+function makeHistoryCharts() {
+  const axes = [{ stroke: '#7d8b99', grid: { stroke: '#26323d' } }, { stroke: '#7d8b99', grid: { stroke: '#26323d' }, size: 80 }];
+  const eq = $('history-equity');
+  history.equity = new uPlot({
+    width: Math.max(300, eq.clientWidth), height: 220,
+    series: [{}, { label: 'equity', stroke: '#3498db', width: 1.5, scale: 'eq' },
+             { label: 'drawdown %', stroke: '#e74c3c', width: 1, scale: 'dd' }],
+    axes: [axes[0], { ...axes[1], scale: 'eq' }, { scale: 'dd', side: 1, stroke: '#e74c3c', grid: { show: false } }],
+  }, [[], [], []], eq);
+  const cd = $('history-candles');
+  history.candles = new uPlot({
+    width: Math.max(300, cd.clientWidth), height: 220, plugins: [candlePlugin()],
+    series: [{}, { label: 'low', stroke: 'transparent', points: { show: false } }, { label: 'high', stroke: 'transparent', points: { show: false } }], axes,
+  }, [[], [], []], cd);
+}
+
+function renderFills(fills) {
+  const body = $('history-fills').tBodies[0];
+  body.replaceChildren();
+  for (const f of fills) {
+    const tr = el('tr');
+    for (const v of [new Date(f.ts_ms).toISOString(), `${f.venue}:${f.symbol}`, f.side, Number(f.qty.toPrecision(10)), Number(f.price.toPrecision(12)), money(f.fee), money(f.realized)]) {
+      tr.appendChild(el('td', null, String(v)));
+    }
+    body.appendChild(tr);
+  }
+  $('fills-page').textContent = `${history.fillsOffset + 1}-${history.fillsOffset + fills.length}`;
+  $('fills-page').dataset.offset = history.fillsOffset;
+}
+
+async function pollHistory() {
+  const health = await fetch('/api/health').then((r) => r.json()).catch(() => null);
+  if (!health || !health.history) return;
+  $('history-panel').hidden = false;
+  if (!history.equity) makeHistoryCharts();
+  const get = (u) => fetch(u).then((r) => (r.ok ? r.json() : Promise.reject(new Error(`${u}: ${r.status}`))));
+  try {
+    const eq = (await get('/api/history/equity?limit=10000')).equity;
+    history.equity.setData([eq.map((e) => e.ts_ms / 1000), eq.map((e) => e.equity), eq.map((e) => e.drawdown * 100)]);
+    const key = state.selected || 'binance-spot:BTCUSDT';
+    const [venue, symbol] = key.split(':');
+    const bars = (await get(`/api/history/bars/${venue}/${symbol}?interval=1m&limit=500`)).bars;
+    history.candleData = [bars.map((b) => b.ts_ms / 1000), bars.map((b) => b.open), bars.map((b) => b.high),
+                          bars.map((b) => b.low), bars.map((b) => b.close)];
+    history.candles.setData([history.candleData[0], history.candleData[3], history.candleData[2]]);
+    $('candles-title').textContent = `${key} (${bars.length})`;
+    $('history-candles').dataset.candles = bars.length;
+    const total = (await get('/api/history/fills?limit=10000')).fills.length;
+    const count = Math.max(0, Math.min(history.fillsPage, total - history.fillsOffset));
+    const start = total - history.fillsOffset - count;
+    renderFills(count ? (await get(`/api/history/fills?limit=${count}&offset=${start}`)).fills.reverse() : []);
+    $('history-fills').dataset.total = total;
+  } catch (e) {
+    $('candles-title').textContent = String(e);
+  }
+}
+
+$('fills-prev').addEventListener('click', () => { history.fillsOffset = Math.max(0, history.fillsOffset - history.fillsPage); pollHistory(); });
+$('fills-next').addEventListener('click', () => {
+  if (history.fillsOffset + history.fillsPage < Number($('history-fills').dataset.total || 0)) history.fillsOffset += history.fillsPage;
+  pollHistory();
+});
 $('kill-button').addEventListener('click', toggleKillSwitch);
 makeChart();
 connect();
 pollRisk();
 setInterval(pollRisk, 1000);
+pollHistory();
+setInterval(pollHistory, 5000);

@@ -10,6 +10,7 @@
 #   gateway  -> ipc, config    (never core or feeds: the state layout in ipc is the contract)
 #   monitor  -> ipc, config
 #   bridge   -> ipc, config    (like the gateway: a reader of the state layout only)
+#   store    -> ipc, config    (like the gateway: the state segment read-only, never core or feeds)
 # An allowed entry is a component (`ipc`) or one header of it (`core/event.hpp`).
 # Usage: check_dependencies.sh [ROOT]
 set -u
@@ -51,6 +52,9 @@ check bridge "ipc config"
 links feeds/CMakeLists.txt 'qf::core' "feeds link qf::core_types"
 links feeds/app/CMakeLists.txt 'qf::core' "qf-venue links qf::feeds"
 links bridge/CMakeLists.txt 'qf::(core|feeds)' "qf-bridge links qf::ipc and qf::config only"
+check store "ipc config store"
+links store/CMakeLists.txt 'qf::core' "qf-store reads the state layout through qf::ipc"
+links store/CMakeLists.txt 'qf::feeds' "qf-store reads the state layout through qf::ipc"
 
 [[ $status -eq 0 ]] && echo "dependencies point one way"
 exit $status

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <vector>
 
 namespace qf::config {
 namespace {
@@ -215,4 +216,33 @@ TEST(config, should_name_a_missing_file) {
 }
 
 } // namespace
+} // namespace qf::config
+
+namespace qf::config {
+
+TEST(config, should_read_the_store_section_with_its_defaults) {
+  const Config d = parse_config("", "test.toml");
+  EXPECT_FALSE(d.store.enabled);
+  EXPECT_EQ(d.store.url, "");
+  EXPECT_EQ(d.store.sample_ms, 1000);
+  EXPECT_EQ(d.store.queue_rows, 100000);
+  EXPECT_EQ(d.store.retention_days, 90);
+  EXPECT_EQ(d.store.status_file, "run/qf-store-status.json");
+  const Config c = parse_config("[store]\nenabled = true\nurl = \"host=/tmp/pg dbname=q\"\npoll_ms = 2\n"
+                                "sample_ms = 250\nqueue_rows = 50\nbatch_rows = 10\nflush_ms = 20\n"
+                                "retry_max_ms = 100\nretention_days = 0\npartitions_ahead_days = 1\n"
+                                "status_file = \"s.json\"\n",
+                                "test.toml");
+  EXPECT_TRUE(c.store.enabled);
+  EXPECT_EQ(c.store.url, "host=/tmp/pg dbname=q");
+  EXPECT_EQ((std::vector<int>{c.store.poll_ms, c.store.sample_ms, c.store.queue_rows, c.store.batch_rows,
+                              c.store.flush_ms, c.store.retry_max_ms, c.store.retention_days,
+                              c.store.partitions_ahead_days}),
+            (std::vector<int>{2, 250, 50, 10, 20, 100, 0, 1}));
+  EXPECT_EQ(c.store.status_file, "s.json");
+  expect_error("[store]\nqueue_rows = 0\n", "test.toml:2:14: store.queue_rows: must be within 1..100000000, got 0");
+  expect_error("[store]\nenabled = 1\n", "store.enabled: must be true or false");
+  expect_error("[store]\nsample_rate = 1\n", "store.sample_rate: unknown key");
+}
+
 } // namespace qf::config

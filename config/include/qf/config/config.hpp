@@ -157,6 +157,19 @@ struct SignalSection {
   // A qf-train model file (train/qf_train.py); a relative path is taken from the config file's
   // folder. Empty: the built-in regime and expert parameters.
   std::string model;
+// qf-store: history in PostgreSQL (store/README.md).
+struct StoreSection {
+  bool enabled = false;            // scripts/run.sh starts qf-store
+  std::string url;                 // libpq URL; empty: run.sh's private cluster under run/
+  int poll_ms = 5;                 // state segment poll period (bars, fills, events)
+  int sample_ms = 1000;            // signal, regime, equity and risk sampling period
+  int queue_rows = 100'000;        // bounded queue between the source and the writer; beyond it: counted drops
+  int batch_rows = 5'000;          // rows per COPY batch at most
+  int flush_ms = 200;              // a partial batch is written after this long
+  int retry_max_ms = 5'000;        // reconnect backoff ceiling
+  int retention_days = 90;         // partitions older than this are dropped; 0 keeps everything
+  int partitions_ahead_days = 3;   // daily partitions created ahead of today
+  std::string status_file = "run/qf-store-status.json"; // counters, rewritten every second
 };
 
 struct Config {
@@ -172,6 +185,7 @@ struct Config {
   PaperSection paper;
   BacktestSection backtest;
   SignalSection signal;
+  StoreSection store;
 };
 
 // The live endpoints of a venue (throws ConfigError for an unknown venue name).
