@@ -245,6 +245,7 @@ Config from_table(const toml::table& root, const std::string& source) {
     top.allow("signal");
     TableReader r(*t, "signal", source);
     r.text("model", c.signal.model);
+  }
   if (const auto* t = sub_table(root, "store", source)) {
     top.allow("store");
     TableReader r(*t, "store", source);

@@ -157,6 +157,8 @@ struct SignalSection {
   // A qf-train model file (train/qf_train.py); a relative path is taken from the config file's
   // folder. Empty: the built-in regime and expert parameters.
   std::string model;
+};
+
 // qf-store: history in PostgreSQL (store/README.md).
 struct StoreSection {
   bool enabled = false;            // scripts/run.sh starts qf-store
