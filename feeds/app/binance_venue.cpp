@@ -8,6 +8,7 @@
 //    the receive timestamps; held until the first subscription so a client that connects at the
 //    start sees every diff. Each symbol's depth endpoint serves the capture's snapshot verbatim.
 #include "binance_venue.hpp"
+#include "venue_text.hpp"
 
 #include <qf/feeds/capture.hpp>
 #include <qf/ipc/fixed_point.hpp>
@@ -46,17 +47,6 @@ constexpr std::size_t kMaxLevels = 200; // per side in the synthetic book
 [[nodiscard]] std::uint64_t wall_ms() {
   return static_cast<std::uint64_t>(
       std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count());
-}
-
-void append_uint(std::string& out, std::uint64_t v) {
-  char buf[24];
-  const auto r = std::to_chars(buf, buf + sizeof buf, v);
-  out.append(buf, r.ptr);
-}
-
-void append_fixed(std::string& out, std::int64_t v, int decimals) {
-  char buf[ipc::kFixedMaxChars];
-  out.append(buf, ipc::format_fixed(v, decimals, buf, sizeof buf));
 }
 
 // The stream kinds each flavour accepts after "<symbol>@".

@@ -5,6 +5,7 @@
 // message a second per product with the product's sequence and last trade id. Replay: the
 // capture's frames re-served to the matching subscribers, held until the first subscription.
 #include "coinbase_venue.hpp"
+#include "venue_text.hpp"
 
 #include <qf/feeds/capture.hpp>
 #include <qf/ipc/fixed_point.hpp>
@@ -27,33 +28,6 @@ using namespace std::chrono_literals;
 
 constexpr std::size_t kMaxLevels = 200;
 constexpr std::uint64_t kHeartbeatNs = 1'000'000'000;
-
-void append_uint(std::string& out, std::uint64_t v) {
-  char buf[24];
-  const auto r = std::to_chars(buf, buf + sizeof buf, v);
-  out.append(buf, r.ptr);
-}
-
-void append_fixed(std::string& out, std::int64_t v, int decimals) {
-  char buf[ipc::kFixedMaxChars];
-  out.append(buf, ipc::format_fixed(v, decimals, buf, sizeof buf));
-}
-
-// "2021-04-17T16:43:37.075687Z"
-std::string iso_now() {
-  const auto now = std::chrono::system_clock::now();
-  const auto us = std::chrono::duration_cast<std::chrono::microseconds>(now.time_since_epoch()).count();
-  const std::time_t secs = static_cast<std::time_t>(us / 1'000'000);
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  char buf[40];
-  const std::size_t n = std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
-  std::string out(buf, n);
-  char frac[16];
-  std::snprintf(frac, sizeof frac, ".%06lldZ", static_cast<long long>(us % 1'000'000));
-  out += frac;
-  return out;
-}
 
 [[nodiscard]] std::string channel_key(std::string_view channel) {
   return channel == "level2_batch" ? std::string("level2") : std::string(channel);

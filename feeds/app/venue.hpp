@@ -53,6 +53,9 @@ public:
   virtual void publish(std::string_view key, std::string_view combined, std::string_view raw) = 0;
   // The gap fault: true when this diff must be withheld (the book still applies it).
   [[nodiscard]] virtual bool take_gap() = 0;
+  // The checksum fault: true when this update's checksum must be sent corrupted (the book and
+  // the update are right; the client's check must fail and resync).
+  [[nodiscard]] virtual bool take_checksum_fault() = 0;
   [[nodiscard]] virtual bool has_sessions() const = 0;
 };
 
