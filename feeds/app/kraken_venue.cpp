@@ -31,6 +31,7 @@
 #include <stdexcept>
 #include <utility>
 
+#include "replay_pacer.hpp"
 #include "venue_text.hpp"
 
 namespace qf::feeds::venue {
@@ -145,7 +146,7 @@ template <class T> T optional(simdjson::simdjson_result<simdjson::dom::element> 
 class KrakenVenue final : public Venue {
 public:
   explicit KrakenVenue(const KrakenOptions& o)
-      : replay_(!o.replay_path.empty()), speed_(o.speed), loop_(o.loop), rate_(o.rate), rng_(o.seed) {
+      : replay_(!o.replay_path.empty()), pacer_(o.speed, o.loop), rate_(o.rate), rng_(o.seed) {
     if (replay_) {
       load(o.replay_path);
       return;
@@ -266,7 +267,7 @@ public:
       }
       Book& b = books_.find(symbol)->second;
       // A replay that has not started sends the capture's own snapshot first.
-      if (channel == "book" && snapshot && (!replay_ || started_)) {
+      if (channel == "book" && snapshot && (!replay_ || pacer_.started())) {
         host.send(session, book_message(b, "snapshot", b.shown_bids, b.shown_asks, checksum(b), false));
       } else if (channel == "ticker" && !replay_) {
         host.send(session, ticker(b, "snapshot"));
@@ -315,14 +316,8 @@ public:
     out += ",\"generated\":";
     append_uint(out, messages_);
     if (replay_) {
-      out += ",\"replay_started\":";
-      out += started_ ? "true" : "false";
-      out += ",\"replay_done\":";
-      out += done_ ? "true" : "false";
-      out += ",\"replay_frames\":";
-      append_uint(out, frames_.size());
-      out += ",\"replay_sent\":";
-      append_uint(out, sent_);
+      out += ',';
+      pacer_.append_stats(out, frames_.size());
     }
     return out;
   }
@@ -592,46 +587,23 @@ private:
   }
 
   std::int64_t pump_replay(Host& host, std::uint64_t now_ns) {
-    if (!started_) {
-      if (!host.has_sessions()) {
-        return -1;
-      }
-      started_ = true;
-      start_ns_ = now_ns;
-      base_ns_ = frames_[0].recv_ns;
-    }
-    for (int budget = 512; budget > 0; --budget) {
-      if (next_ == frames_.size()) {
-        if (!loop_) {
-          done_ = true;
-          return -1;
-        }
-        next_ = 0;
-        start_ns_ = now_ns;
-        base_ns_ = frames_[0].recv_ns;
-      }
-      const Frame& f = frames_[next_];
-      if (speed_ > 0 && f.recv_ns > base_ns_) {
-        const auto due = start_ns_ + static_cast<std::uint64_t>(static_cast<double>(f.recv_ns - base_ns_) / speed_);
-        if (due > now_ns) {
-          return static_cast<std::int64_t>(due - now_ns);
-        }
-      }
-      ++next_;
-      if (!f.symbol.empty()) {
-        apply(f);
-      }
-      if (f.update && host.take_gap()) {
-        continue;
-      }
-      if (f.update && host.take_checksum_fault()) {
-        host.publish(f.key, {}, corrupted(f.text));
-      } else {
-        host.publish(f.key, f.text, f.text);
-      }
-      ++sent_;
-    }
-    return 0;
+    return pacer_.pump(
+        host, now_ns, frames_.size(), [&](std::size_t i) { return frames_[i].recv_ns; },
+        [&](std::size_t i) {
+          const Frame& f = frames_[i];
+          if (!f.symbol.empty()) {
+            apply(f); // the venue's book follows the replay, withheld frames included
+          }
+          if (f.update && host.take_gap()) {
+            return false;
+          }
+          if (f.update && host.take_checksum_fault()) {
+            host.publish(f.key, {}, corrupted(f.text));
+          } else {
+            host.publish(f.key, f.text, f.text);
+          }
+          return true;
+        });
   }
 
   // The frame with its checksum value changed (the capture writes it as "checksum":<digits>).
@@ -646,21 +618,15 @@ private:
   }
 
   bool replay_;
-  double speed_;
-  bool loop_;
+  ReplayPacer pacer_;
   double rate_;
   std::mt19937_64 rng_;
   std::map<std::string, Book, std::less<>> books_;
   std::vector<Frame> frames_;
   simdjson::dom::parser parser_;
-  std::uint64_t start_ns_ = 0;
-  std::uint64_t base_ns_ = 0;
+  std::uint64_t start_ns_ = 0; // synthetic
   std::uint64_t next_heartbeat_ns_ = 0;
   std::uint64_t messages_ = 0;
-  std::size_t next_ = 0;
-  std::uint64_t sent_ = 0;
-  bool started_ = false;
-  bool done_ = false;
 };
 
 } // namespace

@@ -14,13 +14,8 @@
 
 namespace qf::feeds::venue {
 
-struct KrakenOptions {
-  std::string replay_path; // replay when non-empty, synthetic otherwise
-  double speed = 1.0;      // 0 = as fast as possible
-  bool loop = false;
-  std::vector<std::string> symbols{"BTC/USD", "ETH/USD"};
-  double rate = 200.0; // 0 = as fast as the clients take them
-  std::uint64_t seed = 1;
+struct KrakenOptions : MarketOptions {
+  KrakenOptions() : MarketOptions{"BTC/USD", "ETH/USD"} {}
 };
 
 [[nodiscard]] std::unique_ptr<Venue> make_kraken_venue(const KrakenOptions& options);

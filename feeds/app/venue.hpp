@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <initializer_list>
 #include <set>
 #include <string>
 #include <string_view>
@@ -25,6 +26,17 @@ using Query = std::vector<std::pair<std::string, std::string>>; // url-decoded n
   }
   return nullptr;
 }
+
+// What every venue's market takes from the command line.
+struct MarketOptions {
+  MarketOptions(std::initializer_list<std::string> default_symbols) : symbols(default_symbols) {}
+  std::string replay_path; // replay when non-empty, synthetic otherwise
+  double speed = 1.0;      // replay: 1 = original pacing, N = N times faster, 0 = as fast as possible
+  bool loop = false;
+  std::vector<std::string> symbols; // synthetic: the instruments, as the venue spells them
+  double rate = 200.0;     // synthetic messages per second in total; 0 = as fast as the clients take them
+  std::uint64_t seed = 1;
+};
 
 struct HttpResponse {
   int status = 200;

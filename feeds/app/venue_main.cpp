@@ -198,10 +198,7 @@ int main(int argc, char** argv) {
   }
 
   try {
-    std::unique_ptr<Venue> venue;
-    if (venue_name == "binance" || venue_name == "binance-spot" || venue_name == "binance-usdm") {
-      BinanceOptions o;
-      o.usdm = venue_name == "binance-usdm";
+    const auto market = [&](MarketOptions& o) {
       o.replay_path = replay;
       o.speed = speed_value;
       o.loop = loop;
@@ -210,30 +207,22 @@ int main(int argc, char** argv) {
       }
       o.rate = rate_value;
       o.seed = seed;
+    };
+    std::unique_ptr<Venue> venue;
+    if (venue_name == "binance" || venue_name == "binance-spot" || venue_name == "binance-usdm") {
+      BinanceOptions o;
+      market(o);
+      o.usdm = venue_name == "binance-usdm";
       o.ping_interval = ping_interval;
       o.pong_timeout = pong_timeout;
       venue = make_binance_venue(o);
     } else if (venue_name == "coinbase") {
       CoinbaseOptions o;
-      o.replay_path = replay;
-      o.speed = speed_value;
-      o.loop = loop;
-      if (!symbols.empty()) {
-        o.products = symbols;
-      }
-      o.rate = rate_value;
-      o.seed = seed;
+      market(o);
       venue = make_coinbase_venue(o);
     } else if (venue_name == "kraken") {
       KrakenOptions o;
-      o.replay_path = replay;
-      o.speed = speed_value;
-      o.loop = loop;
-      if (!symbols.empty()) {
-        o.symbols = symbols;
-      }
-      o.rate = rate_value;
-      o.seed = seed;
+      market(o);
       venue = make_kraken_venue(o);
     } else {
       std::string msg = "--venue: unknown venue '";

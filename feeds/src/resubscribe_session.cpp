@@ -48,13 +48,14 @@ void ResubscribeSession::on_open() {
     in.stale = false;
     in.last_update_ns = core_.now();
     // The subscribe brings every book's snapshot: older resubscribe requests are answered by it.
-    (void)take_resubscribe(i);
+    (void)books().take_resubscribe_request(static_cast<core::InstrumentId>(i));
     core_.status(in.spec.id, core::FeedStatus::connected, ticks);
     if (reconnect) {
       ++core_.counters().resyncs; // the fresh snapshot after a reconnect
     }
   }
   subscribe_all();
+  awaiting_subscribed_ = true;
 }
 
 void ResubscribeSession::on_oversized(std::size_t bytes) {
@@ -66,10 +67,15 @@ void ResubscribeSession::on_oversized(std::size_t bytes) {
 
 void ResubscribeSession::on_closed(std::string_view reason) {
   core_.on_closed(reconnector_, ws_, reason);
-  books_disconnected(loop_.clock().now()); // every book not live, `disconnected` each
+  awaiting_subscribed_ = false;
+  books().on_disconnect(loop_.clock().now(), engine_sink()); // every book not live, `disconnected` each
 }
 
-void ResubscribeSession::all_subscribed(std::uint64_t recv_ticks) {
+void ResubscribeSession::subscribe_answered(std::uint64_t recv_ticks) {
+  if (!awaiting_subscribed_) {
+    return;
+  }
+  awaiting_subscribed_ = false;
   for (const Instrument& in : instruments_) {
     core_.status(in.spec.id, core::FeedStatus::subscribed, recv_ticks);
   }
@@ -89,7 +95,7 @@ void ResubscribeSession::touched(std::size_t index, bool snapshot_applied, std::
 bool ResubscribeSession::resync(core::InstrumentId id) {
   for (std::size_t i = 0; i < instruments_.size(); ++i) {
     if (instruments_[i].spec.id == id) {
-      book_resync(i, loop_.clock().now());
+      books().resync(static_cast<core::InstrumentId>(i), loop_.clock().now(), engine_sink());
       ++core_.counters().resyncs;
       send_resubscribes();
       return true;
@@ -104,7 +110,7 @@ void ResubscribeSession::send_resubscribes() {
   }
   std::vector<std::size_t> indices;
   for (std::size_t i = 0; i < instruments_.size(); ++i) {
-    if (take_resubscribe(i)) {
+    if (books().take_resubscribe_request(static_cast<core::InstrumentId>(i))) {
       indices.push_back(i);
     }
   }

@@ -29,6 +29,9 @@
 namespace qf::feeds {
 namespace {
 
+using test::expect_recovered;
+using test::Outcome;
+using test::recovered;
 using test::Streams;
 using test::Venue;
 using test::Watch;
@@ -160,80 +163,24 @@ TEST(kraken_feed, should_yield_the_events_of_the_capture_through_the_venue) {
 // Faults. Each book is rebuilt from the ring; at every ticker of a live book its top (price and
 // qty, both sides) must equal the ticker's best bid/ask.
 
-struct Outcome {
-  std::array<Watch, 2> w;
-  ipc::FeedRecord record{};
-  std::size_t foreign_ids = 0;
-};
-
-// Two symbols on ids 3 and 7; `until` decides when enough was seen; `act` may poke the thread.
+// Two symbols on ids 3 and 7.
 Outcome run_synthetic(const std::vector<std::string>& extra, core::FeedStatus fault,
                       const std::function<bool(const Outcome&)>& until,
                       const std::function<void(Outcome&, FeedThread&)>& act = nullptr) {
   std::vector<std::string> args{"--venue", "kraken", "--port", "0", "--synthetic", "--symbols", "BTC/USD,ETH/USD",
                                 "--rate", "400", "--seed", "7"};
   args.insert(args.end(), extra.begin(), extra.end());
-  Venue venue(args);
-  const ipc::TscClock clock = ipc::TscClock::monotonic();
-  auto feeds = std::make_unique<ipc::FeedTable>();
-  FeedThread thread(net::LoopConfig{}, clock, kLog);
-  kraken::SessionConfig sc;
-  sc.ws = net::parse_url(venue.ws() + "/v2");
-  sc.stale_after_ms = 1500; // heartbeats come every second
-  sc.reconnect_min_ms = 20;
-  sc.reconnect_max_ms = 200;
-  sc.ping_interval_ms = 200; // pings and pongs go back and forth during every run
-  thread.add_session(0, {3, 7}, [&](net::Loop& loop, EventSink sink) {
+  const auto make = [](const std::string& ws, net::Loop& loop, EventSink sink) -> std::unique_ptr<VenueSession> {
+    kraken::SessionConfig sc;
+    sc.ws = net::parse_url(ws + "/v2");
+    sc.stale_after_ms = 1500; // heartbeats come every second
+    sc.reconnect_min_ms = 20;
+    sc.reconnect_max_ms = 200;
+    sc.ping_interval_ms = 200; // pings and pongs go back and forth during every run
     return std::make_unique<kraken::Session>(
         sc, std::vector<SessionInstrument>{{3, "BTC/USD", 1, 8}, {7, "ETH/USD", 2, 8}}, loop, sink, kLog);
-  });
-  thread.publish_to(feeds.get());
-  thread.start(nullptr);
-  Outcome run;
-  const auto on = [&](const core::Event& e) {
-    if (e.instrument == 3) {
-      run.w[0].on(e, fault);
-    } else if (e.instrument == 7) {
-      run.w[1].on(e, fault);
-    } else {
-      ++run.foreign_ids;
-    }
   };
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-  while (!until(run) && std::chrono::steady_clock::now() < deadline) {
-    if (act) {
-      act(run, thread);
-    }
-    (void)feeds->feeds[0].try_load(run.record);
-    if (thread.ring().drain(on, 4096) == 0) {
-      std::this_thread::yield();
-    }
-  }
-  thread.stop();
-  EXPECT_EQ(feeds->feeds[0].try_load(run.record), ipc::ReadStatus::ok);
-  return run;
-}
-
-bool recovered(const Outcome& r) {
-  return std::all_of(r.w.begin(), r.w.end(), [](const Watch& x) {
-    return x.live && x.checks_after_fault >= 20 && x.snapshots_after_fault > 0;
-  }) && std::any_of(r.w.begin(), r.w.end(), [](const Watch& x) { return x.fault_seen; });
-}
-
-void expect_recovered(const Outcome& run, bool every_book_faulted = true) {
-  EXPECT_EQ(run.foreign_ids, 0U);
-  for (std::size_t i = 0; i < run.w.size(); ++i) {
-    SCOPED_TRACE(i);
-    const Watch& w = run.w[i];
-    if (every_book_faulted) {
-      EXPECT_TRUE(w.fault_seen) << "the fault never showed";
-      EXPECT_GT(w.snapshots_after_fault, 0U) << "no fresh snapshot after the fault";
-      EXPECT_GE(w.checks_after_fault, 20U);
-    }
-    EXPECT_TRUE(w.live) << "the book did not come back";
-    EXPECT_GT(w.checks, 0U);
-    EXPECT_EQ(w.mismatches, 0U) << "a live book disagreed with the venue's ticker";
-  }
+  return test::run_synthetic(args, {3, 7}, make, fault, until, act);
 }
 
 // Gap faults hit one book at a time: both must have been hit and come back.

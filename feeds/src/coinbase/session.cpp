@@ -53,7 +53,6 @@ void Session::subscribe_all() {
   }
   // Coinbase closes a connection that has not subscribed within 5 s: subscribe at once.
   ws_.send_text(subscribe_text("subscribe", all, true));
-  awaiting_subscriptions_ = true;
 }
 
 void Session::resubscribe(const std::vector<std::size_t>& products) {
@@ -90,10 +89,7 @@ void Session::on_frame(PaddedView frame, std::uint64_t recv_ticks) {
     return;
   }
   case MessageKind::subscriptions:
-    if (awaiting_subscriptions_) {
-      awaiting_subscriptions_ = false;
-      all_subscribed(recv_ticks);
-    }
+    subscribe_answered(recv_ticks);
     return;
   case MessageKind::error:
     ++core_.counters().venue_errors;
@@ -102,23 +98,6 @@ void Session::on_frame(PaddedView frame, std::uint64_t recv_ticks) {
   default:
     return;
   }
-}
-
-void Session::books_disconnected(std::uint64_t recv_ticks) {
-  awaiting_subscriptions_ = false;
-  sync_.on_disconnect(recv_ticks, engine_sink());
-}
-
-void Session::book_resync(std::size_t index, std::uint64_t recv_ticks) {
-  sync_.resync(static_cast<core::InstrumentId>(index), recv_ticks, engine_sink());
-}
-
-bool Session::take_resubscribe(std::size_t index) {
-  return sync_.take_resubscribe_request(static_cast<core::InstrumentId>(index));
-}
-
-bool Session::book_live(std::size_t index) const {
-  return sync_.state(static_cast<core::InstrumentId>(index)) == BookState::live;
 }
 
 } // namespace qf::feeds::coinbase

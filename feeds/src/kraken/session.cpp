@@ -75,7 +75,6 @@ void Session::subscribe_all() {
   ws_.send_text(request("subscribe", "book", all, book));
   ws_.send_text(request("subscribe", "trade", all, ",\"snapshot\":false"));
   ws_.send_text(request("subscribe", "ticker", all, ",\"event_trigger\":\"bbo\""));
-  awaiting_subscribed_ = true;
   last_ping_ns_ = core_.now();
 }
 
@@ -126,9 +125,8 @@ void Session::on_frame(PaddedView frame, std::uint64_t recv_ticks) {
     if (!m.success) {
       ++core_.counters().venue_errors;
       core_.log(LogLevel::error, config_.name + ": the venue refused a " + std::string(m.method) + " request");
-    } else if (m.method == "subscribe" && awaiting_subscribed_) {
-      awaiting_subscribed_ = false;
-      all_subscribed(recv_ticks);
+    } else if (m.method == "subscribe") {
+      subscribe_answered(recv_ticks);
     }
     return;
   default:
@@ -141,23 +139,6 @@ void Session::on_healthy(std::uint64_t now) {
     last_ping_ns_ = now;
     ws_.send_text("{\"method\":\"ping\",\"req_id\":" + std::to_string(next_req_id_++) + "}");
   }
-}
-
-void Session::books_disconnected(std::uint64_t recv_ticks) {
-  awaiting_subscribed_ = false;
-  sync_.on_disconnect(recv_ticks, engine_sink());
-}
-
-void Session::book_resync(std::size_t index, std::uint64_t recv_ticks) {
-  sync_.resync(static_cast<core::InstrumentId>(index), recv_ticks, engine_sink());
-}
-
-bool Session::take_resubscribe(std::size_t index) {
-  return sync_.take_resubscribe_request(static_cast<core::InstrumentId>(index));
-}
-
-bool Session::book_live(std::size_t index) const {
-  return sync_.state(static_cast<core::InstrumentId>(index)) == BookState::live;
 }
 
 } // namespace qf::feeds::kraken

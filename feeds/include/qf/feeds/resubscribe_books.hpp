@@ -6,7 +6,8 @@
 // `disconnected` status, an operator resync makes one not live with a `resync` status and raises
 // a resubscribe request the session takes once, and the state / counters lookups that answer
 // safely for an unknown id. A venue's BookSync derives from it and writes only its on_message
-// (what a snapshot, an update, a checksum or a sequence mean) and its own slot fields.
+// (what a snapshot, an update, a checksum or a sequence mean), its on_disconnect and its own slot
+// fields. ResubscribeBookSet is the face ResubscribeSession sees (cold calls, virtual).
 // Slot derives from SyncSlot<Counters>; Counters has `disconnects` and `resyncs`. Feed thread;
 // nothing allocates after construction.
 
@@ -27,19 +28,30 @@ enum class SubscribedBookState : std::uint8_t {
   live,    // the book is the venue's
 };
 
+// What a session asks of its BookSync apart from on_message.
+class ResubscribeBookSet {
+public:
+  virtual ~ResubscribeBookSet() = default;
+  // The connection dropped: every book not live until its next snapshot (`disconnected` each).
+  virtual void on_disconnect(std::uint64_t recv_ticks, EventSink sink) noexcept = 0;
+  virtual void resync(core::InstrumentId instrument, std::uint64_t recv_ticks, EventSink sink) noexcept = 0;
+  [[nodiscard]] virtual bool take_resubscribe_request(core::InstrumentId instrument) noexcept = 0;
+  [[nodiscard]] virtual SubscribedBookState state(core::InstrumentId instrument) const noexcept = 0;
+};
+
 template <class Counters> struct SyncSlot {
   SubscribedBookState state = SubscribedBookState::syncing;
   bool resubscribe = false;
   Counters counters;
 };
 
-template <class Slot> class ResubscribeBooks {
+template <class Slot> class ResubscribeBooks : public ResubscribeBookSet {
 public:
   using Counters = decltype(Slot::counters);
 
   // The operator's resync of one instrument: not live, a `resync` status, a resubscribe request.
   // Unknown ids are ignored (counted).
-  void resync(core::InstrumentId instrument, std::uint64_t recv_ticks, EventSink sink) noexcept {
+  void resync(core::InstrumentId instrument, std::uint64_t recv_ticks, EventSink sink) noexcept override {
     if (instrument >= slots_.size()) {
       ++ignored_;
       return;
@@ -52,7 +64,7 @@ public:
   }
   // True once per instrument whose book asked for a resubscribe since the last call; the session
   // resubscribes `instrument` when it returns true.
-  [[nodiscard]] bool take_resubscribe_request(core::InstrumentId instrument) noexcept {
+  [[nodiscard]] bool take_resubscribe_request(core::InstrumentId instrument) noexcept override {
     if (instrument >= slots_.size() || !slots_[instrument].resubscribe) {
       return false;
     }
@@ -61,7 +73,7 @@ public:
   }
 
   [[nodiscard]] std::size_t instruments() const noexcept { return slots_.size(); }
-  [[nodiscard]] SubscribedBookState state(core::InstrumentId instrument) const noexcept {
+  [[nodiscard]] SubscribedBookState state(core::InstrumentId instrument) const noexcept override {
     return instrument < slots_.size() ? slots_[instrument].state : SubscribedBookState::syncing;
   }
   [[nodiscard]] const Counters& counters(core::InstrumentId instrument) const noexcept {

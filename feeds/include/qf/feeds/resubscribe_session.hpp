@@ -7,8 +7,8 @@
 // (a connection without data for stale_after_ms is stale and reconnects at once; a live book
 // without any message for instrument_stale_after_ms is `stale` until its next one), answers the
 // operator's resync and resubscribes what the venue's BookSync asks for. A venue derives and
-// writes its subscribe messages, its frame handling (parse, BookSync, then touched()) and the
-// four BookSync calls. Everything runs on the loop thread.
+// writes its subscribe messages and its frame handling (parse, BookSync, then touched()), and
+// names its BookSync (books()). Everything runs on the loop thread.
 
 #include <cstddef>
 #include <cstdint>
@@ -24,6 +24,7 @@
 #include "qf/feeds/padded_buffer.hpp"
 #include "qf/feeds/reconnector.hpp"
 #include "qf/feeds/recorder.hpp"
+#include "qf/feeds/resubscribe_books.hpp"
 #include "qf/feeds/session_core.hpp"
 
 namespace qf::feeds {
@@ -61,17 +62,15 @@ protected:
                      net::Loop& loop, EventSink sink, LogFn log);
 
   // ---- What the venue writes ----
-  // The connection opened (statuses sent, old resubscribe requests taken): subscribe everything.
+  // The connection opened (statuses sent, old resubscribe requests taken): subscribe everything;
+  // the venue's first answer to it calls subscribe_answered().
   virtual void subscribe_all() = 0;
   // Leave and rejoin the book channel of these instruments (indices), for fresh snapshots.
   virtual void resubscribe(const std::vector<std::size_t>& indices) = 0;
   // One data frame: parse (core_.parse), BookSync, then touched() for the instrument.
   virtual void on_frame(PaddedView frame, std::uint64_t recv_ticks) = 0;
-  // The BookSync calls: on_disconnect, resync, take_resubscribe_request, state == live.
-  virtual void books_disconnected(std::uint64_t recv_ticks) = 0;
-  virtual void book_resync(std::size_t index, std::uint64_t recv_ticks) = 0;
-  [[nodiscard]] virtual bool take_resubscribe(std::size_t index) = 0;
-  [[nodiscard]] virtual bool book_live(std::size_t index) const = 0;
+  // The venue's BookSync (its ids are the instrument indices).
+  [[nodiscard]] virtual ResubscribeBookSet& books() noexcept = 0;
   // Once per tick while the connection is healthy (a venue's keepalive).
   virtual void on_healthy(std::uint64_t /*now_mono_ns*/) {}
 
@@ -83,8 +82,9 @@ protected:
   void send_resubscribes();
   // Rewrites the parser's index into the engine's id on the way to the core.
   [[nodiscard]] EventSink engine_sink() noexcept { return EventSink(to_engine_); }
-  // Every instrument's `subscribed` status (the venue's subscribe answer).
-  void all_subscribed(std::uint64_t recv_ticks);
+  // The venue answered the subscribe of this connection: every instrument's `subscribed` status,
+  // once per connection.
+  void subscribe_answered(std::uint64_t recv_ticks);
 
   ResubscribeSessionConfig config_;
   net::Loop& loop_;
@@ -100,6 +100,9 @@ private:
   };
 
   void connect();
+  [[nodiscard]] bool book_live(std::size_t index) noexcept {
+    return books().state(static_cast<core::InstrumentId>(index)) == SubscribedBookState::live;
+  }
   void on_open() override;
   void on_message(PaddedView frame, std::uint64_t recv_ticks) override { on_frame(frame, recv_ticks); }
   void on_oversized(std::size_t bytes) override;
@@ -107,6 +110,7 @@ private:
   void on_closed(std::string_view reason) override;
 
   ToEngineIds to_engine_{this};
+  bool awaiting_subscribed_ = false; // the subscribe went out; its first answer emits `subscribed`
 };
 
 } // namespace qf::feeds

@@ -69,7 +69,7 @@ public:
   // The connection dropped: every book is not live until its next snapshot; emits a
   // `disconnected` status per product and forgets the tracked trade ids (the resubscribe
   // replays a last_match).
-  void on_disconnect(std::uint64_t recv_ticks, EventSink sink) noexcept;
+  void on_disconnect(std::uint64_t recv_ticks, EventSink sink) noexcept override;
 
   // The last trade id seen for the product (match, last_match or a gap's heartbeat); 0 untracked.
   [[nodiscard]] std::uint64_t last_trade_id(core::InstrumentId instrument) const noexcept;

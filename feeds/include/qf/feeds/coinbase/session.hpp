@@ -50,17 +50,13 @@ private:
   void subscribe_all() override;
   void resubscribe(const std::vector<std::size_t>& products) override;
   void on_frame(PaddedView frame, std::uint64_t recv_ticks) override;
-  void books_disconnected(std::uint64_t recv_ticks) override;
-  void book_resync(std::size_t index, std::uint64_t recv_ticks) override;
-  [[nodiscard]] bool take_resubscribe(std::size_t index) override;
-  [[nodiscard]] bool book_live(std::size_t index) const override;
+  [[nodiscard]] ResubscribeBookSet& books() noexcept override { return sync_; }
   [[nodiscard]] std::string subscribe_text(std::string_view type, const std::vector<std::size_t>& products,
                                            bool all_channels) const;
 
   std::string depth_channel_;
   Parser parser_;
   BookSync sync_;
-  bool awaiting_subscriptions_ = false; // the subscribe went out; its answer emits `subscribed`
 };
 
 } // namespace qf::feeds::coinbase

@@ -70,7 +70,7 @@ public:
 
   SyncOutcome on_message(const Message& m, std::uint64_t recv_ticks, EventSink sink) noexcept;
   // The connection dropped: every book not live (disconnected status) until its next snapshot.
-  void on_disconnect(std::uint64_t recv_ticks, EventSink sink) noexcept;
+  void on_disconnect(std::uint64_t recv_ticks, EventSink sink) noexcept override;
   // The kept book: bids descending, asks ascending, at most depth each.
   [[nodiscard]] const std::vector<core::Level>& bids(core::InstrumentId instrument) const noexcept;
   [[nodiscard]] const std::vector<core::Level>& asks(core::InstrumentId instrument) const noexcept;

@@ -51,10 +51,7 @@ private:
   void subscribe_all() override;
   void resubscribe(const std::vector<std::size_t>& indices) override;
   void on_frame(PaddedView frame, std::uint64_t recv_ticks) override;
-  void books_disconnected(std::uint64_t recv_ticks) override;
-  void book_resync(std::size_t index, std::uint64_t recv_ticks) override;
-  [[nodiscard]] bool take_resubscribe(std::size_t index) override;
-  [[nodiscard]] bool book_live(std::size_t index) const override;
+  [[nodiscard]] ResubscribeBookSet& books() noexcept override { return sync_; }
   void on_healthy(std::uint64_t now_mono_ns) override;
   // {"method":M,"params":{"channel":C,"symbol":[...]<extra>},"req_id":N}
   [[nodiscard]] std::string request(std::string_view method, std::string_view channel,
@@ -66,7 +63,6 @@ private:
   BookSync sync_;
   std::uint64_t next_req_id_ = 1;
   std::uint64_t last_ping_ns_ = 0;
-  bool awaiting_subscribed_ = false; // the subscribes went out; the first answer emits `subscribed`
 };
 
 } // namespace qf::feeds::kraken
