@@ -22,6 +22,7 @@
 #include "qf/core/idle_strategy.hpp"
 #include "qf/feeds/binance/session.hpp"
 #include "qf/feeds/coinbase/session.hpp"
+#include "qf/feeds/kraken/session.hpp"
 #include "qf/feeds/feed_thread.hpp"
 #include "qf/feeds/net/rest_budget.hpp"
 #include "qf/feeds/recorder.hpp"
@@ -276,22 +277,26 @@ int run_live(const LiveOptions& options) {
       for (const auto& i : p.instruments) {
         ids.push_back(i.id);
       }
+      // The one-connection venues: the reconnect fields and the recorder as for Binance.
+      const auto one_connection = [&](feeds::ResubscribeSessionConfig& rc) {
+        static_cast<feeds::ReconnectConfig&>(rc) = sc;
+        rc.name = p.venue->venue;
+        rc.ws = sc.ws;
+        rc.recorder = sc.recorder;
+        rc.max_frame_bytes = std::max(rc.max_frame_bytes, sc.max_frame_bytes);
+      };
       feeds::coinbase::SessionConfig cc;
-      cc.name = p.venue->venue;
-      cc.ws = sc.ws;
+      one_connection(cc); // a level2 snapshot is the whole book: never below the parser's 4 MiB
       cc.depth_channel = p.venue->depth_stream;
-      cc.stale_after_ms = sc.stale_after_ms;
-      cc.instrument_stale_after_ms = sc.instrument_stale_after_ms;
-      cc.reconnect_min_ms = sc.reconnect_min_ms;
-      cc.reconnect_max_ms = sc.reconnect_max_ms;
-      cc.max_connection_age_s = sc.max_connection_age_s;
-      cc.recorder = sc.recorder;
-      // A level2 snapshot is the whole book: never below the Coinbase parser's 4 MiB.
-      cc.max_frame_bytes = std::max(cc.max_frame_bytes, sc.max_frame_bytes);
+      feeds::kraken::SessionConfig kc;
+      one_connection(kc);
       ft->add_session(p.feed_index, ids,
                       [&](feeds::net::Loop& loop, feeds::EventSink sink) -> std::unique_ptr<feeds::VenueSession> {
         if (p.venue->venue == "coinbase") {
           return std::make_unique<feeds::coinbase::Session>(cc, p.instruments, loop, sink, make_log());
+        }
+        if (p.venue->venue == "kraken") {
+          return std::make_unique<feeds::kraken::Session>(kc, p.instruments, loop, sink, make_log());
         }
         return std::make_unique<feeds::binance::Session>(sc, p.instruments, loop, budget, sink, make_log());
       });

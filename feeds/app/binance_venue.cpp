@@ -8,6 +8,8 @@
 //    the receive timestamps; held until the first subscription so a client that connects at the
 //    start sees every diff. Each symbol's depth endpoint serves the capture's snapshot verbatim.
 #include "binance_venue.hpp"
+#include "replay_pacer.hpp"
+#include "venue_text.hpp"
 
 #include <qf/feeds/capture.hpp>
 #include <qf/ipc/fixed_point.hpp>
@@ -46,17 +48,6 @@ constexpr std::size_t kMaxLevels = 200; // per side in the synthetic book
 [[nodiscard]] std::uint64_t wall_ms() {
   return static_cast<std::uint64_t>(
       std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count());
-}
-
-void append_uint(std::string& out, std::uint64_t v) {
-  char buf[24];
-  const auto r = std::to_chars(buf, buf + sizeof buf, v);
-  out.append(buf, r.ptr);
-}
-
-void append_fixed(std::string& out, std::int64_t v, int decimals) {
-  char buf[ipc::kFixedMaxChars];
-  out.append(buf, ipc::format_fixed(v, decimals, buf, sizeof buf));
 }
 
 // The stream kinds each flavour accepts after "<symbol>@".
@@ -498,7 +489,7 @@ private:
 
 class ReplaySource final : public Source {
 public:
-  ReplaySource(const BinanceOptions& o) : speed_(o.speed), loop_(o.loop) {
+  ReplaySource(const BinanceOptions& o) : pacer_(o.speed, o.loop) {
     CaptureReader reader(o.replay_path);
     CaptureRecord r;
     std::set<std::string, std::less<>> depth_symbols;
@@ -573,55 +564,21 @@ public:
   }
 
   std::int64_t pump(Host& host, std::uint64_t now_ns) override {
-    if (!started_) {
-      if (!host.has_sessions()) {
-        return -1; // held until the first subscriber
-      }
-      started_ = true;
-      start_ns_ = now_ns;
-      base_ns_ = frames_[next_].recv_ns;
-    }
-    for (int budget = 512; budget > 0; --budget) {
-      if (next_ == frames_.size()) {
-        if (!loop_) {
-          done_ = true;
-          return -1;
-        }
-        ++loops_;
-        next_ = 0;
-        start_ns_ = now_ns;
-        base_ns_ = frames_[0].recv_ns;
-      }
-      const Frame& f = frames_[next_];
-      if (speed_ > 0 && f.recv_ns > base_ns_) {
-        const auto due = start_ns_ + static_cast<std::uint64_t>(static_cast<double>(f.recv_ns - base_ns_) / speed_);
-        if (due > now_ns) {
-          return static_cast<std::int64_t>(due - now_ns);
-        }
-      }
-      ++next_;
-      if (f.is_diff && host.take_gap()) {
-        continue;
-      }
-      host.publish(f.key, f.text, std::string_view(f.text).substr(f.raw_begin, f.raw_len));
-      ++sent_;
-    }
-    return 0;
+    return pacer_.pump(
+        host, now_ns, frames_.size(), [&](std::size_t i) { return frames_[i].recv_ns; },
+        [&](std::size_t i) {
+          const Frame& f = frames_[i];
+          if (f.is_diff && host.take_gap()) {
+            return false;
+          }
+          host.publish(f.key, f.text, std::string_view(f.text).substr(f.raw_begin, f.raw_len));
+          return true;
+        });
   }
 
   std::string stats_members() const override {
-    std::string out = "\"source\":\"replay\",\"replay_started\":";
-    out += started_ ? "true" : "false";
-    out += ",\"replay_done\":";
-    out += done_ ? "true" : "false";
-    out += ",\"replay_frames\":";
-    append_uint(out, frames_.size());
-    out += ",\"replay_position\":";
-    append_uint(out, next_);
-    out += ",\"replay_sent\":";
-    append_uint(out, sent_);
-    out += ",\"replay_loops\":";
-    append_uint(out, loops_);
+    std::string out = "\"source\":\"replay\",";
+    pacer_.append_stats(out, frames_.size());
     return out;
   }
 
@@ -634,19 +591,11 @@ private:
     std::size_t raw_len = 0;
     bool is_diff = false;
   };
-  double speed_;
-  bool loop_;
+  ReplayPacer pacer_;
   std::vector<Frame> frames_;
   std::set<std::string, std::less<>> symbols_;
   std::set<std::string, std::less<>> streams_;
   std::map<std::string, std::string, std::less<>> snapshots_;
-  bool started_ = false;
-  bool done_ = false;
-  std::size_t next_ = 0;
-  std::uint64_t start_ns_ = 0;
-  std::uint64_t base_ns_ = 0;
-  std::uint64_t sent_ = 0;
-  std::uint64_t loops_ = 0;
 };
 
 // ---------------------------------------------------------------------------------------------

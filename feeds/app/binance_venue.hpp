@@ -15,15 +15,9 @@
 
 namespace qf::feeds::venue {
 
-struct BinanceOptions {
+struct BinanceOptions : MarketOptions {
+  BinanceOptions() : MarketOptions{"BTCUSDT", "ETHUSDT", "SOLUSDT"} {}
   bool usdm = false;
-  // Replay when non-empty, synthetic otherwise.
-  std::string replay_path;
-  double speed = 1.0; // replay: 1 = original pacing, N = N times faster, 0 = as fast as possible
-  bool loop = false;
-  std::vector<std::string> symbols{"BTCUSDT", "ETHUSDT", "SOLUSDT"};
-  double rate = 200.0; // synthetic messages per second in total; 0 = as fast as the clients take them
-  std::uint64_t seed = 1;
   std::optional<std::chrono::milliseconds> ping_interval; // default 20 s spot, 180 s USD-M
   std::optional<std::chrono::milliseconds> pong_timeout;  // default 60 s spot, 600 s USD-M
 };

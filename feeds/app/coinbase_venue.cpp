@@ -5,6 +5,8 @@
 // message a second per product with the product's sequence and last trade id. Replay: the
 // capture's frames re-served to the matching subscribers, held until the first subscription.
 #include "coinbase_venue.hpp"
+#include "replay_pacer.hpp"
+#include "venue_text.hpp"
 
 #include <qf/feeds/capture.hpp>
 #include <qf/ipc/fixed_point.hpp>
@@ -28,44 +30,17 @@ using namespace std::chrono_literals;
 constexpr std::size_t kMaxLevels = 200;
 constexpr std::uint64_t kHeartbeatNs = 1'000'000'000;
 
-void append_uint(std::string& out, std::uint64_t v) {
-  char buf[24];
-  const auto r = std::to_chars(buf, buf + sizeof buf, v);
-  out.append(buf, r.ptr);
-}
-
-void append_fixed(std::string& out, std::int64_t v, int decimals) {
-  char buf[ipc::kFixedMaxChars];
-  out.append(buf, ipc::format_fixed(v, decimals, buf, sizeof buf));
-}
-
-// "2021-04-17T16:43:37.075687Z"
-std::string iso_now() {
-  const auto now = std::chrono::system_clock::now();
-  const auto us = std::chrono::duration_cast<std::chrono::microseconds>(now.time_since_epoch()).count();
-  const std::time_t secs = static_cast<std::time_t>(us / 1'000'000);
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  char buf[40];
-  const std::size_t n = std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
-  std::string out(buf, n);
-  char frac[16];
-  std::snprintf(frac, sizeof frac, ".%06lldZ", static_cast<long long>(us % 1'000'000));
-  out += frac;
-  return out;
-}
-
 [[nodiscard]] std::string channel_key(std::string_view channel) {
   return channel == "level2_batch" ? std::string("level2") : std::string(channel);
 }
 
 class CoinbaseVenue final : public Venue {
 public:
-  explicit CoinbaseVenue(const CoinbaseOptions& o) : replay_(!o.replay_path.empty()), speed_(o.speed), loop_(o.loop), rate_(o.rate), rng_(o.seed) {
+  explicit CoinbaseVenue(const CoinbaseOptions& o) : replay_(!o.replay_path.empty()), pacer_(o.speed, o.loop), rate_(o.rate), rng_(o.seed) {
     if (replay_) {
       load(o.replay_path);
     } else {
-      for (const std::string& p : o.products) {
+      for (const std::string& p : o.symbols) {
         Product pr;
         pr.id = p;
         pr.fair = p.starts_with("BTC") ? 6'000'000 : p.starts_with("ETH") ? 250'000 : p.starts_with("SOL") ? 15'000 : 10'000;
@@ -281,14 +256,8 @@ public:
     out += ",\"generated\":";
     append_uint(out, messages_);
     if (replay_) {
-      out += ",\"replay_started\":";
-      out += started_ ? "true" : "false";
-      out += ",\"replay_done\":";
-      out += done_ ? "true" : "false";
-      out += ",\"replay_frames\":";
-      append_uint(out, frames_.size());
-      out += ",\"replay_sent\":";
-      append_uint(out, sent_);
+      out += ',';
+      pacer_.append_stats(out, frames_.size());
     }
     return out;
   }
@@ -560,58 +529,29 @@ private:
   }
 
   std::int64_t pump_replay(Host& host, std::uint64_t now_ns) {
-    if (!started_) {
-      if (!host.has_sessions()) {
-        return -1;
-      }
-      started_ = true;
-      start_ns_ = now_ns;
-      base_ns_ = frames_[0].recv_ns;
-    }
-    for (int budget = 512; budget > 0; --budget) {
-      if (next_ == frames_.size()) {
-        if (!loop_) {
-          done_ = true;
-          return -1;
-        }
-        next_ = 0;
-        start_ns_ = now_ns;
-        base_ns_ = frames_[0].recv_ns;
-      }
-      const Frame& f = frames_[next_];
-      if (speed_ > 0 && f.recv_ns > base_ns_) {
-        const auto due = start_ns_ + static_cast<std::uint64_t>(static_cast<double>(f.recv_ns - base_ns_) / speed_);
-        if (due > now_ns) {
-          return static_cast<std::int64_t>(due - now_ns);
-        }
-      }
-      ++next_;
-      if (f.key.starts_with("level2:") && f.text.find("\"l2update\"") != std::string::npos && host.take_gap()) {
-        continue;
-      }
-      host.publish(f.key, f.text, f.text);
-      ++sent_;
-    }
-    return 0;
+    return pacer_.pump(
+        host, now_ns, frames_.size(), [&](std::size_t i) { return frames_[i].recv_ns; },
+        [&](std::size_t i) {
+          const Frame& f = frames_[i];
+          if (f.key.starts_with("level2:") && f.text.find("\"l2update\"") != std::string::npos && host.take_gap()) {
+            return false;
+          }
+          host.publish(f.key, f.text, f.text);
+          return true;
+        });
   }
 
   bool replay_;
-  double speed_;
-  bool loop_;
+  ReplayPacer pacer_;
   double rate_;
   std::mt19937_64 rng_;
   std::map<std::string, Product, std::less<>> products_;
   std::set<std::string, std::less<>> replay_products_;
   std::vector<Frame> frames_;
   simdjson::dom::parser parser_;
-  std::uint64_t start_ns_ = 0;
-  std::uint64_t base_ns_ = 0;
+  std::uint64_t start_ns_ = 0; // synthetic
   std::uint64_t next_heartbeat_ns_ = 0;
   std::uint64_t messages_ = 0;
-  std::size_t next_ = 0;
-  std::uint64_t sent_ = 0;
-  bool started_ = false;
-  bool done_ = false;
 };
 
 } // namespace

@@ -12,13 +12,8 @@
 
 namespace qf::feeds::venue {
 
-struct CoinbaseOptions {
-  std::string replay_path; // replay when non-empty, synthetic otherwise
-  double speed = 1.0;      // 0 = as fast as possible
-  bool loop = false;
-  std::vector<std::string> products{"BTC-USD", "ETH-USD", "SOL-USD"};
-  double rate = 200.0; // 0 = as fast as the clients take them
-  std::uint64_t seed = 1;
+struct CoinbaseOptions : MarketOptions {
+  CoinbaseOptions() : MarketOptions{"BTC-USD", "ETH-USD", "SOL-USD"} {}
 };
 
 [[nodiscard]] std::unique_ptr<Venue> make_coinbase_venue(const CoinbaseOptions& options);

@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <initializer_list>
 #include <set>
 #include <string>
 #include <string_view>
@@ -25,6 +26,17 @@ using Query = std::vector<std::pair<std::string, std::string>>; // url-decoded n
   }
   return nullptr;
 }
+
+// What every venue's market takes from the command line.
+struct MarketOptions {
+  MarketOptions(std::initializer_list<std::string> default_symbols) : symbols(default_symbols) {}
+  std::string replay_path; // replay when non-empty, synthetic otherwise
+  double speed = 1.0;      // replay: 1 = original pacing, N = N times faster, 0 = as fast as possible
+  bool loop = false;
+  std::vector<std::string> symbols; // synthetic: the instruments, as the venue spells them
+  double rate = 200.0;     // synthetic messages per second in total; 0 = as fast as the clients take them
+  std::uint64_t seed = 1;
+};
 
 struct HttpResponse {
   int status = 200;
@@ -53,6 +65,9 @@ public:
   virtual void publish(std::string_view key, std::string_view combined, std::string_view raw) = 0;
   // The gap fault: true when this diff must be withheld (the book still applies it).
   [[nodiscard]] virtual bool take_gap() = 0;
+  // The checksum fault: true when this update's checksum must be sent corrupted (the book and
+  // the update are right; the client's check must fail and resync).
+  [[nodiscard]] virtual bool take_checksum_fault() = 0;
   [[nodiscard]] virtual bool has_sessions() const = 0;
 };
 

@@ -3,6 +3,7 @@
 // parse, and serves until SIGINT/SIGTERM (exit 0).
 #include "binance_venue.hpp"
 #include "coinbase_venue.hpp"
+#include "kraken_venue.hpp"
 #include "tls_cert.hpp"
 #include "venue_server.hpp"
 
@@ -35,17 +36,17 @@ extern "C" void on_signal(int signum) {
   }
 }
 
-constexpr std::string_view kUsage = R"(usage: qf-venue [--venue binance|binance-spot|binance-usdm|coinbase] [--port P]
+constexpr std::string_view kUsage = R"(usage: qf-venue [--venue binance|binance-spot|binance-usdm|coinbase|kraken] [--port P]
                 [--synthetic [--symbols A,B,..] [--rate N|max] [--seed N]]
                 [--replay CAPTURE [--speed 1|N|max] [--loop]]
                 [--tls [--cert-dir DIR]] [--ping-interval-ms N] [--pong-timeout-ms N]
-                [--drop-after S] [--gap-every N] [--malformed-every N] [--stall-after S --stall-for S]
+                [--drop-after S] [--gap-every N] [--checksum-every N] [--malformed-every N] [--stall-after S --stall-for S]
                 [--shutdown-after S] [--snapshot-delay-ms N] [--snapshot-429 N] [--max-frame-bytes N]
 
 A local exchange on 127.0.0.1: the venue's websocket streams and REST depth snapshots from a
 synthetic market (default: BTCUSDT,ETHUSDT,SOLUSDT at 200 messages/s) or a recorded capture.
 --port 0 picks a free port; the default is 18080 (config/sim.toml). Runtime faults:
-POST /venue/fault?kind=drop|gap|malformed|stall&seconds=S|shutdown|snapshot_delay&ms=N|
+POST /venue/fault?kind=drop|gap|checksum|malformed|stall&seconds=S|shutdown|snapshot_delay&ms=N|
 snapshot_429[&count=N|&on=0|1]|snapshot_418|clear; counters: GET /venue/stats.
 )";
 
@@ -161,6 +162,8 @@ int main(int argc, char** argv) {
       server_options.faults.drop_after_s = to_seconds(a, value());
     } else if (a == "--gap-every") {
       server_options.faults.gap_every = to_u64(a, value());
+    } else if (a == "--checksum-every") {
+      server_options.faults.checksum_every = to_u64(a, value());
     } else if (a == "--malformed-every") {
       server_options.faults.malformed_every = to_u64(a, value());
     } else if (a == "--stall-after") {
@@ -195,10 +198,7 @@ int main(int argc, char** argv) {
   }
 
   try {
-    std::unique_ptr<Venue> venue;
-    if (venue_name == "binance" || venue_name == "binance-spot" || venue_name == "binance-usdm") {
-      BinanceOptions o;
-      o.usdm = venue_name == "binance-usdm";
+    const auto market = [&](MarketOptions& o) {
       o.replay_path = replay;
       o.speed = speed_value;
       o.loop = loop;
@@ -207,20 +207,23 @@ int main(int argc, char** argv) {
       }
       o.rate = rate_value;
       o.seed = seed;
+    };
+    std::unique_ptr<Venue> venue;
+    if (venue_name == "binance" || venue_name == "binance-spot" || venue_name == "binance-usdm") {
+      BinanceOptions o;
+      market(o);
+      o.usdm = venue_name == "binance-usdm";
       o.ping_interval = ping_interval;
       o.pong_timeout = pong_timeout;
       venue = make_binance_venue(o);
     } else if (venue_name == "coinbase") {
       CoinbaseOptions o;
-      o.replay_path = replay;
-      o.speed = speed_value;
-      o.loop = loop;
-      if (!symbols.empty()) {
-        o.products = symbols;
-      }
-      o.rate = rate_value;
-      o.seed = seed;
+      market(o);
       venue = make_coinbase_venue(o);
+    } else if (venue_name == "kraken") {
+      KrakenOptions o;
+      market(o);
+      venue = make_kraken_venue(o);
     } else {
       std::string msg = "--venue: unknown venue '";
       msg += venue_name;

@@ -553,6 +553,17 @@ bool Server::take_gap() {
   return true;
 }
 
+bool Server::take_checksum_fault() {
+  ++checksums_seen_;
+  if (pending_checksums_ > 0) {
+    --pending_checksums_;
+  } else if (options_.faults.checksum_every == 0 || checksums_seen_ % options_.faults.checksum_every != 0) {
+    return false;
+  }
+  ++faults_["checksum"];
+  return true;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Timers: pump, pings, stall, shutdown
 
@@ -782,6 +793,9 @@ void Server::apply_fault(const Query& query, HttpResponse& out) {
   } else if (k == "gap") {
     pending_gaps_ += count;
     affected = count;
+  } else if (k == "checksum") {
+    pending_checksums_ += count;
+    affected = count;
   } else if (k == "malformed") {
     pending_malformed_ += count;
     affected = count;
@@ -816,7 +830,7 @@ void Server::apply_fault(const Query& query, HttpResponse& out) {
       }
     }
   } else if (k == "clear") {
-    pending_gaps_ = pending_malformed_ = snapshot_refusals_left_ = snapshot_delay_ms_ = 0;
+    pending_gaps_ = pending_checksums_ = pending_malformed_ = snapshot_refusals_left_ = snapshot_delay_ms_ = 0;
     snapshot_refuse_on_ = false;
     if (stalled_) {
       stall_end_timer_->cancel();
@@ -824,7 +838,7 @@ void Server::apply_fault(const Query& query, HttpResponse& out) {
     }
   } else {
     out.status = 400;
-    out.body = R"({"ok":false,"error":"kind must be drop, gap, malformed, stall, shutdown, snapshot_delay, snapshot_429, snapshot_418 or clear"})";
+    out.body = R"({"ok":false,"error":"kind must be drop, gap, checksum, malformed, stall, shutdown, snapshot_delay, snapshot_429, snapshot_418 or clear"})";
     return;
   }
   out.body = "{\"ok\":true,\"kind\":";

@@ -5,7 +5,7 @@
 // thread, so nothing is locked. Outgoing frames are queued per session and written only in
 // LWS_CALLBACK_SERVER_WRITEABLE with LWS_PRE headroom; a session whose queue passes
 // kSlowConsumerBytes is dropped, as a real venue drops a reader that cannot keep up. Faults
-// (drop, gap, malformed, stall, shutdown, snapshot delay/refusal) come from the command line and
+// (drop, gap, corrupted checksum, malformed, stall, shutdown, snapshot delay/refusal) come from the command line and
 // at runtime from POST /venue/fault.
 
 #include "venue.hpp"
@@ -28,6 +28,7 @@ namespace qf::feeds::venue {
 struct FaultOptions {
   double drop_after_s = 0;        // close each websocket this long after it opened (0: never)
   std::uint64_t gap_every = 0;    // withhold every Nth diff
+  std::uint64_t checksum_every = 0; // corrupt the checksum of every Nth checksummed update
   std::uint64_t malformed_every = 0; // every Nth published message is preceded by a malformed frame
   double stall_after_s = 0;       // stop sending this long after start...
   double stall_for_s = 0;         // ...for this long, connections kept open
@@ -68,6 +69,7 @@ public:
   void subscriptions_changed(Session& session) override;
   void publish(std::string_view key, std::string_view combined, std::string_view raw) override;
   [[nodiscard]] bool take_gap() override;
+  [[nodiscard]] bool take_checksum_fault() override;
   [[nodiscard]] bool has_sessions() const override;
 
   // lws entry point (public for the C callback table only).
@@ -125,6 +127,7 @@ private:
 
   // Runtime faults
   std::uint64_t pending_gaps_ = 0;
+  std::uint64_t pending_checksums_ = 0;
   std::uint64_t pending_malformed_ = 0;
   std::uint64_t snapshot_refusals_left_ = 0;
   bool snapshot_refuse_on_ = false;
@@ -144,6 +147,7 @@ private:
   std::uint64_t slow_consumers_ = 0;
   std::uint64_t http_requests_ = 0;
   std::uint64_t diffs_seen_ = 0;
+  std::uint64_t checksums_seen_ = 0;
   std::uint64_t malformed_counter_ = 0;
   std::vector<std::uint64_t> snapshot_request_ns_; // unix ns, the last kMaxSnapshotStamps
   std::uint64_t snapshot_requests_ = 0;

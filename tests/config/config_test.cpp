@@ -178,10 +178,22 @@ TEST(config, should_read_the_engine_threads_mode_and_name_the_line_of_a_bad_one)
 
 TEST(config, should_refuse_bad_instruments) {
   expect_error("[[instruments]]\nsymbol = \"BTCUSDT\"\n", "instruments[0].venue: is required");
-  expect_error("[[instruments]]\nvenue = \"kraken\"\nsymbol = \"X\"\n", "unknown venue 'kraken'");
+  expect_error("[[instruments]]\nvenue = \"kucoin\"\nsymbol = \"X\"\n", "unknown venue 'kucoin'");
   expect_error("[[instruments]]\nvenue = \"coinbase\"\nsymbol = \"A\"\n[[instruments]]\nvenue = \"coinbase\"\nsymbol = \"A\"\n",
                "duplicate instrument coinbase:A");
   expect_error("instruments = 3\n", "must be an array of tables");
+}
+
+TEST(config, should_read_kraken_instruments_with_the_live_v2_endpoint_by_default) {
+  const Config c = parse_config("[[instruments]]\nvenue = \"kraken\"\nsymbol = \"BTC/USD\"\nprice_decimals = 1\n");
+  ASSERT_EQ(c.instruments.size(), 1U);
+  EXPECT_EQ(c.instruments[0].symbol, "BTC/USD");
+  EXPECT_EQ(c.instruments[0].price_decimals, 1);
+  const VenueEntry* v = find_venue(c, "kraken");
+  ASSERT_NE(v, nullptr);
+  EXPECT_EQ(v->ws_url, "wss://ws.kraken.com/v2");
+  EXPECT_EQ(v->depth_stream, "book");
+  expect_error("[[venues]]\nvenue = \"kraken\"\ndepth_stream = \"book25\"\n", "venues[0].depth_stream: must be book");
 }
 
 TEST(config, should_refuse_bad_venues) {

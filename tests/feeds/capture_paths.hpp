@@ -10,5 +10,6 @@ inline const std::filesystem::path kBtcusdt = kCaptures / "binance-spot/btcusdt_
 inline const std::filesystem::path kSpotMulti = kCaptures / "binance-spot/multi_20211012.capture";
 inline const std::filesystem::path kUsdmMulti = kCaptures / "binance-usdm/multi_20210722.capture";
 inline const std::filesystem::path kCoinbase = kCaptures / "coinbase-exchange/level2_ticker_matches_20210417.capture";
+inline const std::filesystem::path kKraken = kCaptures / "kraken/btcusd_book10_v2_20230730.capture";
 
 } // namespace qf::feeds::test

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "capture_paths.hpp"
+#include "feed_watch.hpp"
 #include "qf/feeds/capture.hpp"
 #include "qf/feeds/coinbase/book_sync.hpp"
 #include "qf/feeds/coinbase/parser.hpp"
@@ -29,47 +30,18 @@ namespace qf::feeds {
 namespace {
 
 namespace cb = coinbase;
+using test::expect_recovered;
+using test::Outcome;
+using test::recovered;
+using test::Streams;
 using test::Venue;
+using test::Watch;
 
 // Engine ids are not the session's product indices: the session must translate.
 constexpr core::InstrumentId kFirstId = 5;
 
 const LogFn kLog = [](LogLevel, std::string_view text) {
   std::fprintf(stderr, "feed: %.*s\n", static_cast<int>(text.size()), text.data());
-};
-
-struct Seen {
-  core::EventKind kind;
-  core::Side side;
-  core::InstrumentId instrument;
-  std::uint64_t seq;
-  std::int64_t a, b, c, d;
-  friend bool operator==(const Seen&, const Seen&) = default;
-};
-
-Seen seen(const core::Event& e, core::InstrumentId id) {
-  if (e.kind == core::EventKind::bbo) {
-    return {e.kind, e.side, id, e.seq, e.bbo.bid_price, e.bbo.bid_qty, e.bbo.ask_price, e.bbo.ask_qty};
-  }
-  return {e.kind, e.side, id, e.seq, e.level.price, e.level.qty, static_cast<std::int64_t>(e.level.exchange_ns), 0};
-}
-
-bool is_book(const core::Event& e) {
-  return e.kind == core::EventKind::book_level || e.kind == core::EventKind::snapshot_begin ||
-         e.kind == core::EventKind::snapshot_end;
-}
-
-struct Streams {
-  std::vector<Seen> book;
-  std::vector<Seen> other; // bbo and trades
-  std::size_t foreign_ids = 0;
-  void add(const core::Event& e, core::InstrumentId id) {
-    if (is_book(e)) {
-      book.push_back(seen(e, id));
-    } else if (e.kind != core::EventKind::status) {
-      other.push_back(seen(e, id));
-    }
-  }
 };
 
 std::string capture() { return test::kCoinbase.string(); }
@@ -157,124 +129,23 @@ TEST(coinbase_feed, should_yield_the_events_of_the_capture_through_the_venue) {
 // Faults. Each book is rebuilt from the ring; at every ticker of a live book the book's top
 // (price and size, both sides) must equal the ticker's best bid/ask.
 
-struct Watch {
-  std::map<std::int64_t, std::int64_t, std::greater<>> bids;
-  std::map<std::int64_t, std::int64_t> asks;
-  bool live = false;
-  bool fault_seen = false;
-  std::size_t checks = 0, checks_after_fault = 0, mismatches = 0, snapshots_after_fault = 0;
-  std::array<std::size_t, 7> statuses{};
-
-  void on(const core::Event& e, core::FeedStatus fault) {
-    switch (e.kind) {
-    case core::EventKind::status:
-      ++statuses[static_cast<std::size_t>(e.status)];
-      live = e.status == core::FeedStatus::book_live;
-      fault_seen |= e.status == fault;
-      return;
-    case core::EventKind::snapshot_begin:
-      bids.clear();
-      asks.clear();
-      snapshots_after_fault += fault_seen ? 1 : 0;
-      return;
-    case core::EventKind::book_level: {
-      auto set = [&](auto& side) {
-        if (e.level.qty == 0) {
-          side.erase(e.level.price);
-        } else {
-          side[e.level.price] = e.level.qty;
-        }
-      };
-      e.side == core::Side::bid ? set(bids) : set(asks);
-      return;
-    }
-    case core::EventKind::bbo:
-      if (!live || bids.empty() || asks.empty() || e.bbo.bid_qty == 0) {
-        return;
-      }
-      ++checks;
-      checks_after_fault += fault_seen ? 1 : 0;
-      if (bids.begin()->first != e.bbo.bid_price || bids.begin()->second != e.bbo.bid_qty ||
-          asks.begin()->first != e.bbo.ask_price || asks.begin()->second != e.bbo.ask_qty) {
-        ++mismatches;
-      }
-      return;
-    default: return;
-    }
-  }
-  [[nodiscard]] std::size_t count(core::FeedStatus s) const { return statuses[static_cast<std::size_t>(s)]; }
-};
-
-struct Outcome {
-  std::array<Watch, 2> w;
-  ipc::FeedRecord record{};
-  std::size_t foreign_ids = 0;
-};
-
-// Two products on ids 3 and 7; `until` decides when enough was seen; `act` may poke the thread.
+// Two products on ids 3 and 7.
 Outcome run_synthetic(const std::vector<std::string>& extra, core::FeedStatus fault,
-                  const std::function<bool(const Outcome&)>& until,
-                  const std::function<void(Outcome&, FeedThread&)>& act = nullptr) {
+                      const std::function<bool(const Outcome&)>& until,
+                      const std::function<void(Outcome&, FeedThread&)>& act = nullptr) {
   std::vector<std::string> args{"--venue", "coinbase", "--port", "0", "--synthetic", "--symbols", "BTC-USD,ETH-USD",
                                 "--rate", "400", "--seed", "11"};
   args.insert(args.end(), extra.begin(), extra.end());
-  Venue venue(args);
-  const ipc::TscClock clock = ipc::TscClock::monotonic();
-  auto feeds = std::make_unique<ipc::FeedTable>();
-  FeedThread thread(net::LoopConfig{}, clock, kLog);
-  cb::SessionConfig sc;
-  sc.ws = net::parse_url(venue.ws());
-  sc.stale_after_ms = 1500; // heartbeats come every second
-  sc.reconnect_min_ms = 20;
-  sc.reconnect_max_ms = 200;
-  thread.add_session(0, {3, 7}, [&](net::Loop& loop, EventSink sink) {
+  const auto make = [](const std::string& ws, net::Loop& loop, EventSink sink) -> std::unique_ptr<VenueSession> {
+    cb::SessionConfig sc;
+    sc.ws = net::parse_url(ws);
+    sc.stale_after_ms = 1500; // heartbeats come every second
+    sc.reconnect_min_ms = 20;
+    sc.reconnect_max_ms = 200;
     return std::make_unique<cb::Session>(
         sc, std::vector<SessionInstrument>{{3, "BTC-USD", 2, 8}, {7, "ETH-USD", 2, 8}}, loop, sink, kLog);
-  });
-  thread.publish_to(feeds.get());
-  thread.start(nullptr);
-  Outcome run;
-  const auto on = [&](const core::Event& e) {
-    if (e.instrument == 3) {
-      run.w[0].on(e, fault);
-    } else if (e.instrument == 7) {
-      run.w[1].on(e, fault);
-    } else {
-      ++run.foreign_ids;
-    }
   };
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-  while (!until(run) && std::chrono::steady_clock::now() < deadline) {
-    if (act) {
-      act(run, thread);
-    }
-    (void)feeds->feeds[0].try_load(run.record);
-    if (thread.ring().drain(on, 4096) == 0) {
-      std::this_thread::yield();
-    }
-  }
-  thread.stop();
-  EXPECT_EQ(feeds->feeds[0].try_load(run.record), ipc::ReadStatus::ok);
-  return run;
-}
-
-bool recovered(const Outcome& r) {
-  return std::all_of(r.w.begin(), r.w.end(), [](const Watch& x) {
-    return x.live && x.checks_after_fault >= 20 && x.snapshots_after_fault > 0;
-  }) && std::any_of(r.w.begin(), r.w.end(), [](const Watch& x) { return x.fault_seen; });
-}
-
-void expect_recovered(const Outcome& run) {
-  EXPECT_EQ(run.foreign_ids, 0U);
-  for (std::size_t i = 0; i < run.w.size(); ++i) {
-    SCOPED_TRACE(i);
-    const Watch& w = run.w[i];
-    EXPECT_TRUE(w.fault_seen) << "the fault never showed";
-    EXPECT_TRUE(w.live) << "the book did not come back";
-    EXPECT_GT(w.snapshots_after_fault, 0U) << "no fresh snapshot after the fault";
-    EXPECT_GE(w.checks_after_fault, 20U);
-    EXPECT_EQ(w.mismatches, 0U) << "a live book disagreed with the venue's ticker";
-  }
+  return test::run_synthetic(args, {3, 7}, make, fault, until, act);
 }
 
 TEST(coinbase_feed, should_reconnect_after_a_drop_and_rebuild_the_books_from_a_fresh_snapshot) {

@@ -23,7 +23,7 @@ using core::Event;
 using core::EventKind;
 using core::FeedStatus;
 
-const fs::path kKraken = test::kCaptures / "kraken/btcusd_book10_v2_20230730.capture";
+using test::kKraken;
 
 std::vector<std::string> frames(const fs::path& path) {
   CaptureReader reader(path.string());

@@ -124,8 +124,8 @@ std::string_view to_string(MessageKind kind) noexcept {
 // ---------------------------------------------------------------------------------------------
 // Parser
 
-struct Parser::Impl : detail::ParserState {
-  explicit Impl(const ParserConfig& config) : ParserState(config.max_message_bytes, config.max_levels) {}
+struct ParserImpl : detail::ParserState {
+  explicit ParserImpl(const ParserConfig& config) : ParserState(config.max_message_bytes, config.max_levels) {}
 
   [[nodiscard]] ParseResult read_object(od::object& object, Fields& f, bool top) noexcept {
     return detail::read_fields(object,
@@ -138,7 +138,7 @@ struct Parser::Impl : detail::ParserState {
 
 // One field of a payload (or of the combined-stream envelope when `top`). Unknown keys (M, X,
 // k, ...) are skipped by simdjson when the loop moves on.
-ParseResult Parser::Impl::read_field(std::string_view key, od::value& v, Fields& f, bool top) noexcept {
+ParseResult ParserImpl::read_field(std::string_view key, od::value& v, Fields& f, bool top) noexcept {
   const auto text = [&](std::string_view& out, Bit bit) noexcept {
     f.seen |= bit;
     return string_token(v, out);
@@ -255,13 +255,7 @@ ParseResult Parser::Impl::read_field(std::string_view key, od::value& v, Fields&
   return ParseResult::ok;
 }
 
-Parser::Parser(const ParserConfig& config)
-    : config_(checked(config)), impl_(std::make_unique<Impl>(config)),
-      table_(config.max_instruments, "binance::Parser", "symbol") {}
-
-Parser::~Parser() = default;
-Parser::Parser(Parser&&) noexcept = default;
-Parser& Parser::operator=(Parser&&) noexcept = default;
+Parser::Parser(const ParserConfig& config) : ParserShell(checked(config), "binance::Parser", "symbol") {}
 
 void Parser::add_instrument(std::string_view symbol, core::InstrumentId id, int price_decimals, int qty_decimals) {
   // Stored upper case, as Binance's `s` spells it; a name too long to store goes in as it is so
@@ -271,29 +265,21 @@ void Parser::add_instrument(std::string_view symbol, core::InstrumentId id, int 
   if (symbol.size() <= kMaxSymbol) {
     upper_into(symbol, buffer, upper);
   }
-  table_.add(upper, id, price_decimals, qty_decimals);
-}
-
-core::InstrumentId Parser::find(std::string_view symbol) const noexcept {
-  const InstrumentEntry* entry = table_.find(symbol);
-  return entry != nullptr ? entry->id : kNoInstrument;
+  ParserShell::add_instrument(upper, id, price_decimals, qty_decimals);
 }
 
 ParseResult Parser::parse(PaddedView input, Message& out, std::string_view snapshot_symbol) noexcept {
   const ParseResult r = parse_impl(input, out, snapshot_symbol);
-  counters_.count(r);
-  if (r == ParseResult::ok) {
-    ++counters_.kinds[static_cast<std::size_t>(out.kind)];
-    if (out.kind == MessageKind::kline) {
-      ++counters_.ignored;
-    }
+  counters_.count(r, out.kind);
+  if (r == ParseResult::ok && out.kind == MessageKind::kline) {
+    ++counters_.ignored;
   }
   return r;
 }
 
 ParseResult Parser::parse_impl(PaddedView input, Message& out, std::string_view snapshot_symbol) noexcept {
   out = Message{};
-  Impl& im = *impl_;
+  ParserImpl& im = *impl_;
   Fields f;
   const auto field = [&](std::string_view key, od::value& v) noexcept { return im.read_field(key, v, f, true); };
   if (const ParseResult r = im.read_document(input, field); r != ParseResult::ok) {

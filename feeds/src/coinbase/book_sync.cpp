@@ -1,26 +1,17 @@
 #include "qf/feeds/coinbase/book_sync.hpp"
 
-#include <stdexcept>
-
 #include "qf/feeds/emitters.hpp"
 
 namespace qf::feeds::coinbase {
 
-const BookSyncCounters BookSync::kNoCounters{};
-
-BookSync::BookSync(std::size_t instruments) {
-  if (instruments == 0 || instruments >= kNoInstrument) {
-    throw std::invalid_argument("coinbase::BookSync: instruments must be in [1, 65535)");
-  }
-  products_.resize(instruments);
-}
+BookSync::BookSync(std::size_t instruments) : ResubscribeBooks(instruments, "coinbase::BookSync") {}
 
 SyncOutcome BookSync::on_message(const Message& m, std::uint64_t recv_ticks, EventSink sink) noexcept {
-  if (m.instrument >= products_.size()) {
+  if (m.instrument >= slots_.size()) {
     ++ignored_;
     return SyncOutcome::ignored;
   }
-  Product& p = products_[m.instrument];
+  ProductSlot& p = slots_[m.instrument];
   switch (m.kind) {
   case MessageKind::snapshot:
     (void)emit_events(m, recv_ticks, sink);
@@ -68,46 +59,14 @@ SyncOutcome BookSync::on_message(const Message& m, std::uint64_t recv_ticks, Eve
 }
 
 void BookSync::on_disconnect(std::uint64_t recv_ticks, EventSink sink) noexcept {
-  for (std::size_t i = 0; i < products_.size(); ++i) {
-    Product& p = products_[i];
-    p.state = BookState::syncing;
+  disconnect_all(recv_ticks, sink, [](ProductSlot& p) noexcept {
     p.trades_tracked = false;
     p.last_trade_id = 0;
-    ++p.counters.disconnects;
-    emit_status(static_cast<core::InstrumentId>(i), core::FeedStatus::disconnected, 0, 0, recv_ticks, sink);
-  }
-}
-
-void BookSync::resync(core::InstrumentId instrument, std::uint64_t recv_ticks, EventSink sink) noexcept {
-  if (instrument >= products_.size()) {
-    ++ignored_;
-    return;
-  }
-  Product& p = products_[instrument];
-  p.state = BookState::syncing;
-  p.resubscribe = true;
-  ++p.counters.resyncs;
-  emit_status(instrument, core::FeedStatus::resync, 0, 0, recv_ticks, sink);
-}
-
-bool BookSync::take_resubscribe_request(core::InstrumentId instrument) noexcept {
-  if (instrument >= products_.size() || !products_[instrument].resubscribe) {
-    return false;
-  }
-  products_[instrument].resubscribe = false;
-  return true;
-}
-
-BookState BookSync::state(core::InstrumentId instrument) const noexcept {
-  return instrument < products_.size() ? products_[instrument].state : BookState::syncing;
-}
-
-const BookSyncCounters& BookSync::counters(core::InstrumentId instrument) const noexcept {
-  return instrument < products_.size() ? products_[instrument].counters : kNoCounters;
+  });
 }
 
 std::uint64_t BookSync::last_trade_id(core::InstrumentId instrument) const noexcept {
-  return instrument < products_.size() ? products_[instrument].last_trade_id : 0;
+  return instrument < slots_.size() ? slots_[instrument].last_trade_id : 0;
 }
 
 } // namespace qf::feeds::coinbase

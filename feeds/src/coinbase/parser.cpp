@@ -174,14 +174,14 @@ std::string_view to_string(MessageKind kind) noexcept {
 // ---------------------------------------------------------------------------------------------
 // Parser
 
-struct Parser::Impl : detail::ParserState {
-  explicit Impl(const ParserConfig& config) : ParserState(config.max_message_bytes, config.max_levels) {}
+struct ParserImpl : detail::ParserState {
+  explicit ParserImpl(const ParserConfig& config) : ParserState(config.max_message_bytes, config.max_levels) {}
 
   [[nodiscard]] ParseResult read_field(std::string_view key, od::value& v, Fields& f) noexcept;
   [[nodiscard]] ParseResult read_changes(od::value& v, Fields& f) noexcept;
 };
 
-ParseResult Parser::Impl::read_changes(od::value& v, Fields& f) noexcept {
+ParseResult ParserImpl::read_changes(od::value& v, Fields& f) noexcept {
   f.bid_levels = 0;
   f.ask_levels = 0;
   return detail::read_rows<3>(v, [&](const std::string_view* text) noexcept {
@@ -201,7 +201,7 @@ ParseResult Parser::Impl::read_changes(od::value& v, Fields& f) noexcept {
 
 // One top-level field. Unknown keys (maker_order_id, open_24h, ...) are skipped by simdjson
 // when the loop moves on. Dispatch on length first: most keys are told apart by it.
-ParseResult Parser::Impl::read_field(std::string_view key, od::value& v, Fields& f) noexcept {
+ParseResult ParserImpl::read_field(std::string_view key, od::value& v, Fields& f) noexcept {
   const auto text = [&](std::string_view& out, Bit bit) noexcept {
     f.seen |= bit;
     return string_token(v, out);
@@ -301,32 +301,14 @@ ParseResult Parser::Impl::read_field(std::string_view key, od::value& v, Fields&
   return ParseResult::ok;
 }
 
-Parser::Parser(const ParserConfig& config)
-    : config_(checked(config)), impl_(std::make_unique<Impl>(config)),
-      table_(config.max_instruments, "coinbase::Parser", "product id") {}
-
-Parser::~Parser() = default;
-Parser::Parser(Parser&&) noexcept = default;
-Parser& Parser::operator=(Parser&&) noexcept = default;
-
-void Parser::add_instrument(std::string_view product, core::InstrumentId id, int price_decimals, int qty_decimals) {
-  table_.add(product, id, price_decimals, qty_decimals);
-}
-
-core::InstrumentId Parser::find(std::string_view product) const noexcept {
-  const InstrumentEntry* entry = table_.find(product);
-  return entry != nullptr ? entry->id : kNoInstrument;
-}
+Parser::Parser(const ParserConfig& config) : ParserShell(checked(config), "coinbase::Parser", "product id") {}
 
 ParseResult Parser::parse(PaddedView input, Message& out) noexcept {
   const ParseResult r = parse_impl(input, out);
-  counters_.count(r);
-  if (r == ParseResult::ok) {
-    ++counters_.kinds[static_cast<std::size_t>(out.kind)];
-    if (out.kind == MessageKind::error) {
-      ++counters_.venue_errors;
-      keep_error(out);
-    }
+  counters_.count(r, out.kind);
+  if (r == ParseResult::ok && out.kind == MessageKind::error) {
+    ++counters_.venue_errors;
+    keep_error(out);
   }
   return r;
 }
@@ -348,7 +330,7 @@ void Parser::keep_error(const Message& m) noexcept {
 
 ParseResult Parser::parse_impl(PaddedView input, Message& out) noexcept {
   out = Message{};
-  Impl& im = *impl_;
+  ParserImpl& im = *impl_;
   Fields f;
   const auto field = [&](std::string_view key, od::value& v) noexcept { return im.read_field(key, v, f); };
   if (const ParseResult r = im.read_document(input, field); r != ParseResult::ok) {

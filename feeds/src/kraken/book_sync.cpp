@@ -85,16 +85,14 @@ constexpr auto kAskBetter = [](std::int64_t a, std::int64_t b) { return a < b; }
 
 } // namespace
 
-const BookSyncCounters BookSync::kNoCounters{};
 const std::vector<core::Level> BookSync::kNoLevels{};
 
 BookSync::BookSync(std::size_t instruments, std::size_t depth, std::size_t max_levels_per_message)
-    : depth_(depth), max_levels_(max_levels_per_message) {
-  if (instruments == 0 || instruments >= kNoInstrument || depth == 0 || max_levels_per_message == 0) {
-    throw std::invalid_argument("kraken::BookSync: instruments must be in [1, 65535), depth and max levels positive");
+    : ResubscribeBooks(instruments, "kraken::BookSync"), depth_(depth), max_levels_(max_levels_per_message) {
+  if (depth == 0 || max_levels_per_message == 0) {
+    throw std::invalid_argument("kraken::BookSync: depth and max levels must be positive");
   }
-  books_.resize(instruments);
-  for (Book& b : books_) {
+  for (Book& b : slots_) {
     b.bids.reserve(depth_ + max_levels_);
     b.asks.reserve(depth_ + max_levels_);
   }
@@ -105,12 +103,12 @@ BookSync::BookSync(std::size_t instruments, std::size_t depth, std::size_t max_l
 
 void BookSync::set_precision(core::InstrumentId instrument, int price_decimals, int qty_decimals, int price_precision,
                              int qty_precision) {
-  if (instrument >= books_.size() || price_precision < 0 || qty_precision < 0 || price_decimals < price_precision ||
+  if (instrument >= slots_.size() || price_precision < 0 || qty_precision < 0 || price_decimals < price_precision ||
       qty_decimals < qty_precision || price_decimals > 18 || qty_decimals > 18) {
     throw std::invalid_argument("kraken::BookSync: unknown instrument, or decimals below the venue precision");
   }
-  books_[instrument].price_shift = price_decimals - price_precision;
-  books_[instrument].qty_shift = qty_decimals - qty_precision;
+  slots_[instrument].price_shift = price_decimals - price_precision;
+  slots_[instrument].qty_shift = qty_decimals - qty_precision;
 }
 
 void BookSync::apply(Book& b, const Message& m) noexcept {
@@ -128,10 +126,10 @@ void BookSync::apply(Book& b, const Message& m) noexcept {
 }
 
 std::uint32_t BookSync::checksum(core::InstrumentId instrument) const noexcept {
-  if (instrument >= books_.size()) {
+  if (instrument >= slots_.size()) {
     return 0;
   }
-  const Book& b = books_[instrument];
+  const Book& b = slots_[instrument];
   char* out = text_.data();
   std::size_t n = 0;
   for (const std::vector<core::Level>* side : {&b.asks, &b.bids}) {
@@ -162,13 +160,13 @@ bool BookSync::verify(Book& b, const Message& m, std::uint64_t recv_ticks, Event
 
 SyncOutcome BookSync::on_message(const Message& m, std::uint64_t recv_ticks, EventSink sink) noexcept {
   const bool book_message = m.kind == MessageKind::book_snapshot || m.kind == MessageKind::book_update;
-  if (book_message && m.instrument >= books_.size()) {
+  if (book_message && m.instrument >= slots_.size()) {
     ++ignored_;
     return SyncOutcome::ignored;
   }
   switch (m.kind) {
   case MessageKind::book_snapshot: {
-    Book& b = books_[m.instrument];
+    Book& b = slots_[m.instrument];
     b.bids.clear();
     b.asks.clear();
     apply(b, m);
@@ -182,7 +180,7 @@ SyncOutcome BookSync::on_message(const Message& m, std::uint64_t recv_ticks, Eve
     return SyncOutcome::snapshot_applied;
   }
   case MessageKind::book_update: {
-    Book& b = books_[m.instrument];
+    Book& b = slots_[m.instrument];
     if (b.state != BookState::live) {
       ++b.counters.dropped_not_live;
       return SyncOutcome::not_live;
@@ -196,15 +194,15 @@ SyncOutcome BookSync::on_message(const Message& m, std::uint64_t recv_ticks, Eve
     return SyncOutcome::applied;
   }
   case MessageKind::ticker:
-    if (m.instrument < books_.size()) {
-      ++books_[m.instrument].counters.tickers;
+    if (m.instrument < slots_.size()) {
+      ++slots_[m.instrument].counters.tickers;
     }
     (void)emit_events(m, recv_ticks, sink);
     return SyncOutcome::passed;
   case MessageKind::trade:
     for (const Trade& t : m.trades) {
-      if (t.instrument < books_.size()) {
-        ++books_[t.instrument].counters.trades;
+      if (t.instrument < slots_.size()) {
+        ++slots_[t.instrument].counters.trades;
       }
     }
     (void)emit_events(m, recv_ticks, sink);
@@ -216,48 +214,15 @@ SyncOutcome BookSync::on_message(const Message& m, std::uint64_t recv_ticks, Eve
 }
 
 void BookSync::on_disconnect(std::uint64_t recv_ticks, EventSink sink) noexcept {
-  for (std::size_t i = 0; i < books_.size(); ++i) {
-    Book& b = books_[i];
-    b.state = BookState::syncing;
-    ++b.counters.disconnects;
-    emit_status(static_cast<core::InstrumentId>(i), core::FeedStatus::disconnected, 0, 0, recv_ticks, sink);
-  }
-}
-
-void BookSync::resync(core::InstrumentId instrument, std::uint64_t recv_ticks, EventSink sink) noexcept {
-  if (instrument >= books_.size()) {
-    ++ignored_;
-    return;
-  }
-  Book& b = books_[instrument];
-  b.state = BookState::syncing;
-  b.resubscribe = true;
-  ++b.counters.resyncs;
-  emit_status(instrument, core::FeedStatus::resync, 0, 0, recv_ticks, sink);
-}
-
-bool BookSync::take_resubscribe_request(core::InstrumentId instrument) noexcept {
-  if (instrument >= books_.size() || !books_[instrument].resubscribe) {
-    return false;
-  }
-  books_[instrument].resubscribe = false;
-  return true;
-}
-
-BookState BookSync::state(core::InstrumentId instrument) const noexcept {
-  return instrument < books_.size() ? books_[instrument].state : BookState::syncing;
-}
-
-const BookSyncCounters& BookSync::counters(core::InstrumentId instrument) const noexcept {
-  return instrument < books_.size() ? books_[instrument].counters : kNoCounters;
+  disconnect_all(recv_ticks, sink, [](Book&) noexcept {});
 }
 
 const std::vector<core::Level>& BookSync::bids(core::InstrumentId instrument) const noexcept {
-  return instrument < books_.size() ? books_[instrument].bids : kNoLevels;
+  return instrument < slots_.size() ? slots_[instrument].bids : kNoLevels;
 }
 
 const std::vector<core::Level>& BookSync::asks(core::InstrumentId instrument) const noexcept {
-  return instrument < books_.size() ? books_[instrument].asks : kNoLevels;
+  return instrument < slots_.size() ? slots_[instrument].asks : kNoLevels;
 }
 
 } // namespace qf::feeds::kraken

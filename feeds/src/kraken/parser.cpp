@@ -114,8 +114,8 @@ std::string_view to_string(MessageKind kind) noexcept {
 // ---------------------------------------------------------------------------------------------
 // Parser
 
-struct Parser::Impl : detail::ParserState {
-  explicit Impl(const ParserConfig& config)
+struct ParserImpl : detail::ParserState {
+  explicit ParserImpl(const ParserConfig& config)
       : ParserState(config.max_message_bytes, config.max_levels), entries(config.max_trades),
         trades(config.max_trades) {}
 
@@ -130,7 +130,7 @@ struct Parser::Impl : detail::ParserState {
 };
 
 // [{"price":n,"qty":n}, ...] into `dst`.
-ParseResult Parser::Impl::read_book_side(od::value& v, std::vector<LevelText>& dst, std::size_t& count) noexcept {
+ParseResult ParserImpl::read_book_side(od::value& v, std::vector<LevelText>& dst, std::size_t& count) noexcept {
   count = 0;
   od::array rows;
   if (const auto e = v.get_array().get(rows); e != simdjson::SUCCESS) {
@@ -168,7 +168,7 @@ ParseResult Parser::Impl::read_book_side(od::value& v, std::vector<LevelText>& d
   return ParseResult::ok;
 }
 
-ParseResult Parser::Impl::read_entry_field(std::string_view key, od::value& v, Entry& e, bool first) noexcept {
+ParseResult ParserImpl::read_entry_field(std::string_view key, od::value& v, Entry& e, bool first) noexcept {
   const auto text = [&](std::string_view& out, Bit bit) noexcept {
     e.seen |= bit;
     return string_token(v, out);
@@ -225,7 +225,7 @@ ParseResult Parser::Impl::read_entry_field(std::string_view key, od::value& v, E
   return ParseResult::ok; // last, volume, ord_type, connection_id, ...: not needed
 }
 
-ParseResult Parser::Impl::read_data(od::value& v, Fields& f) noexcept {
+ParseResult ParserImpl::read_data(od::value& v, Fields& f) noexcept {
   f.seen |= kData;
   f.entries = 0;
   od::array items;
@@ -253,7 +253,7 @@ ParseResult Parser::Impl::read_data(od::value& v, Fields& f) noexcept {
   return ParseResult::ok;
 }
 
-ParseResult Parser::Impl::read_field(std::string_view key, od::value& v, Fields& f) noexcept {
+ParseResult ParserImpl::read_field(std::string_view key, od::value& v, Fields& f) noexcept {
   if (key == "channel") {
     f.seen |= kChannel;
     return string_token(v, f.channel);
@@ -278,38 +278,20 @@ ParseResult Parser::Impl::read_field(std::string_view key, od::value& v, Fields&
   return ParseResult::ok; // req_id, result, time_in, time_out, error, ...
 }
 
-Parser::Parser(const ParserConfig& config)
-    : config_(checked(config)), impl_(std::make_unique<Impl>(config)),
-      table_(config.max_instruments, "kraken::Parser", "symbol") {}
-
-Parser::~Parser() = default;
-Parser::Parser(Parser&&) noexcept = default;
-Parser& Parser::operator=(Parser&&) noexcept = default;
-
-void Parser::add_instrument(std::string_view symbol, core::InstrumentId id, int price_decimals, int qty_decimals) {
-  table_.add(symbol, id, price_decimals, qty_decimals);
-}
-
-core::InstrumentId Parser::find(std::string_view symbol) const noexcept {
-  const InstrumentEntry* entry = table_.find(symbol);
-  return entry != nullptr ? entry->id : kNoInstrument;
-}
+Parser::Parser(const ParserConfig& config) : ParserShell(checked(config), "kraken::Parser", "symbol") {}
 
 ParseResult Parser::parse(PaddedView input, Message& out) noexcept {
   const ParseResult r = parse_impl(input, out);
-  counters_.count(r);
-  if (r == ParseResult::ok) {
-    ++counters_.kinds[static_cast<std::size_t>(out.kind)];
-    if (out.kind == MessageKind::method && !out.success) {
-      ++counters_.refused;
-    }
+  counters_.count(r, out.kind);
+  if (r == ParseResult::ok && out.kind == MessageKind::method && !out.success) {
+    ++counters_.refused;
   }
   return r;
 }
 
 ParseResult Parser::parse_impl(PaddedView input, Message& out) noexcept {
   out = Message{};
-  Impl& im = *impl_;
+  ParserImpl& im = *impl_;
   Fields f;
   const auto field = [&](std::string_view key, od::value& v) noexcept { return im.read_field(key, v, f); };
   if (const ParseResult r = im.read_document(input, field); r != ParseResult::ok) {

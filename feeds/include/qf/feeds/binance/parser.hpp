@@ -27,6 +27,7 @@
 #include "qf/feeds/instrument_table.hpp"
 #include "qf/feeds/padded_buffer.hpp"
 #include "qf/feeds/parse_result.hpp"
+#include "qf/feeds/parser_shell.hpp"
 
 namespace qf::feeds::binance {
 
@@ -87,30 +88,25 @@ struct ParserConfig {
   std::uint64_t time_unit_ns = 1'000'000;
 };
 
-struct ParserCounters : ParseCounters {
-  std::array<std::uint64_t, kMessageKinds> kinds{}; // successfully parsed messages by kind
-  std::uint64_t ignored = 0;                        // parsed but not for us (kline)
-  [[nodiscard]] std::uint64_t kind(MessageKind k) const noexcept { return kinds[static_cast<std::size_t>(k)]; }
+struct ParserCounters : KindCounters<MessageKind, kMessageKinds> {
+  std::uint64_t ignored = 0; // parsed but not for us (kline)
 };
 
-class Parser {
+struct ParserImpl;
+
+// find (kNoInstrument when unknown; case-sensitive on the upper-case spelling), counters, config:
+// ParserShell.
+class Parser : public ParserShell<ParserConfig, ParserCounters, ParserImpl> {
 public:
   // Allocates everything (simdjson's buffers for max_message_bytes, level scratch, the symbol
   // table). Throws std::invalid_argument on a nonsensical config, std::bad_alloc when simdjson
   // cannot allocate.
   explicit Parser(const ParserConfig& config = {});
-  ~Parser();
-  Parser(Parser&&) noexcept;
-  Parser& operator=(Parser&&) noexcept;
-  Parser(const Parser&) = delete;
-  Parser& operator=(const Parser&) = delete;
 
   // Registers a symbol (case-insensitive; stored upper case, as Binance's `s` field spells it).
   // Start-up only. Throws std::invalid_argument on an empty symbol or one over 31 characters,
   // decimals outside [0, 18], a duplicate symbol or a full table (max_instruments).
   void add_instrument(std::string_view symbol, core::InstrumentId id, int price_decimals, int qty_decimals);
-  // kNoInstrument when unknown. Case-sensitive on the upper-case spelling.
-  [[nodiscard]] core::InstrumentId find(std::string_view symbol) const noexcept;
 
   // Parses one websocket text frame or REST body. `snapshot_symbol` names the symbol of a REST
   // depth snapshot (its body has none; any case); a partial-depth stream frame takes it from its
@@ -122,17 +118,8 @@ public:
     return parse(input.view(), out, snapshot_symbol);
   }
 
-  [[nodiscard]] const ParserCounters& counters() const noexcept { return counters_; }
-  [[nodiscard]] const ParserConfig& config() const noexcept { return config_; }
-
 private:
-  struct Impl; // simdjson state, kept out of this header
   [[nodiscard]] ParseResult parse_impl(PaddedView input, Message& out, std::string_view snapshot_symbol) noexcept;
-
-  ParserConfig config_;
-  std::unique_ptr<Impl> impl_;
-  InstrumentTable table_;
-  ParserCounters counters_;
 };
 
 // Emits the events of a parsed message: bookTicker -> one bbo; trade / aggTrade -> one trade

@@ -18,13 +18,13 @@
 
 #include "qf/core/event.hpp"
 #include "qf/feeds/coinbase/parser.hpp"
+#include "qf/feeds/resubscribe_books.hpp"
 
 namespace qf::feeds::coinbase {
 
-enum class BookState : std::uint8_t {
-  syncing, // no snapshot yet, or disconnected / resync requested since the last one
-  live,    // a snapshot was applied on this connection
-};
+// syncing: no snapshot yet, or disconnected / resync requested since the last one; live: a
+// snapshot was applied on this connection.
+using BookState = SubscribedBookState;
 
 enum class SyncOutcome : std::uint8_t {
   snapshot_applied, // the book was replaced; state live
@@ -49,10 +49,18 @@ struct BookSyncCounters {
   std::uint64_t resyncs = 0;       // manual resync requests
 };
 
-class BookSync {
+// One product's state (BookSync's slot).
+struct ProductSlot : SyncSlot<BookSyncCounters> {
+  bool trades_tracked = false;
+  std::uint64_t last_trade_id = 0;
+};
+
+// resync (level2 has no other way back to a snapshot than a resubscribe), take_resubscribe_request,
+// state, counters, instruments, ignored: ResubscribeBooks.
+class BookSync : public ResubscribeBooks<ProductSlot> {
 public:
   // Products are instrument ids 0 .. instruments-1 (the Parser's ids). Throws
-  // std::invalid_argument when instruments is 0 or above 65535.
+  // std::invalid_argument unless instruments is in [1, 65535).
   explicit BookSync(std::size_t instruments);
 
   // Any parsed message of this connection.
@@ -61,34 +69,10 @@ public:
   // The connection dropped: every book is not live until its next snapshot; emits a
   // `disconnected` status per product and forgets the tracked trade ids (the resubscribe
   // replays a last_match).
-  void on_disconnect(std::uint64_t recv_ticks, EventSink sink) noexcept;
+  void on_disconnect(std::uint64_t recv_ticks, EventSink sink) noexcept override;
 
-  // The operator's "resync" of one product: not live, a `resync` status, and a resubscribe request
-  // (level2 has no other way back to a snapshot). Unknown ids are ignored.
-  void resync(core::InstrumentId instrument, std::uint64_t recv_ticks, EventSink sink) noexcept;
-  // True once per product whose resync asked for a resubscribe since the last call; the client
-  // resubscribes `instrument` when it returns true.
-  [[nodiscard]] bool take_resubscribe_request(core::InstrumentId instrument) noexcept;
-
-  [[nodiscard]] std::size_t instruments() const noexcept { return products_.size(); }
-  [[nodiscard]] BookState state(core::InstrumentId instrument) const noexcept;
-  [[nodiscard]] const BookSyncCounters& counters(core::InstrumentId instrument) const noexcept;
   // The last trade id seen for the product (match, last_match or a gap's heartbeat); 0 untracked.
   [[nodiscard]] std::uint64_t last_trade_id(core::InstrumentId instrument) const noexcept;
-  [[nodiscard]] std::uint64_t ignored() const noexcept { return ignored_; }
-
-private:
-  struct Product {
-    BookState state = BookState::syncing;
-    bool trades_tracked = false;
-    bool resubscribe = false;
-    std::uint64_t last_trade_id = 0;
-    BookSyncCounters counters;
-  };
-
-  std::vector<Product> products_;
-  std::uint64_t ignored_ = 0;
-  static const BookSyncCounters kNoCounters;
 };
 
 } // namespace qf::feeds::coinbase

@@ -24,6 +24,7 @@
 #include "qf/feeds/instrument_table.hpp"
 #include "qf/feeds/padded_buffer.hpp"
 #include "qf/feeds/parse_result.hpp"
+#include "qf/feeds/parser_shell.hpp"
 
 namespace qf::feeds::coinbase {
 
@@ -77,28 +78,19 @@ struct ParserConfig {
   std::size_t max_instruments = 64;
 };
 
-struct ParserCounters : ParseCounters {
-  std::array<std::uint64_t, kMessageKinds> kinds{}; // successfully parsed messages by kind
-  std::uint64_t venue_errors = 0;                   // `error` messages the venue sent
-  [[nodiscard]] std::uint64_t kind(MessageKind k) const noexcept { return kinds[static_cast<std::size_t>(k)]; }
+struct ParserCounters : KindCounters<MessageKind, kMessageKinds> {
+  std::uint64_t venue_errors = 0; // `error` messages the venue sent
 };
 
-class Parser {
+struct ParserImpl;
+
+// add_instrument / find take the product id ("BTC-USD", case-sensitive as Coinbase spells it);
+// counters, config: ParserShell.
+class Parser : public ParserShell<ParserConfig, ParserCounters, ParserImpl> {
 public:
   // Allocates everything. Throws std::invalid_argument on a nonsensical config, std::bad_alloc
   // when simdjson cannot allocate.
   explicit Parser(const ParserConfig& config = {});
-  ~Parser();
-  Parser(Parser&&) noexcept;
-  Parser& operator=(Parser&&) noexcept;
-  Parser(const Parser&) = delete;
-  Parser& operator=(const Parser&) = delete;
-
-  // Registers a product id ("BTC-USD", case-sensitive as Coinbase spells it). Start-up only.
-  // Throws std::invalid_argument on an empty id or one over 31 characters, decimals outside
-  // [0, 18], id 0xffff, a duplicate or a full table.
-  void add_instrument(std::string_view product, core::InstrumentId id, int price_decimals, int qty_decimals);
-  [[nodiscard]] core::InstrumentId find(std::string_view product) const noexcept;
 
   // Parses one websocket text frame. On success `out` holds the message (views valid until the
   // next parse and while the input lives); otherwise `out` is partially filled and must not be used.
@@ -107,21 +99,14 @@ public:
     return parse(input.view(), out);
   }
 
-  [[nodiscard]] const ParserCounters& counters() const noexcept { return counters_; }
-  [[nodiscard]] const ParserConfig& config() const noexcept { return config_; }
   // The text of the last venue `error` message, "message: reason" (truncated to 255 bytes),
   // kept for logging after later parses; empty when none arrived.
   [[nodiscard]] std::string_view last_error() const noexcept { return {last_error_.data(), last_error_size_}; }
 
 private:
-  struct Impl;
   [[nodiscard]] ParseResult parse_impl(PaddedView input, Message& out) noexcept;
   void keep_error(const Message& m) noexcept;
 
-  ParserConfig config_;
-  std::unique_ptr<Impl> impl_;
-  InstrumentTable table_;
-  ParserCounters counters_;
   std::array<char, 256> last_error_{};
   std::size_t last_error_size_ = 0;
 };

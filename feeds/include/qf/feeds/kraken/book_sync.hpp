@@ -17,13 +17,13 @@
 
 #include "qf/core/event.hpp"
 #include "qf/feeds/kraken/parser.hpp"
+#include "qf/feeds/resubscribe_books.hpp"
 
 namespace qf::feeds::kraken {
 
-enum class BookState : std::uint8_t {
-  syncing, // no (verified) snapshot yet, or a checksum mismatch / disconnect / resync since
-  live,    // the book matches the venue's checksum
-};
+// syncing: no (verified) snapshot yet, or a checksum mismatch / disconnect / resync since;
+// live: the book matches the venue's checksum.
+using BookState = SubscribedBookState;
 
 enum class SyncOutcome : std::uint8_t {
   snapshot_applied, // the book was replaced and verified (or carried no checksum); live
@@ -47,7 +47,16 @@ struct BookSyncCounters {
   std::uint64_t resyncs = 0; // manual resync requests
 };
 
-class BookSync {
+// One symbol's kept book (BookSync's slot).
+struct BookSlot : SyncSlot<BookSyncCounters> {
+  int price_shift = 0; // price_decimals - price_precision
+  int qty_shift = 0;
+  std::vector<core::Level> bids; // capacity depth + max levels of a message: no allocation
+  std::vector<core::Level> asks;
+};
+
+// resync, take_resubscribe_request, state, counters, instruments, ignored: ResubscribeBooks.
+class BookSync : public ResubscribeBooks<BookSlot> {
 public:
   // `depth`: the subscribed book depth (10, 25, 100, 500, 1000). Throws std::invalid_argument
   // when instruments is 0 or above 65535, or depth is 0.
@@ -61,32 +70,15 @@ public:
 
   SyncOutcome on_message(const Message& m, std::uint64_t recv_ticks, EventSink sink) noexcept;
   // The connection dropped: every book not live (disconnected status) until its next snapshot.
-  void on_disconnect(std::uint64_t recv_ticks, EventSink sink) noexcept;
-  // The operator's resync of one symbol: not live, a resync status, a resubscribe request.
-  void resync(core::InstrumentId instrument, std::uint64_t recv_ticks, EventSink sink) noexcept;
-  // True once per symbol whose book needs a resubscribe (mismatch or resync) since the last call.
-  [[nodiscard]] bool take_resubscribe_request(core::InstrumentId instrument) noexcept;
-
-  [[nodiscard]] std::size_t instruments() const noexcept { return books_.size(); }
-  [[nodiscard]] BookState state(core::InstrumentId instrument) const noexcept;
-  [[nodiscard]] const BookSyncCounters& counters(core::InstrumentId instrument) const noexcept;
+  void on_disconnect(std::uint64_t recv_ticks, EventSink sink) noexcept override;
   // The kept book: bids descending, asks ascending, at most depth each.
   [[nodiscard]] const std::vector<core::Level>& bids(core::InstrumentId instrument) const noexcept;
   [[nodiscard]] const std::vector<core::Level>& asks(core::InstrumentId instrument) const noexcept;
   // The CRC32 of the kept book as the venue computes it.
   [[nodiscard]] std::uint32_t checksum(core::InstrumentId instrument) const noexcept;
-  [[nodiscard]] std::uint64_t ignored() const noexcept { return ignored_; }
 
 private:
-  struct Book {
-    BookState state = BookState::syncing;
-    bool resubscribe = false;
-    int price_shift = 0; // price_decimals - price_precision
-    int qty_shift = 0;
-    std::vector<core::Level> bids; // capacity depth + max levels of a message: no allocation
-    std::vector<core::Level> asks;
-    BookSyncCounters counters;
-  };
+  using Book = BookSlot;
 
   void apply(Book& b, const Message& m) noexcept;
   // The message's checksum against the kept book: true when it matches (counted) or is absent;
@@ -95,12 +87,9 @@ private:
 
   std::size_t depth_;
   std::size_t max_levels_;
-  std::vector<Book> books_;
   std::vector<core::Level> out_bids_; // a message's levels plus the truncated deletes
   std::vector<core::Level> out_asks_;
   mutable std::vector<char> text_;    // the checksum text (scratch of checksum())
-  std::uint64_t ignored_ = 0;
-  static const BookSyncCounters kNoCounters;
   static const std::vector<core::Level> kNoLevels;
 };
 

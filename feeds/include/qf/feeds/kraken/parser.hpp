@@ -23,6 +23,7 @@
 #include "qf/feeds/instrument_table.hpp"
 #include "qf/feeds/padded_buffer.hpp"
 #include "qf/feeds/parse_result.hpp"
+#include "qf/feeds/parser_shell.hpp"
 
 namespace qf::feeds::kraken {
 
@@ -73,26 +74,18 @@ struct ParserConfig {
   std::size_t max_instruments = 64;
 };
 
-struct ParserCounters : ParseCounters {
-  std::array<std::uint64_t, kMessageKinds> kinds{}; // successfully parsed messages by kind
-  std::uint64_t refused = 0;                        // method answers with success false
-  [[nodiscard]] std::uint64_t kind(MessageKind k) const noexcept { return kinds[static_cast<std::size_t>(k)]; }
+struct ParserCounters : KindCounters<MessageKind, kMessageKinds> {
+  std::uint64_t refused = 0; // method answers with success false
 };
 
-class Parser {
+struct ParserImpl;
+
+// add_instrument / find take the symbol as Kraken v2 spells it ("BTC/USD"); counters, config:
+// ParserShell.
+class Parser : public ParserShell<ParserConfig, ParserCounters, ParserImpl> {
 public:
   // Allocates everything. Throws std::invalid_argument on a nonsensical config.
   explicit Parser(const ParserConfig& config = {});
-  ~Parser();
-  Parser(Parser&&) noexcept;
-  Parser& operator=(Parser&&) noexcept;
-  Parser(const Parser&) = delete;
-  Parser& operator=(const Parser&) = delete;
-
-  // Registers a symbol as Kraken v2 spells it ("BTC/USD"). Start-up only; throws as
-  // InstrumentTable::add does.
-  void add_instrument(std::string_view symbol, core::InstrumentId id, int price_decimals, int qty_decimals);
-  [[nodiscard]] core::InstrumentId find(std::string_view symbol) const noexcept;
 
   // Parses one websocket text frame. On success `out` holds the message (views valid until the
   // next parse and while the input lives); otherwise `out` must not be used.
@@ -101,17 +94,8 @@ public:
     return parse(input.view(), out);
   }
 
-  [[nodiscard]] const ParserCounters& counters() const noexcept { return counters_; }
-  [[nodiscard]] const ParserConfig& config() const noexcept { return config_; }
-
 private:
-  struct Impl;
   [[nodiscard]] ParseResult parse_impl(PaddedView input, Message& out) noexcept;
-
-  ParserConfig config_;
-  std::unique_ptr<Impl> impl_;
-  InstrumentTable table_;
-  ParserCounters counters_;
 };
 
 // Events of a parsed message without synchronisation (tools, tests): book_snapshot ->

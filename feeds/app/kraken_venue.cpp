@@ -1,0 +1,638 @@
+// Kraken WebSocket v2 for qf-venue (PROTOCOLS.md 4.1-4.3). Subscription keys are
+// "<channel>:<symbol>" (book, trade, ticker) and "heartbeat" (every subscribed session). The
+// venue keeps each symbol's whole book and what its depth-10 subscribers hold (the top 10 last
+// sent): an update carries the levels of the new top 10 that differ from the held ones, and a
+// qty 0 for held levels that left the book; a level pushed below the top 10 gets no delete (the
+// client truncates, as Kraken's clients must). Every book message carries the CRC32 of the new
+// top 10, computed here from the decimal text as the docs define it (independently of
+// kraken::BookSync, which the client uses). Synthetic: a random walk per symbol, a trade now and
+// then, a ticker (bid/ask with sizes) whenever the best levels change. Replay: the capture's
+// frames re-served byte-exact, held until the first subscription, the venue's book following
+// them (its own checksum is checked against every frame's at load), so a resubscribe mid-replay
+// gets a snapshot of the book at that point. Faults: a gap withholds an update (and the ticker
+// that follows it) that the venue's book still applies; the checksum fault sends an update with
+// its checksum corrupted.
+#include "kraken_venue.hpp"
+
+#include <qf/feeds/capture.hpp>
+#include <qf/feeds/kraken/parser.hpp>
+#include <qf/feeds/padded_buffer.hpp>
+#include <qf/ipc/fixed_point.hpp>
+
+#include <simdjson.h>
+#include <zlib.h>
+
+#include <algorithm>
+#include <chrono>
+#include <functional>
+#include <map>
+#include <random>
+#include <set>
+#include <stdexcept>
+#include <utility>
+
+#include "replay_pacer.hpp"
+#include "venue_text.hpp"
+
+namespace qf::feeds::venue {
+namespace {
+
+using namespace std::chrono_literals;
+
+constexpr std::size_t kDepth = 10;
+constexpr std::size_t kBookLevels = 40; // a side of the synthetic book
+constexpr std::uint64_t kHeartbeatNs = 1'000'000'000;
+
+using Bids = std::map<std::int64_t, std::int64_t, std::greater<>>;
+using Asks = std::map<std::int64_t, std::int64_t>;
+using Levels = std::vector<std::pair<std::int64_t, std::int64_t>>; // price, qty
+
+struct Book {
+  std::string symbol;
+  int price_decimals = 1;
+  int qty_decimals = 8;
+  Bids bids;
+  Asks asks;
+  Levels shown_bids; // the top 10 the subscribers hold
+  Levels shown_asks;
+  // synthetic
+  std::int64_t fair = 0;
+  std::uint64_t trade_id = 0;
+  std::int64_t last_price = 0;
+  std::pair<std::int64_t, std::int64_t> ticked_bid{}, ticked_ask{};
+};
+
+template <class Map> Levels top(const Map& side) {
+  Levels out;
+  for (auto it = side.begin(); it != side.end() && out.size() < kDepth; ++it) {
+    out.emplace_back(it->first, it->second);
+  }
+  return out;
+}
+
+// PROTOCOLS.md 4.2: each value printed at the pair's precision, the point and leading zeros
+// removed, top 10 asks then top 10 bids, CRC32 of the concatenation.
+void checksum_text(std::string& out, std::int64_t v, int decimals) {
+  std::string text;
+  append_fixed(text, v, decimals);
+  text.erase(std::remove(text.begin(), text.end(), '.'), text.end());
+  const std::size_t first = text.find_first_not_of('0');
+  out += first == std::string::npos ? std::string() : text.substr(first);
+}
+
+std::uint32_t checksum(const Book& b) {
+  std::string text;
+  for (const Levels* side : {&b.shown_asks, &b.shown_bids}) {
+    for (const auto& [p, q] : *side) {
+      checksum_text(text, p, b.price_decimals);
+      checksum_text(text, q, b.qty_decimals);
+    }
+  }
+  return static_cast<std::uint32_t>(crc32(0L, reinterpret_cast<const Bytef*>(text.data()), static_cast<uInt>(text.size())));
+}
+
+void put_levels(std::string& out, const Levels& levels, const Book& b) {
+  for (std::size_t i = 0; i < levels.size(); ++i) {
+    out += i > 0 ? ",{\"price\":" : "{\"price\":";
+    append_fixed(out, levels[i].first, b.price_decimals);
+    out += ",\"qty\":";
+    append_fixed(out, levels[i].second, b.qty_decimals);
+    out += '}';
+  }
+}
+
+// The levels of `now` that `held` lacks or holds at another qty, then a delete for each held
+// level no longer in the book (one only pushed below the top 10 is left to the client's
+// truncation). `held` becomes `now`.
+template <class Map> Levels diff(Levels& held, const Levels& now, const Map& book) {
+  Levels out;
+  for (const auto& level : now) {
+    if (std::find(held.begin(), held.end(), level) == held.end()) {
+      out.push_back(level);
+    }
+  }
+  for (const auto& [p, q] : held) {
+    if (book.count(p) == 0) {
+      out.emplace_back(p, 0);
+    }
+  }
+  held = now;
+  return out;
+}
+
+std::string book_message(const Book& b, std::string_view type, const Levels& bids, const Levels& asks,
+                         std::uint32_t crc, bool with_time) {
+  std::string out = "{\"channel\":\"book\",\"type\":\"";
+  out += type;
+  out += "\",\"data\":[{\"symbol\":\"" + b.symbol + "\",\"bids\":[";
+  put_levels(out, bids, b);
+  out += "],\"asks\":[";
+  put_levels(out, asks, b);
+  out += "],\"checksum\":";
+  append_uint(out, crc);
+  if (with_time) {
+    out += ",\"timestamp\":\"" + iso_now() + "\"";
+  }
+  out += "}]}";
+  return out;
+}
+
+// An optional field of a request: its value, or `fallback` when absent or of another type.
+template <class T> T optional(simdjson::simdjson_result<simdjson::dom::element> field, T fallback) {
+  T value{};
+  return field.get(value) == simdjson::SUCCESS ? value : fallback;
+}
+
+class KrakenVenue final : public Venue {
+public:
+  explicit KrakenVenue(const KrakenOptions& o)
+      : replay_(!o.replay_path.empty()), pacer_(o.speed, o.loop), rate_(o.rate), rng_(o.seed) {
+    if (replay_) {
+      load(o.replay_path);
+      return;
+    }
+    for (const std::string& s : o.symbols) {
+      Book b;
+      b.symbol = s;
+      b.price_decimals = s.starts_with("BTC") ? 1 : 2;
+      b.fair = s.starts_with("BTC") ? 300'000 : s.starts_with("ETH") ? 200'000 : 10'000;
+      b.trade_id = 1'000'000 + rng_() % 1'000'000;
+      for (std::int64_t i = 0; i < static_cast<std::int64_t>(kBookLevels); ++i) {
+        b.bids[b.fair - 1 - i * static_cast<std::int64_t>(1 + rng_() % 3)] = random_qty();
+        b.asks[b.fair + i * static_cast<std::int64_t>(1 + rng_() % 3)] = random_qty();
+      }
+      b.last_price = b.fair;
+      b.shown_bids = top(b.bids);
+      b.shown_asks = top(b.asks);
+      books_.emplace(s, std::move(b));
+    }
+  }
+
+  std::string_view name() const override { return "kraken"; }
+  std::chrono::milliseconds ping_interval() const override { return 0ms; } // app-level ping only
+  std::chrono::milliseconds pong_timeout() const override { return 0ms; }
+  bool is_snapshot_path(std::string_view) const override { return false; }
+
+  bool on_open(Host& host, Session& session, std::string_view path, const Query&, std::string& reason) override {
+    if (path != "/v2" && path != "/") {
+      reason = "Invalid path";
+      return false;
+    }
+    std::string status = R"({"channel":"status","type":"update","data":[{"version":"2.0.10","system":"online","api_version":"v2","connection_id":)";
+    append_uint(status, 9'000'000'000'000'000'000ULL + session.id);
+    status += "}]}";
+    host.send(session, std::move(status));
+    return true;
+  }
+
+  void on_text(Host& host, Session& session, std::string_view text) override {
+    const std::string time_in = iso_now();
+    simdjson::dom::element doc;
+    std::string_view method;
+    if (parser_.parse(text.data(), text.size()).get(doc) != simdjson::SUCCESS || !doc.is_object()) {
+      host.count_client_error("invalid_json");
+      host.send(session, error("", 0, "", "Malformed request", time_in));
+      return;
+    }
+    const std::uint64_t req_id = optional(doc["req_id"], std::uint64_t{0});
+    if (doc["method"].get(method) != simdjson::SUCCESS) {
+      host.count_client_error("unknown_method");
+      host.send(session, error("", req_id, "", "Method field missing", time_in));
+      return;
+    }
+    if (method == "ping") {
+      std::string out = "{\"method\":\"pong\",\"req_id\":";
+      append_uint(out, req_id);
+      out += ",\"time_in\":\"" + time_in + "\",\"time_out\":\"" + iso_now() + "\"}";
+      host.send(session, std::move(out));
+      return;
+    }
+    if (method != "subscribe" && method != "unsubscribe") {
+      host.count_client_error("unknown_method");
+      host.send(session, error(method, req_id, "", "Method not supported", time_in));
+      return;
+    }
+    simdjson::dom::object params;
+    std::string_view channel;
+    simdjson::dom::array symbols;
+    if (doc["params"].get(params) != simdjson::SUCCESS || params["channel"].get(channel) != simdjson::SUCCESS ||
+        params["symbol"].get(symbols) != simdjson::SUCCESS) {
+      host.count_client_error("invalid_request");
+      host.send(session, error(method, req_id, "", "params needs channel and symbol", time_in));
+      return;
+    }
+    if (channel != "book" && channel != "trade" && channel != "ticker") {
+      host.count_client_error("invalid_stream");
+      host.send(session, error(method, req_id, "", "Channel not supported by qf-venue", time_in));
+      return;
+    }
+    const std::uint64_t depth = optional(params["depth"], std::uint64_t{kDepth});
+    const bool snapshot = optional(params["snapshot"], true);
+    if (channel == "book" && depth != kDepth) {
+      host.count_client_error("invalid_request");
+      host.send(session, error(method, req_id, "", "qf-venue serves book depth 10 only", time_in));
+      return;
+    }
+    const bool subscribe = method == "subscribe";
+    for (simdjson::dom::element e : symbols) {
+      std::string_view symbol;
+      if (e.get(symbol) != simdjson::SUCCESS || books_.count(symbol) == 0) {
+        host.count_client_error("invalid_stream");
+        host.send(session, error(method, req_id, symbol, "Currency pair not supported", time_in));
+        continue;
+      }
+      const std::string key = std::string(channel) + ':' + std::string(symbol);
+      if (subscribe) {
+        session.streams.insert(key);
+        session.streams.insert("heartbeat");
+      } else {
+        session.streams.erase(key);
+      }
+      std::string ack = "{\"method\":\"";
+      ack += method;
+      ack += "\",\"req_id\":";
+      append_uint(ack, req_id);
+      ack += ",\"result\":{\"channel\":\"";
+      ack += channel;
+      ack += channel == "book" ? "\",\"depth\":10," : "\",";
+      if (subscribe) {
+        ack += snapshot ? "\"snapshot\":true," : "\"snapshot\":false,";
+      }
+      ack += "\"symbol\":\"";
+      ack += symbol;
+      ack += "\"},\"success\":true,\"time_in\":\"" + time_in + "\",\"time_out\":\"" + iso_now() + "\"}";
+      host.send(session, std::move(ack));
+      if (!subscribe) {
+        continue;
+      }
+      Book& b = books_.find(symbol)->second;
+      // A replay that has not started sends the capture's own snapshot first.
+      if (channel == "book" && snapshot && (!replay_ || pacer_.started())) {
+        host.send(session, book_message(b, "snapshot", b.shown_bids, b.shown_asks, checksum(b), false));
+      } else if (channel == "ticker" && !replay_) {
+        host.send(session, ticker(b, "snapshot"));
+      }
+    }
+    host.subscriptions_changed(session);
+  }
+
+  bool on_http(std::string_view, const Query&, HttpResponse&) override { return false; }
+
+  std::string shutdown_message(const Session&) const override { return {}; }
+
+  std::int64_t pump(Host& host, std::uint64_t now_ns) override {
+    if (replay_) {
+      return pump_replay(host, now_ns);
+    }
+    if (start_ns_ == 0) {
+      start_ns_ = now_ns;
+      next_heartbeat_ns_ = now_ns + kHeartbeatNs;
+    }
+    if (now_ns >= next_heartbeat_ns_) {
+      next_heartbeat_ns_ += kHeartbeatNs;
+      host.publish("heartbeat", {}, R"({"channel":"heartbeat"})");
+    }
+    std::int64_t wait = static_cast<std::int64_t>(next_heartbeat_ns_ - now_ns);
+    if (rate_ <= 0) {
+      if (!host.has_sessions()) {
+        return wait;
+      }
+      for (int i = 0; i < 64; ++i) {
+        step(host);
+      }
+      return 0;
+    }
+    const auto due = static_cast<std::uint64_t>(static_cast<double>(now_ns - start_ns_) / 1e9 * rate_) + 1;
+    for (int guard = 0; messages_ < due && guard < 4096; ++guard) {
+      step(host);
+    }
+    const auto next_ns = start_ns_ + static_cast<std::uint64_t>(static_cast<double>(messages_) / rate_ * 1e9);
+    return next_ns > now_ns ? std::min<std::int64_t>(wait, static_cast<std::int64_t>(next_ns - now_ns)) : 0;
+  }
+
+  std::string stats_members() const override {
+    std::string out = "\"source\":";
+    out += replay_ ? "\"replay\"" : "\"synthetic\"";
+    out += ",\"generated\":";
+    append_uint(out, messages_);
+    if (replay_) {
+      out += ',';
+      pacer_.append_stats(out, frames_.size());
+    }
+    return out;
+  }
+
+private:
+  struct Frame {
+    std::uint64_t recv_ns = 0;
+    std::string key;
+    std::string text;
+    std::string symbol; // book frames: the levels the venue's book applies
+    bool snapshot = false;
+    bool update = false;
+    Levels bids, asks;
+  };
+
+  [[nodiscard]] std::int64_t random_qty() { return static_cast<std::int64_t>(1'000 + rng_() % 500'000'000); }
+
+  static std::string error(std::string_view method, std::uint64_t req_id, std::string_view symbol,
+                           std::string_view why, const std::string& time_in) {
+    std::string out = "{\"error\":\"";
+    out += why;
+    if (!symbol.empty()) {
+      out += ' ';
+      for (const char c : symbol.substr(0, 40)) {
+        out += (c == '"' || c == '\\' || static_cast<unsigned char>(c) < 0x20) ? '?' : c;
+      }
+    }
+    out += "\",";
+    if (!method.empty()) {
+      out += "\"method\":\"";
+      out += method;
+      out += "\",";
+    }
+    out += "\"req_id\":";
+    append_uint(out, req_id);
+    out += ",\"success\":false,\"time_in\":\"" + time_in + "\",\"time_out\":\"" + iso_now() + "\"}";
+    return out;
+  }
+
+  std::string ticker(const Book& b, std::string_view type) const {
+    std::string out = "{\"channel\":\"ticker\",\"type\":\"";
+    out += type;
+    out += "\",\"data\":[{\"symbol\":\"" + b.symbol + "\",\"bid\":";
+    append_fixed(out, b.bids.begin()->first, b.price_decimals);
+    out += ",\"bid_qty\":";
+    append_fixed(out, b.bids.begin()->second, b.qty_decimals);
+    out += ",\"ask\":";
+    append_fixed(out, b.asks.begin()->first, b.price_decimals);
+    out += ",\"ask_qty\":";
+    append_fixed(out, b.asks.begin()->second, b.qty_decimals);
+    out += ",\"last\":";
+    append_fixed(out, b.last_price, b.price_decimals);
+    out += ",\"volume\":1000.0,\"vwap\":";
+    append_fixed(out, b.fair, b.price_decimals);
+    out += ",\"low\":";
+    append_fixed(out, b.fair / 2, b.price_decimals);
+    out += ",\"high\":";
+    append_fixed(out, b.fair * 2, b.price_decimals);
+    out += ",\"change\":0.0,\"change_pct\":0.0}]}";
+    return out;
+  }
+
+  // The book changed: the update of its top 10 (none when the top is unchanged), then a ticker
+  // when the best levels moved. A withheld update (gap) withholds its ticker too, so the last
+  // ticker a client saw is always of a book it could hold.
+  void publish_book(Host& host, Book& b) {
+    const Levels bids = diff(b.shown_bids, top(b.bids), b.bids);
+    const Levels asks = diff(b.shown_asks, top(b.asks), b.asks);
+    if (bids.empty() && asks.empty()) {
+      return;
+    }
+    ++messages_;
+    if (host.take_gap()) {
+      return; // applied to the venue's book, never sent: a real gap
+    }
+    std::uint32_t crc = checksum(b);
+    if (host.take_checksum_fault()) {
+      crc ^= 0x5a5a5a5aU;
+    }
+    host.publish("book:" + b.symbol, {}, book_message(b, "update", bids, asks, crc, true));
+    const std::pair<std::int64_t, std::int64_t> bid = *b.bids.begin();
+    const std::pair<std::int64_t, std::int64_t> ask = *b.asks.begin();
+    if (bid != b.ticked_bid || ask != b.ticked_ask) {
+      b.ticked_bid = bid;
+      b.ticked_ask = ask;
+      host.publish("ticker:" + b.symbol, {}, ticker(b, "update"));
+      ++messages_;
+    }
+  }
+
+  void step(Host& host) {
+    auto it = books_.begin();
+    std::advance(it, static_cast<std::ptrdiff_t>(rng_() % books_.size()));
+    Book& b = it->second;
+    if (rng_() % 4 == 0) { // a trade takes from the best level on the taker's opposite side
+      const bool taker_buy = (rng_() & 1U) != 0;
+      const auto best = taker_buy ? *b.asks.begin() : *b.bids.begin();
+      const std::int64_t qty = 1 + static_cast<std::int64_t>(rng_() % static_cast<std::uint64_t>(best.second));
+      ++b.trade_id;
+      b.last_price = best.first;
+      std::string out = "{\"channel\":\"trade\",\"type\":\"update\",\"data\":[{\"symbol\":\"" + b.symbol +
+                        "\",\"side\":\"";
+      out += taker_buy ? "buy" : "sell";
+      out += "\",\"price\":";
+      append_fixed(out, best.first, b.price_decimals);
+      out += ",\"qty\":";
+      append_fixed(out, qty, b.qty_decimals);
+      out += ",\"ord_type\":\"market\",\"trade_id\":";
+      append_uint(out, b.trade_id);
+      out += ",\"timestamp\":\"" + iso_now() + "\"}]}";
+      host.publish("trade:" + b.symbol, {}, out);
+      ++messages_;
+      if (qty == best.second) {
+        taker_buy ? (void)b.asks.erase(best.first) : (void)b.bids.erase(best.first);
+      } else {
+        (taker_buy ? b.asks[best.first] : b.bids[best.first]) = best.second - qty;
+      }
+    } else {
+      if (rng_() % 3 == 0) { // the fair price moves; levels it crosses go
+        b.fair = std::max<std::int64_t>(b.fair + ((rng_() & 1U) != 0 ? 1 : -1), 200);
+        while (!b.bids.empty() && b.bids.begin()->first >= b.fair) {
+          b.bids.erase(b.bids.begin());
+        }
+        while (!b.asks.empty() && b.asks.begin()->first < b.fair) {
+          b.asks.erase(b.asks.begin());
+        }
+      }
+      std::geometric_distribution<std::int64_t> offset_dist(0.2);
+      const int n = 1 + static_cast<int>(rng_() % 3);
+      for (int i = 0; i < n; ++i) {
+        const std::int64_t offset = std::min<std::int64_t>(offset_dist(rng_), 60);
+        if ((rng_() & 1U) != 0) {
+          const std::int64_t p = b.fair - 1 - offset;
+          if (b.bids.count(p) != 0 && rng_() % 3 == 0) {
+            b.bids.erase(p);
+          } else {
+            b.bids[p] = random_qty();
+          }
+        } else {
+          const std::int64_t p = b.fair + offset;
+          if (b.asks.count(p) != 0 && rng_() % 3 == 0) {
+            b.asks.erase(p);
+          } else {
+            b.asks[p] = random_qty();
+          }
+        }
+      }
+    }
+    // Keep both sides deep (so the top 10 is always full) and bounded.
+    while (b.bids.size() < kBookLevels) {
+      b.bids[b.bids.empty() ? b.fair - 1 : std::prev(b.bids.end())->first - 1] = random_qty();
+    }
+    while (b.asks.size() < kBookLevels) {
+      b.asks[b.asks.empty() ? b.fair : std::prev(b.asks.end())->first + 1] = random_qty();
+    }
+    while (b.bids.size() > 2 * kBookLevels) {
+      b.bids.erase(std::prev(b.bids.end()));
+    }
+    while (b.asks.size() > 2 * kBookLevels) {
+      b.asks.erase(std::prev(b.asks.end()));
+    }
+    publish_book(host, b);
+  }
+
+  // Replay: frames by channel and symbol; book frames also parsed (kraken::Parser at the
+  // capture's decimals) so the venue's book follows them, and checked against their checksums.
+  void load(const std::string& path) {
+    kraken::Parser kp;
+    core::InstrumentId next_id = 0;
+    for (const kraken::SymbolDecimals& d : kraken::infer_capture_decimals(path)) {
+      int pp = d.price_decimals;
+      int qp = d.qty_decimals;
+      (void)kraken::known_precision(d.symbol, pp, qp);
+      Book b;
+      b.symbol = d.symbol;
+      b.price_decimals = std::max(pp, d.price_decimals);
+      b.qty_decimals = std::max(qp, d.qty_decimals);
+      kp.add_instrument(d.symbol, next_id++, b.price_decimals, b.qty_decimals);
+      books_.emplace(d.symbol, std::move(b));
+    }
+    CaptureReader reader(path);
+    CaptureRecord r;
+    PaddedBuffer padded(kp.config().max_message_bytes);
+    while (reader.next(r)) {
+      if (r.kind != CaptureRecord::Kind::ws_frame) {
+        continue;
+      }
+      const auto where = [&] { return reader.path() + ':' + std::to_string(r.line); };
+      kraken::Message m;
+      if (!padded.assign(r.text) || kp.parse(padded, m) != ParseResult::ok) {
+        throw std::runtime_error(where() + ": not a Kraken v2 message this venue can serve");
+      }
+      Frame f;
+      f.recv_ns = r.recv_ns;
+      f.text = std::string(r.text);
+      switch (m.kind) {
+      case kraken::MessageKind::book_snapshot:
+      case kraken::MessageKind::book_update:
+        f.key = "book:" + std::string(m.symbol);
+        f.symbol = std::string(m.symbol);
+        f.snapshot = m.kind == kraken::MessageKind::book_snapshot;
+        f.update = !f.snapshot;
+        for (const core::Level& l : m.bids) {
+          f.bids.emplace_back(l.price, l.qty);
+        }
+        for (const core::Level& l : m.asks) {
+          f.asks.emplace_back(l.price, l.qty);
+        }
+        break;
+      case kraken::MessageKind::ticker:
+        f.key = "ticker:" + std::string(m.symbol);
+        break;
+      case kraken::MessageKind::trade:
+        f.key = "trade:" + std::string(m.symbol);
+        break;
+      case kraken::MessageKind::heartbeat:
+        f.key = "heartbeat";
+        break;
+      default:
+        continue; // status and method answers: the venue writes its own
+      }
+      if (!f.symbol.empty()) {
+        apply(f);
+        if (m.has_checksum && checksum(books_.at(f.symbol)) != m.checksum) {
+          throw std::runtime_error(where() + ": the venue's book does not reproduce the frame's checksum");
+        }
+      }
+      frames_.push_back(std::move(f));
+    }
+    if (frames_.empty()) {
+      throw std::runtime_error(reader.path() + ": no frames to replay");
+    }
+    reset_books();
+  }
+
+  // A book frame on the venue's book: a snapshot replaces it; levels apply (qty 0 deletes); the
+  // book is the top 10 a side (Kraken's depth-10 truncation).
+  void apply(const Frame& f) {
+    Book& b = books_.at(f.symbol);
+    if (f.snapshot) {
+      b.bids.clear();
+      b.asks.clear();
+    }
+    for (const auto& [p, q] : f.bids) {
+      q == 0 ? (void)b.bids.erase(p) : (void)(b.bids[p] = q);
+    }
+    for (const auto& [p, q] : f.asks) {
+      q == 0 ? (void)b.asks.erase(p) : (void)(b.asks[p] = q);
+    }
+    while (b.bids.size() > kDepth) {
+      b.bids.erase(std::prev(b.bids.end()));
+    }
+    while (b.asks.size() > kDepth) {
+      b.asks.erase(std::prev(b.asks.end()));
+    }
+    b.shown_bids = top(b.bids);
+    b.shown_asks = top(b.asks);
+  }
+
+  void reset_books() {
+    for (auto& [s, b] : books_) {
+      b.bids.clear();
+      b.asks.clear();
+      b.shown_bids.clear();
+      b.shown_asks.clear();
+    }
+  }
+
+  std::int64_t pump_replay(Host& host, std::uint64_t now_ns) {
+    return pacer_.pump(
+        host, now_ns, frames_.size(), [&](std::size_t i) { return frames_[i].recv_ns; },
+        [&](std::size_t i) {
+          const Frame& f = frames_[i];
+          if (!f.symbol.empty()) {
+            apply(f); // the venue's book follows the replay, withheld frames included
+          }
+          if (f.update && host.take_gap()) {
+            return false;
+          }
+          if (f.update && host.take_checksum_fault()) {
+            host.publish(f.key, {}, corrupted(f.text));
+          } else {
+            host.publish(f.key, f.text, f.text);
+          }
+          return true;
+        });
+  }
+
+  // The frame with its checksum value changed (the capture writes it as "checksum":<digits>).
+  static std::string corrupted(const std::string& text) {
+    std::string out = text;
+    const std::size_t at = out.find("\"checksum\":");
+    if (at != std::string::npos) {
+      const std::size_t digit = at + 11;
+      out[digit] = out[digit] == '1' ? '2' : '1';
+    }
+    return out;
+  }
+
+  bool replay_;
+  ReplayPacer pacer_;
+  double rate_;
+  std::mt19937_64 rng_;
+  std::map<std::string, Book, std::less<>> books_;
+  std::vector<Frame> frames_;
+  simdjson::dom::parser parser_;
+  std::uint64_t start_ns_ = 0; // synthetic
+  std::uint64_t next_heartbeat_ns_ = 0;
+  std::uint64_t messages_ = 0;
+};
+
+} // namespace
+
+std::unique_ptr<Venue> make_kraken_venue(const KrakenOptions& options) {
+  return std::make_unique<KrakenVenue>(options);
+}
+
+} // namespace qf::feeds::venue
