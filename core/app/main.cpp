@@ -1,5 +1,5 @@
 // qf-engine: the QuantFlow engine.
-//   qf-engine replay --input CAPTURE [--venue binance-spot|binance-usdm|coinbase|kraken] [--config FILE]
+//   qf-engine replay --input CAPTURE [--venue binance-spot|binance-usdm|coinbase|kraken|okx] [--config FILE]
 //                    [--tap FILE] [--speed max|1] [--loops N] [--equity-csv FILE]
 //   qf-engine check-host [--cpu N] [--tuned]
 //   qf-engine --config FILE [--instance NAME] [--tuned]   the live engine, until SIGINT / SIGTERM
@@ -27,7 +27,7 @@ int usage(const std::string& why) {
   std::fprintf(stderr,
                "qf-engine: %s\n"
                "usage: qf-engine --config FILE [--instance NAME] [--tuned] [--discard-risk-state]\n"
-               "       qf-engine replay --input CAPTURE [--venue binance-spot|binance-usdm|coinbase|kraken] [--config FILE]\n"
+               "       qf-engine replay --input CAPTURE [--venue binance-spot|binance-usdm|coinbase|kraken|okx] [--config FILE]\n"
                "                        [--tap FILE] [--speed max|1] [--loops N] [--equity-csv FILE]\n"
                "       qf-engine check-host [--cpu N] [--tuned]\n",
                why.c_str());
