@@ -153,8 +153,8 @@ std::string_view to_string(MessageKind kind) noexcept {
 // ---------------------------------------------------------------------------------------------
 // Parser
 
-struct Parser::Impl : detail::ParserState {
-  explicit Impl(const ParserConfig& config)
+struct ParserImpl : detail::ParserState {
+  explicit ParserImpl(const ParserConfig& config)
       : ParserState(config.max_message_bytes, config.max_levels), entries(config.max_trades),
         trades(config.max_trades) {}
 
@@ -166,7 +166,7 @@ struct Parser::Impl : detail::ParserState {
   std::vector<Trade> trades;
 };
 
-ParseResult Parser::Impl::read_entry_field(std::string_view key, od::value& v, Entry& e, bool first) noexcept {
+ParseResult ParserImpl::read_entry_field(std::string_view key, od::value& v, Entry& e, bool first) noexcept {
   const auto text = [&](std::string_view& out, Bit bit) noexcept {
     e.seen |= bit;
     return string_token(v, out);
@@ -229,7 +229,7 @@ ParseResult Parser::Impl::read_entry_field(std::string_view key, od::value& v, E
   return ParseResult::ok; // instType, last, lastSz, open24h, vol24h, count, ...: not needed
 }
 
-ParseResult Parser::Impl::read_data(od::value& v, Fields& f) noexcept {
+ParseResult ParserImpl::read_data(od::value& v, Fields& f) noexcept {
   f.seen |= kData;
   f.entries = 0;
   od::array items;
@@ -269,7 +269,7 @@ ParseResult Parser::Impl::read_data(od::value& v, Fields& f) noexcept {
   return ParseResult::ok;
 }
 
-ParseResult Parser::Impl::read_field(std::string_view key, od::value& v, Fields& f) noexcept {
+ParseResult ParserImpl::read_field(std::string_view key, od::value& v, Fields& f) noexcept {
   if (key == "arg") {
     f.seen |= kArg;
     od::object arg;
@@ -313,31 +313,13 @@ ParseResult Parser::Impl::read_field(std::string_view key, od::value& v, Fields&
   return ParseResult::ok; // connId, ...
 }
 
-Parser::Parser(const ParserConfig& config)
-    : config_(checked(config)), impl_(std::make_unique<Impl>(config)),
-      table_(config.max_instruments, "okx::Parser", "instId") {}
-
-Parser::~Parser() = default;
-Parser::Parser(Parser&&) noexcept = default;
-Parser& Parser::operator=(Parser&&) noexcept = default;
-
-void Parser::add_instrument(std::string_view inst_id, core::InstrumentId id, int price_decimals, int qty_decimals) {
-  table_.add(inst_id, id, price_decimals, qty_decimals);
-}
-
-core::InstrumentId Parser::find(std::string_view inst_id) const noexcept {
-  const InstrumentEntry* entry = table_.find(inst_id);
-  return entry != nullptr ? entry->id : kNoInstrument;
-}
+Parser::Parser(const ParserConfig& config) : ParserShell(checked(config), "okx::Parser", "instId") {}
 
 ParseResult Parser::parse(PaddedView input, Message& out) noexcept {
   const ParseResult r = parse_impl(input, out);
-  counters_.count(r);
-  if (r == ParseResult::ok) {
-    ++counters_.kinds[static_cast<std::size_t>(out.kind)];
-    if (out.kind == MessageKind::error) {
-      ++counters_.venue_errors;
-    }
+  counters_.count(r, out.kind);
+  if (r == ParseResult::ok && out.kind == MessageKind::error) {
+    ++counters_.venue_errors;
   }
   return r;
 }
@@ -349,7 +331,7 @@ ParseResult Parser::parse_impl(PaddedView input, Message& out) noexcept {
     out.kind = MessageKind::pong; // the keepalive answer is text, not JSON
     return ParseResult::ok;
   }
-  Impl& im = *impl_;
+  ParserImpl& im = *impl_;
   Fields f;
   const auto field = [&](std::string_view key, od::value& v) noexcept { return im.read_field(key, v, f); };
   if (const ParseResult r = im.read_document(input, field); r != ParseResult::ok) {

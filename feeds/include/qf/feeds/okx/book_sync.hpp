@@ -21,13 +21,13 @@
 
 #include "qf/core/event.hpp"
 #include "qf/feeds/okx/parser.hpp"
+#include "qf/feeds/resubscribe_books.hpp"
 
 namespace qf::feeds::okx {
 
-enum class BookState : std::uint8_t {
-  syncing, // no (verified) snapshot yet, or a gap / disconnect / resync since
-  live,    // the book passed the venue's checks
-};
+// syncing: no (verified) snapshot yet, or a gap / disconnect / resync since; live: the book
+// passed the venue's checks.
+using BookState = SubscribedBookState;
 
 enum class SyncOutcome : std::uint8_t {
   snapshot_applied, // the book was replaced and verified (or carried no checksum); live
@@ -53,7 +53,18 @@ struct BookSyncCounters {
   std::uint64_t resyncs = 0; // manual resync requests
 };
 
-class BookSync {
+// One instrument's kept book (BookSync's slot).
+struct BookSlot : SyncSlot<BookSyncCounters> {
+  bool has_seq = false; // the chain started (the last applied message carried seqId)
+  std::int64_t last_seq = 0;
+  int price_decimals = 0;
+  int qty_decimals = 0;
+  std::vector<core::Level> bids; // capacity depth + max levels of a message: no allocation
+  std::vector<core::Level> asks;
+};
+
+// resync, take_resubscribe_request, state, counters, instruments, ignored: ResubscribeBooks.
+class BookSync : public ResubscribeBooks<BookSlot> {
 public:
   static constexpr std::size_t kChecksumLevels = 25; // the venue's checksum covers the top 25 a side
 
@@ -66,46 +77,22 @@ public:
   SyncOutcome on_message(const Message& m, std::uint64_t recv_ticks, EventSink sink) noexcept;
   // The connection dropped: every book not live (disconnected status) until its next snapshot.
   void on_disconnect(std::uint64_t recv_ticks, EventSink sink) noexcept;
-  // The operator's resync of one instrument: not live, a resync status, a resubscribe request.
-  void resync(core::InstrumentId instrument, std::uint64_t recv_ticks, EventSink sink) noexcept;
-  // True once per instrument whose book needs a resubscribe (gap or resync) since the last call.
-  [[nodiscard]] bool take_resubscribe_request(core::InstrumentId instrument) noexcept;
 
-  [[nodiscard]] std::size_t instruments() const noexcept { return books_.size(); }
-  [[nodiscard]] BookState state(core::InstrumentId instrument) const noexcept;
-  [[nodiscard]] const BookSyncCounters& counters(core::InstrumentId instrument) const noexcept;
   // The kept book: bids descending, asks ascending, at most depth each.
   [[nodiscard]] const std::vector<core::Level>& bids(core::InstrumentId instrument) const noexcept;
   [[nodiscard]] const std::vector<core::Level>& asks(core::InstrumentId instrument) const noexcept;
   // The signed CRC32 of the kept book as the venue computes it.
   [[nodiscard]] std::int32_t checksum(core::InstrumentId instrument) const noexcept;
-  [[nodiscard]] std::uint64_t ignored() const noexcept { return ignored_; }
 
 private:
-  struct Book {
-    BookState state = BookState::syncing;
-    bool resubscribe = false;
-    bool has_seq = false; // the chain started (a message with seqId applied)
-    std::int64_t last_seq = 0;
-    int price_decimals = 0;
-    int qty_decimals = 0;
-    std::vector<core::Level> bids; // capacity depth + max levels of a message: no allocation
-    std::vector<core::Level> asks;
-    BookSyncCounters counters;
-  };
-
-  void apply(Book& b, const Message& m) noexcept;
   // A gap: counted by the caller, gap status, not live, resubscribe requested.
-  static void gap(Book& b, const Message& m, std::uint64_t recv_ticks, EventSink sink) noexcept;
+  static void gap(BookSlot& b, const Message& m, std::uint64_t recv_ticks, EventSink sink) noexcept;
 
   std::size_t depth_;
   std::size_t max_levels_;
-  std::vector<Book> books_;
   std::vector<core::Level> out_bids_; // a message's levels plus the truncated deletes
   std::vector<core::Level> out_asks_;
   mutable std::vector<char> text_;    // the checksum text (scratch of checksum())
-  std::uint64_t ignored_ = 0;
-  static const BookSyncCounters kNoCounters;
   static const std::vector<core::Level> kNoLevels;
 };
 

@@ -13,7 +13,6 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
-#include <memory>
 #include <span>
 #include <string>
 #include <string_view>
@@ -24,6 +23,7 @@
 #include "qf/feeds/instrument_table.hpp"
 #include "qf/feeds/padded_buffer.hpp"
 #include "qf/feeds/parse_result.hpp"
+#include "qf/feeds/parser_shell.hpp"
 
 namespace qf::feeds::okx {
 
@@ -79,26 +79,18 @@ struct ParserConfig {
   std::size_t max_instruments = 256;
 };
 
-struct ParserCounters : ParseCounters {
-  std::array<std::uint64_t, kMessageKinds> kinds{}; // successfully parsed messages by kind
-  std::uint64_t venue_errors = 0;                   // `error` events the venue sent
-  [[nodiscard]] std::uint64_t kind(MessageKind k) const noexcept { return kinds[static_cast<std::size_t>(k)]; }
+struct ParserCounters : KindCounters<MessageKind, kMessageKinds> {
+  std::uint64_t venue_errors = 0; // `error` events the venue sent
 };
 
-class Parser {
+struct ParserImpl;
+
+// add_instrument / find take the instId as OKX spells it ("BTC-USDT"); counters, config:
+// ParserShell.
+class Parser : public ParserShell<ParserConfig, ParserCounters, ParserImpl> {
 public:
   // Allocates everything. Throws std::invalid_argument on a nonsensical config.
   explicit Parser(const ParserConfig& config = {});
-  ~Parser();
-  Parser(Parser&&) noexcept;
-  Parser& operator=(Parser&&) noexcept;
-  Parser(const Parser&) = delete;
-  Parser& operator=(const Parser&) = delete;
-
-  // Registers an instId as OKX spells it ("BTC-USDT"). Start-up only; throws as
-  // InstrumentTable::add does.
-  void add_instrument(std::string_view inst_id, core::InstrumentId id, int price_decimals, int qty_decimals);
-  [[nodiscard]] core::InstrumentId find(std::string_view inst_id) const noexcept;
 
   // Parses one websocket text frame. On success `out` holds the message (views valid until the
   // next parse and while the input lives); otherwise `out` must not be used.
@@ -107,17 +99,8 @@ public:
     return parse(input.view(), out);
   }
 
-  [[nodiscard]] const ParserCounters& counters() const noexcept { return counters_; }
-  [[nodiscard]] const ParserConfig& config() const noexcept { return config_; }
-
 private:
-  struct Impl;
   [[nodiscard]] ParseResult parse_impl(PaddedView input, Message& out) noexcept;
-
-  ParserConfig config_;
-  std::unique_ptr<Impl> impl_;
-  InstrumentTable table_;
-  ParserCounters counters_;
 };
 
 // Events of a parsed message without synchronisation (tools, tests): book_snapshot ->
