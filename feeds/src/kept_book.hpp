@@ -16,8 +16,7 @@
 namespace qf::feeds::detail {
 
 // Applies one absolute level to a side kept sorted by `better` (best first).
-template <typename Better>
-void apply_level(std::vector<core::Level>& side, core::Level level, Better better) noexcept {
+template <typename Better> void apply_level(std::vector<core::Level>& side, core::Level level, Better better) noexcept {
   const auto it = std::lower_bound(side.begin(), side.end(), level.price,
                                    [&](const core::Level& l, std::int64_t price) { return better(l.price, price); });
   const bool found = it != side.end() && it->price == level.price;

@@ -29,6 +29,7 @@ using core::EventKind;
 using core::FeedStatus;
 
 const fs::path kOkx = test::kCaptures / "okx/multi_20220513.capture";
+using test::frames;
 
 struct Instrument {
   const char* inst_id;
@@ -38,18 +39,6 @@ struct Instrument {
 // The decimals the capture shows (largest per field), as replay infers them.
 constexpr Instrument kInstruments[] = {{"BTC-USD-220527", 1, 0}, {"UNI-USD-SWAP", 3, 0}, {"BTC-USDT", 1, 8}};
 constexpr core::InstrumentId kBtcUsdt = 2;
-
-std::vector<std::string> frames(const fs::path& path) {
-  CaptureReader reader(path.string());
-  std::vector<std::string> out;
-  CaptureRecord r;
-  while (reader.next(r)) {
-    if (r.kind == CaptureRecord::Kind::ws_frame) {
-      out.emplace_back(r.text);
-    }
-  }
-  return out;
-}
 
 // The books frames of one instrument, in capture order (the first is its snapshot).
 std::vector<std::string> books_of(const std::vector<std::string>& all, std::string_view inst_id) {
@@ -160,9 +149,9 @@ TEST_F(okx_capture, should_verify_every_checksum_of_the_capture) {
     std::int64_t bid, bid_qty, ask, ask_qty;
     std::size_t bids, asks;
   } expected[] = {
-      {302'294, 2, 302'388, 3, 74, 62},                    // BTC-USD-220527 30229.4 x 2 / 30238.8 x 3
-      {5'137, 20, 5'145, 50, 125, 118},                    // UNI-USD-SWAP 5.137 x 20 / 5.145 x 50
-      {302'361, 18'050'747, 302'362, 100'000, 400, 400},   // BTC-USDT 30236.1 x 0.18050747 / 30236.2 x 0.001
+      {302'294, 2, 302'388, 3, 74, 62},                  // BTC-USD-220527 30229.4 x 2 / 30238.8 x 3
+      {5'137, 20, 5'145, 50, 125, 118},                  // UNI-USD-SWAP 5.137 x 20 / 5.145 x 50
+      {302'361, 18'050'747, 302'362, 100'000, 400, 400}, // BTC-USDT 30236.1 x 0.18050747 / 30236.2 x 0.001
   };
   for (std::size_t i = 0; i < std::size(kInstruments); ++i) {
     const auto id = static_cast<core::InstrumentId>(i);
@@ -233,8 +222,8 @@ TEST_F(okx_capture, should_chain_seq_ids_and_resync_on_a_sequence_break) {
   // The real messages with a chain added: snapshot prevSeqId -1, then +1 a message.
   std::vector<std::string> chained;
   for (std::size_t i = 0; i < btc.size(); ++i) {
-    chained.push_back(with_seq(btc[i], i == 0 ? -1 : 1000 + static_cast<std::int64_t>(i) - 1,
-                               1000 + static_cast<std::int64_t>(i)));
+    chained.push_back(
+        with_seq(btc[i], i == 0 ? -1 : 1000 + static_cast<std::int64_t>(i) - 1, 1000 + static_cast<std::int64_t>(i)));
   }
   {
     Harness h;
@@ -292,13 +281,14 @@ TEST(okx_book_sync, should_truncate_to_depth_and_publish_the_deletes) {
   std::string snapshot =
       R"({"arg":{"channel":"books","instId":"BTC-USDT"},"action":"snapshot","data":[{"asks":[["101","1","0","1"]],"bids":[)";
   snapshot.append(bids).append(R"(],"ts":"1"}]})");
-  EXPECT_EQ(h.feed(snapshot),
-            SyncOutcome::snapshot_applied);
+  EXPECT_EQ(h.feed(snapshot), SyncOutcome::snapshot_applied);
   EXPECT_EQ(h.sync.bids(kBtcUsdt).size(), 25U);
   EXPECT_EQ(h.sync.counters(kBtcUsdt).truncated_levels, 1U);
   h.events.clear();
-  EXPECT_EQ(h.feed(R"({"arg":{"channel":"books","instId":"BTC-USDT"},"action":"update","data":[{"asks":[],"bids":[["100.5","2","0","1"]],"ts":"2"}]})"),
-            SyncOutcome::applied);
+  EXPECT_EQ(
+      h.feed(
+          R"({"arg":{"channel":"books","instId":"BTC-USDT"},"action":"update","data":[{"asks":[],"bids":[["100.5","2","0","1"]],"ts":"2"}]})"),
+      SyncOutcome::applied);
   ASSERT_EQ(h.events.size(), 2U); // the level, then 76 pushed out as a delete
   EXPECT_EQ(h.events[1].level.price, 760);
   EXPECT_EQ(h.events[1].level.qty, 0);
@@ -309,10 +299,14 @@ TEST(okx_book_sync, should_pass_tickers_bbo_and_trades_and_ignore_acks) {
   Harness h;
   EXPECT_EQ(h.feed(R"({"event":"subscribe","arg":{"channel":"books","instId":"BTC-USDT"}})"), SyncOutcome::ignored);
   EXPECT_EQ(h.feed("pong"), SyncOutcome::ignored);
-  EXPECT_EQ(h.feed(R"({"arg":{"channel":"bbo-tbt","instId":"BTC-USDT"},"data":[{"asks":[["2","1","0","1"]],"bids":[["1","1","0","1"]],"ts":"1","seqId":9}]})"),
-            SyncOutcome::passed);
-  EXPECT_EQ(h.feed(R"({"arg":{"channel":"trades","instId":"BTC-USDT"},"data":[{"instId":"BTC-USDT","tradeId":"1","px":"1","sz":"1","side":"buy","ts":"1"}]})"),
-            SyncOutcome::passed);
+  EXPECT_EQ(
+      h.feed(
+          R"({"arg":{"channel":"bbo-tbt","instId":"BTC-USDT"},"data":[{"asks":[["2","1","0","1"]],"bids":[["1","1","0","1"]],"ts":"1","seqId":9}]})"),
+      SyncOutcome::passed);
+  EXPECT_EQ(
+      h.feed(
+          R"({"arg":{"channel":"trades","instId":"BTC-USDT"},"data":[{"instId":"BTC-USDT","tradeId":"1","px":"1","sz":"1","side":"buy","ts":"1"}]})"),
+      SyncOutcome::passed);
   EXPECT_EQ(h.sync.counters(kBtcUsdt).tickers, 1U);
   EXPECT_EQ(h.sync.counters(kBtcUsdt).trades, 1U);
   ASSERT_EQ(h.events.size(), 2U);

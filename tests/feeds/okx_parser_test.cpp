@@ -22,18 +22,7 @@ namespace {
 namespace fs = std::filesystem;
 
 const fs::path kOkx = test::kCaptures / "okx/multi_20220513.capture";
-
-std::vector<std::string> frames(const fs::path& path) {
-  CaptureReader reader(path.string());
-  std::vector<std::string> out;
-  CaptureRecord r;
-  while (reader.next(r)) {
-    if (r.kind == CaptureRecord::Kind::ws_frame) {
-      out.emplace_back(r.text);
-    }
-  }
-  return out;
-}
+using test::frames;
 
 std::size_t occurrences(std::string_view text, std::string_view what) {
   std::size_t n = 0;
@@ -242,14 +231,18 @@ TEST(okx_parser, should_classify_acks_errors_notices_and_pong) {
   ASSERT_EQ(h.parse(R"({"event":"unsubscribe","arg":{"channel":"books","instId":"BTC-USDT"},"connId":"d604ccd0"})"),
             ParseResult::ok);
   EXPECT_EQ(h.message.kind, MessageKind::unsubscribed);
-  ASSERT_EQ(h.parse(R"({"event":"error","code":"60012","msg":"Invalid request: {\"op\": \"subscribe\"}","connId":"a4d3ae55"})"),
-            ParseResult::ok);
+  ASSERT_EQ(
+      h.parse(
+          R"({"event":"error","code":"60012","msg":"Invalid request: {\"op\": \"subscribe\"}","connId":"a4d3ae55"})"),
+      ParseResult::ok);
   EXPECT_EQ(h.message.kind, MessageKind::error);
   EXPECT_EQ(h.message.code, "60012");
   EXPECT_EQ(h.message.text, R"(Invalid request: {"op": "subscribe"})");
   EXPECT_EQ(h.parser.counters().venue_errors, 1U);
-  ASSERT_EQ(h.parse(R"({"event":"notice","code":"64008","msg":"The connection will soon be closed for a service upgrade.","connId":"a4d3ae55"})"),
-            ParseResult::ok);
+  ASSERT_EQ(
+      h.parse(
+          R"({"event":"notice","code":"64008","msg":"The connection will soon be closed for a service upgrade.","connId":"a4d3ae55"})"),
+      ParseResult::ok);
   EXPECT_EQ(h.message.kind, MessageKind::notice);
   EXPECT_EQ(h.message.code, "64008");
   ASSERT_EQ(h.parse("pong"), ParseResult::ok);
@@ -265,7 +258,8 @@ TEST(okx_parser, should_refuse_bad_input_with_its_code) {
     const char* json;
     ParseResult expected;
   } cases[] = {
-      {R"({"arg":{"channel":"books","instId":"BTC-USDT"},"action":"update","data":[{"asks":[)", ParseResult::malformed_json},
+      {R"({"arg":{"channel":"books","instId":"BTC-USDT"},"action":"update","data":[{"asks":[)",
+       ParseResult::malformed_json},
       {"not json", ParseResult::malformed_json},
       {"ping", ParseResult::malformed_json},
       {R"({"arg":{"channel":"books"}} trailing)", ParseResult::malformed_json},
@@ -281,8 +275,10 @@ TEST(okx_parser, should_refuse_bad_input_with_its_code) {
        ParseResult::unknown_message},
       {R"({"arg":{"channel":5,"instId":"BTC-USDT"}})", ParseResult::wrong_type},
       {R"({"arg":"books"})", ParseResult::wrong_type},
-      {R"({"arg":{"channel":"books","instId":"BTC-USDT"},"action":"update","data":[["1","2"]]})", ParseResult::wrong_type},
-      {R"({"arg":{"channel":"books","instId":"BTC-USDT"},"action":"update","data":{"asks":[]}})", ParseResult::wrong_type},
+      {R"({"arg":{"channel":"books","instId":"BTC-USDT"},"action":"update","data":[["1","2"]]})",
+       ParseResult::wrong_type},
+      {R"({"arg":{"channel":"books","instId":"BTC-USDT"},"action":"update","data":{"asks":[]}})",
+       ParseResult::wrong_type},
       {R"({"arg":{"channel":"books","instId":"BTC-USDT"},"action":"update","data":[{"asks":[[1.5,"1","0","1"]],"bids":[]}]})",
        ParseResult::wrong_type},
       {R"({"arg":{"channel":"books","instId":"BTC-USDT"},"action":"update","data":[{"asks":[["1.5"]],"bids":[]}]})",
@@ -331,7 +327,8 @@ TEST(okx_parser, should_refuse_an_oversized_frame_before_parsing_it) {
   Parser parser(config);
   parser.add_instrument("BTC-USDT", 0, 1, 8);
   PaddedBuffer buffer(4096);
-  const std::string big = R"({"arg":{"channel":"books","instId":"BTC-USDT"},"action":"update","data":[{"asks":[],"bids":[],"ts":"1"}]})";
+  const std::string big =
+      R"({"arg":{"channel":"books","instId":"BTC-USDT"},"action":"update","data":[{"asks":[],"bids":[],"ts":"1"}]})";
   ASSERT_GT(big.size(), 64U);
   ASSERT_TRUE(buffer.assign(big));
   Message m;

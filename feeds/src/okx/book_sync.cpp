@@ -4,9 +4,9 @@
 
 #include <stdexcept>
 
+#include "kept_book.hpp"
 #include "qf/feeds/emitters.hpp"
 #include "qf/ipc/fixed_point.hpp"
-#include "kept_book.hpp"
 
 namespace qf::feeds::okx {
 

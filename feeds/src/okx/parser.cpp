@@ -7,9 +7,9 @@
 #include <utility>
 #include <vector>
 
+#include "json_fields.hpp"
 #include "qf/feeds/capture.hpp"
 #include "qf/feeds/emitters.hpp"
-#include "json_fields.hpp"
 
 namespace qf::feeds::okx {
 
@@ -118,7 +118,8 @@ struct Fields {
 }
 
 // A ticker's price and size: both empty (OKX sends "" for an empty side) is the zero level.
-[[nodiscard]] ParseResult level_of(std::string_view px, std::string_view sz, int pd, int qd, core::Level& out) noexcept {
+[[nodiscard]] ParseResult level_of(std::string_view px, std::string_view sz, int pd, int qd,
+                                   core::Level& out) noexcept {
   if (px.empty() && sz.empty()) {
     out = core::Level{};
     return ParseResult::ok;
@@ -143,8 +144,8 @@ const ParserConfig& checked(const ParserConfig& config) {
 
 std::string_view to_string(MessageKind kind) noexcept {
   static constexpr std::array<std::string_view, kMessageKinds> kNames = {
-      "none",   "book_snapshot", "book_update", "bbo",    "trade", "ticker",
-      "subscribed", "unsubscribed", "error", "notice", "pong",
+      "none",       "book_snapshot", "book_update", "bbo",    "trade", "ticker",
+      "subscribed", "unsubscribed",  "error",       "notice", "pong",
   };
   static_assert(kNames.back() == "pong", "one name per kind");
   return detail::name_of(kNames, kind);
@@ -230,43 +231,15 @@ ParseResult ParserImpl::read_entry_field(std::string_view key, od::value& v, Ent
 }
 
 ParseResult ParserImpl::read_data(od::value& v, Fields& f) noexcept {
-  f.seen |= kData;
-  f.entries = 0;
-  od::array items;
-  if (const auto e = v.get_array().get(items); e != simdjson::SUCCESS) {
-    return detail::from_json_error(e);
-  }
-  for (auto item_result : items) {
-    od::value item;
-    od::json_type type{};
-    if (const auto e = std::move(item_result).get(item); e != simdjson::SUCCESS) {
-      return detail::from_json_error(e);
-    }
-    if (const auto e = item.type().get(type); e != simdjson::SUCCESS) {
-      return detail::from_json_error(e);
-    }
-    if (type != od::json_type::object) {
-      f.foreign_data = true; // candles send arrays: judged once the channel is known
-      continue;
-    }
-    od::object object;
-    if (const auto e = item.get_object().get(object); e != simdjson::SUCCESS) {
-      return detail::from_json_error(e);
-    }
-    if (f.entries == entries.size()) {
-      return ParseResult::too_many_levels;
-    }
-    Entry& entry = entries[f.entries];
-    entry = Entry{};
-    const bool first = f.entries == 0;
-    ++f.entries;
-    if (const ParseResult r = read_fields(
-            object, [&](std::string_view key, od::value& x) noexcept { return read_entry_field(key, x, entry, first); });
-        r != ParseResult::ok) {
-      return r;
-    }
-  }
-  return ParseResult::ok;
+  f.seen |= kData; // candles send arrays: judged (foreign_data) once the channel is known
+  return detail::read_objects(v, entries.size(), f.entries, &f.foreign_data,
+                              [&](std::size_t i, od::object& object) noexcept {
+                                Entry& entry = entries[i];
+                                entry = Entry{};
+                                return read_fields(object, [&](std::string_view key, od::value& x) noexcept {
+                                  return read_entry_field(key, x, entry, i == 0);
+                                });
+                              });
 }
 
 ParseResult ParserImpl::read_field(std::string_view key, od::value& v, Fields& f) noexcept {
@@ -313,7 +286,8 @@ ParseResult ParserImpl::read_field(std::string_view key, od::value& v, Fields& f
   return ParseResult::ok; // connId, ...
 }
 
-Parser::Parser(const ParserConfig& config) : ParserShell(checked(config), "okx::Parser", "instId") {}
+Parser::Parser(const ParserConfig& config) : ParserShell(checked(config), "okx::Parser", "instId") {
+}
 
 ParseResult Parser::parse(PaddedView input, Message& out) noexcept {
   const ParseResult r = parse_impl(input, out);
@@ -464,7 +438,8 @@ ParseResult Parser::parse_impl(PaddedView input, Message& out) noexcept {
       } else {
         return ParseResult::bad_side;
       }
-      if ((r = ms_to_ns(t.ts, trade.time_ns)) != ParseResult::ok || (r = to_fixed(t.px, pd, trade.price)) != ParseResult::ok ||
+      if ((r = ms_to_ns(t.ts, trade.time_ns)) != ParseResult::ok ||
+          (r = to_fixed(t.px, pd, trade.price)) != ParseResult::ok ||
           (r = to_fixed(t.sz, qd, trade.qty)) != ParseResult::ok) {
         return r;
       }

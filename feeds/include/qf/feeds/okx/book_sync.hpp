@@ -92,7 +92,7 @@ private:
   std::size_t max_levels_;
   std::vector<core::Level> out_bids_; // a message's levels plus the truncated deletes
   std::vector<core::Level> out_asks_;
-  mutable std::vector<char> text_;    // the checksum text (scratch of checksum())
+  mutable std::vector<char> text_; // the checksum text (scratch of checksum())
   static const std::vector<core::Level> kNoLevels;
 };
 

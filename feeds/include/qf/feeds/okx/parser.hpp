@@ -55,27 +55,27 @@ struct Trade {
 struct Message {
   MessageKind kind = MessageKind::none;
   core::InstrumentId instrument = kNoInstrument; // data pushes
-  bool has_checksum = false;      // books: a non-zero `checksum` (0 is "not provided", PROTOCOLS 6.2)
-  bool has_seq = false;           // books / bbo-tbt: `seqId` present (books: `prevSeqId` too)
-  std::string_view channel;       // into the input (data pushes and acks)
-  std::string_view inst_id;       // the arg's instId, into the input
-  std::string_view code;          // error / notice `code`, into the input
-  std::string_view text;          // error / notice `msg`, unescaped into the parser's buffer
-  std::int32_t checksum = 0;      // books: the venue's signed CRC32 of its top 25
-  std::int64_t seq_id = 0;        // books / bbo-tbt `seqId`
-  std::int64_t prev_seq_id = 0;   // books `prevSeqId` (-1 on a snapshot)
-  std::uint64_t time_ns = 0;      // `ts` (ms) as Unix ns; 0 when absent
-  std::span<const core::Level> bids; // book levels in message order (size 0 deletes)
+  bool has_checksum = false;                     // books: a non-zero `checksum` (0 is "not provided", PROTOCOLS 6.2)
+  bool has_seq = false;                          // books / bbo-tbt: `seqId` present (books: `prevSeqId` too)
+  std::string_view channel;                      // into the input (data pushes and acks)
+  std::string_view inst_id;                      // the arg's instId, into the input
+  std::string_view code;                         // error / notice `code`, into the input
+  std::string_view text;                         // error / notice `msg`, unescaped into the parser's buffer
+  std::int32_t checksum = 0;                     // books: the venue's signed CRC32 of its top 25
+  std::int64_t seq_id = 0;                       // books / bbo-tbt `seqId`
+  std::int64_t prev_seq_id = 0;                  // books `prevSeqId` (-1 on a snapshot)
+  std::uint64_t time_ns = 0;                     // `ts` (ms) as Unix ns; 0 when absent
+  std::span<const core::Level> bids;             // book levels in message order (size 0 deletes)
   std::span<const core::Level> asks;
-  core::Level bid{};              // bbo / ticker best bid (0/0 when the side is empty)
+  core::Level bid{}; // bbo / ticker best bid (0/0 when the side is empty)
   core::Level ask{};
-  std::span<const Trade> trades;  // trade: in message order
+  std::span<const Trade> trades; // trade: in message order
 };
 
 struct ParserConfig {
   std::size_t max_message_bytes = std::size_t{1} << 20U;
-  std::size_t max_levels = 1'024;   // per side per message (a books snapshot has 400)
-  std::size_t max_trades = 128;     // per trades message
+  std::size_t max_levels = 1'024; // per side per message (a books snapshot has 400)
+  std::size_t max_trades = 128;   // per trades message
   std::size_t max_instruments = 256;
 };
 
@@ -95,9 +95,7 @@ public:
   // Parses one websocket text frame. On success `out` holds the message (views valid until the
   // next parse and while the input lives); otherwise `out` must not be used.
   [[nodiscard]] ParseResult parse(PaddedView input, Message& out) noexcept;
-  [[nodiscard]] ParseResult parse(const PaddedBuffer& input, Message& out) noexcept {
-    return parse(input.view(), out);
-  }
+  [[nodiscard]] ParseResult parse(const PaddedBuffer& input, Message& out) noexcept { return parse(input.view(), out); }
 
 private:
   [[nodiscard]] ParseResult parse_impl(PaddedView input, Message& out) noexcept;
