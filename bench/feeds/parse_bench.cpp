@@ -3,7 +3,8 @@
 // per message: parse, find the fields, look up the instrument, convert every price and quantity
 // to exact fixed point with qf::ipc::parse_fixed, and hand 64-byte events to a sink.
 // Messages: BTCUSDT bookTicker, trade and the 75 depthUpdates with exactly 20 levels
-// (btcusdt_20240808), Coinbase l2update and ticker (level2_ticker_matches_20210417); each
+// (btcusdt_20240808), Coinbase l2update and ticker (level2_ticker_matches_20210417), OKX tickers
+// and books updates (multi_20220513; the capture has no bbo-tbt, tickers are its top-of-book); each
 // benchmark cycles over up to 1024 real messages of its kind. `allocs_per_msg` counts operator
 // new calls inside the timed loop (qf_alloc_count replaces operator new). Time per iteration is
 // ns per message. A summary with the ratios is printed after the runs.
@@ -24,6 +25,7 @@
 #include "qf/feeds/binance/parser.hpp"
 #include "qf/feeds/capture.hpp"
 #include "qf/feeds/coinbase/parser.hpp"
+#include "qf/feeds/okx/parser.hpp"
 #include "qf/ipc/fixed_point.hpp"
 
 #include "alloc_count.hpp" // every operator new of this binary is counted (qf_alloc_count)
@@ -37,6 +39,7 @@ using qf::core::EventKind;
 using qf::core::Side;
 namespace bn = qf::feeds::binance;
 namespace cb = qf::feeds::coinbase;
+namespace ox = qf::feeds::okx;
 
 const std::string kCaptures = QF_CAPTURES_DIR;
 constexpr int kBtcPrice = 2; // BTCUSDT tick 0.01
@@ -44,7 +47,7 @@ constexpr int kBtcQty = 8;
 constexpr std::size_t kMaxMessages = 1024;
 
 struct Corpus {
-  std::vector<std::string> book_ticker, trade, depth20, l2update, ticker;
+  std::vector<std::string> book_ticker, trade, depth20, l2update, ticker, okx_ticker, okx_books;
 };
 
 const Corpus& corpus() {
@@ -81,8 +84,20 @@ const Corpus& corpus() {
         }
       }
     }
+    {
+      qf::feeds::CaptureReader reader(kCaptures + "/okx/multi_20220513.capture");
+      while (reader.next(r)) {
+        const std::string_view t = r.text;
+        if (t.starts_with(R"({"arg":{"channel":"tickers")") && out.okx_ticker.size() < kMaxMessages) {
+          out.okx_ticker.emplace_back(t);
+        } else if (t.starts_with(R"({"arg":{"channel":"books")") && t.find(R"("action":"update")") != std::string_view::npos &&
+                   out.okx_books.size() < kMaxMessages) {
+          out.okx_books.emplace_back(t);
+        }
+      }
+    }
     if (out.book_ticker.empty() || out.trade.empty() || out.depth20.empty() || out.l2update.empty() ||
-        out.ticker.empty()) {
+        out.ticker.empty() || out.okx_ticker.empty() || out.okx_books.empty()) {
       throw std::runtime_error("parse_bench: a message kind is missing from the captures");
     }
     return out;
@@ -100,6 +115,9 @@ constexpr Product kProducts[] = {
     {"BAND-BTC", 8, 2}, {"BAND-GBP", 4, 2}, {"CRV-EUR", 4, 2}, {"DASH-BTC", 8, 3}, {"NMR-EUR", 4, 3},
     {"NU-GBP", 4, 6},   {"SKL-BTC", 8, 1},  {"SKL-GBP", 4, 1}, {"SKL-USD", 4, 1},  {"YFI-BTC", 5, 6},
 };
+
+// OKX instruments of the capture with the decimals their text shows.
+constexpr Product kOkxInstruments[] = {{"BTC-USD-220527", 1, 0}, {"UNI-USD-SWAP", 3, 0}, {"BTC-USDT", 1, 8}};
 
 // The sink every implementation feeds: keeps the work observable.
 struct Sink {
@@ -435,19 +453,162 @@ void coinbase_nlohmann(benchmark::State& state, const std::vector<std::string>& 
 }
 
 // ---------------------------------------------------------------------------------------------
+// OKX
+
+void okx_ours(benchmark::State& state, const std::vector<std::string>& messages) {
+  ox::Parser parser;
+  for (std::size_t i = 0; i < std::size(kOkxInstruments); ++i) {
+    parser.add_instrument(kOkxInstruments[i].id, static_cast<qf::core::InstrumentId>(i),
+                          kOkxInstruments[i].price_decimals, kOkxInstruments[i].qty_decimals);
+  }
+  const auto buffers = padded(messages);
+  ox::Message m;
+  run(state, buffers.size(), [&](std::size_t i, Sink& sink) {
+    if (parser.parse(buffers[i], m) != qf::feeds::ParseResult::ok) {
+      state.SkipWithError("parse failed");
+    }
+    (void)ox::emit_events(m, 0, sink);
+  });
+}
+
+const Product& okx_instrument(std::string_view id) {
+  for (const Product& p : kOkxInstruments) {
+    if (id == p.id) {
+      return p;
+    }
+  }
+  throw std::runtime_error("instId");
+}
+
+struct OkxFields {
+  std::string_view channel, inst_id, action, ts, bid_px, bid_sz, ask_px, ask_sz;
+  std::int64_t checksum = 0;
+};
+
+void emit_okx(const OkxFields& f, Sink& sink, const std::vector<std::pair<std::string_view, std::string_view>>& bids,
+              const std::vector<std::pair<std::string_view, std::string_view>>& asks) {
+  const Product& p = okx_instrument(f.inst_id);
+  const auto id = static_cast<qf::core::InstrumentId>(&p - kOkxInstruments);
+  const std::uint64_t time_ns = static_cast<std::uint64_t>(fixed(f.ts, 0)) * 1'000'000;
+  Event e{};
+  e.instrument = id;
+  if (f.channel == "tickers") {
+    e.kind = EventKind::bbo;
+    e.flags = qf::core::kFlagLastInMessage;
+    e.bbo.bid_price = fixed(f.bid_px, p.price_decimals);
+    e.bbo.bid_qty = fixed(f.bid_sz, p.qty_decimals);
+    e.bbo.ask_price = fixed(f.ask_px, p.price_decimals);
+    e.bbo.ask_qty = fixed(f.ask_sz, p.qty_decimals);
+    sink(e);
+    return;
+  }
+  const std::size_t total = bids.size() + asks.size();
+  std::size_t n = 0;
+  for (const auto* side : {&bids, &asks}) {
+    for (const auto& [price, qty] : *side) {
+      e.kind = EventKind::book_level;
+      e.side = side == &bids ? Side::bid : Side::ask;
+      e.level.price = fixed(price, p.price_decimals);
+      e.level.qty = fixed(qty, p.qty_decimals);
+      e.level.exchange_ns = time_ns;
+      e.flags = ++n == total ? qf::core::kFlagLastInMessage : 0;
+      sink(e);
+    }
+  }
+}
+
+void okx_rapidjson(benchmark::State& state, const std::vector<std::string>& messages) {
+  rapidjson::Document doc;
+  std::vector<std::pair<std::string_view, std::string_view>> bids, asks;
+  bids.reserve(512);
+  asks.reserve(512);
+  run(state, messages.size(), [&](std::size_t i, Sink& sink) {
+    const std::string& text = messages[i];
+    doc.Parse(text.data(), text.size());
+    if (doc.HasParseError() || !doc.IsObject()) {
+      state.SkipWithError("parse failed");
+      return;
+    }
+    const auto str = [](const rapidjson::Value& o, const char* key, std::string_view& out) {
+      if (auto it = o.FindMember(key); it != o.MemberEnd() && it->value.IsString()) {
+        out = std::string_view(it->value.GetString(), it->value.GetStringLength());
+      }
+    };
+    OkxFields f;
+    const rapidjson::Value& arg = doc["arg"];
+    str(arg, "channel", f.channel);
+    str(arg, "instId", f.inst_id);
+    str(doc, "action", f.action);
+    const rapidjson::Value& d = doc["data"][0];
+    str(d, "ts", f.ts);
+    bids.clear();
+    asks.clear();
+    if (f.channel == "tickers") {
+      str(d, "bidPx", f.bid_px), str(d, "bidSz", f.bid_sz), str(d, "askPx", f.ask_px), str(d, "askSz", f.ask_sz);
+    } else {
+      f.checksum = d["checksum"].GetInt64();
+      for (const auto& [key, dst] : {std::pair{"bids", &bids}, std::pair{"asks", &asks}}) {
+        for (const auto& level : d[key].GetArray()) {
+          dst->emplace_back(std::string_view(level[0].GetString(), level[0].GetStringLength()),
+                            std::string_view(level[1].GetString(), level[1].GetStringLength()));
+        }
+      }
+    }
+    emit_okx(f, sink, bids, asks);
+  });
+}
+
+void okx_nlohmann(benchmark::State& state, const std::vector<std::string>& messages) {
+  std::vector<std::pair<std::string_view, std::string_view>> bids, asks;
+  bids.reserve(512);
+  asks.reserve(512);
+  run(state, messages.size(), [&](std::size_t i, Sink& sink) {
+    const nlohmann::json doc = nlohmann::json::parse(messages[i]);
+    const auto str = [](const nlohmann::json& o, const char* key, std::string_view& out) {
+      if (auto it = o.find(key); it != o.end() && it->is_string()) {
+        out = it->get_ref<const std::string&>();
+      }
+    };
+    OkxFields f;
+    const nlohmann::json& arg = doc.at("arg");
+    str(arg, "channel", f.channel);
+    str(arg, "instId", f.inst_id);
+    str(doc, "action", f.action);
+    const nlohmann::json& d = doc.at("data").at(0);
+    str(d, "ts", f.ts);
+    bids.clear();
+    asks.clear();
+    if (f.channel == "tickers") {
+      str(d, "bidPx", f.bid_px), str(d, "bidSz", f.bid_sz), str(d, "askPx", f.ask_px), str(d, "askSz", f.ask_sz);
+    } else {
+      f.checksum = d.at("checksum").get<std::int64_t>();
+      for (const auto& [key, dst] : {std::pair{"bids", &bids}, std::pair{"asks", &asks}}) {
+        for (const auto& level : d.at(key)) {
+          dst->emplace_back(level[0].get_ref<const std::string&>(), level[1].get_ref<const std::string&>());
+        }
+      }
+    }
+    emit_okx(f, sink, bids, asks);
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
 // Registration and the ratio summary
 
+enum class Venue { binance, coinbase, okx };
 struct Kind {
   const char* name;
   const std::vector<std::string>& (*messages)();
-  bool coinbase;
+  Venue venue;
 };
 const Kind kKinds[] = {
-    {"binance_book_ticker", []() -> const std::vector<std::string>& { return corpus().book_ticker; }, false},
-    {"binance_trade", []() -> const std::vector<std::string>& { return corpus().trade; }, false},
-    {"binance_depth20", []() -> const std::vector<std::string>& { return corpus().depth20; }, false},
-    {"coinbase_l2update", []() -> const std::vector<std::string>& { return corpus().l2update; }, true},
-    {"coinbase_ticker", []() -> const std::vector<std::string>& { return corpus().ticker; }, true},
+    {"binance_book_ticker", []() -> const std::vector<std::string>& { return corpus().book_ticker; }, Venue::binance},
+    {"binance_trade", []() -> const std::vector<std::string>& { return corpus().trade; }, Venue::binance},
+    {"binance_depth20", []() -> const std::vector<std::string>& { return corpus().depth20; }, Venue::binance},
+    {"coinbase_l2update", []() -> const std::vector<std::string>& { return corpus().l2update; }, Venue::coinbase},
+    {"coinbase_ticker", []() -> const std::vector<std::string>& { return corpus().ticker; }, Venue::coinbase},
+    {"okx_tickers", []() -> const std::vector<std::string>& { return corpus().okx_ticker; }, Venue::okx},
+    {"okx_books_update", []() -> const std::vector<std::string>& { return corpus().okx_books; }, Venue::okx},
 };
 const char* const kImpls[] = {"qf", "rapidjson", "nlohmann"};
 
@@ -485,9 +646,12 @@ int main(int argc, char** argv) {
       const Kind* k = &kind;
       benchmark::RegisterBenchmark(name.c_str(), [k, which](benchmark::State& state) {
         const auto& messages = k->messages();
-        if (k->coinbase) {
+        if (k->venue == Venue::coinbase) {
           which == "qf" ? coinbase_ours(state, messages)
                         : which == "rapidjson" ? coinbase_rapidjson(state, messages) : coinbase_nlohmann(state, messages);
+        } else if (k->venue == Venue::okx) {
+          which == "qf" ? okx_ours(state, messages)
+                        : which == "rapidjson" ? okx_rapidjson(state, messages) : okx_nlohmann(state, messages);
         } else {
           which == "qf" ? binance_ours(state, messages)
                         : which == "rapidjson" ? binance_rapidjson(state, messages) : binance_nlohmann(state, messages);

@@ -1,5 +1,5 @@
 // qf-engine: the QuantFlow engine.
-//   qf-engine replay --input CAPTURE [--venue binance-spot|binance-usdm|coinbase|kraken] [--config FILE]
+//   qf-engine replay --input CAPTURE [--venue binance-spot|binance-usdm|coinbase|kraken|okx] [--config FILE]
 //                    [--tap FILE] [--speed max|1] [--loops N] [--equity-csv FILE]
 //   qf-engine features --input CAPTURE... --out FILE.csv [--venue V] [--config FILE] [--horizon-bars N]
 //                      [--profit-take X] [--stop-loss X]   the training dataset (features.hpp)
@@ -31,7 +31,7 @@ int usage(const std::string& why) {
   std::fprintf(stderr,
                "qf-engine: %s\n"
                "usage: qf-engine --config FILE [--instance NAME] [--tuned] [--discard-risk-state]\n"
-               "       qf-engine replay --input CAPTURE [--venue binance-spot|binance-usdm|coinbase|kraken] [--config FILE]\n"
+               "       qf-engine replay --input CAPTURE [--venue binance-spot|binance-usdm|coinbase|kraken|okx] [--config FILE]\n"
                "                        [--tap FILE] [--speed max|1] [--loops N] [--equity-csv FILE]\n"
                "       qf-engine features --input CAPTURE... --out FILE.csv [--venue V] [--config FILE]\n"
                "                          [--horizon-bars N] [--profit-take X] [--stop-loss X]\n"

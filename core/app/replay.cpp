@@ -24,6 +24,8 @@
 #include "qf/feeds/coinbase/parser.hpp"
 #include "qf/feeds/kraken/book_sync.hpp"
 #include "qf/feeds/kraken/parser.hpp"
+#include "qf/feeds/okx/book_sync.hpp"
+#include "qf/feeds/okx/parser.hpp"
 #include "qf/feeds/capture.hpp"
 #include "qf/ipc/fixed_point.hpp"
 #include "qf/ipc/json_writer.hpp"
@@ -35,6 +37,7 @@ namespace {
 namespace bn = feeds::binance;
 namespace cb = feeds::coinbase;
 namespace kr = feeds::kraken;
+namespace ox = feeds::okx;
 
 constexpr std::size_t kReplayRingSize = 16'384; // events of one message (a snapshot) before a drain
 
@@ -68,8 +71,14 @@ std::string detect_venue(const std::string& path) {
       if (r.text.find("kraken") != std::string_view::npos) {
         return "kraken";
       }
+      if (r.text.find("okx.com") != std::string_view::npos) {
+        return "okx";
+      }
     }
     if (r.kind == feeds::CaptureRecord::Kind::ws_frame) {
+      if (r.text.find("\"arg\":{") != std::string_view::npos) {
+        return "okx"; // OKX names its channel inside `arg`; before the Kraken `channel` check
+      }
       if (r.text.find("\"channel\":\"") != std::string_view::npos) {
         return "kraken"; // Kraken v2 names its channel; before the Coinbase `type` check
       }
@@ -149,9 +158,11 @@ private:
 struct VenueCounters {
   std::uint64_t gaps = 0;
   std::uint64_t resyncs = 0;
-  bool has_checksums = false; // the venue checksums its book (Kraken): the two below are reported
+  bool has_checksums = false; // the venue checksums its book (Kraken, OKX): the two below are reported
   std::uint64_t checksums_verified = 0;
   std::uint64_t checksum_mismatches = 0;
+  bool has_sequence = false; // the venue chains its book messages (OKX): sequence_gaps is reported
+  std::uint64_t sequence_gaps = 0;
 };
 
 class ReplayVenue {
@@ -346,6 +357,33 @@ public:
   }
 };
 
+// OKX v5: one BookSync for the connection, the sequence chain (when the capture has seqId) and the
+// CRC32 of the top 25 checked on every books message. Decimals: the largest number of decimals the
+// capture shows per instId (OKX prints values without trailing zeros, so that is a lower bound of
+// the tick size; the checksum prints values the same way, so it does not depend on it).
+class OkxReplay final : public ConnectionReplay<ox::Parser, ox::BookSync, ox::Message, ox::ParserConfig> {
+public:
+  std::vector<core::InstrumentSpec> infer(const std::string& input, const std::string& venue) const override {
+    return specs_of(ox::infer_capture_decimals(input), &ox::InstrumentDecimals::inst_id, venue,
+                    input + ": no instId found");
+  }
+  void add_instruments(const std::vector<core::InstrumentSpec>& specs) override {
+    parser_.emplace(config_);
+    sync_.emplace(specs.size(), 400, config_.max_levels);
+    for (std::size_t i = 0; i < specs.size(); ++i) {
+      const auto id = static_cast<core::InstrumentId>(i);
+      parser_->add_instrument(specs[i].symbol, id, specs[i].price_decimals, specs[i].qty_decimals);
+      sync_->set_decimals(id, specs[i].price_decimals, specs[i].qty_decimals);
+    }
+  }
+  // gaps: sequence breaks and checksum mismatches; resyncs: reconnects and requests.
+  VenueCounters counters(core::InstrumentId id) const override {
+    const auto& c = sync_->counters(id);
+    return {c.sequence_gaps + c.checksum_mismatches, c.disconnects + c.resyncs, true, c.checksums_verified,
+            c.checksum_mismatches, true, c.sequence_gaps};
+  }
+};
+
 // The venues replay knows: a new venue plugs in here (and in detect_venue for captures that do
 // not name it).
 struct ReplayVenueEntry {
@@ -357,6 +395,7 @@ const ReplayVenueEntry kReplayVenues[] = {
     {"binance-usdm", [] { return std::unique_ptr<ReplayVenue>(new BinanceReplay(bn::Market::usdm)); }},
     {"coinbase", [] { return std::unique_ptr<ReplayVenue>(new CoinbaseReplay()); }},
     {"kraken", [] { return std::unique_ptr<ReplayVenue>(new KrakenReplay()); }},
+    {"okx", [] { return std::unique_ptr<ReplayVenue>(new OkxReplay()); }},
 };
 
 std::unique_ptr<ReplayVenue> make_replay_venue(const std::string& venue) {
@@ -625,6 +664,9 @@ ReplayResult run_replay(const ReplayOptions& options) {
     o.key("health").str(ipc::to_string(engine.health(i))).key("book_updates").u64(book_messages[i]);
     o.key("gaps").u64(gaps).key("resyncs").u64(resyncs).key("crossed").u64(engine.crossed_count(i));
     o.key("trades").u64(health.trades);
+    if (counts.has_sequence) {
+      o.key("sequence_gaps").u64(counts.sequence_gaps);
+    }
     if (counts.has_checksums) {
       o.key("checksums_verified").u64(counts.checksums_verified);
       o.key("checksum_mismatches").u64(counts.checksum_mismatches);

@@ -16,7 +16,7 @@ namespace qf::engine {
 
 struct ReplayOptions {
   std::string input;
-  std::string venue;   // binance-spot | binance-usdm | coinbase | kraken; empty: detected from the capture
+  std::string venue;   // binance-spot | binance-usdm | coinbase | kraken | okx; empty: detected from the capture
   std::optional<config::Config> config; // instruments and parameters; none: infer from data
   std::string tap;     // JSON-lines tap file; empty: none
   bool paced = false;  // --speed 1: original pacing from the receive timestamps

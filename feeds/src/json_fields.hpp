@@ -154,6 +154,44 @@ template <typename OnField> [[nodiscard]] ParseResult read_fields(od::object& ob
   return ParseResult::ok;
 }
 
+// [{...}, ...]: each object element to on_object(index, object), at most `max` of them (more is
+// too_many_levels); `count` is how many. An element that is not an object is a wrong type, or,
+// when `others` is given, is skipped and flagged there (a venue that judges it by channel).
+template <typename OnObject>
+[[nodiscard]] ParseResult read_objects(od::value& v, std::size_t max, std::size_t& count, bool* others,
+                                       OnObject&& on_object) noexcept {
+  count = 0;
+  od::array items;
+  if (const auto e = v.get_array().get(items); e != simdjson::SUCCESS) {
+    return from_json_error(e);
+  }
+  for (auto item_result : items) {
+    od::value item;
+    od::json_type type{};
+    if (const auto e = std::move(item_result).get(item); e != simdjson::SUCCESS) {
+      return from_json_error(e);
+    }
+    if (const auto e = item.type().get(type); e != simdjson::SUCCESS) {
+      return from_json_error(e);
+    }
+    if (type != od::json_type::object && others != nullptr) {
+      *others = true;
+      continue;
+    }
+    od::object object;
+    if (const auto e = item.get_object().get(object); e != simdjson::SUCCESS) {
+      return from_json_error(e);
+    }
+    if (count == max) {
+      return ParseResult::too_many_levels;
+    }
+    if (const ParseResult r = on_object(count++, object); r != ParseResult::ok) {
+      return r;
+    }
+  }
+  return ParseResult::ok;
+}
+
 // [[first, second, ...], ...]: the N leading strings of each row go to on_row(text) (2 for a
 // level, 3 for a Coinbase change); further elements are ignored, fewer is a wrong type.
 template <std::size_t N, typename OnRow> [[nodiscard]] ParseResult read_rows(od::value& v, OnRow&& on_row) noexcept {

@@ -6,6 +6,7 @@
 #include <stdexcept>
 
 #include "qf/feeds/emitters.hpp"
+#include "kept_book.hpp"
 
 namespace qf::feeds::kraken {
 
@@ -49,40 +50,6 @@ std::size_t put_digits(std::int64_t value, int shift, char* out, std::size_t at)
   return at;
 }
 
-// Applies one absolute level to a side kept sorted best first; qty 0 deletes (an unknown level's
-// delete is normal).
-template <typename Better>
-void apply_level(std::vector<core::Level>& side, core::Level level, Better better) noexcept {
-  const auto it = std::lower_bound(side.begin(), side.end(), level.price,
-                                   [&](const core::Level& l, std::int64_t price) { return better(l.price, price); });
-  const bool found = it != side.end() && it->price == level.price;
-  if (level.qty == 0) {
-    if (found) {
-      side.erase(it);
-    }
-  } else if (found) {
-    it->qty = level.qty;
-  } else {
-    side.insert(it, level); // within the reserved capacity: no allocation
-  }
-}
-
-// Levels beyond `depth` leave the side and are appended to `deletes` as qty-0 levels.
-std::size_t truncate(std::vector<core::Level>& side, std::size_t depth, std::vector<core::Level>& deletes) noexcept {
-  if (side.size() <= depth) {
-    return 0;
-  }
-  const std::size_t n = side.size() - depth;
-  for (std::size_t i = depth; i < side.size(); ++i) {
-    deletes.push_back(core::Level{side[i].price, 0});
-  }
-  side.resize(depth);
-  return n;
-}
-
-constexpr auto kBidBetter = [](std::int64_t a, std::int64_t b) { return a > b; };
-constexpr auto kAskBetter = [](std::int64_t a, std::int64_t b) { return a < b; };
-
 } // namespace
 
 const std::vector<core::Level> BookSync::kNoLevels{};
@@ -112,17 +79,7 @@ void BookSync::set_precision(core::InstrumentId instrument, int price_decimals, 
 }
 
 void BookSync::apply(Book& b, const Message& m) noexcept {
-  out_bids_.clear();
-  out_asks_.clear();
-  for (const core::Level& l : m.bids) {
-    apply_level(b.bids, l, kBidBetter);
-    out_bids_.push_back(l);
-  }
-  for (const core::Level& l : m.asks) {
-    apply_level(b.asks, l, kAskBetter);
-    out_asks_.push_back(l);
-  }
-  b.counters.truncated_levels += truncate(b.bids, depth_, out_bids_) + truncate(b.asks, depth_, out_asks_);
+  b.counters.truncated_levels += detail::apply_levels(b.bids, b.asks, m.bids, m.asks, depth_, out_bids_, out_asks_);
 }
 
 std::uint32_t BookSync::checksum(core::InstrumentId instrument) const noexcept {

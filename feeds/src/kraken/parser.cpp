@@ -227,30 +227,12 @@ ParseResult ParserImpl::read_entry_field(std::string_view key, od::value& v, Ent
 
 ParseResult ParserImpl::read_data(od::value& v, Fields& f) noexcept {
   f.seen |= kData;
-  f.entries = 0;
-  od::array items;
-  if (const auto e = v.get_array().get(items); e != simdjson::SUCCESS) {
-    return detail::from_json_error(e);
-  }
-  for (auto item_result : items) {
-    od::object object;
-    if (const auto e = std::move(item_result).get_object().get(object); e != simdjson::SUCCESS) {
-      return detail::from_json_error(e);
-    }
-    if (f.entries == entries.size()) {
-      return ParseResult::too_many_levels;
-    }
-    Entry& entry = entries[f.entries];
+  return detail::read_objects(v, entries.size(), f.entries, nullptr, [&](std::size_t i, od::object& object) noexcept {
+    Entry& entry = entries[i];
     entry = Entry{};
-    const bool first = f.entries == 0;
-    ++f.entries;
-    if (const ParseResult r = read_fields(
-            object, [&](std::string_view key, od::value& x) noexcept { return read_entry_field(key, x, entry, first); });
-        r != ParseResult::ok) {
-      return r;
-    }
-  }
-  return ParseResult::ok;
+    return read_fields(
+        object, [&](std::string_view key, od::value& x) noexcept { return read_entry_field(key, x, entry, i == 0); });
+  });
 }
 
 ParseResult ParserImpl::read_field(std::string_view key, od::value& v, Fields& f) noexcept {
