@@ -1,18 +1,22 @@
 #pragma once
 // qf-engine replay: runs a capture through the real parsers, book synchronisation and core,
 // single-threaded and deterministically (engine time is each record's capture receive time),
-// and reports a JSON summary. The backtest path is the live code path.
+// and reports a JSON summary. The backtest path is the live code path. Several inputs (day
+// files) are one stream: books, features and the backtest carry across each file boundary.
 
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "qf/config/config.hpp"
 
 namespace qf::engine {
 
 struct ReplayOptions {
-  std::string input;
+  // Capture files in time order; a directory stands for its *.capture and *.capture.gz files
+  // sorted by name, a pattern with * ? [ that names no file for its glob(3) matches, sorted.
+  std::vector<std::string> inputs;
   std::string venue;   // binance-spot | binance-usdm | coinbase | kraken; empty: detected from the capture
   std::optional<config::Config> config; // instruments and parameters; none: infer from data
   std::string tap;     // JSON-lines tap file; empty: none
@@ -26,8 +30,9 @@ struct ReplayResult {
   int exit_code = 0;
 };
 
-// Throws std::runtime_error with a message naming the file and line when the input cannot be
-// read or a snapshot cannot be attributed.
+// Throws std::runtime_error with a message naming the file and line when an input cannot be
+// read or a snapshot cannot be attributed, and naming both files when an input starts before
+// the previous one ends (first receive time earlier than the previous file's last).
 [[nodiscard]] ReplayResult run_replay(const ReplayOptions& options);
 
 } // namespace qf::engine
