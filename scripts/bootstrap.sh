@@ -11,7 +11,7 @@ packages=(
   # libraries chosen in DESIGN.md
   libboost-dev               # Boost.Interprocess, Boost.Lockfree (header-only parts)
   libeigen3-dev libsimdjson-dev libwebsockets-dev libspdlog-dev libfmt-dev
-  libjemalloc-dev libnuma-dev libtomlplusplus-dev libncurses-dev libssl-dev zlib1g-dev
+  libjemalloc-dev libnuma-dev libtomlplusplus-dev libncurses-dev libssl-dev zlib1g-dev libdeflate-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev
   rapidjson-dev nlohmann-json3-dev   # parse benchmark references

@@ -166,9 +166,10 @@ public:
   virtual void add_instruments(const std::vector<core::InstrumentSpec>& specs) = 0;
   [[nodiscard]] virtual std::size_t max_message_bytes() const = 0;
   virtual void on_ws_open(std::string_view /*text*/) {}
-  // Parses one received record (in `padded`) and emits its events; returns 1 for a parse error.
+  // Parses one received record (`padded`: in place in the reader's buffer) and emits its events;
+  // returns 1 for a parse error.
   virtual std::uint64_t on_record(const feeds::CaptureRecord& r, const std::string& input, std::uint64_t loop,
-                                  const feeds::PaddedBuffer& padded, std::uint64_t recv_ticks,
+                                  feeds::PaddedView padded, std::uint64_t recv_ticks,
                                   feeds::EventSink sink) = 0;
   // Between loops: a clean slate, like a reconnect.
   virtual void restart(std::uint64_t now_ticks, feeds::EventSink sink) = 0;
@@ -209,7 +210,7 @@ public:
   std::size_t max_message_bytes() const override { return config_.max_message_bytes; }
   void on_ws_open(std::string_view text) override { attribution_.on_ws_open(text); }
   std::uint64_t on_record(const feeds::CaptureRecord& r, const std::string& input, std::uint64_t loop,
-                          const feeds::PaddedBuffer& padded, std::uint64_t recv_ticks,
+                          feeds::PaddedView padded, std::uint64_t recv_ticks,
                           feeds::EventSink sink) override {
     std::string symbol;
     if (r.kind == feeds::CaptureRecord::Kind::rest_response) {
@@ -266,7 +267,7 @@ class ConnectionReplay : public ReplayVenue {
 public:
   std::size_t max_message_bytes() const override { return config_.max_message_bytes; }
   std::uint64_t on_record(const feeds::CaptureRecord& /*r*/, const std::string& /*input*/, std::uint64_t /*loop*/,
-                          const feeds::PaddedBuffer& padded, std::uint64_t recv_ticks,
+                          feeds::PaddedView padded, std::uint64_t recv_ticks,
                           feeds::EventSink sink) override {
     const feeds::ParseResult result = parser_->parse(padded, m_);
     if (result != feeds::ParseResult::ok) {
@@ -514,7 +515,7 @@ ReplayResult run_replay(const ReplayOptions& options) {
   PrivateState state;
   core::Engine engine(core_config, specs, state.sections(), clock);
   source->add_instruments(specs);
-  feeds::PaddedBuffer padded(source->max_message_bytes());
+  const std::size_t max_message_bytes = source->max_message_bytes();
 
   Tap tap(options.tap);
   ipc::JsonWriter tap_line;
@@ -629,11 +630,13 @@ ReplayResult run_replay(const ReplayOptions& options) {
   const auto ring = std::make_unique<Ring>();
   core::CoreAgent<Ring, ReplayObserver<decltype(before_apply), decltype(after_apply)>> agent(
       engine, clock, {ring.get()}, core::AgentHooks{}, 0, ReplayObserver{before_apply, after_apply});
+  // Replay has no housekeeping, so do_work takes no clock reading; one pass drains a message
+  // (up to the agent's batch), the loop only runs for a larger one.
   auto flush = [&] {
     bool any = false;
-    while (agent.do_work(clock.now(), now_ns) != 0) {
-      any = true;
-    }
+    do {
+      any = agent.do_work(0, now_ns) != 0 || any;
+    } while (agent.has_work());
     if (any) {
       after_event();
     }
@@ -652,13 +655,14 @@ ReplayResult run_replay(const ReplayOptions& options) {
   std::uint64_t first_recv_ns = 0;
   const auto started = std::chrono::steady_clock::now();
   std::uint64_t last_recv_ns = 0; // the previous file's last receive time (loop 0)
+  std::optional<feeds::CaptureReader> reader; // one for every file and loop: its memory is reused
   for (std::uint64_t loop = 0; loop < std::max<std::uint64_t>(options.loops, 1); ++loop) {
     for (std::size_t f = 0; f < inputs.size(); ++f) {
       const std::string& input = inputs[f];
-      feeds::CaptureReader reader(input);
+      reader ? reader->open(input) : static_cast<void>(reader.emplace(input));
       feeds::CaptureRecord r;
       bool first_in_file = true;
-      while (reader.next(r)) {
+      while (reader->next(r)) {
         if (r.kind == feeds::CaptureRecord::Kind::ws_open) {
           source->on_ws_open(r.text);
           continue;
@@ -683,11 +687,11 @@ ReplayResult run_replay(const ReplayOptions& options) {
           std::this_thread::sleep_until(started + std::chrono::nanoseconds(r.recv_ns - first_recv_ns));
         }
         ++messages;
-        if (!padded.assign(r.text)) {
+        if (r.text.size() > max_message_bytes) {
           ++parse_errors;
           continue;
         }
-        parse_errors += source->on_record(r, input, loop, padded, clock.now(), sink);
+        parse_errors += source->on_record(r, input, loop, r.padded(), clock.now(), sink);
         flush();
       }
     }
