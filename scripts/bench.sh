@@ -3,8 +3,10 @@
 # references measured in the same run, and target verdicts. JSON lands in bench/results/.
 #   scripts/bench.sh            every suite that exists (today: ipc, core, feeds, e2e, peers)
 #   scripts/bench.sh ipc        the ipc micro-benchmarks
-#   scripts/bench.sh core       the order book vs std::map, and the replay benchmark (throughput
-#                               incl. parsing, core latency per event from the engine's histogram)
+#   scripts/bench.sh core       the order book vs std::map, and the replay benchmark on one CPU
+#                               (taskset -c 1), from the gzip and the plain capture (throughput
+#                               incl. reading and parsing, core latency per event from the
+#                               engine's histogram)
 #   scripts/bench.sh feeds      message parsing: our parsers vs RapidJSON and nlohmann::json
 #   scripts/bench.sh e2e        the whole stack: qf-venue --synthetic at 10k, 100k msg/s and max
 #                               into qf-engine, untuned and tuned, inline and split, latency per
@@ -52,8 +54,14 @@ run_suite_core() {
     --benchmark_enable_random_interleaving=true \
     --benchmark_out="bench/results/order_book_bench.json" --benchmark_out_format=json >/dev/null
   python3 perf/bench_report.py bench/results/order_book_bench.json | tee bench/results/core.txt
-  echo "bench.sh: running the replay benchmark (BTCUSDT capture looped past 1 M messages)" >&2
-  python3 bench/core/replay_bench.py ./build/bin/qf-engine ../shared/captures/binance-spot/btcusdt_20240808.capture.gz \
+  echo "bench.sh: running the replay benchmark (BTCUSDT capture looped past 1 M messages, gzip and plain)" >&2
+  local gz=../shared/captures/binance-spot/btcusdt_20240808.capture.gz
+  plain=$(mktemp --suffix=.capture)
+  trap 'rm -f "$plain"' EXIT
+  gzip -dc "$gz" >"$plain"
+  taskset -c 1 python3 bench/core/replay_bench.py ./build/bin/qf-engine "$gz" --target 1.5e6 \
+    --json bench/results/replay_bench_gz.json | tee -a bench/results/core.txt
+  taskset -c 1 python3 bench/core/replay_bench.py ./build/bin/qf-engine "$plain" --target 2.5e6 \
     --json bench/results/replay_bench.json | tee -a bench/results/core.txt
 }
 
