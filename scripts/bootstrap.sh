@@ -11,7 +11,7 @@ packages=(
   # libraries chosen in DESIGN.md
   libboost-dev               # Boost.Interprocess, Boost.Lockfree (header-only parts)
   libeigen3-dev libsimdjson-dev libwebsockets-dev libspdlog-dev libfmt-dev
-  libjemalloc-dev libnuma-dev libtomlplusplus-dev libncurses-dev libssl-dev zlib1g-dev
+  libjemalloc-dev libnuma-dev libtomlplusplus-dev libncurses-dev libssl-dev zlib1g-dev libdeflate-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev
   rapidjson-dev nlohmann-json3-dev   # parse benchmark references; the model file (core)
@@ -39,11 +39,15 @@ done
 
 root="$(cd "$(dirname "$0")/.." && pwd)"
 npm_install() {
-  # The committed lockfile pins every JS package; reinstall only when it changed.
-  if [[ ! -f "$root/node_modules/.package-lock.json" || "$root/package-lock.json" -nt "$root/node_modules/.package-lock.json" ]]; then
-    echo "bootstrap: npm ci (package-lock.json)"
-    (cd "$root" && npm ci --no-audit --no-fund --loglevel=error)
-  fi
+  # The committed lockfiles pin every JS package; reinstall only when one changed. bench/peers:
+  # the peers of the benchmarks (ccxt, tardis-dev), which the peers harness test runs.
+  local dir
+  for dir in "$root" "$root/bench/peers"; do
+    if [[ ! -f "$dir/node_modules/.package-lock.json" || "$dir/package-lock.json" -nt "$dir/node_modules/.package-lock.json" ]]; then
+      echo "bootstrap: npm ci (${dir#"$root"/}package-lock.json)"
+      (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
+    fi
+  done
 }
 
 if ((${#missing[@]} == 0)); then

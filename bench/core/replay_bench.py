@@ -2,12 +2,12 @@
 """Replay benchmark (issue 4): `qf-engine replay` of the BTCUSDT capture looped past one million
 messages, through the real parser, book synchronisation and core, single-threaded.
 
-Reports, as the median of --reps runs: messages per second including parsing (target >= 2 M/s
-on one core), the core's processing latency per event from the engine's own histogram (ring pop
+Reports, as the median of --reps runs: messages per second including reading and parsing
+(--target: issue 20 asks 2.5 M/s from a plain capture, 1.5 M/s from gzip, on one core), the core's processing latency per event from the engine's own histogram (ring pop
 to records published: target p50 < 300 ns, p99 < 2 us), p99.9, and allocations in the loop
 (must be 0). Absolute figures drift on a shared machine; each run's spread is printed too.
 
-Usage: replay_bench.py QF_ENGINE CAPTURE [--loops N] [--reps N] [--json FILE]
+Usage: replay_bench.py QF_ENGINE CAPTURE [--loops N] [--reps N] [--target MSG_PER_S] [--json FILE]
 """
 import argparse
 import json
@@ -22,6 +22,7 @@ def main():
     ap.add_argument("capture")
     ap.add_argument("--loops", type=int, default=25)  # 41,248 lines x 25 = 1.03 M messages
     ap.add_argument("--reps", type=int, default=5)
+    ap.add_argument("--target", type=float, default=2.5e6)
     ap.add_argument("--json")
     a = ap.parse_args()
 
@@ -54,8 +55,8 @@ def main():
     p = result["process_ns"]
     print(f"replay of {a.capture.split('/')[-1]} x{a.loops}: {result['messages']:,} messages, median of {a.reps}")
     print(f"  throughput incl. parsing : {result['messages_per_s_median'] / 1e6:.2f} M msg/s "
-          f"(runs {min(rate) / 1e6:.2f}..{max(rate) / 1e6:.2f})   target >= 2.00 M/s: "
-          f"{verdict(result['messages_per_s_median'] >= 2e6)}")
+          f"(runs {min(rate) / 1e6:.2f}..{max(rate) / 1e6:.2f})   target >= {a.target / 1e6:.2f} M/s: "
+          f"{verdict(result['messages_per_s_median'] >= a.target)}")
     print(f"  core process per event   : p50 {p['p50']} ns, p90 {p['p90']} ns, p99 {p['p99']} ns, "
           f"p99.9 {p['p999']} ns, max {p['max']} ns")
     print(f"                             target p50 < 300 ns: {verdict(p['p50'] < 300)}, "

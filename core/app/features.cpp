@@ -124,7 +124,7 @@ FeaturesSummary run_features(const FeaturesOptions& options) {
     std::vector<std::pair<std::uint64_t, std::uint64_t>> closed; // per instrument: 1 s, 1 m bars seen
     std::uint64_t session_end_ns = 0;
     ReplayOptions ro;
-    ro.input = options.inputs[session];
+    ro.inputs = {options.inputs[session]}; // one session per file: no label crosses files
     ro.venue = options.venue;
     ro.config = options.config;
     ro.on_event = [&](const core::Engine& engine, const core::Event& e, std::uint64_t now_ns) {

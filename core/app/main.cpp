@@ -1,6 +1,7 @@
 // qf-engine: the QuantFlow engine.
-//   qf-engine replay --input CAPTURE [--venue binance-spot|binance-usdm|coinbase|kraken|okx] [--config FILE]
-//                    [--tap FILE] [--speed max|1] [--loops N] [--equity-csv FILE]
+//   qf-engine replay --input CAPTURE [--input CAPTURE ...] [--venue binance-spot|binance-usdm|coinbase|kraken|okx]
+//                    [--config FILE] [--tap FILE] [--speed max|1] [--loops N] [--equity-csv FILE]
+//                    (CAPTURE: a file, a directory or a glob; several are one stream, in time order)
 //   qf-engine features --input CAPTURE... --out FILE.csv [--venue V] [--config FILE] [--horizon-bars N]
 //                      [--profit-take X] [--stop-loss X]   the training dataset (features.hpp)
 //   qf-engine check-host [--cpu N] [--tuned]
@@ -31,8 +32,10 @@ int usage(const std::string& why) {
   std::fprintf(stderr,
                "qf-engine: %s\n"
                "usage: qf-engine --config FILE [--instance NAME] [--tuned] [--discard-risk-state]\n"
-               "       qf-engine replay --input CAPTURE [--venue binance-spot|binance-usdm|coinbase|kraken|okx] [--config FILE]\n"
-               "                        [--tap FILE] [--speed max|1] [--loops N] [--equity-csv FILE]\n"
+               "       qf-engine replay --input CAPTURE [--input CAPTURE ...] [--venue binance-spot|binance-usdm|coinbase|kraken|okx]\n"
+               "                        [--config FILE] [--tap FILE] [--speed max|1] [--loops N] [--equity-csv FILE]\n"
+               "                        CAPTURE: a file (plain or gzip), a directory (its *.capture and *.capture.gz\n"
+               "                        files by name) or a quoted glob; several are replayed in order as one stream\n"
                "       qf-engine features --input CAPTURE... --out FILE.csv [--venue V] [--config FILE]\n"
                "                          [--horizon-bars N] [--profit-take X] [--stop-loss X]\n"
                "       qf-engine check-host [--cpu N] [--tuned]\n",
@@ -46,7 +49,7 @@ int replay(int argc, char** argv) {
     const std::string a = argv[i];
     const bool has_value = i + 1 < argc;
     if (a == "--input" && has_value) {
-      o.input = argv[++i];
+      o.inputs.emplace_back(argv[++i]);
     } else if (a == "--venue" && has_value) {
       o.venue = argv[++i];
     } else if (a == "--config" && has_value) {
@@ -71,7 +74,7 @@ int replay(int argc, char** argv) {
       return usage("unknown replay argument " + a);
     }
   }
-  if (o.input.empty()) {
+  if (o.inputs.empty()) {
     return usage("replay needs --input CAPTURE");
   }
   const qf::engine::ReplayResult r = qf::engine::run_replay(o);

@@ -3,12 +3,15 @@
 #include "alloc_count.hpp"
 #include "live.hpp"
 
+#include <glob.h>
+
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <array>
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
 #include <map>
 #include <memory>
 #include <optional>
@@ -174,9 +177,10 @@ public:
   virtual void add_instruments(const std::vector<core::InstrumentSpec>& specs) = 0;
   [[nodiscard]] virtual std::size_t max_message_bytes() const = 0;
   virtual void on_ws_open(std::string_view /*text*/) {}
-  // Parses one received record (in `padded`) and emits its events; returns 1 for a parse error.
+  // Parses one received record (`padded`: in place in the reader's buffer) and emits its events;
+  // returns 1 for a parse error.
   virtual std::uint64_t on_record(const feeds::CaptureRecord& r, const std::string& input, std::uint64_t loop,
-                                  const feeds::PaddedBuffer& padded, std::uint64_t recv_ticks,
+                                  feeds::PaddedView padded, std::uint64_t recv_ticks,
                                   feeds::EventSink sink) = 0;
   // Between loops: a clean slate, like a reconnect.
   virtual void restart(std::uint64_t now_ticks, feeds::EventSink sink) = 0;
@@ -217,7 +221,7 @@ public:
   std::size_t max_message_bytes() const override { return config_.max_message_bytes; }
   void on_ws_open(std::string_view text) override { attribution_.on_ws_open(text); }
   std::uint64_t on_record(const feeds::CaptureRecord& r, const std::string& input, std::uint64_t loop,
-                          const feeds::PaddedBuffer& padded, std::uint64_t recv_ticks,
+                          feeds::PaddedView padded, std::uint64_t recv_ticks,
                           feeds::EventSink sink) override {
     std::string symbol;
     if (r.kind == feeds::CaptureRecord::Kind::rest_response) {
@@ -274,7 +278,7 @@ class ConnectionReplay : public ReplayVenue {
 public:
   std::size_t max_message_bytes() const override { return config_.max_message_bytes; }
   std::uint64_t on_record(const feeds::CaptureRecord& /*r*/, const std::string& /*input*/, std::uint64_t /*loop*/,
-                          const feeds::PaddedBuffer& padded, std::uint64_t recv_ticks,
+                          feeds::PaddedView padded, std::uint64_t recv_ticks,
                           feeds::EventSink sink) override {
     const feeds::ParseResult result = parser_->parse(padded, m_);
     if (result != feeds::ParseResult::ok) {
@@ -424,10 +428,106 @@ struct ReplayObserver {
 template <typename Before, typename After>
 ReplayObserver(Before, After) -> ReplayObserver<Before, After>;
 
+// The capture files an --input argument names: a directory's *.capture and *.capture.gz files
+// by name, a glob's matches (sorted by glob(3)) when no file has that name, else the path itself.
+void expand_input(const std::string& arg, std::vector<std::string>& out) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (fs::is_directory(arg, ec)) {
+    std::vector<std::string> files;
+    for (const fs::directory_entry& e : fs::directory_iterator(arg, ec)) {
+      const std::string name = e.path().filename().string();
+      if (e.is_regular_file(ec) && (name.ends_with(".capture") || name.ends_with(".capture.gz"))) {
+        files.push_back(e.path().string());
+      }
+    }
+    if (ec || files.empty()) {
+      throw std::runtime_error(arg + ": a directory with no *.capture or *.capture.gz file");
+    }
+    std::sort(files.begin(), files.end());
+    out.insert(out.end(), files.begin(), files.end());
+    return;
+  }
+  if (!fs::exists(arg, ec) && arg.find_first_of("*?[") != std::string::npos) {
+    glob_t g{};
+    const int rc = ::glob(arg.c_str(), 0, nullptr, &g);
+    if (rc == 0) {
+      for (std::size_t i = 0; i < g.gl_pathc; ++i) {
+        out.emplace_back(g.gl_pathv[i]);
+      }
+    }
+    ::globfree(&g);
+    if (rc != 0) {
+      throw std::runtime_error(arg + ": no capture file matches");
+    }
+    return;
+  }
+  out.push_back(arg); // the reader names it if it cannot be opened
+}
+
+// A file's first receive time (0: none), read up to its first timed record only.
+std::uint64_t first_recv_ns(const std::string& path) {
+  feeds::CaptureReader reader(path);
+  feeds::CaptureRecord r;
+  while (reader.next(r)) {
+    if (r.recv_ns != 0) {
+      return r.recv_ns;
+    }
+  }
+  return 0;
+}
+
+[[noreturn]] void refuse_order(const std::string& earlier, const char* what, std::uint64_t earlier_ns,
+                               const std::string& later, std::uint64_t later_ns) {
+  std::string why;
+  add(why, "inputs out of order: ", later, " starts at receive time ", std::to_string(later_ns), ", before ", earlier,
+      " ", what, " ", std::to_string(earlier_ns), "; give the files in time order");
+  throw std::runtime_error(why);
+}
+
+// Every input expanded; refused before any replay when a file starts before the previous one
+// (the cheap check: first records only; the loop checks each start against the previous end).
+std::vector<std::string> ordered_inputs(const std::vector<std::string>& args) {
+  std::vector<std::string> inputs;
+  for (const std::string& a : args) {
+    expand_input(a, inputs);
+  }
+  std::uint64_t previous_ns = 0;
+  for (std::size_t f = 0; inputs.size() > 1 && f < inputs.size(); ++f) {
+    const std::uint64_t first = first_recv_ns(inputs[f]);
+    if (first != 0 && first < previous_ns) {
+      refuse_order(inputs[f - 1], "which starts at", previous_ns, inputs[f], first);
+    }
+    previous_ns = first != 0 ? first : previous_ns;
+  }
+  return inputs;
+}
+
+// The instruments of several files: each symbol once, in order of first appearance, with the
+// largest decimals any file shows.
+std::vector<core::InstrumentSpec> merge_specs(const std::vector<std::vector<core::InstrumentSpec>>& per_file) {
+  std::vector<core::InstrumentSpec> merged;
+  for (const auto& specs : per_file) {
+    for (const core::InstrumentSpec& s : specs) {
+      auto it = std::find_if(merged.begin(), merged.end(), [&](const core::InstrumentSpec& m) {
+        return m.symbol == s.symbol;
+      });
+      if (it == merged.end()) {
+        merged.push_back(s);
+      } else {
+        it->price_decimals = std::max(it->price_decimals, s.price_decimals);
+        it->qty_decimals = std::max(it->qty_decimals, s.qty_decimals);
+      }
+    }
+  }
+  return merged;
+}
+
 } // namespace
 
 ReplayResult run_replay(const ReplayOptions& options) {
-  const std::string venue = options.venue.empty() ? detect_venue(options.input) : options.venue;
+  const std::vector<std::string> inputs = ordered_inputs(options.inputs);
+  const std::string venue = options.venue.empty() ? detect_venue(inputs.front()) : options.venue;
   const std::unique_ptr<ReplayVenue> source = make_replay_venue(venue);
 
   // Instruments: from the config (this venue's), else every symbol in the capture.
@@ -442,7 +542,11 @@ ReplayResult run_replay(const ReplayOptions& options) {
       throw std::runtime_error("the config names no " + venue + " instrument");
     }
   } else {
-    specs = source->infer(options.input, venue);
+    std::vector<std::vector<core::InstrumentSpec>> per_file;
+    for (const std::string& input : inputs) {
+      per_file.push_back(source->infer(input, venue));
+    }
+    specs = merge_specs(per_file);
   }
 
   const core::CoreConfig core_config = options.config ? core_config_from(*options.config) : core::CoreConfig{};
@@ -450,7 +554,7 @@ ReplayResult run_replay(const ReplayOptions& options) {
   PrivateState state;
   core::Engine engine(core_config, specs, state.sections(), clock);
   source->add_instruments(specs);
-  feeds::PaddedBuffer padded(source->max_message_bytes());
+  const std::size_t max_message_bytes = source->max_message_bytes();
 
   Tap tap(options.tap);
   ipc::JsonWriter tap_line;
@@ -568,11 +672,13 @@ ReplayResult run_replay(const ReplayOptions& options) {
   const auto ring = std::make_unique<Ring>();
   core::CoreAgent<Ring, ReplayObserver<decltype(before_apply), decltype(after_apply)>> agent(
       engine, clock, {ring.get()}, core::AgentHooks{}, 0, ReplayObserver{before_apply, after_apply});
+  // Replay has no housekeeping, so do_work takes no clock reading; one pass drains a message
+  // (up to the agent's batch), the loop only runs for a larger one.
   auto flush = [&] {
     bool any = false;
-    while (agent.do_work(clock.now(), now_ns) != 0) {
-      any = true;
-    }
+    do {
+      any = agent.do_work(0, now_ns) != 0 || any;
+    } while (agent.has_work());
     if (any) {
       after_event();
     }
@@ -590,35 +696,46 @@ ReplayResult run_replay(const ReplayOptions& options) {
   std::uint64_t parse_errors = 0;
   std::uint64_t first_recv_ns = 0;
   const auto started = std::chrono::steady_clock::now();
+  std::uint64_t last_recv_ns = 0; // the previous file's last receive time (loop 0)
+  std::optional<feeds::CaptureReader> reader; // one for every file and loop: its memory is reused
   for (std::uint64_t loop = 0; loop < std::max<std::uint64_t>(options.loops, 1); ++loop) {
-    feeds::CaptureReader reader(options.input);
-    feeds::CaptureRecord r;
-    while (reader.next(r)) {
-      if (r.kind == feeds::CaptureRecord::Kind::ws_open) {
-        source->on_ws_open(r.text);
-        continue;
-      }
-      if (r.kind == feeds::CaptureRecord::Kind::sent) {
-        continue;
-      }
-      if (loop == 0 && r.recv_ns != 0) {
-        now_ns = r.recv_ns;
-      } else if (r.recv_ns == 0) {
-        ++now_ns;
-      }
-      if (options.paced && r.recv_ns != 0) {
-        if (first_recv_ns == 0) {
-          first_recv_ns = r.recv_ns;
+    for (std::size_t f = 0; f < inputs.size(); ++f) {
+      const std::string& input = inputs[f];
+      reader ? reader->open(input) : static_cast<void>(reader.emplace(input));
+      feeds::CaptureRecord r;
+      bool first_in_file = true;
+      while (reader->next(r)) {
+        if (r.kind == feeds::CaptureRecord::Kind::ws_open) {
+          source->on_ws_open(r.text);
+          continue;
         }
-        std::this_thread::sleep_until(started + std::chrono::nanoseconds(r.recv_ns - first_recv_ns));
+        if (r.kind == feeds::CaptureRecord::Kind::sent) {
+          continue;
+        }
+        if (loop == 0 && r.recv_ns != 0) {
+          if (first_in_file && f > 0 && r.recv_ns < last_recv_ns) {
+            refuse_order(inputs[f - 1], "which ends at", last_recv_ns, input, r.recv_ns);
+          }
+          first_in_file = false;
+          last_recv_ns = r.recv_ns;
+          now_ns = r.recv_ns;
+        } else if (r.recv_ns == 0) {
+          ++now_ns;
+        }
+        if (options.paced && r.recv_ns != 0) {
+          if (first_recv_ns == 0) {
+            first_recv_ns = r.recv_ns;
+          }
+          std::this_thread::sleep_until(started + std::chrono::nanoseconds(r.recv_ns - first_recv_ns));
+        }
+        ++messages;
+        if (r.text.size() > max_message_bytes) {
+          ++parse_errors;
+          continue;
+        }
+        parse_errors += source->on_record(r, input, loop, r.padded(), clock.now(), sink);
+        flush();
       }
-      ++messages;
-      if (!padded.assign(r.text)) {
-        ++parse_errors;
-        continue;
-      }
-      parse_errors += source->on_record(r, options.input, loop, padded, clock.now(), sink);
-      flush();
     }
     if (loop + 1 < options.loops) {
       // The next loop starts from a clean slate, like a reconnect: every book resyncs.
@@ -671,12 +788,15 @@ ReplayResult run_replay(const ReplayOptions& options) {
       o.key("checksums_verified").u64(counts.checksums_verified);
       o.key("checksum_mismatches").u64(counts.checksum_mismatches);
     }
-    const auto best = [&](const char* name, bool has, const core::Level& level) {
+    const int qd = specs[i].qty_decimals;
+    const auto best = [&](const char* name, const char* qty_name, bool has, const core::Level& level) {
       o.key(name);
       has ? static_cast<void>(o.decimal(level.price, pd)) : static_cast<void>(o.null());
+      o.key(qty_name);
+      has ? static_cast<void>(o.decimal(level.qty, qd)) : static_cast<void>(o.null());
     };
-    best("best_bid", has_bid, bid);
-    best("best_ask", has_ask, ask);
+    best("best_bid", "best_bid_qty", has_bid, bid);
+    best("best_ask", "best_ask_qty", has_ask, ask);
     o.key("bid_levels").u64(book.depth(core::Side::bid)).key("ask_levels").u64(book.depth(core::Side::ask));
     o.key("signal").num(engine.signal(i).signal).key("confidence").num(engine.signal(i).confidence);
     o.key("regime").begin_array();

@@ -1,7 +1,8 @@
 #pragma once
 // qf-engine replay: runs a capture through the real parsers, book synchronisation and core,
 // single-threaded and deterministically (engine time is each record's capture receive time),
-// and reports a JSON summary. The backtest path is the live code path.
+// and reports a JSON summary. The backtest path is the live code path. Several inputs (day
+// files) are one stream: books, features and the backtest carry across each file boundary.
 
 #include <cstdint>
 #include <functional>
@@ -15,7 +16,9 @@
 namespace qf::engine {
 
 struct ReplayOptions {
-  std::string input;
+  // Capture files in time order; a directory stands for its *.capture and *.capture.gz files
+  // sorted by name, a pattern with * ? [ that names no file for its glob(3) matches, sorted.
+  std::vector<std::string> inputs;
   std::string venue;   // binance-spot | binance-usdm | coinbase | kraken | okx; empty: detected from the capture
   std::optional<config::Config> config; // instruments and parameters; none: infer from data
   std::string tap;     // JSON-lines tap file; empty: none
@@ -33,8 +36,9 @@ struct ReplayResult {
   std::vector<core::InstrumentSpec> instruments; // as replayed, in instrument id order
 };
 
-// Throws std::runtime_error with a message naming the file and line when the input cannot be
-// read or a snapshot cannot be attributed.
+// Throws std::runtime_error with a message naming the file and line when an input cannot be
+// read or a snapshot cannot be attributed, and naming both files when an input starts before
+// the previous one ends (first receive time earlier than the previous file's last).
 [[nodiscard]] ReplayResult run_replay(const ReplayOptions& options);
 
 } // namespace qf::engine

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <libdeflate.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -63,8 +64,16 @@ void CaptureReader::GzCloser::operator()(gzFile_s* file) const noexcept {
   ::gzclose(file);
 }
 
-CaptureReader::CaptureReader(const std::string& path, std::size_t max_line_bytes)
-    : path_(path), max_line_bytes_(max_line_bytes) {
+CaptureReader::CaptureReader(const std::string& path, std::size_t max_line_bytes) : max_line_bytes_(max_line_bytes) {
+  open(path);
+}
+
+void CaptureReader::open(const std::string& path) {
+  path_ = path;
+  file_.reset();
+  begin_ = end_ = line_ = 0;
+  rest_url_.clear();
+  eof_ = compressed_ = false;
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
     throw CaptureError(path + ": cannot open capture: " + errno_text(errno));
@@ -74,7 +83,14 @@ CaptureReader::CaptureReader(const std::string& path, std::size_t max_line_bytes
     ::close(fd);
     throw CaptureError(path + ": cannot open capture: is a directory or cannot be inspected");
   }
-  gzFile file = ::gzdopen(fd, "rb");
+  unsigned char magic[2] = {};
+  const bool gzip = ::pread(fd, magic, sizeof magic, 0) == 2 && magic[0] == 0x1f && magic[1] == 0x8b;
+  if (gzip && inflate_whole(fd, static_cast<std::size_t>(st.st_size))) {
+    ::close(fd);
+    compressed_ = true;
+    return;
+  }
+  gzFile file = ::gzdopen(fd, "rb"); // pread above left the offset at 0
   if (file == nullptr) {
     ::close(fd);
     throw CaptureError(path + ": cannot open capture: out of memory");
@@ -83,7 +99,69 @@ CaptureReader::CaptureReader(const std::string& path, std::size_t max_line_bytes
   ::gzbuffer(file, kZlibBufferBytes);
   // zlib looks for the gzip magic (1f 8b) and otherwise passes the bytes through unchanged.
   compressed_ = ::gzdirect(file) == 0;
-  buffer_.resize(kInitialBufferBytes);
+  if (capacity_ < kInitialBufferBytes + kPadding) {
+    reallocate(kInitialBufferBytes + kPadding);
+  }
+  std::memset(buffer_.get(), 0, kPadding);
+}
+
+void CaptureReader::reallocate(std::size_t capacity) {
+  std::unique_ptr<char[]> bigger(new char[capacity]); // uninitialised on purpose: see the header
+  if (end_ > 0) {
+    std::memcpy(bigger.get(), buffer_.get(), end_);
+  }
+  buffer_ = std::move(bigger);
+  capacity_ = capacity;
+  std::memset(buffer_.get() + end_, 0, kPadding);
+}
+
+// A complete single-member gzip file inflated into buffer_ at once (libdeflate has no streaming
+// interface); false, nothing kept, for anything else: zlib then streams it and names the line
+// where corrupt or truncated data starts.
+bool CaptureReader::inflate_whole(int fd, std::size_t file_bytes) {
+  constexpr std::size_t kMinGzipBytes = 18; // 10-byte header, 8-byte trailer: CRC32, ISIZE (size mod 2^32)
+  if (file_bytes < kMinGzipBytes || file_bytes > kMaxWholeBytes) {
+    return false;
+  }
+  if (packed_capacity_ < file_bytes) {
+    packed_.reset(new unsigned char[file_bytes]); // overwritten whole below
+    packed_capacity_ = file_bytes;
+  }
+  unsigned char* in = packed_.get();
+  for (std::size_t got = 0; got < file_bytes;) {
+    const ssize_t n = ::pread(fd, in + got, file_bytes - got, static_cast<off_t>(got));
+    if (n <= 0) {
+      return false;
+    }
+    got += static_cast<std::size_t>(n);
+  }
+  const unsigned char* isize = in + file_bytes - 4;
+  const std::size_t size = std::size_t{isize[0]} | std::size_t{isize[1]} << 8U | std::size_t{isize[2]} << 16U |
+                           std::size_t{isize[3]} << 24U;
+  if (size > kMaxWholeBytes) {
+    return false;
+  }
+  struct Free {
+    void operator()(libdeflate_decompressor* d) const noexcept { libdeflate_free_decompressor(d); }
+  };
+  const std::unique_ptr<libdeflate_decompressor, Free> inflater(libdeflate_alloc_decompressor());
+  if (!inflater) {
+    return false;
+  }
+  if (capacity_ < size + kPadding) {
+    reallocate(size + kPadding);
+  }
+  std::size_t in_used = 0;
+  std::size_t out_size = 0;
+  const libdeflate_result rc = libdeflate_gzip_decompress_ex(inflater.get(), in, file_bytes, buffer_.get(),
+                                                             size, &in_used, &out_size);
+  if (rc != LIBDEFLATE_SUCCESS || in_used != file_bytes || out_size != size) {
+    return false; // end_ is still 0: the streaming path starts from an empty buffer
+  }
+  end_ = size;
+  std::memset(buffer_.get() + end_, 0, kPadding);
+  eof_ = true;
+  return true;
 }
 
 void CaptureReader::fail(std::size_t line, std::string_view reason) const {
@@ -93,8 +171,8 @@ void CaptureReader::fail(std::size_t line, std::string_view reason) const {
 }
 
 void CaptureReader::fill() {
-  const std::size_t room = std::min(buffer_.size() - end_, kMaxReadBytes);
-  const int got = ::gzread(file_.get(), buffer_.data() + end_, static_cast<unsigned>(room));
+  const std::size_t room = std::min(capacity_ - kPadding - end_, kMaxReadBytes);
+  const int got = ::gzread(file_.get(), buffer_.get() + end_, static_cast<unsigned>(room));
   int error = Z_OK;
   if (got < 0) {
     const char* message = ::gzerror(file_.get(), &error);
@@ -111,12 +189,13 @@ void CaptureReader::fill() {
     return;
   }
   end_ += static_cast<std::size_t>(got);
+  std::memset(buffer_.get() + end_, 0, kPadding);
 }
 
 bool CaptureReader::read_line(std::string_view& line) {
   std::size_t scanned = begin_; // bytes before this hold no newline
   for (;;) {
-    const char* base = buffer_.data();
+    const char* base = buffer_.get();
     const void* newline = scanned < end_ ? std::memchr(base + scanned, '\n', end_ - scanned) : nullptr;
     std::size_t stop = 0;
     if (newline != nullptr) {
@@ -131,13 +210,13 @@ bool CaptureReader::read_line(std::string_view& line) {
     } else {
       scanned = end_;
       if (begin_ > 0) { // keep the partial line, drop what the caller has consumed
-        std::memmove(buffer_.data(), base + begin_, end_ - begin_);
+        std::memmove(buffer_.get(), base + begin_, end_ - begin_);
         scanned -= begin_;
         end_ -= begin_;
         begin_ = 0;
       }
-      if (end_ == buffer_.size()) {
-        buffer_.resize(buffer_.size() * 2);
+      if (end_ == capacity_ - kPadding) {
+        reallocate((capacity_ - kPadding) * 2 + kPadding);
       }
       fill();
       continue;
@@ -184,6 +263,10 @@ void CaptureReader::parse_payload_line(std::string_view line, CaptureRecord& out
   out.line = line_;
 }
 
+void CaptureReader::finish(CaptureRecord& out) const noexcept {
+  out.readable = static_cast<std::size_t>(buffer_.get() + capacity_ - out.text.data());
+}
+
 bool CaptureReader::next(CaptureRecord& out) {
   std::string_view line;
   for (;;) {
@@ -195,6 +278,7 @@ bool CaptureReader::next(CaptureRecord& out) {
     }
     if (line.front() != '#') {
       parse_payload_line(line, out);
+      finish(out);
       return true;
     }
     if (line.size() < 2 || line[1] != ' ') {
@@ -213,6 +297,7 @@ bool CaptureReader::next(CaptureRecord& out) {
       out.text = arg;
       out.url = {};
       out.line = line_;
+      finish(out);
       return true;
     }
     if (keyword == "rest") {
@@ -232,6 +317,7 @@ bool CaptureReader::next(CaptureRecord& out) {
       parse_payload_line(line, out);
       out.kind = CaptureRecord::Kind::rest_response;
       out.url = rest_url_;
+      finish(out);
       return true;
     }
     // Any other "# ..." line is a comment.

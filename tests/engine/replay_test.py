@@ -148,6 +148,67 @@ class ReplayTest(unittest.TestCase):
             for i in s["instruments"]:
                 self.assertEqual((i["symbol"], i["health"], i["gaps"], i["crossed"]), (i["symbol"], "live", 0, 0), rel)
 
+    def split_btc(self, d):
+        """The BTCUSDT capture cut at a line boundary well after its snapshot (line 8): the first part
+        plain, the second gzip (a day file carries no snapshot: it continues the book)."""
+        with gzip.open(self.path(BTC), "rt") as f:
+            lines = f.readlines()
+        cut = 20000
+        self.assertTrue(lines[7].split(" ", 1)[1].startswith('{"lastUpdateId"'), "the snapshot is line 8")
+        first, second = os.path.join(d, "day1.capture"), os.path.join(d, "day2.capture.gz")
+        with open(first, "w") as f:
+            f.writelines(lines[:cut])
+        with gzip.open(second, "wt") as f:
+            f.writelines(lines[cut:])
+        return first, second
+
+    def comparable(self, s):
+        return {k: v for k, v in s.items() if k not in ("elapsed_s", "messages_per_s", "latency_ns",
+                                                         "allocations_counted")}
+
+    def test_should_replay_day_files_as_one_stream_with_the_whole_captures_tap_and_summary(self):
+        with tempfile.TemporaryDirectory() as d:
+            first, second = self.split_btc(d)
+            whole_tap, split_tap = os.path.join(d, "whole.jsonl"), os.path.join(d, "split.jsonl")
+            whole = summary("--input", self.path(BTC), "--tap", whole_tap)
+            split = summary("--input", first, "--input", second, "--tap", split_tap)
+            with open(whole_tap, "rb") as a, open(split_tap, "rb") as b:
+                self.assertEqual(a.read(), b.read())
+            self.assertEqual(self.comparable(split), self.comparable(whole))
+            (btc,) = split["instruments"]
+            self.assertEqual((btc["health"], btc["gaps"]), ("live", 0))  # the book carried across the boundary
+            # a directory (its capture files by name) and a glob name the same two files
+            for arg in (d, os.path.join(d, "day*.capture*")):
+                self.assertEqual(self.comparable(summary("--input", arg)), self.comparable(whole), arg)
+
+    def test_should_leave_a_day_file_without_a_snapshot_syncing(self):
+        with tempfile.TemporaryDirectory() as d:
+            _, second = self.split_btc(d)
+            (btc,) = summary("--input", second)["instruments"]
+            self.assertEqual(btc["health"], "syncing")
+            self.assertIsNone(btc["best_bid"])
+
+    def test_should_refuse_day_files_out_of_order_naming_both(self):
+        with tempfile.TemporaryDirectory() as d:
+            first, second = self.split_btc(d)
+            p = replay("--input", second, "--input", first, check=False)
+            self.assertEqual(p.returncode, 1)
+            self.assertIn("out of order", p.stderr)
+            self.assertIn(first, p.stderr)
+            self.assertIn(second, p.stderr)
+            self.assertEqual(p.stdout, "")
+            # overlapping: the second file starts inside the first (only its end tells)
+            overlap = os.path.join(d, "overlap.capture")
+            with open(first) as f:
+                lines = f.readlines()
+            with open(overlap, "w") as f:
+                f.writelines(lines[10000:])
+            p = replay("--input", first, "--input", overlap, check=False)
+            self.assertEqual(p.returncode, 1)
+            self.assertIn("out of order", p.stderr)
+            self.assertIn(first, p.stderr)
+            self.assertIn(overlap, p.stderr)
+
     def test_should_name_the_file_or_line_it_cannot_read(self):
         p = replay("--input", "/nonexistent/x.capture", check=False)
         self.assertNotEqual(p.returncode, 0)

@@ -374,6 +374,33 @@ TEST_F(capture_files, should_report_a_truncated_or_corrupt_gzip_file_naming_it) 
   EXPECT_TRUE(contains(corrupt_error, "gzip data: ")) << corrupt_error;
 }
 
+TEST_F(capture_files, should_read_multi_member_gzip_and_reopen_files_in_one_reader) {
+  // Two gzip members back to back (gzip's own concatenation rule; libdeflate's whole-file path
+  // refuses it, zlib streams it): every record of both, in order, with the lines of the whole.
+  const std::string original = file_bytes(kSpotMulti);
+  const std::size_t half = original.find('\n', original.size() / 2) + 1;
+  const fs::path a = dir_ / "a.capture.gz";
+  const fs::path b = dir_ / "b.capture.gz";
+  write_gzip(a, original.substr(0, half));
+  write_gzip(b, original.substr(half));
+  const fs::path both = text_file("both.capture.gz", raw_bytes(a) + raw_bytes(b));
+  EXPECT_TRUE(CaptureReader(both.string()).compressed());
+  EXPECT_EQ(read_all(both), read_all(kSpotMulti));
+
+  // open() on a used reader starts the other file afresh: the same records as a new reader.
+  CaptureReader reader(kBtcusdt.string());
+  CaptureRecord r;
+  ASSERT_TRUE(reader.next(r));
+  reader.open(kSpotMulti.string());
+  std::vector<Record> again;
+  while (reader.next(r)) {
+    ASSERT_GE(r.readable, r.text.size() + qf::feeds::kPadding);
+    again.push_back({r.kind, r.recv_ns, std::string(r.text), std::string(r.url), r.line});
+  }
+  EXPECT_EQ(again, read_all(kSpotMulti));
+  EXPECT_EQ(reader.path(), kSpotMulti.string());
+}
+
 // ---- the format rules, on small hand-written files ----
 
 TEST_F(capture, should_accept_untimed_json_blank_lines_comments_and_crlf) {

@@ -2,9 +2,13 @@
 // Capture files (DESIGN.md "Captures"): recorded venue traffic, one message per line,
 // `<recv_unix_ns> <payload>`, plus `#` metadata lines: `# ws <url>` (a connection opened),
 // `# sent <json>` (a message the client sent), `# rest GET <url>` (the next line is that
-// request's response body). CaptureReader streams a file, plain or gzip (told apart by the
-// 1f 8b magic, never by the name), through one reused buffer: records are views that stay
-// valid until the next call to next(). CaptureWriter writes the same format (gzip when the path
+// request's response body). CaptureReader reads a file, plain or gzip (told apart by the
+// 1f 8b magic, never by the name): a whole single-member gzip file (its trailer's size up to
+// kMaxWholeBytes) is inflated at once by libdeflate (measured 2-3x zlib on the captures); any
+// other gzip (several members, a file cut short or still being written, larger) and plain files
+// stream through zlib and one reused buffer. Records are views that stay valid until the next
+// call to next(), each with kPadding readable bytes after it, so parsers read it in place
+// (CaptureRecord::padded()). CaptureWriter writes the same format (gzip when the path
 // ends in ".gz"); reader and writer round-trip. Replay and recording code, not the core loop:
 // the reader throws CaptureError naming path and line; the writer's per-record calls return an
 // error code and never throw. One thread per object.
@@ -16,6 +20,8 @@
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "qf/feeds/padded_buffer.hpp"
 
 struct gzFile_s; // zlib's file handle; zlib.h stays out of this header
 
@@ -38,6 +44,8 @@ struct CaptureRecord {
   std::string_view text;
   std::string_view url;
   std::size_t line = 0; // 1-based physical line of `text` in the (decompressed) file
+  std::size_t readable = 0; // bytes readable from text.data(): at least text.size() + kPadding
+  [[nodiscard]] PaddedView padded() const noexcept { return {text.data(), text.size(), readable}; }
 };
 
 [[nodiscard]] std::string_view kind_name(CaptureRecord::Kind kind) noexcept;
@@ -61,6 +69,7 @@ struct CaptureRecord {
 class CaptureReader {
 public:
   static constexpr std::size_t kDefaultMaxLineBytes = std::size_t{64} << 20U;
+  static constexpr std::size_t kMaxWholeBytes = std::size_t{1} << 30U; // inflated at once up to this
 
   // Throws CaptureError naming the path when it cannot be opened or is a directory.
   explicit CaptureReader(const std::string& path, std::size_t max_line_bytes = kDefaultMaxLineBytes);
@@ -69,6 +78,10 @@ public:
   CaptureReader& operator=(CaptureReader&&) noexcept = default;
   CaptureReader(const CaptureReader&) = delete;
   CaptureReader& operator=(const CaptureReader&) = delete;
+
+  // Reads `path` from its start, keeping this reader's memory (replay loops and day files: a
+  // fresh allocation per file costs a page fault per 4 KiB); throws as the constructor.
+  void open(const std::string& path);
 
   // The next record; false at end of file. Throws CaptureError "<path>:<line>: <reason>" on a
   // malformed line, a line longer than max_line_bytes, or corrupt or truncated gzip data.
@@ -84,13 +97,21 @@ private:
   };
 
   [[nodiscard]] bool read_line(std::string_view& line);
+  [[nodiscard]] bool inflate_whole(int fd, std::size_t file_bytes);
   void fill();
+  void finish(CaptureRecord& out) const noexcept;
+  void reallocate(std::size_t capacity); // keeps buffer_[0, end_)
   void parse_payload_line(std::string_view line, CaptureRecord& out) const;
   [[noreturn, gnu::cold]] void fail(std::size_t line, std::string_view reason) const;
 
   std::string path_;
-  std::unique_ptr<gzFile_s, GzCloser> file_;
-  std::vector<char> buffer_;
+  std::unique_ptr<gzFile_s, GzCloser> file_; // null when the whole file was inflated at once
+  // Not zero-filled (a whole inflated file would be written twice); kPadding bytes past end_ are
+  // always allocated and zeroed.
+  std::unique_ptr<char[]> buffer_;
+  std::size_t capacity_ = 0;
+  std::unique_ptr<unsigned char[]> packed_; // the compressed file, for inflate_whole
+  std::size_t packed_capacity_ = 0;
   std::size_t begin_ = 0; // unconsumed bytes are buffer_[begin_, end_)
   std::size_t end_ = 0;
   std::size_t line_ = 0; // physical lines consumed so far
