@@ -380,6 +380,10 @@ Config from_table(const toml::table& root, const std::string& source) {
     r.integer("ws_subscribe_timeout_ms", c.gateway.ws_subscribe_timeout_ms, 100, 3'600'000);
     r.integer("client_buffer_bytes", c.gateway.client_buffer_bytes, 4096, 1 << 30);
     r.integer("stall_after_ms", c.gateway.stall_after_ms, 10, 3'600'000);
+    r.text("backtest_data_dir", c.gateway.backtest_data_dir);
+    r.text("backtest_dir", c.gateway.backtest_dir);
+    r.integer("backtest_queue", c.gateway.backtest_queue, 1, 1000);
+    r.text("engine_binary", c.gateway.engine_binary);
   }
   // ---- [bridge] ----
   if (const auto* t = sub_table(root, "bridge", source)) {

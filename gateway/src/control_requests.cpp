@@ -14,9 +14,11 @@
 
 namespace qf::gateway::detail {
 
-void Server::start_control(lws* wsi, HttpTxn& t, const ControlTarget& target, const Response* invalid) {
-  const std::string action = target.name();
-  t.audited = true; // every outcome below is audited here or in resolve_controls
+// The admin check every control-like request passes first: a token bucket of unauthenticated
+// attempts per client address (checked before the token), then the token. False when it has
+// answered (and audited) the request itself.
+bool Server::authorize(lws* wsi, HttpTxn& t, const std::string& action) {
+  t.audited = true;
   const auto refuse = [&](int status, const char* result, const std::string& why) {
     ++stats_.control_results[result];
     audit_.write(t.remote, action, result, status, 0, why);
@@ -43,7 +45,7 @@ void Server::start_control(lws* wsi, HttpTxn& t, const ControlTarget& target, co
       audit_.write(t.remote, action, "rate_limited", 429, 0, why);
     }
     finish(wsi, t, json_error(429, why), true);
-    return;
+    return false;
   }
   if (bucket.suppressed > 1) {
     audit_.write(t.remote, "rate limit summary", "rate_limited", 429, 0,
@@ -64,16 +66,30 @@ void Server::start_control(lws* wsi, HttpTxn& t, const ControlTarget& target, co
   case AdminAuth::Verdict::not_configured:
     refuse(403, "forbidden",
            "controls are disabled: no admin token configured (set QF_ADMIN_TOKEN or [gateway] admin_token_file)");
-    return;
+    return false;
   case AdminAuth::Verdict::missing:
     unauthenticated();
     refuse(401, "unauthorized", "missing X-Admin-Token header");
-    return;
+    return false;
   case AdminAuth::Verdict::wrong:
     unauthenticated();
     refuse(401, "unauthorized", "wrong admin token");
-    return;
+    return false;
   case AdminAuth::Verdict::ok: break;
+  }
+  return true;
+}
+
+void Server::start_control(lws* wsi, HttpTxn& t, const ControlTarget& target, const Response* invalid) {
+  const std::string action = target.name();
+  t.audited = true; // every outcome below is audited here or in resolve_controls
+  const auto refuse = [&](int status, const char* result, const std::string& why) {
+    ++stats_.control_results[result];
+    audit_.write(t.remote, action, result, status, 0, why);
+    finish(wsi, t, json_error(status, why), true);
+  };
+  if (!authorize(wsi, t, action)) {
+    return;
   }
   if (invalid != nullptr) { // a bad body, answered only to an authorised caller
     ++stats_.control_results["bad_request"];

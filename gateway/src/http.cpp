@@ -192,6 +192,10 @@ void Server::dispatch(lws* wsi, HttpTxn& t) {
     return;
   }
   if (r.path.starts_with("/api/") || r.path == "/api" || r.path == "/metrics") {
+    if (r.path == "/api/backtests" || r.path.starts_with("/api/backtests/")) {
+      backtest_request(wsi, t);
+      return;
+    }
     if (r.method == "POST" && is_risk_control_path(r.path)) {
       ControlTarget target;
       const auto invalid = parse_risk_control(r.path, t.body, target);
@@ -291,6 +295,46 @@ void Server::finish_history() {
       finish(wsi, h->second, std::move(resp), true);
     }
   }
+}
+
+// GET /api/backtests[/{id}] (no token: read-only, like the rest of the API); POST /api/backtests
+// and POST /api/backtests/{id}/cancel need the admin token and are audited with their outcome.
+void Server::backtest_request(lws* wsi, HttpTxn& t) {
+  const Request& r = t.request;
+  const std::string_view rest = std::string_view(r.path).substr(std::string_view("/api/backtests").size());
+  const std::string_view id = rest.empty() ? rest : rest.substr(1, rest.find('/', 1) == std::string_view::npos
+                                                                         ? std::string_view::npos
+                                                                         : rest.find('/', 1) - 1);
+  const bool is_cancel = !id.empty() && rest == "/" + std::string(id) + "/cancel";
+  const bool is_one = !id.empty() && rest == "/" + std::string(id);
+  if (r.method == "GET" && (rest.empty() || is_one)) {
+    finish(wsi, t, rest.empty() ? backtests_.list() : backtests_.get(id), true);
+    return;
+  }
+  if (r.method == "POST" && (rest.empty() || is_cancel)) {
+    const std::string action = rest.empty() ? "backtest" : "backtest cancel " + std::string(id);
+    if (!authorize(wsi, t, action)) {
+      return;
+    }
+    Response resp = rest.empty() ? backtests_.submit(t.body) : backtests_.cancel(id);
+    std::string detail;
+    if (resp.status >= 400) {
+      try {
+        detail = nlohmann::json::parse(resp.body).at("error").get<std::string>();
+      } catch (const std::exception&) {
+      }
+    }
+    audit_.write(t.remote, action, resp.status < 400 ? "accepted" : "refused", resp.status, 0, detail);
+    finish(wsi, t, std::move(resp), true);
+    return;
+  }
+  if (rest.empty() || is_one || is_cancel) {
+    Response resp = json_error(405, is_cancel ? "method not allowed; use POST" : "method not allowed; use GET or POST");
+    resp.allow = is_cancel ? "POST" : (is_one ? "GET" : "GET, POST");
+    finish(wsi, t, std::move(resp), true);
+    return;
+  }
+  finish(wsi, t, json_error(404, "not found: " + r.path), true);
 }
 
 int Server::on_http_writeable(lws* wsi) {

@@ -4,6 +4,7 @@
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <memory>
 
 #include "qf/ipc/tsc_clock.hpp"
@@ -25,12 +26,25 @@ void on_signal(int) {
   }
 }
 
+BacktestOptions backtest_options(const config::GatewaySection& g) {
+  BacktestOptions b;
+  b.engine_binary = g.engine_binary;
+  if (b.engine_binary.empty()) { // the qf-engine built beside this qf-gateway
+    std::error_code ec;
+    b.engine_binary = (std::filesystem::read_symlink("/proc/self/exe", ec).parent_path() / "qf-engine").string();
+  }
+  b.data_dir = g.backtest_data_dir;
+  b.jobs_dir = g.backtest_dir;
+  b.max_queued = g.backtest_queue;
+  return b;
+}
+
 } // namespace
 
 Server::Server(const ServerOptions& o)
     : opt_(o), reader_(o.instance, static_cast<std::uint64_t>(o.gateway.stall_after_ms) * std::uint64_t{1'000'000}),
       control_(o.instance), auth_(std::getenv("QF_ADMIN_TOKEN"), o.gateway.admin_token_file),
-      audit_(o.gateway.audit_log) {
+      audit_(o.gateway.audit_log), backtests_(backtest_options(o.gateway)) {
   stats_.start_unix_ns = ipc::realtime_ns();
   stats_.history = !o.store_url.empty();
   period_ns_ = static_cast<std::uint64_t>(1e9 / o.gateway.push_hz);
@@ -62,6 +76,10 @@ void Server::tick() {
   }
   resolve_controls();
   close_idle_clients();
+  if (const std::uint64_t now = ipc::monotonic_ns(); now - backtests_polled_mono_ns_ > 100'000'000ULL) {
+    backtests_polled_mono_ns_ = now; // children and their progress files, ten times a second
+    backtests_.poll();
+  }
   if (any_subscriber) {
     build_frame();
     request_pushes();

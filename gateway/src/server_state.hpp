@@ -6,6 +6,7 @@
 //   http.cpp              HTTP transactions: request, body, dispatch, headers, chunked writes
 //   ws_fanout.cpp         WebSocket clients: subscriptions, frames, pushes, slow clients
 //   control_requests.cpp  control requests: authorise, push, resolve against the ControlLog
+//   backtest_jobs.cpp     backtest jobs (qf-engine replay children), routed from http.cpp
 // Event-loop thread only.
 
 #include <libwebsockets.h>
@@ -19,6 +20,7 @@
 
 #include "admin_auth.hpp"
 #include "audit_log.hpp"
+#include "backtest_jobs.hpp"
 #include "control_client.hpp"
 #include "control_requests.hpp"
 #include "history.hpp"
@@ -53,7 +55,10 @@ private:
   void finish(lws* wsi, HttpTxn& t, Response r, bool now);
   int write_headers(lws* wsi, HttpTxn& t);
   // control_requests.cpp
+  bool authorize(lws* wsi, HttpTxn& t, const std::string& action);
   void start_control(lws* wsi, HttpTxn& t, const ControlTarget& target, const Response* invalid = nullptr);
+  // backtest_requests in http.cpp: /api/backtests...
+  void backtest_request(lws* wsi, HttpTxn& t);
   void resolve_controls();
   // http.cpp: history answers from the read pool (LWS_CALLBACK_EVENT_WAIT_CANCELLED)
   void start_history(lws* wsi, HttpTxn& t);
@@ -84,6 +89,8 @@ private:
   ControlClient control_;
   AdminAuth auth_;
   AuditLog audit_;
+  BacktestJobs backtests_;
+  std::uint64_t backtests_polled_mono_ns_ = 0;
   std::unordered_map<lws*, HttpTxn> http_;
   std::unordered_map<lws*, WsClient> ws_;
   std::vector<PendingControl> pending_;

@@ -95,6 +95,13 @@ struct GatewaySection {
   int ws_subscribe_timeout_ms = 10000; // a WebSocket client that never subscribes is closed (1008) after this
   int client_buffer_bytes = 1 << 20; // a client that lets this much pile up is cut off
   int stall_after_ms = 2000;         // heartbeat age that makes the engine "stalled"
+  // Backtest jobs (POST /api/backtests): captures named relative to backtest_data_dir, one
+  // folder per job under backtest_dir, at most backtest_queue waiting; engine_binary empty: the
+  // qf-engine next to qf-gateway.
+  std::string backtest_data_dir = "../shared/captures";
+  std::string backtest_dir = "run/backtests";
+  int backtest_queue = 4;
+  std::string engine_binary;
 };
 
 // ---- [bridge] (qf-bridge: the state and the tick journal to NATS; issue 13) ----
