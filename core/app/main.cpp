@@ -1,6 +1,6 @@
 // qf-engine: the QuantFlow engine.
 //   qf-engine replay --input CAPTURE [--input CAPTURE ...] [--venue binance-spot|binance-usdm|coinbase|kraken|okx]
-//                    [--config FILE] [--tap FILE] [--speed max|1] [--loops N] [--equity-csv FILE]
+//                    [--config FILE] [--tap FILE] [--speed max|1] [--loops N] [--equity-csv FILE] [--progress]
 //                    (CAPTURE: a file, a directory or a glob; several are one stream, in time order)
 //   qf-engine features --input CAPTURE... --out FILE.csv [--venue V] [--config FILE] [--horizon-bars N]
 //                      [--profit-take X] [--stop-loss X]   the training dataset (features.hpp)
@@ -34,6 +34,7 @@ int usage(const std::string& why) {
                "usage: qf-engine --config FILE [--instance NAME] [--tuned] [--discard-risk-state]\n"
                "       qf-engine replay --input CAPTURE [--input CAPTURE ...] [--venue binance-spot|binance-usdm|coinbase|kraken|okx]\n"
                "                        [--config FILE] [--tap FILE] [--speed max|1] [--loops N] [--equity-csv FILE]\n"
+               "                        [--progress]   (\"progress DONE TOTAL\" lines on stderr; a terminal gets a bar)\n"
                "                        CAPTURE: a file (plain or gzip), a directory (its *.capture and *.capture.gz\n"
                "                        files by name) or a quoted glob; several are replayed in order as one stream\n"
                "       qf-engine features --input CAPTURE... --out FILE.csv [--venue V] [--config FILE]\n"
@@ -58,6 +59,8 @@ int replay(int argc, char** argv) {
       o.tap = argv[++i];
     } else if (a == "--equity-csv" && has_value) {
       o.equity_csv = argv[++i];
+    } else if (a == "--progress") {
+      o.progress_lines = true;
     } else if (a == "--speed" && has_value) {
       const std::string s = argv[++i];
       if (s != "max" && s != "1") {

@@ -11,6 +11,7 @@
 #include <array>
 #include <chrono>
 #include <cstdio>
+#include <unistd.h>
 #include <filesystem>
 #include <map>
 #include <memory>
@@ -523,6 +524,58 @@ std::vector<core::InstrumentSpec> merge_specs(const std::vector<std::vector<core
   return merged;
 }
 
+// The messages one pass over the inputs replays (what the loop below counts), for progress.
+std::uint64_t count_messages(const std::vector<std::string>& inputs) {
+  std::uint64_t n = 0;
+  for (const std::string& input : inputs) {
+    feeds::CaptureReader reader(input);
+    feeds::CaptureRecord r;
+    while (reader.next(r)) {
+      n += r.kind == feeds::CaptureRecord::Kind::ws_open || r.kind == feeds::CaptureRecord::Kind::sent ? 0 : 1;
+    }
+  }
+  return n;
+}
+
+// Progress on stderr every percent: machine lines (--progress) or a bar on a terminal.
+class Progress {
+public:
+  Progress(bool lines, const std::vector<std::string>& inputs, std::uint64_t loops)
+      : lines_(lines), bar_(!lines && ::isatty(STDERR_FILENO) == 1) {
+    if (lines_ || bar_) {
+      total_ = count_messages(inputs) * std::max<std::uint64_t>(loops, 1);
+      step_ = std::max<std::uint64_t>(total_ / 100, 1);
+      next_ = 0;
+    }
+  }
+  void at(std::uint64_t done) {
+    if (done < next_) {
+      return;
+    }
+    next_ = done + step_;
+    if (lines_) {
+      std::fprintf(stderr, "progress %llu %llu\n", static_cast<unsigned long long>(done),
+                   static_cast<unsigned long long>(total_));
+    } else if (bar_) {
+      const auto pct = static_cast<int>(total_ == 0 ? 100 : done * 100 / total_);
+      std::fprintf(stderr, "\rreplay [%-50.*s] %3d%% %llu/%llu messages", pct / 2,
+                   "##################################################", pct,
+                   static_cast<unsigned long long>(done), static_cast<unsigned long long>(total_));
+    }
+  }
+  void done(std::uint64_t done) {
+    next_ = 0;
+    at(done);
+    if (bar_) {
+      std::fputc('\n', stderr);
+    }
+  }
+
+private:
+  bool lines_, bar_;
+  std::uint64_t total_ = 0, step_ = 1, next_ = ~std::uint64_t{0};
+};
+
 } // namespace
 
 ReplayResult run_replay(const ReplayOptions& options) {
@@ -530,9 +583,10 @@ ReplayResult run_replay(const ReplayOptions& options) {
   const std::string venue = options.venue.empty() ? detect_venue(inputs.front()) : options.venue;
   const std::unique_ptr<ReplayVenue> source = make_replay_venue(venue);
 
-  // Instruments: from the config (this venue's), else every symbol in the capture.
+  // Instruments: from the config (this venue's), else every symbol in the capture. A config that
+  // names no instrument at all only sets parameters (a backtest job's overrides): inferred too.
   std::vector<core::InstrumentSpec> specs;
-  if (options.config) {
+  if (options.config && !options.config->instruments.empty()) {
     for (const auto& i : options.config->instruments) {
       if (i.venue == venue) {
         specs.push_back({i.venue, i.symbol, i.price_decimals, i.qty_decimals, 0});
@@ -692,6 +746,7 @@ ReplayResult run_replay(const ReplayOptions& options) {
     }
   };
 
+  Progress progress(options.progress_lines, inputs, options.loops);
   std::uint64_t messages = 0;
   std::uint64_t parse_errors = 0;
   std::uint64_t first_recv_ns = 0;
@@ -729,6 +784,7 @@ ReplayResult run_replay(const ReplayOptions& options) {
           std::this_thread::sleep_until(started + std::chrono::nanoseconds(r.recv_ns - first_recv_ns));
         }
         ++messages;
+        progress.at(messages);
         if (r.text.size() > max_message_bytes) {
           ++parse_errors;
           continue;
@@ -744,6 +800,7 @@ ReplayResult run_replay(const ReplayOptions& options) {
     }
   }
   const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  progress.done(messages);
   metrics.on_equity(now_ns + kBacktestInterval, trader.portfolio().equity()); // closes the last interval
   if (equity_csv != nullptr) {
     std::fclose(equity_csv);

@@ -25,6 +25,10 @@ struct ReplayOptions {
   bool paced = false;  // --speed 1: original pacing from the receive timestamps
   std::uint64_t loops = 1; // replay the file this many times (benchmarks)
   std::string equity_csv;  // equity curve (one row per backtest interval); empty: none
+  // --progress: "progress DONE TOTAL" lines (messages) on stderr at every percent, for the
+  // gateway's backtest jobs. Without it a terminal on stderr gets a progress bar instead; a pipe
+  // or file gets nothing.
+  bool progress_lines = false;
   // Called after each applied event with the engine and the engine time (`qf-engine features`
   // reads the live state here); outside the allocation count. Empty: none.
   std::function<void(const core::Engine&, const core::Event&, std::uint64_t now_unix_ns)> on_event;

@@ -330,6 +330,7 @@ std::string BacktestJobs::render(const Job& j, bool detail) const {
   if (!j.error.empty()) {
     o.key("error").str(j.error);
   }
+  o.end_object();
   std::string out = o.take();
   if (j.state == "done") {
     // The replay's own summary (its metrics) and, in detail, the equity curve, as the CLI wrote them.
