@@ -152,7 +152,8 @@ Response BacktestJobs::submit(std::string_view body) {
   }
   Job j;
   j.id = next_id_++;
-  j.capture = full.string();
+  j.capture = capture;
+  j.capture_path = full.string();
   j.venue = venue;
   j.overrides_toml = toml;
   j.paced = paced;
@@ -178,7 +179,7 @@ void BacktestJobs::start(Job& j) {
     out << "# overrides of backtest job " << j.id << "\n" << j.overrides_toml;
   }
   const std::string summary = j.dir + "/summary.json", err = j.dir + "/stderr.log", equity = j.dir + "/equity.csv";
-  std::vector<std::string> args = {opt_.engine_binary, "replay", "--input", j.capture, "--venue", j.venue,
+  std::vector<std::string> args = {opt_.engine_binary, "replay", "--input", j.capture_path, "--venue", j.venue,
                                    "--equity-csv", equity, "--progress"};
   if (!j.overrides_toml.empty()) {
     args.insert(args.end(), {"--config", config});
@@ -323,7 +324,7 @@ Response BacktestJobs::cancel(std::string_view id) {
 std::string BacktestJobs::render(const Job& j, bool detail) const {
   ipc::JsonWriter o;
   o.begin_object().key("id").u64(j.id).key("state").str(j.state);
-  o.key("capture").str(fs::relative(j.capture, fs::canonical(opt_.data_dir)).string()).key("venue").str(j.venue);
+  o.key("capture").str(j.capture).key("venue").str(j.venue);
   o.key("progress").begin_object().key("messages").u64(j.messages_done).key("total").u64(j.messages_total).end_object();
   o.key("submitted_unix_ns").u64(j.submitted_unix_ns).key("started_unix_ns").u64(j.started_unix_ns);
   o.key("finished_unix_ns").u64(j.finished_unix_ns);

@@ -47,7 +47,7 @@ public:
 private:
   struct Job {
     std::uint64_t id = 0;
-    std::string capture, venue, dir, state = "queued", error;
+    std::string capture, capture_path, venue, dir, state = "queued", error; // capture: as named; path: resolved
     std::string overrides_toml;
     pid_t pid = -1;
     bool cancel_requested = false;
