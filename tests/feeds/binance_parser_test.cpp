@@ -564,6 +564,84 @@ TEST(binance_parser, should_scale_event_times_by_the_configured_unit) {
             ParseResult::bad_number);
 }
 
+// ---- the fast path (feeds/src/flat_json.hpp) reads exactly what simdjson reads ----
+
+// Parses `text` with the fast path on (`fast`) and off (`slow`); both must agree on the result
+// and, when it is ok, on every field.
+void expect_same_as_simdjson(Harness& fast, Harness& slow, std::string_view text, std::string_view snapshot_symbol,
+                             std::string_view what) {
+  const ParseResult a = fast.parse(text, snapshot_symbol);
+  const ParseResult b = slow.parse(text, snapshot_symbol);
+  ASSERT_EQ(a, b) << what << "\n" << text.substr(0, 300);
+  if (a == ParseResult::ok) {
+    ASSERT_TRUE(same_message(fast.message, slow.message)) << what << "\n" << text.substr(0, 300);
+  }
+}
+
+TEST_F(binance_captures, should_read_every_capture_message_the_same_on_the_fast_path_as_through_simdjson) {
+  struct Capture {
+    fs::path path;
+    Market market;
+    std::vector<std::pair<const char*, std::pair<int, int>>> instruments;
+    std::uint64_t flat; // messages of the kinds the fast path reads, counted independently above
+  };
+  const std::vector<Capture> captures = {
+      // bookTicker 28,040 + trade 9,757 + depth 3,451 (the REST snapshot is simdjson's)
+      {kBtcusdt, Market::spot, {{"BTCUSDT", {2, 8}}}, 28'040U + 9'757U + 3'451U},
+      // 177 depthUpdate + 84 bookTicker + 2 aggTrade (klines and snapshots are simdjson's)
+      {kSpotMulti, Market::spot, {{"NKNUSDT", {8, 8}}, {"BLZETH", {8, 8}}, {"LRCBTC", {8, 8}}, {"RUNEEUR", {8, 8}}},
+       177U + 84U + 2U},
+      // 764 depthUpdate + 613 bookTicker + 91 aggTrade
+      {kUsdmMulti, Market::usdm, {{"SUSHIUSDT", {3, 0}}, {"AKROUSDT", {5, 0}}, {"KEEPUSDT", {4, 0}}, {"CTKUSDT", {5, 0}}},
+       764U + 613U + 91U},
+  };
+  for (const Capture& c : captures) {
+    Harness fast(ParserConfig{.market = c.market});
+    Harness slow(ParserConfig{.market = c.market, .fast_path = false});
+    core::InstrumentId id = 0;
+    for (const auto& [symbol, decimals] : c.instruments) {
+      fast.parser.add_instrument(symbol, id, decimals.first, decimals.second);
+      slow.parser.add_instrument(symbol, id++, decimals.first, decimals.second);
+    }
+    const auto all = payloads(c.path);
+    for (std::size_t i = 0; i < all.size(); ++i) {
+      expect_same_as_simdjson(fast, slow, all[i].text, all[i].snapshot_symbol,
+                              c.path.filename().string() + " payload " + std::to_string(i));
+    }
+    EXPECT_EQ(fast.parser.counters().flat, c.flat) << c.path;
+    EXPECT_EQ(slow.parser.counters().flat, 0U) << c.path;
+    EXPECT_EQ(fast.parser.counters().errors, 0U) << c.path;
+  }
+}
+
+TEST_F(binance_captures, should_agree_with_simdjson_on_every_one_byte_change_of_real_messages) {
+  // The first messages of each kind, each byte in turn replaced by a character that changes the
+  // JSON's structure or a value's type; whatever either path makes of it, both make the same.
+  Harness fast;
+  Harness slow(ParserConfig{.fast_path = false});
+  fast.parser.add_instrument("BTCUSDT", 0, 2, 8);
+  slow.parser.add_instrument("BTCUSDT", 0, 2, 8);
+  std::map<std::string, int> taken;
+  std::size_t mutated = 0;
+  for (const Payload& p : payloads(kBtcusdt)) {
+    const std::string kind = p.rest ? "rest" : p.text.substr(0, p.text.find('@') + 6);
+    if (p.rest || taken[kind]++ >= 4) {
+      continue;
+    }
+    for (std::size_t at = 0; at < p.text.size(); ++at) {
+      for (const char c : std::string_view(" \"\\,:}]{[0-9x-.e\x7f\x01\xc3")) {
+        std::string m = p.text;
+        m[at] = c;
+        expect_same_as_simdjson(fast, slow, m, {}, "byte " + std::to_string(at) + " -> " + std::to_string(c));
+        ++mutated;
+      }
+      expect_same_as_simdjson(fast, slow, std::string_view(p.text).substr(0, at), {}, "cut at " + std::to_string(at));
+    }
+  }
+  EXPECT_EQ(taken.size(), 3U); // bookTicker, trade, depth
+  EXPECT_GT(mutated, 10'000U);
+}
+
 // ---- errors: counted, never thrown, and the next message still parses ----
 
 TEST(binance_parser, should_count_bad_messages_and_keep_parsing) {

@@ -1,6 +1,7 @@
 // libFuzzer target: any bytes through binance::Parser (spot and USD-M), emit_events and BookSync.
 // A result is fine whatever it is; a crash, a sanitizer report or a read past the 64 padding
-// bytes (the buffer is allocated to the exact size, so ASan sees it) is the bug.
+// bytes (the buffer is allocated to the exact size, so ASan sees it) is the bug, and so is the
+// fast path (feeds/src/flat_json.hpp) disagreeing with simdjson's path on the same bytes.
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
@@ -13,14 +14,18 @@ namespace bn = qf::feeds::binance;
 namespace {
 
 struct Target {
-  explicit Target(bn::Market market) : parser(config(market)), sync(0, sync_config(market)) {
-    parser.add_instrument("BTCUSDT", 0, 2, 8);
-    parser.add_instrument("NKNUSDT", 1, 8, 8);
+  explicit Target(bn::Market market)
+      : parser(config(market, true)), simdjson_only(config(market, false)), sync(0, sync_config(market)) {
+    for (bn::Parser* p : {&parser, &simdjson_only}) {
+      p->add_instrument("BTCUSDT", 0, 2, 8);
+      p->add_instrument("NKNUSDT", 1, 8, 8);
+    }
   }
-  static bn::ParserConfig config(bn::Market market) {
+  static bn::ParserConfig config(bn::Market market, bool fast_path) {
     bn::ParserConfig c;
     c.market = market;
     c.max_message_bytes = 1 << 20;
+    c.fast_path = fast_path;
     return c;
   }
   static bn::BookSyncConfig sync_config(bn::Market market) {
@@ -33,7 +38,12 @@ struct Target {
   void run(const qf::feeds::PaddedBuffer& buffer, std::string_view snapshot_symbol) {
     std::uint64_t sum = 0;
     const auto sink = [&](const qf::core::Event& e) { sum += e.seq + static_cast<std::uint64_t>(e.level.price); };
-    if (parser.parse(buffer, message, snapshot_symbol) == qf::feeds::ParseResult::ok) {
+    const qf::feeds::ParseResult r = parser.parse(buffer, message, snapshot_symbol);
+    if (simdjson_only.parse(buffer, reference, snapshot_symbol) != r ||
+        (r == qf::feeds::ParseResult::ok && !bn::same_message(message, reference))) {
+      __builtin_trap(); // the fast path read these bytes differently
+    }
+    if (r == qf::feeds::ParseResult::ok) {
       (void)bn::emit_events(message, 0, sink);
       (void)sync.on_message(message, 0, sink);
       (void)sync.take_snapshot_request();
@@ -43,8 +53,10 @@ struct Target {
     }
   }
   bn::Parser parser;
+  bn::Parser simdjson_only;
   bn::BookSync sync;
   bn::Message message;
+  bn::Message reference;
 };
 
 } // namespace

@@ -135,6 +135,23 @@ TEST(fixed_point, should_report_values_beyond_int64_as_overflow) {
   });
 }
 
+TEST(fixed_point, should_parse_either_side_of_the_eighteen_digit_unchecked_path) {
+  // Up to 18 digits (integer digits + decimals) are read without overflow checks; 19 with them.
+  expect_cases({
+      {"999999999999999999", 0, DecimalError::ok, 999'999'999'999'999'999},
+      {"99999999999.9999999", 7, DecimalError::ok, 999'999'999'999'999'999},
+      {"-9999999999999999.9", 2, DecimalError::ok, -999'999'999'999'999'990},
+      {"0.5", 17, DecimalError::ok, 50'000'000'000'000'000},
+      {"9.5", 17, DecimalError::ok, 950'000'000'000'000'000},
+      {"9.2", 18, DecimalError::ok, 9'200'000'000'000'000'000},
+      {"9.3", 18, DecimalError::overflow, 0},
+      {"9.9", 18, DecimalError::overflow, 0},
+      {"000000000000000001.5", 1, DecimalError::ok, 15},
+      {"9999999999999999999", 0, DecimalError::overflow, 0},
+      {"9223372036854775807", 0, DecimalError::ok, kMax},
+  });
+}
+
 TEST(fixed_point, should_parse_and_format_the_int64_limits) {
   expect_cases({
       {"9223372036854775807", 0, DecimalError::ok, kMax},

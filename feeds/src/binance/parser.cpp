@@ -9,6 +9,7 @@
 #include "qf/feeds/capture.hpp"
 #include "qf/feeds/emitters.hpp"
 #include "qf/ipc/fixed_point.hpp"
+#include "flat_json.hpp"
 #include "json_fields.hpp"
 
 namespace qf::feeds::binance {
@@ -132,6 +133,10 @@ struct ParserImpl : detail::ParserState {
                                [&](std::string_view key, od::value& v) noexcept { return read_field(key, v, f, top); });
   }
   [[nodiscard]] ParseResult read_field(std::string_view key, od::value& v, Fields& f, bool top) noexcept;
+  // The fast path (flat_json.hpp): the object at `c` into `f` exactly as read_object would fill
+  // it, or false for anything outside the cursor's subset (the caller then reads it with simdjson).
+  [[nodiscard]] bool flat_object(detail::FlatCursor& c, Fields& f, bool top) noexcept;
+  [[nodiscard]] bool flat_field(detail::FlatCursor& c, std::string_view key, Fields& f, bool top) noexcept;
 
   std::array<char, 32> derived_symbol{}; // a snapshot's symbol from the caller or its stream name
 };
@@ -255,6 +260,90 @@ ParseResult ParserImpl::read_field(std::string_view key, od::value& v, Fields& f
   return ParseResult::ok;
 }
 
+bool ParserImpl::flat_object(detail::FlatCursor& c, Fields& f, bool top) noexcept {
+  if (!c.eat('{')) {
+    return false;
+  }
+  do {
+    std::string_view key;
+    if (!c.key(key) || !flat_field(c, key, f, top)) {
+      return false;
+    }
+  } while (c.eat(','));
+  return c.eat('}');
+}
+
+// read_field's cases for the hot messages (bookTicker, trade, aggTrade, depthUpdate and their
+// combined-stream envelope), with the same bits and fields; every other key goes to simdjson.
+bool ParserImpl::flat_field(detail::FlatCursor& c, std::string_view key, Fields& f, bool top) noexcept {
+  const auto text = [&](std::string_view& out, Bit bit) noexcept {
+    f.seen |= bit;
+    return c.string(out);
+  };
+  const auto number = [&](std::uint64_t& out, Bit bit) noexcept {
+    f.seen |= bit;
+    return c.uint(out);
+  };
+  if (key.size() == 1) {
+    switch (key[0]) {
+    case 'e':
+      return text(f.event_type, kEventType);
+    case 'E':
+      return number(f.event_time, kEventTime);
+    case 'T':
+      return number(f.tx_time, kTxTime);
+    case 's':
+      return text(f.symbol, kSymbol);
+    case 'U':
+      return number(f.first_id, kFirstId);
+    case 'u':
+      return number(f.last_id, kLastId);
+    case 't':
+      return number(f.trade_id, kTradeId);
+    case 'f':
+      return number(f.first_trade, kFirstTrade);
+    case 'l':
+      return number(f.last_trade, kLastTrade);
+    case 'B':
+      return text(f.bid_qty, kBidQty);
+    case 'A':
+      return text(f.ask_qty, kAskQty);
+    case 'p':
+      return text(f.price, kPrice);
+    case 'q':
+      return text(f.qty, kQty);
+    case 'm':
+      f.seen |= kMaker;
+      return c.boolean(f.maker);
+    case 'b':
+    case 'a': {
+      const bool bid = key[0] == 'b';
+      const char next = c.peek();
+      if (next == '[') {
+        f.seen |= bid ? kBidsB : kAsksA;
+        return bid ? c.levels(bid_text, f.bid_levels) : c.levels(ask_text, f.ask_levels);
+      }
+      if (next == '"') {
+        return bid ? text(f.bid_text, kBidText) : text(f.ask_text, kAskText);
+      }
+      return !bid && number(f.agg_id, kAggId);
+    }
+    default:
+      return c.skip_scalar(); // M, X, ...: not needed
+    }
+  }
+  if (key == "pu") {
+    return number(f.prev_id, kPrevId);
+  }
+  if (top && key == "stream") {
+    return c.string(f.stream);
+  }
+  if (top && key == "data") {
+    return flat_object(c, f, false);
+  }
+  return false;
+}
+
 Parser::Parser(const ParserConfig& config) : ParserShell(checked(config), "binance::Parser", "symbol") {}
 
 void Parser::add_instrument(std::string_view symbol, core::InstrumentId id, int price_decimals, int qty_decimals) {
@@ -281,9 +370,22 @@ ParseResult Parser::parse_impl(PaddedView input, Message& out, std::string_view 
   out = Message{};
   ParserImpl& im = *impl_;
   Fields f;
-  const auto field = [&](std::string_view key, od::value& v) noexcept { return im.read_field(key, v, f, true); };
-  if (const ParseResult r = im.read_document(input, field); r != ParseResult::ok) {
-    return r;
+  const auto flat = [&]() noexcept {
+    if (!config_.fast_path || input.size > im.max_bytes || input.data == nullptr || input.capacity < input.size ||
+        input.capacity - input.size < kPadding) { // simdjson's path names what is wrong
+      return false;
+    }
+    detail::FlatCursor c(input.data, input.size);
+    return im.flat_object(c, f, true) && c.at_end();
+  };
+  if (flat()) {
+    ++counters_.flat;
+  } else {
+    f = Fields{};
+    const auto field = [&](std::string_view key, od::value& v) noexcept { return im.read_field(key, v, f, true); };
+    if (const ParseResult r = im.read_document(input, field); r != ParseResult::ok) {
+      return r;
+    }
   }
   out.stream = f.stream;
 
@@ -418,6 +520,18 @@ ParseResult Parser::parse_impl(PaddedView input, Message& out, std::string_view 
     break;
   }
   return ParseResult::ok;
+}
+
+bool same_message(const Message& a, const Message& b) noexcept {
+  return a.kind == b.kind && a.instrument == b.instrument && a.taker_side == b.taker_side &&
+         a.has_prev_update_id == b.has_prev_update_id && a.stream == b.stream && a.symbol == b.symbol &&
+         a.first_update_id == b.first_update_id && a.last_update_id == b.last_update_id &&
+         a.prev_update_id == b.prev_update_id && a.trade_id == b.trade_id && a.first_trade_id == b.first_trade_id &&
+         a.last_trade_id == b.last_trade_id && a.event_ns == b.event_ns && a.transaction_ns == b.transaction_ns &&
+         a.price == b.price && a.qty == b.qty && a.bid == b.bid && a.ask == b.ask &&
+         std::equal(a.bids.begin(), a.bids.end(), b.bids.begin(), b.bids.end()) &&
+         std::equal(a.asks.begin(), a.asks.end(), b.asks.begin(), b.asks.end()) && a.error_code == b.error_code &&
+         a.error_msg == b.error_msg && a.request_id == b.request_id;
 }
 
 // ---------------------------------------------------------------------------------------------

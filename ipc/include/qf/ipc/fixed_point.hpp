@@ -62,6 +62,44 @@ struct DecimalSpan {
   return DecimalError::ok;
 }
 
+// The common case in one pass (the feed hot path): a well-formed decimal whose integer digits
+// plus `decimals` are at most 18, so below 10^18 < 2^63 no digit can overflow and none is
+// checked, with nothing but zeros beyond `decimals`. False for anything else, which parse_fixed's
+// general path then reads and names; true gives the magnitude that path would give.
+[[nodiscard]] constexpr bool parse_fixed_short(std::string_view text, int decimals, std::uint64_t& magnitude) noexcept {
+  if (text.empty() || decimals < 0 || decimals > kMaxDecimals) {
+    return false;
+  }
+  const auto scale = static_cast<std::size_t>(decimals);
+  std::size_t i = text[0] == '-' ? 1 : 0;
+  const std::size_t int_begin = i;
+  std::uint64_t m = 0;
+  for (; i < text.size() && is_digit(text[i]); ++i) {
+    m = m * 10U + static_cast<std::uint64_t>(text[i] - '0'); // wraps only when too long: refused below
+  }
+  const std::size_t int_digits = i - int_begin;
+  std::size_t frac_digits = 0;
+  std::size_t kept = 0;
+  if (i < text.size() && text[i] == '.') {
+    for (++i; i < text.size() && is_digit(text[i]); ++i, ++frac_digits) {
+      if (kept < scale) {
+        m = m * 10U + static_cast<std::uint64_t>(text[i] - '0');
+        ++kept;
+      } else if (text[i] != '0') {
+        return false; // too precise
+      }
+    }
+  }
+  if (i != text.size() || int_digits + frac_digits == 0 || int_digits + scale > 18) {
+    return false;
+  }
+  for (; kept < scale; ++kept) {
+    m *= 10U;
+  }
+  magnitude = m;
+  return true;
+}
+
 } // namespace detail
 
 // Parses `text` as a decimal scaled by 10^decimals into `out` (untouched on error).
@@ -69,6 +107,10 @@ struct DecimalSpan {
 // several errors apply, the first of malformed, too_precise, overflow is reported.
 // decimals outside [0, kMaxDecimals] is reported as overflow (the scale is not an int64).
 [[nodiscard]] constexpr DecimalError parse_fixed(std::string_view text, int decimals, std::int64_t& out) noexcept {
+  if (std::uint64_t magnitude = 0; detail::parse_fixed_short(text, decimals, magnitude)) {
+    out = static_cast<std::int64_t>(text[0] == '-' ? 0U - magnitude : magnitude);
+    return DecimalError::ok;
+  }
   detail::DecimalSpan span;
   if (const DecimalError e = detail::scan_decimal(text, span); e != DecimalError::ok) {
     return e;

@@ -78,6 +78,10 @@ struct Message {
   std::string_view request_id; // ack / error `id` as raw JSON text ("1", "\"abc\"", "null")
 };
 
+// Field by field, levels by value, texts by content: the fast and the simdjson path agree
+// (binance_parser_test, binance_parser_fuzz).
+[[nodiscard]] bool same_message(const Message& a, const Message& b) noexcept;
+
 struct ParserConfig {
   Market market = Market::spot;
   std::size_t max_message_bytes = std::size_t{1} << 20U;
@@ -86,10 +90,14 @@ struct ParserConfig {
   // Nanoseconds per unit of E and T: 1,000,000 for Binance's default milliseconds, 1,000 for a
   // connection opened with timeUnit=MICROSECOND.
   std::uint64_t time_unit_ns = 1'000'000;
+  // Read the hot messages with the schema-directed cursor first (feeds/src/flat_json.hpp), simdjson
+  // for the rest; off, simdjson reads everything (tests compare the two).
+  bool fast_path = true;
 };
 
 struct ParserCounters : KindCounters<MessageKind, kMessageKinds> {
   std::uint64_t ignored = 0; // parsed but not for us (kline)
+  std::uint64_t flat = 0;    // calls the fast path read (ParserConfig::fast_path), whatever their result
 };
 
 struct ParserImpl;
