@@ -7,7 +7,8 @@
 #                               (taskset -c 1), from the gzip and the plain capture (throughput
 #                               incl. reading and parsing, core latency per event from the
 #                               engine's histogram)
-#   scripts/bench.sh feeds      message parsing: our parsers vs RapidJSON and nlohmann::json
+#   scripts/bench.sh feeds      message parsing: our parsers vs RapidJSON and nlohmann::json, then
+#                               instructions per message under callgrind (repeatable when noisy)
 #   scripts/bench.sh e2e        the whole stack: qf-venue --synthetic at 10k, 100k msg/s and max
 #                               into qf-engine, untuned and tuned, inline and split, latency per
 #                               stage from the engine's histograms, with and without gateway (200
@@ -72,6 +73,8 @@ run_suite_feeds() {
     --benchmark_enable_random_interleaving=true \
     --benchmark_out="bench/results/parse_bench.json" --benchmark_out_format=json |
     sed -n '/^parse_bench summary/,$p' | tee bench/results/feeds.txt
+  echo "bench.sh: counting instructions per message under callgrind (bench/feeds/parse_instructions.sh)" >&2
+  bench/feeds/parse_instructions.sh ./build/bin/parse_bench | tee -a bench/results/feeds.txt
 }
 
 # The pinned peers (bench/peers/package-lock.json) into bench/peers/node_modules (git-ignored).
