@@ -89,6 +89,33 @@ struct Fields {
   std::size_t ask_levels = 0;
 };
 
+// The one-letter keys that hold a plain string or an unsigned integer: where each goes and the
+// bit it sets, shared by the simdjson path and the fast path so the two read them alike.
+struct Slot {
+  Bit bit = Bit{};
+  std::string_view Fields::*text = nullptr;  // a string field, or
+  std::uint64_t Fields::*number = nullptr; // an unsigned integer field (neither: not a slot)
+};
+
+constexpr Slot slot_of(char key) noexcept {
+  switch (key) {
+  case 'e': return {kEventType, &Fields::event_type, nullptr};
+  case 's': return {kSymbol, &Fields::symbol, nullptr};
+  case 'B': return {kBidQty, &Fields::bid_qty, nullptr};
+  case 'A': return {kAskQty, &Fields::ask_qty, nullptr};
+  case 'p': return {kPrice, &Fields::price, nullptr};
+  case 'q': return {kQty, &Fields::qty, nullptr};
+  case 'E': return {kEventTime, nullptr, &Fields::event_time};
+  case 'T': return {kTxTime, nullptr, &Fields::tx_time};
+  case 'U': return {kFirstId, nullptr, &Fields::first_id};
+  case 'u': return {kLastId, nullptr, &Fields::last_id};
+  case 't': return {kTradeId, nullptr, &Fields::trade_id};
+  case 'f': return {kFirstTrade, nullptr, &Fields::first_trade};
+  case 'l': return {kLastTrade, nullptr, &Fields::last_trade};
+  default: return {};
+  }
+}
+
 void upper_into(std::string_view text, std::array<char, 32>& buffer, std::string_view& out) noexcept {
   const std::size_t n = std::min(text.size(), kMaxSymbol);
   for (std::size_t i = 0; i < n; ++i) {
@@ -153,33 +180,12 @@ ParseResult ParserImpl::read_field(std::string_view key, od::value& v, Fields& f
     return read_u64(v, out);
   };
   if (key.size() == 1) {
+    if (const Slot slot = slot_of(key[0]); slot.text != nullptr) {
+      return text(f.*slot.text, slot.bit);
+    } else if (slot.number != nullptr) {
+      return number(f.*slot.number, slot.bit);
+    }
     switch (key[0]) {
-    case 'e':
-      return text(f.event_type, kEventType);
-    case 'E':
-      return number(f.event_time, kEventTime);
-    case 'T':
-      return number(f.tx_time, kTxTime);
-    case 's':
-      return text(f.symbol, kSymbol);
-    case 'U':
-      return number(f.first_id, kFirstId);
-    case 'u':
-      return number(f.last_id, kLastId);
-    case 't':
-      return number(f.trade_id, kTradeId);
-    case 'f':
-      return number(f.first_trade, kFirstTrade);
-    case 'l':
-      return number(f.last_trade, kLastTrade);
-    case 'B':
-      return text(f.bid_qty, kBidQty);
-    case 'A':
-      return text(f.ask_qty, kAskQty);
-    case 'p':
-      return text(f.price, kPrice);
-    case 'q':
-      return text(f.qty, kQty);
     case 'm': {
       f.seen |= kMaker;
       if (const auto e = v.get_bool().get(f.maker); e != simdjson::SUCCESS) {
@@ -285,33 +291,12 @@ bool ParserImpl::flat_field(detail::FlatCursor& c, std::string_view key, Fields&
     return c.uint(out);
   };
   if (key.size() == 1) {
+    if (const Slot slot = slot_of(key[0]); slot.text != nullptr) {
+      return text(f.*slot.text, slot.bit);
+    } else if (slot.number != nullptr) {
+      return number(f.*slot.number, slot.bit);
+    }
     switch (key[0]) {
-    case 'e':
-      return text(f.event_type, kEventType);
-    case 'E':
-      return number(f.event_time, kEventTime);
-    case 'T':
-      return number(f.tx_time, kTxTime);
-    case 's':
-      return text(f.symbol, kSymbol);
-    case 'U':
-      return number(f.first_id, kFirstId);
-    case 'u':
-      return number(f.last_id, kLastId);
-    case 't':
-      return number(f.trade_id, kTradeId);
-    case 'f':
-      return number(f.first_trade, kFirstTrade);
-    case 'l':
-      return number(f.last_trade, kLastTrade);
-    case 'B':
-      return text(f.bid_qty, kBidQty);
-    case 'A':
-      return text(f.ask_qty, kAskQty);
-    case 'p':
-      return text(f.price, kPrice);
-    case 'q':
-      return text(f.qty, kQty);
     case 'm':
       f.seen |= kMaker;
       return c.boolean(f.maker);
