@@ -318,6 +318,10 @@ void Server::backtest_request(lws* wsi, HttpTxn& t) {
                                                                          : rest.find('/', 1) - 1);
   const bool is_cancel = !id.empty() && rest == "/" + std::string(id) + "/cancel";
   const bool is_one = !id.empty() && rest == "/" + std::string(id);
+  if (r.method == "GET" && rest == "/captures") {
+    finish(wsi, t, backtests_.captures(), true);
+    return;
+  }
   if (r.method == "GET" && (rest.empty() || is_one)) {
     finish(wsi, t, rest.empty() ? backtests_.list() : backtests_.get(id), true);
     return;
