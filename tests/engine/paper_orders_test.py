@@ -33,7 +33,7 @@ BIG = 1e9  # limits far away, so each case lowers only the one it tests
 
 
 class PaperOrders(unittest.TestCase):
-    def start(self, latency_ms=0):
+    def start(self, latency_ms=0, **extra_tables):
         self.instance = f"paper{os.getpid()}{latency_ms}"
         self.procs = case_procs(self, instance=self.instance)
         self.venue = start_venue(self.procs, VENUE, "--venue", "binance", "--synthetic", "--symbols", "BTCUSDT",
@@ -48,7 +48,8 @@ class PaperOrders(unittest.TestCase):
             paper={"latency_ms": latency_ms},
             venues=[{"venue": "binance-spot", "ws_url": self.venue.ws_url, "rest_url": self.venue.http_url,
                      "stale_after_ms": 5000, "reconnect_min_ms": 50, "reconnect_max_ms": 500}],
-            instruments=[{"venue": "binance-spot", "symbol": "BTCUSDT", "price_decimals": 2, "qty_decimals": 8}])
+            instruments=[{"venue": "binance-spot", "symbol": "BTCUSDT", "price_decimals": 2, "qty_decimals": 8}],
+            **extra_tables)
         self.engine = self.procs.start([ENGINE, "--config", self.config], name="engine", read=None)
         poll(lambda: monitor_json(MONITOR, self.instance)["status"] == "running", "the engine running")
         self.token = "po-" + os.urandom(8).hex()
@@ -196,7 +197,7 @@ class PaperOrders(unittest.TestCase):
         self.assertEqual(fills[0]["qty"], 0.001, fills)
 
     def test_risk_limits_are_validated_by_the_engine_and_shown(self):
-        self.start()
+        self.start(store={"url": "postgresql://qf:hunter2@127.0.0.1:1/qf"})  # credentials GET /api/config must hide
         doc = self.set_limit("max_order_notional", "1234.5")
         self.assertEqual((doc["result"], doc["text"]), ("done", "max_order_notional = 1234.5"), doc)
         self.assertEqual(self.get("/api/risk")["risk"]["limits"]["max_order_notional"], 1234.5)
@@ -204,6 +205,8 @@ class PaperOrders(unittest.TestCase):
         self.assertEqual(config["risk"]["limits"]["max_order_notional"], 1234.5)
         self.assertEqual(config["config"]["risk"]["max_order_notional"], BIG)  # the file as started
         self.assertEqual(config["path"], self.config)
+        self.assertEqual(config["config"]["store"]["url"], "<redacted>")
+        self.assertNotIn("hunter2", json.dumps(config))
         self.assertEqual(self.set_limit("orders_per_s_total", 3)["result"], "done")  # a JSON number
         self.assertEqual(self.get("/api/risk")["risk"]["limits"]["orders_per_s_total"], 3)
         for limit, value, why in [("max_drawdown", "2", "must be in [0.000001, 1]"), ("max_order_notional", "-5", "must be > 0"),
