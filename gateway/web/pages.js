@@ -145,7 +145,7 @@ async function renderComparison() {
     if (!pages.curves.has(id)) pages.curves.set(id, await getJson(`/api/backtests/${id}`)); // a finished job never changes
   }
   const runs = ids.map((id) => pages.curves.get(id));
-  const W = 900, H = 260, pad = 40;
+  const W = Math.max(400, $('bt-curves').clientWidth || 900), H = 260, pad = 40; // drawn at the panel's width
   const ns = 'http://www.w3.org/2000/svg';
   const svg = document.createElementNS(ns, 'svg');
   svg.setAttribute('viewBox', `0 0 ${W} ${H}`);
