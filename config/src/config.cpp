@@ -489,3 +489,52 @@ const char* to_string(Mode m) noexcept {
 }
 
 } // namespace qf::config
+
+namespace qf::config {
+namespace {
+bool secret_key(std::string_view k) {
+  return k.find("token") != std::string_view::npos || k.find("password") != std::string_view::npos ||
+         k.find("secret") != std::string_view::npos;
+}
+// A URL or libpq string that carries credentials ("user:pass@", "password=").
+bool has_credentials(std::string_view v) {
+  const std::size_t scheme = v.find("://");
+  const std::size_t at = v.find('@');
+  return v.find("password") != std::string_view::npos ||
+         (scheme != std::string_view::npos && at != std::string_view::npos && at > scheme);
+}
+void redact(toml::table& t) {
+  std::vector<std::string> secrets; // replaced after the walk: the table must not change under it
+  for (auto&& [k, v] : t) {
+    if (secret_key(k.str()) || (k.str().ends_with("url") && v.is_string() && has_credentials(*v.value<std::string>()))) {
+      secrets.emplace_back(k.str());
+    } else if (toml::table* sub = v.as_table()) {
+      redact(*sub);
+    } else if (toml::array* arr = v.as_array()) {
+      for (auto& e : *arr) {
+        if (toml::table* et = e.as_table()) {
+          redact(*et);
+        }
+      }
+    }
+  }
+  for (const std::string& k : secrets) {
+    t.insert_or_assign(k, "<redacted>");
+  }
+}
+} // namespace
+
+std::string redacted_json(const std::string& path) {
+  toml::table root;
+  try {
+    root = toml::parse_file(path);
+  } catch (const toml::parse_error& e) {
+    throw ConfigError(path + ": " + std::string(e.description()));
+  }
+  redact(root);
+  std::ostringstream out;
+  // toml++'s own JSON formatter (no hand-written TOML -> JSON walk), on one line.
+  out << toml::json_formatter(root, toml::format_flags::none);
+  return out.str();
+}
+} // namespace qf::config

@@ -348,7 +348,7 @@ void Engine::publish_health(Instrument& in) noexcept {
   publisher_.health(in.id, in.health, in.counts, in.book.dropped_levels());
 }
 
-void Engine::run_risk(Instrument& in, std::uint64_t now_unix_ns) noexcept {
+MarketView Engine::market_view(const Instrument& in) const noexcept {
   const FeatureValues& f = in.features.values();
   MarketView m;
   m.health = in.health;
@@ -368,8 +368,17 @@ void Engine::run_risk(Instrument& in, std::uint64_t now_unix_ns) noexcept {
     m.asks = &in.bbo_ask;
     m.n_asks = 1;
   }
+  return m;
+}
+
+void Engine::run_risk(Instrument& in, std::uint64_t now_unix_ns) noexcept {
   const std::uint64_t orders_before = trader_->orders();
-  const TradeOutcome o = trader_->on_update(in.id, m, now_unix_ns);
+  const TradeOutcome o = trader_->on_update(in.id, market_view(in), now_unix_ns);
+  publish_trade(in, o, orders_before, now_unix_ns);
+}
+
+void Engine::publish_trade(const Instrument& in, const TradeOutcome& o, std::uint64_t orders_before,
+                           std::uint64_t now_unix_ns) noexcept {
   if (o.tripped != KillCause::none) {
     note_trip(o.tripped, in.id, now_unix_ns);
   }
@@ -383,6 +392,37 @@ void Engine::run_risk(Instrument& in, std::uint64_t now_unix_ns) noexcept {
   if (o.tripped != KillCause::none || o.refused != Refusal::none || trader_->orders() != orders_before) {
     publisher_.risk(*trader_, now_unix_ns);
   }
+}
+
+void Engine::paper_order(const ipc::ControlCommand& c, std::uint64_t now_unix_ns) noexcept {
+  if (c.instrument >= count_) {
+    acknowledge(c, ipc::ControlResult::unknown_instrument, "no such instrument", now_unix_ns);
+    return;
+  }
+  const Instrument& in = *instruments_[c.instrument];
+  const double qty = static_cast<double>(c.qty) * in.qty_scale;
+  const double limit = c.order_type == ipc::OrderType::limit ? static_cast<double>(c.price) * in.price_scale : 0.0;
+  if (c.side > 1 || !(qty > 0) || (c.order_type == ipc::OrderType::limit && !(limit > 0))) {
+    acknowledge(c, ipc::ControlResult::rejected, "bad order: side, qty or price", now_unix_ns);
+    return;
+  }
+  const std::uint64_t orders_before = trader_->orders();
+  TradeOutcome out;
+  const OrderOutcome o =
+      trader_->place(in.id, market_view(in), c.side == 0 ? Side::bid : Side::ask, qty, limit, now_unix_ns, out);
+  publish_trade(in, out, orders_before, now_unix_ns);
+  char text[64]; // the acknowledgement keeps 39 characters
+  if (o.refused != Refusal::none) {
+    std::snprintf(text, sizeof text, "refused: %s", to_string(o.refused));
+  } else if (o.pending) {
+    std::snprintf(text, sizeof text, "accepted: order %llu pending", static_cast<unsigned long long>(o.order_id));
+  } else if (o.exec.filled_qty > 0) {
+    std::snprintf(text, sizeof text, "filled %.8g @ %.10g", o.exec.filled_qty, o.exec.avg_price);
+  } else {
+    std::snprintf(text, sizeof text, "accepted: nothing filled (IOC)");
+  }
+  publisher_.acknowledge_order(c, o.refused == Refusal::none ? ipc::ControlResult::done : ipc::ControlResult::rejected,
+                               text, o, now_unix_ns);
 }
 
 } // namespace qf::core

@@ -1,4 +1,4 @@
-// Engine: control commands (kill switch, flatten, resume), the risk state a restart persists and
+// Engine: control commands (kill switch, flatten, resume, risk limits; paper orders are engine.cpp), the risk state a restart persists and
 // restores, and the notes and acknowledgements they leave in the state segment. Cold paths, core
 // thread only; event application is engine.cpp.
 #include "qf/core/engine.hpp"
@@ -21,6 +21,14 @@ bool Engine::control(const ipc::ControlCommand& command, std::uint64_t now_unix_
   // A command past its deadline is not executed: its producer has already told its client so.
   if (ipc::expired(command, ipc::monotonic_ns())) {
     acknowledge(command, ipc::ControlResult::expired, "expired: deadline passed, not executed", now_unix_ns);
+    return true;
+  }
+  if (command.action == ipc::ControlAction::paper_order) {
+    paper_order(command, now_unix_ns);
+    return true;
+  }
+  if (command.action == ipc::ControlAction::set_limit) {
+    set_limit(command, now_unix_ns);
     return true;
   }
   bool changed = false;
@@ -50,6 +58,24 @@ bool Engine::control(const ipc::ControlCommand& command, std::uint64_t now_unix_
   publisher_.portfolio(*trader_, now_unix_ns);
   acknowledge(command, ipc::ControlResult::done, text, now_unix_ns);
   return true;
+}
+
+void Engine::set_limit(const ipc::ControlCommand& c, std::uint64_t now_unix_ns) noexcept {
+  double scale = 1; // 10^d is exact in a double up to 10^22, so the quotient is correctly rounded
+  for (std::uint8_t d = 0; d < c.value_decimals && d < 18; ++d) {
+    scale *= 10.0;
+  }
+  const double value = static_cast<double>(c.value_mantissa) / scale;
+  const char* why = c.value_decimals > 18 ? "more than 18 decimals" : trader_->set_limit(c.limit, value);
+  char text[64]; // the acknowledgement keeps 39 characters
+  if (why != nullptr) {
+    std::snprintf(text, sizeof text, "refused: %s", why);
+    acknowledge(c, ipc::ControlResult::rejected, text, now_unix_ns);
+    return;
+  }
+  std::snprintf(text, sizeof text, "%s = %.10g", ipc::to_string(c.limit), value);
+  publisher_.risk(*trader_, now_unix_ns); // the new limit first, then the acknowledgement
+  acknowledge(c, ipc::ControlResult::done, text, now_unix_ns);
 }
 
 RiskSnapshot Engine::risk_snapshot() const noexcept {

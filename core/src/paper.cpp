@@ -55,13 +55,13 @@ bool PaperTrader::reset() noexcept {
   return was;
 }
 
-void PaperTrader::execute(std::uint16_t i, const MarketView& m, Side side, double qty, double limit, std::uint64_t id,
-                          std::uint64_t now_ns, TradeOutcome& out) noexcept {
+ExecResult PaperTrader::execute(std::uint16_t i, const MarketView& m, Side side, double qty, double limit,
+                                std::uint64_t id, std::uint64_t now_ns, TradeOutcome& out) noexcept {
   const Level* levels = side == Side::bid ? m.asks : m.bids;
   const std::size_t n = side == Side::bid ? m.n_asks : m.n_bids;
   const ExecResult r = walk_book(side, qty, levels, n, m.price_scale, m.qty_scale, limit, config_.paper.taker_fee_bps);
   if (r.filled_qty <= 0) {
-    return;
+    return r;
   }
   Fill f;
   f.unix_ns = now_ns;
@@ -75,6 +75,94 @@ void PaperTrader::execute(std::uint16_t i, const MarketView& m, Side side, doubl
   portfolio_.mark(i, m.mid, now_ns);
   out.filled = true;
   out.marked = true;
+  return r;
+}
+
+OrderOutcome PaperTrader::submit(std::uint16_t i, const MarketView& m, Side side, double qty, double check_price,
+                                 double limit, std::uint64_t now_ns, TradeOutcome& out) noexcept {
+  OrderOutcome o;
+  Pending& pend = pending_[i];
+  if (pend.active) {
+    o.refused = refuse(Refusal::pending, out);
+    return o;
+  }
+  PreTradeContext c;
+  c.health = m.health;
+  c.mid = m.mid;
+  c.position = portfolio_.position(i).qty;
+  c.gross_notional = portfolio_.gross_notional();
+  c.daily_pnl = portfolio_.daily_pnl();
+  c.kill = kill_.mode();
+  if (const Refusal r = pre_trade_check(OrderIntent{side, qty, check_price}, c, config_.limits); r != Refusal::none) {
+    o.refused = refuse(r, out);
+    return o;
+  }
+  if (!rate_.try_acquire(i, now_ns)) {
+    o.refused = refuse(Refusal::rate_limit, out);
+    if (kill_.trip(KillCause::rate_limit, KillMode::halt, now_ns)) {
+      out.tripped = KillCause::rate_limit; // a runaway loop stops itself
+    }
+    return o;
+  }
+  o.order_id = ++orders_;
+  if (config_.paper.latency_ns > 0) {
+    pend = Pending{true, side, qty, limit, now_ns + config_.paper.latency_ns, orders_};
+    o.pending = true;
+    return o;
+  }
+  o.exec = execute(i, m, side, qty, limit, orders_, now_ns, out);
+  return o;
+}
+
+OrderOutcome PaperTrader::place(std::uint16_t i, const MarketView& m, Side side, double qty, double limit,
+                                std::uint64_t now_ns, TradeOutcome& out) noexcept {
+  // A market order is judged at the touch it would take first, as the strategy's are.
+  const Level* far = side == Side::bid ? m.asks : m.bids;
+  const std::size_t nfar = side == Side::bid ? m.n_asks : m.n_bids;
+  const double touch = nfar > 0 ? static_cast<double>(far[0].price) * m.price_scale : 0.0;
+  return submit(i, m, side, qty, limit > 0 ? limit : touch, limit, now_ns, out);
+}
+
+const char* PaperTrader::set_limit(ipc::RiskLimitId limit, double v) noexcept {
+  if (!std::isfinite(v) || v <= 0) {
+    return "must be > 0";
+  }
+  RiskLimits& l = config_.limits;
+  const auto rate = [&](std::uint32_t& field, double max) -> const char* {
+    if (v != std::floor(v) || v > max) {
+      return max > 100'000 ? "whole number 1..1000000" : "whole number 1..100000";
+    }
+    field = static_cast<std::uint32_t>(v);
+    return nullptr;
+  };
+  const char* why = nullptr;
+  switch (limit) {
+  case ipc::RiskLimitId::price_band_bps:
+    if (v > 10'000) {
+      return "above 10000 bps";
+    }
+    l.price_band_bps = v;
+    break;
+  case ipc::RiskLimitId::max_order_notional: l.max_order_notional = v; break;
+  case ipc::RiskLimitId::max_position_notional: l.max_position_notional = v; break;
+  case ipc::RiskLimitId::max_gross_notional: l.max_gross_notional = v; break;
+  case ipc::RiskLimitId::daily_loss_limit: l.daily_loss_limit = v; break;
+  case ipc::RiskLimitId::max_drawdown:
+    if (v < 1e-6 || v > 1.0) { // the config loader's range
+      return "must be in [0.000001, 1]";
+    }
+    l.max_drawdown = v;
+    break;
+  case ipc::RiskLimitId::orders_per_s_instrument: why = rate(l.orders_per_s_instrument, 100'000); break;
+  case ipc::RiskLimitId::orders_per_min_instrument: why = rate(l.orders_per_min_instrument, 1'000'000); break;
+  case ipc::RiskLimitId::orders_per_s_total: why = rate(l.orders_per_s_total, 100'000); break;
+  case ipc::RiskLimitId::orders_per_min_total: why = rate(l.orders_per_min_total, 1'000'000); break;
+  default: return "unknown limit";
+  }
+  if (why == nullptr) {
+    rate_.set_limits(l);
+  }
+  return why;
 }
 
 TradeOutcome PaperTrader::on_update(std::uint16_t i, const MarketView& m, std::uint64_t now_ns) noexcept {
@@ -135,10 +223,6 @@ TradeOutcome PaperTrader::on_update(std::uint16_t i, const MarketView& m, std::u
       (any_order_ && now_ns < last_any_order_ns_ + sz.min_order_gap_ns)) {
     return out;
   }
-  if (pend.active) {
-    refuse(Refusal::pending, out);
-    return out;
-  }
   const Side side = target > position ? Side::bid : Side::ask;
   // One order at most max_order_notional: large moves take several orders.
   const double cap = round_down_to_lot(config_.limits.max_order_notional / m.mid, lot);
@@ -146,40 +230,12 @@ TradeOutcome PaperTrader::on_update(std::uint16_t i, const MarketView& m, std::u
   if (qty <= 0) {
     return out;
   }
-  Level touch{};
-  const Level* far = side == Side::bid ? m.asks : m.bids;
-  const std::size_t nfar = side == Side::bid ? m.n_asks : m.n_bids;
-  if (nfar > 0) {
-    touch = far[0];
+  const OrderOutcome o = place(i, m, side, qty, 0.0, now_ns, out);
+  if (o.order_id != 0) {
+    last_order_ns_[i] = now_ns == 0 ? 1 : now_ns;
+    last_any_order_ns_ = now_ns;
+    any_order_ = true;
   }
-  const OrderIntent o{side, qty, static_cast<double>(touch.price) * m.price_scale};
-  PreTradeContext c;
-  c.health = m.health;
-  c.mid = m.mid;
-  c.position = position;
-  c.gross_notional = portfolio_.gross_notional();
-  c.daily_pnl = portfolio_.daily_pnl();
-  c.kill = kill_.mode();
-  if (const Refusal r = pre_trade_check(o, c, config_.limits); r != Refusal::none) {
-    refuse(r, out);
-    return out;
-  }
-  if (!rate_.try_acquire(i, now_ns)) {
-    refuse(Refusal::rate_limit, out);
-    if (kill_.trip(KillCause::rate_limit, KillMode::halt, now_ns)) {
-      out.tripped = KillCause::rate_limit; // a runaway loop stops itself
-    }
-    return out;
-  }
-  ++orders_;
-  last_order_ns_[i] = now_ns == 0 ? 1 : now_ns;
-  last_any_order_ns_ = now_ns;
-  any_order_ = true;
-  if (config_.paper.latency_ns > 0) {
-    pend = Pending{true, side, qty, 0.0, now_ns + config_.paper.latency_ns, orders_};
-    return out;
-  }
-  execute(i, m, side, qty, 0.0, orders_, now_ns, out);
   return out;
 }
 

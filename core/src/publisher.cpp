@@ -155,6 +155,11 @@ void Publisher::note(ipc::NotableKind kind, std::uint16_t instrument, const char
 
 void Publisher::acknowledge(const ipc::ControlCommand& command, ipc::ControlResult result, const char* text,
                             std::uint64_t now_unix_ns) noexcept {
+  acknowledge_order(command, result, text, OrderOutcome{}, now_unix_ns);
+}
+
+void Publisher::acknowledge_order(const ipc::ControlCommand& command, ipc::ControlResult result, const char* text,
+                                  const OrderOutcome& order, std::uint64_t now_unix_ns) noexcept {
   if (state_.control != nullptr) {
     ipc::ControlAck a{};
     a.id = command.id;
@@ -162,6 +167,12 @@ void Publisher::acknowledge(const ipc::ControlCommand& command, ipc::ControlResu
     a.action = command.action;
     a.result = result;
     a.instrument = command.instrument;
+    a.refusal = static_cast<std::uint8_t>(order.refused);
+    a.pending = order.pending ? 1 : 0;
+    a.order_id = order.order_id;
+    a.filled_qty = order.exec.filled_qty;
+    a.avg_price = order.exec.avg_price;
+    a.fee = order.exec.fee;
     std::snprintf(a.text.data(), a.text.size(), "%s", text);
     state_.control->append(a);
   }

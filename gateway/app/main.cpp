@@ -73,6 +73,7 @@ int main(int argc, char** argv) {
     qf::gateway::ServerOptions o;
     o.gateway = cfg.gateway;
     o.instance = instance.empty() ? cfg.engine.instance : instance;
+    o.config_path = config_path;
     if (port >= 0) {
       o.gateway.port = port;
     }

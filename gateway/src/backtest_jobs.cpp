@@ -382,4 +382,30 @@ Response BacktestJobs::get(std::string_view id) const {
   return r;
 }
 
+Response BacktestJobs::captures() const {
+  std::vector<std::pair<std::string, std::uintmax_t>> found;
+  std::error_code ec;
+  const fs::path root = fs::canonical(opt_.data_dir, ec);
+  if (!ec) {
+    for (auto it = fs::recursive_directory_iterator(root, fs::directory_options::skip_permission_denied, ec);
+         !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
+      const std::string name = it->path().filename().string();
+      if (it->is_regular_file(ec) && (name.ends_with(".capture") || name.ends_with(".capture.gz"))) {
+        found.emplace_back(fs::relative(it->path(), root, ec).string(), it->file_size(ec));
+      }
+    }
+  }
+  std::sort(found.begin(), found.end());
+  ipc::JsonWriter o;
+  o.begin_object().key("data_dir").str(opt_.data_dir).key("captures").begin_array();
+  for (const auto& [name, size] : found) {
+    o.begin_object().key("capture").str(name).key("venue").str(venue_of_folder(name)).key("bytes").u64(size);
+    o.end_object();
+  }
+  o.end_array().end_object();
+  Response r;
+  r.body = o.take();
+  return r;
+}
+
 } // namespace qf::gateway

@@ -42,6 +42,9 @@ public:
   [[nodiscard]] Response list() const;
   [[nodiscard]] Response get(std::string_view id) const;
   [[nodiscard]] Response cancel(std::string_view id);
+  // GET /api/backtests/captures: the captures a job may name (*.capture, *.capture.gz under
+  // data_dir, relative, sorted, with their size), so a client can offer a choice.
+  [[nodiscard]] Response captures() const;
   void poll();
 
 private:

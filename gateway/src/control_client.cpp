@@ -60,19 +60,15 @@ bool ControlClient::ensure(std::string& why) {
   return false;
 }
 
-std::optional<std::uint64_t> ControlClient::push(ipc::ControlAction action, std::uint16_t instrument,
-                                                 std::string_view actor, std::uint64_t deadline_mono_ns,
-                                                 std::string& why) {
+std::optional<std::uint64_t> ControlClient::push(ipc::ControlCommand c, std::string_view actor,
+                                                 std::uint64_t deadline_mono_ns, std::string& why) {
   if (!ensure(why)) {
     return std::nullopt;
   }
-  ipc::ControlCommand c{};
   // Ids increase across gateway restarts too (wall clock ns), so an old ack never matches.
   const std::uint64_t now = ipc::realtime_ns();
   c.id = now > last_id_ ? now : last_id_ + 1;
   c.sent_unix_ns = now;
-  c.action = action;
-  c.instrument = instrument;
   c.deadline_mono_ns = deadline_mono_ns;
   ipc::set_actor(c, actor);
   if (!queue_->ring.try_push(c)) {

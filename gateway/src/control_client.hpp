@@ -26,8 +26,9 @@ public:
   // Pushes one command; returns its id, or nullopt with `why` filled (no engine, the slot is
   // held by another live process, the ring is full). The engine refuses it as `expired` after
   // `deadline_mono_ns` (ipc::monotonic_ns()).
-  std::optional<std::uint64_t> push(ipc::ControlAction action, std::uint16_t instrument, std::string_view actor,
-                                    std::uint64_t deadline_mono_ns, std::string& why);
+  // `command` carries the action, instrument and arguments; id, times and actor are set here.
+  std::optional<std::uint64_t> push(ipc::ControlCommand command, std::string_view actor, std::uint64_t deadline_mono_ns,
+                                    std::string& why);
 
 private:
   bool ensure(std::string& why);

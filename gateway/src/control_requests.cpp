@@ -8,6 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "qf/ipc/fixed_point.hpp"
 #include "qf/ipc/json_writer.hpp"
 #include "qf/ipc/tsc_clock.hpp"
 #include "server_state.hpp"
@@ -91,15 +92,18 @@ void Server::start_control(lws* wsi, HttpTxn& t, const ControlTarget& target, co
   if (!authorize(wsi, t, action)) {
     return;
   }
-  if (invalid != nullptr) { // a bad body, answered only to an authorised caller
+  const auto bad_body = [&](const Response& r) {
     ++stats_.control_results["bad_request"];
     std::string why = "bad request body";
     try {
-      why = nlohmann::json::parse(invalid->body).at("error").get<std::string>();
+      why = nlohmann::json::parse(r.body).at("error").get<std::string>();
     } catch (const std::exception&) {
     }
-    audit_.write(t.remote, action, "bad_request", invalid->status, 0, why);
-    finish(wsi, t, *invalid, true);
+    audit_.write(t.remote, action, "bad_request", r.status, 0, why);
+    finish(wsi, t, r, true);
+  };
+  if (invalid != nullptr) { // a bad body, answered only to an authorised caller
+    bad_body(*invalid);
     return;
   }
   const ipc::StateSnapshot& s = snapshot(true);
@@ -109,27 +113,59 @@ void Server::start_control(lws* wsi, HttpTxn& t, const ControlTarget& target, co
     refuse(503, "unavailable", why);
     return;
   }
-  std::uint16_t instrument = ipc::kNoInstrument;
+  ipc::ControlCommand command{};
+  command.action = target.action;
+  command.instrument = ipc::kNoInstrument;
   std::string key;
-  if (target.action == ipc::ControlAction::resync) {
+  const bool order = target.action == ipc::ControlAction::paper_order;
+  if (target.action == ipc::ControlAction::resync || order) {
     const int idx = find_instrument(s, target.venue, target.symbol);
     if (idx < 0) {
       std::string why = "unknown instrument ";
       why += target.venue;
       why += ':';
       why += target.symbol;
+      if (order) { // a field of the order's body: 400, like its other fields
+        bad_body(invalid_field("instrument", why));
+        return;
+      }
       refuse(404, "unknown_instrument", why);
       return;
     }
-    instrument = static_cast<std::uint16_t>(idx);
+    command.instrument = static_cast<std::uint16_t>(idx);
     key = instrument_key(s.instruments[static_cast<std::size_t>(idx)].info);
   }
+  if (order) { // exact in the instrument's decimals, or 400 saying why
+    const ipc::InstrumentInfo& info = s.instruments[command.instrument].info;
+    const auto exact = [&](const char* field, const std::string& text, int decimals, std::int64_t& out) {
+      const ipc::DecimalError e = ipc::parse_fixed(text, decimals, out);
+      if (e == ipc::DecimalError::ok && out > 0) {
+        return true;
+      }
+      std::string why = e == ipc::DecimalError::too_precise
+                            ? "more than " + std::to_string(decimals) + " decimals for " + key
+                        : e == ipc::DecimalError::ok ? std::string("must be positive")
+                                                     : std::string("expected a positive decimal (\"0.01\")");
+      bad_body(invalid_field(field, why));
+      return false;
+    };
+    command.side = target.side;
+    command.order_type = target.order_type;
+    if (!exact("qty", target.qty, info.qty_decimals, command.qty) ||
+        (target.order_type == ipc::OrderType::limit &&
+         !exact("price", target.price, info.price_decimals, command.price))) {
+      return;
+    }
+  }
+  command.limit = target.limit;
+  command.value_mantissa = target.value_mantissa;
+  command.value_decimals = target.value_decimals;
   std::string why;
   std::string actor = "gateway ";
   actor += t.remote;
   const std::uint64_t deadline =
       ipc::monotonic_ns() + static_cast<std::uint64_t>(opt_.control_timeout_ms) * std::uint64_t{1'000'000};
-  const auto id = control_.push(target.action, instrument, actor, deadline, why);
+  const auto id = control_.push(command, actor, deadline, why);
   if (!id) {
     refuse(503, "unavailable", why);
     return;
@@ -180,6 +216,13 @@ void Server::resolve_controls() {
       it->instrument.empty() ? o.null() : o.str(it->instrument);
       o.key("result").str(result).key("text").str(detail);
       o.time("acknowledged", ack->unix_ns);
+      if (ack->action == ipc::ControlAction::paper_order) {
+        const bool accepted = ack->result == ipc::ControlResult::done;
+        o.key("accepted").boolean(accepted).key("refusal");
+        ack->refusal != 0 && ack->refusal < ipc::kMaxRefusalReasons ? o.str(ipc::kRefusalNames[ack->refusal]) : o.null();
+        o.key("order_id").u64(ack->order_id).key("pending").boolean(ack->pending != 0);
+        o.key("filled_qty").exact(ack->filled_qty).key("avg_price").exact(ack->avg_price).key("fee").exact(ack->fee);
+      }
       o.key("status").i64(resp.status).end_object();
       resp.body = o.take();
     } else {

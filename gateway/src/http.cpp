@@ -63,7 +63,8 @@ int Server::write_headers(lws* wsi, HttpTxn& t) {
 void Server::finish(lws* wsi, HttpTxn& t, Response r, bool now) {
   // Every request to a control path is audited whatever its outcome: start_control audits what
   // it decides; the rest (404, 405, 413, ...) here, with the error text as the detail.
-  if (!t.audited && (is_control_path(t.request.path) || is_risk_control_path(t.request.path))) {
+  if (!t.audited && (is_control_path(t.request.path) || is_risk_control_path(t.request.path) ||
+                     is_trading_control_path(t.request.path))) {
     t.audited = true;
     std::string action = t.request.method;
     action += ' ';
@@ -196,6 +197,16 @@ void Server::dispatch(lws* wsi, HttpTxn& t) {
       backtest_request(wsi, t);
       return;
     }
+    if (r.path == "/api/config") {
+      finish(wsi, t, config_response(r), true);
+      return;
+    }
+    if (r.method == "POST" && is_trading_control_path(r.path)) {
+      ControlTarget target;
+      const auto invalid = parse_trading_control(r.path, t.body, target);
+      start_control(wsi, t, target, invalid ? &*invalid : nullptr);
+      return;
+    }
     if (r.method == "POST" && is_risk_control_path(r.path)) {
       ControlTarget target;
       const auto invalid = parse_risk_control(r.path, t.body, target);
@@ -307,6 +318,10 @@ void Server::backtest_request(lws* wsi, HttpTxn& t) {
                                                                          : rest.find('/', 1) - 1);
   const bool is_cancel = !id.empty() && rest == "/" + std::string(id) + "/cancel";
   const bool is_one = !id.empty() && rest == "/" + std::string(id);
+  if (r.method == "GET" && rest == "/captures") {
+    finish(wsi, t, backtests_.captures(), true);
+    return;
+  }
   if (r.method == "GET" && (rest.empty() || is_one)) {
     finish(wsi, t, rest.empty() ? backtests_.list() : backtests_.get(id), true);
     return;
@@ -365,6 +380,32 @@ int Server::on_http_writeable(lws* wsi) {
     return -1; // the refused body may still be arriving: do not read it as the next request
   }
   return lws_http_transaction_completed(wsi) != 0 ? -1 : 0;
+}
+
+// GET /api/config: the file the gateway was started with (secrets redacted, read once at start,
+// so it is the configuration running, not later edits) and the risk limits the engine has in
+// force now (its risk record: a set_limit shows here).
+Response Server::config_response(const Request& r) {
+  if (r.method != "GET") {
+    Response resp = json_error(405, "method not allowed; use GET");
+    resp.allow = "GET";
+    return resp;
+  }
+  if (!r.query.empty()) {
+    std::string msg = "unknown parameter: ";
+    msg += r.query.front().first;
+    return json_error(400, msg, r.query.front().first);
+  }
+  ipc::JsonWriter o;
+  o.begin_object().key("path");
+  opt_.config_path.empty() ? o.null() : o.str(opt_.config_path);
+  o.key("risk");
+  render_risk(o, snapshot(false));
+  o.key("config").raw(config_json_.empty() ? std::string_view("null") : std::string_view(config_json_));
+  o.end_object();
+  Response resp;
+  resp.body = o.take();
+  return resp;
 }
 
 } // namespace qf::gateway::detail

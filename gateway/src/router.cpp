@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "metrics.hpp"
+#include "qf/ipc/fixed_point.hpp"
 
 namespace qf::gateway {
 namespace {
@@ -166,6 +167,8 @@ std::string ControlTarget::name() const {
   case ipc::ControlAction::resume: return "resume";
   case ipc::ControlAction::kill_reduce_only: return "kill reduce-only";
   case ipc::ControlAction::reset: return "risk reset";
+  case ipc::ControlAction::paper_order: return "paper order";
+  case ipc::ControlAction::set_limit: return "risk limit";
   }
   return "unknown";
 }
@@ -222,22 +225,10 @@ Response bad_field(std::string_view field, std::string_view what) {
   r.body += '}';
   return r;
 }
-} // namespace
-
-std::optional<Response> parse_risk_control(std::string_view path, std::string_view body, ControlTarget& target) {
-  const bool reset = path == "/api/risk/reset";
-  target = ControlTarget{reset ? ipc::ControlAction::reset : ipc::ControlAction::kill_on, {}, {},
-                         reset ? "risk reset" : "risk kill-switch"};
-  std::size_t start = 0;
-  while (start < body.size() && std::isspace(static_cast<unsigned char>(body[start])) != 0) {
-    ++start;
-  }
-  if (reset && start == body.size()) {
-    return std::nullopt; // no body needed
-  }
-  // Duplicate keys are refused, not resolved (last-wins once turned the kill switch off).
+// Parses a control body; `duplicate` names the first key that appears twice in one object
+// (refused, not resolved: last-wins once turned the kill switch off). Discarded when malformed.
+nlohmann::json parse_strict(std::string_view body, std::string& duplicate) {
   std::vector<std::vector<std::string>> seen;
-  std::string duplicate;
   const auto no_duplicates = [&](int, nlohmann::json::parse_event_t ev, nlohmann::json& parsed) {
     if (ev == nlohmann::json::parse_event_t::object_start) {
       seen.emplace_back();
@@ -252,7 +243,35 @@ std::optional<Response> parse_risk_control(std::string_view path, std::string_vi
     }
     return true;
   };
-  const nlohmann::json j = nlohmann::json::parse(body.begin(), body.end(), no_duplicates, false);
+  return nlohmann::json::parse(body.begin(), body.end(), no_duplicates, false);
+}
+
+// The exact decimal text of a JSON string or number ("0.01", 0.01), empty for anything else.
+// A number is taken in nlohmann's shortest round-trip spelling (an exponent is then malformed).
+std::string decimal_text(const nlohmann::json& v) {
+  if (v.is_string()) {
+    return v.get<std::string>();
+  }
+  if (v.is_number()) {
+    return v.dump();
+  }
+  return {};
+}
+} // namespace
+
+std::optional<Response> parse_risk_control(std::string_view path, std::string_view body, ControlTarget& target) {
+  const bool reset = path == "/api/risk/reset";
+  target = ControlTarget{reset ? ipc::ControlAction::reset : ipc::ControlAction::kill_on, {}, {},
+                         reset ? "risk reset" : "risk kill-switch"};
+  std::size_t start = 0;
+  while (start < body.size() && std::isspace(static_cast<unsigned char>(body[start])) != 0) {
+    ++start;
+  }
+  if (reset && start == body.size()) {
+    return std::nullopt; // no body needed
+  }
+  std::string duplicate;
+  const nlohmann::json j = parse_strict(body, duplicate);
   if (!duplicate.empty()) {
     return bad_field(duplicate, "duplicate key");
   }
@@ -296,9 +315,101 @@ std::optional<Response> parse_risk_control(std::string_view path, std::string_vi
   return std::nullopt;
 }
 
+bool is_trading_control_path(std::string_view path) noexcept {
+  return path == "/api/orders" || path == "/api/risk/limits";
+}
+
+std::optional<Response> parse_trading_control(std::string_view path, std::string_view body, ControlTarget& target) {
+  const bool order = path == "/api/orders";
+  target = ControlTarget{order ? ipc::ControlAction::paper_order : ipc::ControlAction::set_limit, {}, {},
+                         order ? "paper order" : "risk limit"};
+  std::string duplicate;
+  const nlohmann::json j = parse_strict(body, duplicate);
+  if (!duplicate.empty()) {
+    return bad_field(duplicate, "duplicate key");
+  }
+  if (j.is_discarded() || !j.is_object()) {
+    return bad_field("body", order ? R"(expected a JSON object {"instrument": "venue:SYMBOL", "side": "buy"|"sell", "type": "market"|"limit", "qty": "0.01", "price": "..." (limit only)})"
+                                   : R"(expected a JSON object {"limit": "max_order_notional", "value": "5000"})");
+  }
+  const auto text_of = [&](const char* k) -> std::string {
+    const auto it = j.find(k);
+    return it == j.end() || !it->is_string() ? std::string() : it->get<std::string>();
+  };
+  if (!order) {
+    for (const auto& [k, v] : j.items()) {
+      if (k != "limit" && k != "value") {
+        return bad_field(k, "unknown field; expected limit and value");
+      }
+    }
+    const std::string name = text_of("limit");
+    target.limit = ipc::risk_limit_from(name);
+    if (target.limit == ipc::RiskLimitId::none) {
+      std::string why = "expected one of";
+      for (std::size_t i = 1; i < ipc::kRiskLimitIds; ++i) {
+        why += i == 1 ? " " : ", ";
+        why += ipc::kRiskLimitNames[i];
+      }
+      return bad_field("limit", why);
+    }
+    target.label = "risk limit ";
+    target.label += name;
+    const auto v = j.find("value");
+    const std::string value = v == j.end() ? std::string() : decimal_text(*v);
+    const int decimals = ipc::infer_decimals(value);
+    if (decimals < 0 || ipc::parse_fixed(value, decimals, target.value_mantissa) != ipc::DecimalError::ok) {
+      return bad_field("value", "expected a decimal number (\"5000\", 0.1), at most 18 digits");
+    }
+    target.value_decimals = static_cast<std::uint8_t>(decimals);
+    return std::nullopt;
+  }
+  for (const auto& [k, v] : j.items()) {
+    if (k != "instrument" && k != "side" && k != "type" && k != "qty" && k != "price") {
+      return bad_field(k, "unknown field; expected instrument, side, type, qty and price");
+    }
+  }
+  const std::string instrument = text_of("instrument");
+  const std::size_t colon = instrument.find(':');
+  if (colon == std::string::npos || colon == 0 || colon + 1 == instrument.size()) {
+    return bad_field("instrument", "expected \"venue:SYMBOL\"");
+  }
+  target.venue = instrument.substr(0, colon);
+  target.symbol = instrument.substr(colon + 1);
+  const std::string side = text_of("side");
+  if (side != "buy" && side != "sell") {
+    return bad_field("side", "expected \"buy\" or \"sell\"");
+  }
+  target.side = side == "buy" ? 0 : 1;
+  const std::string type = j.contains("type") ? text_of("type") : std::string("market");
+  if (type != "market" && type != "limit") {
+    return bad_field("type", "expected \"market\" or \"limit\"");
+  }
+  target.order_type = type == "limit" ? ipc::OrderType::limit : ipc::OrderType::market;
+  const auto q = j.find("qty");
+  target.qty = q == j.end() ? std::string() : decimal_text(*q);
+  if (target.qty.empty()) {
+    return bad_field("qty", "missing; expected a positive decimal (\"0.01\")");
+  }
+  const auto pr = j.find("price");
+  if (target.order_type == ipc::OrderType::limit) {
+    target.price = pr == j.end() ? std::string() : decimal_text(*pr);
+    if (target.price.empty()) {
+      return bad_field("price", "a limit order needs a price (a positive decimal)");
+    }
+  } else if (pr != j.end()) {
+    return bad_field("price", "a market order takes no price");
+  }
+  target.label = "paper order " + side + ' ' + type + ' ' + instrument;
+  return std::nullopt;
+}
+
+Response invalid_field(std::string_view field, std::string_view what) {
+  return bad_field(field, what);
+}
+
 Response route_api(const Request& r, const ipc::StateSnapshot& s, const GatewayStats& g, std::uint64_t now_unix_ns) {
   const bool get = r.method == "GET" || r.method == "HEAD";
-  if (is_risk_control_path(r.path)) {
+  if (is_risk_control_path(r.path) || is_trading_control_path(r.path)) {
     return method_not_allowed("POST");
   }
   if (is_control_path(r.path)) {

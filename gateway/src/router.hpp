@@ -42,6 +42,16 @@ struct ControlTarget {
   ipc::ControlAction action;
   std::string venue, symbol; // resync only
   std::string label;         // the name for the audit log and the reply, when set
+  // paper_order (venue and symbol above): side 0 buy / 1 sell, the decimal text of qty and price
+  // (made exact with the instrument's decimals once the snapshot names it); set_limit: the limit
+  // and its value as mantissa / 10^decimals.
+  std::uint8_t side = 0;
+  ipc::OrderType order_type = ipc::OrderType::market;
+  std::string qty = {};
+  std::string price = {};
+  ipc::RiskLimitId limit = ipc::RiskLimitId::none;
+  std::int64_t value_mantissa = 0;
+  std::uint8_t value_decimals = 0;
   [[nodiscard]] std::string name() const; // "resync binance-spot:BTCUSDT", "kill", label
 };
 // /api/control/resync/{venue}/{symbol}, /api/control/{kill,unkill,flatten,resume}.
@@ -57,6 +67,18 @@ struct ControlTarget {
 [[nodiscard]] bool is_risk_control_path(std::string_view path) noexcept;
 [[nodiscard]] std::optional<Response> parse_risk_control(std::string_view path, std::string_view body,
                                                          ControlTarget& target);
+
+// POST /api/orders {"instrument": "venue:SYMBOL", "side": "buy"|"sell", "type": "market"|"limit"
+// (default market), "qty": "0.01", "price": "61000.5" (limit only)} and POST /api/risk/limits
+// {"limit": "<RiskLimitId name>", "value": "5000"}; decimals as strings (or JSON numbers). Like
+// parse_risk_control: fills `target`, or a 400 naming the field. The instrument and the
+// decimals of qty/price are checked against the snapshot in start_control; the limit's range
+// is the engine's to judge.
+[[nodiscard]] bool is_trading_control_path(std::string_view path) noexcept;
+[[nodiscard]] std::optional<Response> parse_trading_control(std::string_view path, std::string_view body,
+                                                            ControlTarget& target);
+// A 400 naming `field` ({"error", "status", "parameter", "field"}), as the parsers above answer.
+[[nodiscard]] Response invalid_field(std::string_view field, std::string_view what);
 
 // The instrument index for venue/symbol (symbol case-insensitive), or -1.
 [[nodiscard]] int find_instrument(const ipc::StateSnapshot& s, std::string_view venue, std::string_view symbol) noexcept;

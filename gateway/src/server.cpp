@@ -50,6 +50,9 @@ Server::Server(const ServerOptions& o)
   period_ns_ = static_cast<std::uint64_t>(1e9 / o.gateway.push_hz);
   tick_us_ = std::clamp<std::uint64_t>(period_ns_ / 4 / 1000, 2'000, 10'000);
   web_root_ = o.gateway.web_root;
+  if (!o.config_path.empty()) {
+    config_json_ = config::redacted_json(o.config_path);
+  }
   timer_.server = this;
 }
 

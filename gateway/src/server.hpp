@@ -24,6 +24,7 @@ namespace qf::gateway {
 struct ServerOptions {
   config::GatewaySection gateway;
   std::string instance;
+  std::string config_path; // shown (redacted) by GET /api/config; empty: none
   std::string vendor_root; // uPlot's dist folder, served under /vendor/
   int control_timeout_ms = 2000;
   // Unauthenticated control attempts (missing or wrong token) allowed per client address and

@@ -59,6 +59,7 @@ private:
   void start_control(lws* wsi, HttpTxn& t, const ControlTarget& target, const Response* invalid = nullptr);
   // backtest_requests in http.cpp: /api/backtests...
   void backtest_request(lws* wsi, HttpTxn& t);
+  Response config_response(const Request& r); // GET /api/config, http.cpp
   void resolve_controls();
   // http.cpp: history answers from the read pool (LWS_CALLBACK_EVENT_WAIT_CANCELLED)
   void start_history(lws* wsi, HttpTxn& t);
@@ -90,6 +91,7 @@ private:
   AdminAuth auth_;
   AuditLog audit_;
   BacktestJobs backtests_;
+  std::string config_json_; // the config file, redacted (config::redacted_json), read at start
   std::uint64_t backtests_polled_mono_ns_ = 0;
   std::unordered_map<lws*, HttpTxn> http_;
   std::unordered_map<lws*, WsClient> ws_;

@@ -263,20 +263,41 @@ async function toggleKillSwitch() {
   const enable = !state.killTripped;
   const mode = $('kill-mode').value;
   const what = enable ? `trip the kill switch (${mode})` : 'reset the kill switch';
-  const token = window.prompt(`Admin token to ${what}:`);
-  if (!token) return;
   const result = $('kill-result');
-  try {
-    const r = await fetch('/api/risk/kill-switch', {
-      method: 'POST', headers: { 'Content-Type': 'application/json', 'X-Admin-Token': token },
-      body: JSON.stringify(enable ? { enabled: true, mode } : { enabled: false }),
-    });
-    const doc = await r.json();
-    result.textContent = r.ok ? `${doc.result}: ${doc.text}` : `${r.status}: ${doc.error}`;
-  } catch (e) {
-    result.textContent = String(e);
-  }
+  const r = await adminPost('/api/risk/kill-switch', enable ? { enabled: true, mode } : { enabled: false }, what);
+  if (r) result.textContent = r.status === 200 ? `${r.doc.result}: ${r.doc.text}` : `${r.status}: ${r.doc.error || r.doc.text}`;
   pollRisk();
+}
+
+// The admin token: asked once per browser session, kept in sessionStorage (never in a URL or
+// localStorage), forgotten on a 401 or by the header's "forget token" button.
+const TOKEN_KEY = 'qf-admin-token';
+function adminToken(what) {
+  let token = sessionStorage.getItem(TOKEN_KEY);
+  if (!token) {
+    token = window.prompt(`Admin token to ${what} (asked once for this browser session):`);
+    if (!token) return null;
+    sessionStorage.setItem(TOKEN_KEY, token);
+  }
+  $('token-forget').hidden = false;
+  return token;
+}
+function forgetToken() {
+  sessionStorage.removeItem(TOKEN_KEY);
+  $('token-forget').hidden = true;
+}
+// POST a JSON body with the token; {status, doc}, or null when no token was given.
+async function adminPost(url, body, what) {
+  const token = adminToken(what);
+  if (!token) return null;
+  try {
+    const r = await fetch(url, { method: 'POST', headers: { 'Content-Type': 'application/json', 'X-Admin-Token': token }, body: JSON.stringify(body) });
+    const doc = await r.json();
+    if (r.status === 401) forgetToken();
+    return { status: r.status, doc };
+  } catch (e) {
+    return { status: 0, doc: { error: String(e) } };
+  }
 }
 
 // History (qf-store's tables through /api/history, only when /api/health says there is a store):
@@ -365,6 +386,8 @@ $('fills-next').addEventListener('click', () => {
   pollHistory();
 });
 $('kill-button').addEventListener('click', toggleKillSwitch);
+$('token-forget').addEventListener('click', forgetToken);
+$('token-forget').hidden = !sessionStorage.getItem(TOKEN_KEY);
 makeChart();
 connect();
 pollRisk();

@@ -377,6 +377,57 @@ TEST(paper, should_walk_the_book_for_the_exact_average_price_and_fee) {
   EXPECT_EQ(walk_book(Side::ask, 2.0, bids.data(), 2, 0.01, 0.001, 99.95, 0).filled_qty, 0.0);
 }
 
+TEST(paper, should_run_a_manual_order_through_the_strategy_checks_counters_and_book) {
+  RiskConfig c;
+  c.enabled = false; // no strategy: only the manual orders trade
+  PaperTrader t(c);
+  std::array<Level, 2> bids{{{9'999, 1'000}, {9'998, 1'000}}};
+  std::array<Level, 2> asks{{{10'001, 1'000}, {10'002, 1'000}}};
+  MarketView m = view_of(bids, asks, 100.0, 1e-4, 0.0);
+  TradeOutcome out;
+  // market buy 1.5: 1.0 @ 100.01 + 0.5 @ 100.02
+  const OrderOutcome o = t.place(0, m, Side::bid, 1.5, 0.0, kT0, out);
+  EXPECT_EQ(o.refused, Refusal::none);
+  EXPECT_EQ(o.order_id, 1U);
+  EXPECT_DOUBLE_EQ(o.exec.filled_qty, 1.5);
+  EXPECT_NEAR(o.exec.avg_price, (100.01 + 0.5 * 100.02) / 1.5, 1e-12);
+  EXPECT_TRUE(out.filled);
+  EXPECT_DOUBLE_EQ(t.portfolio().position(0).qty, 1.5);
+  // a limit is judged at its own price: 2% above the mid is outside the 50 bps band
+  TradeOutcome out2;
+  EXPECT_EQ(t.place(0, m, Side::bid, 0.1, 102.0, kT0 + 1, out2).refused, Refusal::price_band);
+  EXPECT_EQ(t.refusals(Refusal::price_band), 1U); // the trader's own counters, as for the strategy
+  // an IOC limit at the best bid sells that level only
+  TradeOutcome out3;
+  const OrderOutcome l = t.place(0, m, Side::ask, 5.0, 99.99, kT0 + 2, out3);
+  EXPECT_DOUBLE_EQ(l.exec.filled_qty, 1.0);
+  EXPECT_DOUBLE_EQ(t.portfolio().position(0).qty, 0.5);
+  // the kill switch and the rate guard stop manual orders too
+  (void)t.kill(KillMode::halt, kT0 + 3);
+  TradeOutcome out4;
+  EXPECT_EQ(t.place(0, m, Side::bid, 0.1, 0.0, kT0 + 3, out4).refused, Refusal::kill_switch);
+  (void)t.reset();
+  ASSERT_EQ(t.set_limit(ipc::RiskLimitId::orders_per_s_instrument, 2), nullptr);
+  TradeOutcome out5;
+  EXPECT_EQ(t.place(0, m, Side::bid, 0.1, 0.0, kT0 + 4, out5).refused, Refusal::rate_limit); // 3rd this second
+  EXPECT_EQ(out5.tripped, KillCause::rate_limit);
+  EXPECT_EQ(t.orders(), 2U);
+}
+
+TEST(paper, should_validate_a_limit_change_and_keep_the_old_value_when_refused) {
+  PaperTrader t(RiskConfig{});
+  EXPECT_EQ(t.set_limit(ipc::RiskLimitId::max_order_notional, 1234.5), nullptr);
+  EXPECT_DOUBLE_EQ(t.config().limits.max_order_notional, 1234.5);
+  EXPECT_STREQ(t.set_limit(ipc::RiskLimitId::max_order_notional, -1), "must be > 0");
+  EXPECT_STREQ(t.set_limit(ipc::RiskLimitId::max_drawdown, 1.5), "must be in [0.000001, 1]");
+  EXPECT_STREQ(t.set_limit(ipc::RiskLimitId::orders_per_min_total, 2.5), "whole number 1..1000000");
+  EXPECT_STREQ(t.set_limit(ipc::RiskLimitId::price_band_bps, std::nan("")), "must be > 0");
+  EXPECT_STREQ(t.set_limit(ipc::RiskLimitId::none, 1), "unknown limit");
+  EXPECT_DOUBLE_EQ(t.config().limits.max_order_notional, 1234.5);
+  EXPECT_DOUBLE_EQ(t.config().limits.max_drawdown, 0.15);
+  EXPECT_EQ(t.config().limits.orders_per_min_total, 200U);
+}
+
 TEST(paper, should_account_average_cost_realized_pnl_cash_and_fees) {
   Portfolio p(10'000);
   const auto fill = [&](Side s, double q, double px, double fee) {

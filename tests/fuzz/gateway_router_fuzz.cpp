@@ -1,5 +1,5 @@
 // libFuzzer target: the gateway's pure request handling (router.cpp): route_api over an empty
-// snapshot, match_control, parse_risk_control and resolve_static. The input is split at the
+// snapshot, match_control, parse_risk_control, parse_trading_control and resolve_static. The input is split at the
 // first three '\n' into method, path, query ("a=1&b" pairs) and a POST body.
 #include <cstddef>
 #include <cstdint>
@@ -51,6 +51,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (gw::is_risk_control_path(r.path)) {
     gw::ControlTarget target{};
     (void)gw::parse_risk_control(r.path, body, target);
+  }
+  if (gw::is_trading_control_path(r.path)) { // /api/orders, /api/risk/limits
+    gw::ControlTarget target{};
+    if (!gw::parse_trading_control(r.path, body, target)) {
+      (void)target.name();
+    }
   }
   (void)gw::find_instrument(snapshot, r.method, r.path);
   (void)gw::resolve_static(QF_FUZZ_WEB_ROOT, QF_FUZZ_VENDOR_ROOT, r.path);

@@ -2,7 +2,7 @@
 //   node browser.js URL EXPECTED_MODE SCREENSHOT ADMIN_TOKEN
 // Checks: the mode badge shows the engine's mode and is large and visible; the BTCUSDT bid cell
 // changes over the WebSocket; the chart and latency panels render; equity, drawdown, positions
-// and the kill-switch state show, and the kill-switch button (token from a prompt) trips the
+// and the kill-switch state show, and the kill-switch button (token from a prompt, asked once per session) trips the
 // switch and resets it. Prints one JSON line.
 'use strict';
 const { chromium } = require('playwright-core');
@@ -48,7 +48,8 @@ const [url, mode, shot, token] = process.argv.slice(2);
     await page.screenshot({ path: shot, fullPage: true });
     await page.click('#kill-button');
     await page.waitForFunction(() => document.getElementById('kill-state').textContent === 'off', null, { timeout: 30000 });
-    if (prompts.length !== 2 || !prompts[0].includes('Admin token')) throw new Error(`prompts ${JSON.stringify(prompts)}`);
+    // The token is asked once per browser session (sessionStorage), not per control.
+    if (prompts.length !== 1 || !prompts[0].includes('Admin token')) throw new Error(`prompts ${JSON.stringify(prompts)}`);
     if (errors.length) throw new Error(`page errors: ${errors.join('; ')}`);
     console.log(JSON.stringify({ ok: true, first, second, health, badge, equity, tripped, prompts }));
   } catch (e) {

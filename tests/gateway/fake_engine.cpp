@@ -371,7 +371,10 @@ int main(int argc, char** argv) {
       a.unix_ns = now;
       a.action = c.action;
       a.instrument = c.instrument;
-      if (c.action != ipc::ControlAction::resync) {
+      if (c.action == ipc::ControlAction::paper_order || c.action == ipc::ControlAction::set_limit) {
+        a.result = ipc::ControlResult::unsupported; // no trader here: tests/engine/paper_orders_test.py
+        copy_text(a.text, "not in the fake engine");
+      } else if (c.action != ipc::ControlAction::resync) {
         ipc::KillModeCode want = ipc::KillModeCode::none;
         switch (c.action) {
         case ipc::ControlAction::kill_on: want = ipc::KillModeCode::halt; break;

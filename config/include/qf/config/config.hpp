@@ -208,4 +208,9 @@ struct Config {
 
 [[nodiscard]] const char* to_string(Mode m) noexcept;
 
+// The configuration file as written, as one JSON object (GET /api/config), with secrets
+// redacted: every key naming a token, password or secret, and store.url / bridge.nats_url
+// when they carry credentials, become "<redacted>". Throws ConfigError like load_config.
+[[nodiscard]] std::string redacted_json(const std::string& path);
+
 } // namespace qf::config

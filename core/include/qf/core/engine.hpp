@@ -100,8 +100,9 @@ public:
   [[gnu::cold]] void acknowledge(const ipc::ControlCommand& command, ipc::ControlResult result, const char* text,
                                  std::uint64_t now_unix_ns) noexcept;
 
-  // Executes a risk command (kill_on, kill_reduce_only, flatten, kill_off, resume, reset) and
-  // acknowledges it; false for an action that is not a risk command (resync). Core thread.
+  // Executes a risk command (kill_on, kill_reduce_only, flatten, kill_off, resume, reset,
+  // paper_order, set_limit) and acknowledges it; false for an action that is not a risk command
+  // (resync). Core thread.
   bool control(const ipc::ControlCommand& command, std::uint64_t now_unix_ns) noexcept;
   // Paper trading state (replay summaries, persistence, tests; core thread only).
   [[nodiscard]] const PaperTrader& trader() const noexcept { return *trader_; }
@@ -130,6 +131,14 @@ private:
   // A bbo tick when the top of `source` (the book, or the venue's BBO stream) changed.
   void journal_top(Instrument& in, ipc::TickSource source) noexcept;
   void run_risk(Instrument& in, std::uint64_t now_unix_ns) noexcept;
+  [[nodiscard]] MarketView market_view(const Instrument& in) const noexcept;
+  // Publishes what a trader call changed (positions, portfolio, fills, risk, a trip's note).
+  void publish_trade(const Instrument& in, const TradeOutcome& o, std::uint64_t orders_before,
+                     std::uint64_t now_unix_ns) noexcept;
+  // ControlAction::paper_order: through PaperTrader::place, acknowledged with its outcome (cold).
+  [[gnu::cold]] void paper_order(const ipc::ControlCommand& c, std::uint64_t now_unix_ns) noexcept;
+  // ControlAction::set_limit: validated by PaperTrader::set_limit, acknowledged (cold).
+  [[gnu::cold]] void set_limit(const ipc::ControlCommand& c, std::uint64_t now_unix_ns) noexcept;
   [[gnu::cold]] void note_trip(KillCause cause, std::uint16_t instrument, std::uint64_t now_unix_ns) noexcept;
 
   CoreConfig config_;

@@ -12,6 +12,7 @@
 #include "qf/core/order_book.hpp"
 #include "qf/core/portfolio.hpp"
 #include "qf/core/risk.hpp"
+#include "qf/ipc/control_layout.hpp"
 #include "qf/ipc/state_layout.hpp"
 
 namespace qf::core {
@@ -44,6 +45,14 @@ struct MarketView {
   double qty_scale = 1;
 };
 
+// One order through the path every order takes (PaperTrader::submit): what happened to it.
+struct OrderOutcome {
+  Refusal refused = Refusal::none;
+  std::uint64_t order_id = 0; // 0 when refused
+  bool pending = false;       // accepted, reaches the book after the paper latency
+  ExecResult exec;            // what filled at once (nothing for a pending order)
+};
+
 struct TradeOutcome {
   bool marked = false;     // the portfolio changed (publish)
   bool filled = false;
@@ -57,6 +66,13 @@ public:
   void set_lot(std::size_t instrument, double lot) noexcept { lots_[instrument] = lot; }
 
   [[nodiscard]] TradeOutcome on_update(std::uint16_t instrument, const MarketView& m, std::uint64_t now_ns) noexcept;
+
+  // A paper order from the control queue (market: limit 0; limit: IOC at `limit`), through the
+  // same pre-trade checks, rate guard and book walk as the strategy's orders (submit).
+  [[nodiscard]] OrderOutcome place(std::uint16_t instrument, const MarketView& m, Side side, double qty, double limit,
+                                   std::uint64_t now_ns, TradeOutcome& out) noexcept;
+  // Changes one limit of the limits in force; nullptr when done, else why it was refused.
+  [[nodiscard]] const char* set_limit(ipc::RiskLimitId limit, double value) noexcept;
 
   // Commands (control queue). Returns false when nothing changed.
   bool kill(KillMode mode, std::uint64_t now_ns) noexcept;
@@ -82,8 +98,12 @@ private:
     std::uint64_t due_ns = 0;
     std::uint64_t id = 0;
   };
-  void execute(std::uint16_t instrument, const MarketView& m, Side side, double qty, double limit, std::uint64_t id,
-               std::uint64_t now_ns, TradeOutcome& out) noexcept;
+  ExecResult execute(std::uint16_t instrument, const MarketView& m, Side side, double qty, double limit,
+                     std::uint64_t id, std::uint64_t now_ns, TradeOutcome& out) noexcept;
+  // The one order path: pending order, pre-trade checks (`check_price` is the price they judge:
+  // the touch for a market order, the limit otherwise), rate guard, then the book.
+  OrderOutcome submit(std::uint16_t instrument, const MarketView& m, Side side, double qty, double check_price,
+                      double limit, std::uint64_t now_ns, TradeOutcome& out) noexcept;
   Refusal refuse(Refusal r, TradeOutcome& out) noexcept;
 
   RiskConfig config_;

@@ -23,6 +23,7 @@ namespace qf::core {
 
 class PaperTrader;
 class Portfolio;
+struct OrderOutcome;
 
 // Where the engine publishes: the sections of a state segment (or plain memory in tests).
 struct StateSections {
@@ -169,6 +170,9 @@ public:
   // Acknowledges a control command in the state (ControlLog) and notes it.
   [[gnu::cold]] void acknowledge(const ipc::ControlCommand& command, ipc::ControlResult result, const char* text,
                                  std::uint64_t now_unix_ns) noexcept;
+  // A paper order's acknowledgement: the result above plus its refusal, id and immediate fill.
+  [[gnu::cold]] void acknowledge_order(const ipc::ControlCommand& command, ipc::ControlResult result, const char* text,
+                                       const OrderOutcome& order, std::uint64_t now_unix_ns) noexcept;
 
 private:
   StateSections state_;

@@ -157,6 +157,8 @@ struct PreTradeContext {
 class RateGuard {
 public:
   explicit RateGuard(const RiskLimits& l) noexcept : limits_(l) {}
+  // New limits (a set_limit command); the counts so far are kept.
+  void set_limits(const RiskLimits& l) noexcept { limits_ = l; }
   // Counts the order and returns true when every window stays within its limit; otherwise
   // counts nothing and returns false.
   [[nodiscard]] bool try_acquire(std::size_t instrument, std::uint64_t now_ns) noexcept;

@@ -19,7 +19,7 @@
 
 namespace qf::ipc {
 
-inline constexpr std::uint32_t kControlLayoutVersion = 3; // v3: deadline_mono_ns, actor 32 bytes
+inline constexpr std::uint32_t kControlLayoutVersion = 4; // v4: 128-byte command with order and limit arguments
 inline constexpr const char* kControlSegmentName = "control";
 inline constexpr std::size_t kControlRingSize = 64;
 inline constexpr std::uint16_t kNoInstrument = 0xFFFF;
@@ -32,7 +32,44 @@ enum class ControlAction : std::uint8_t {
   resume = 5,   // leave halt / reduce-only after a drawdown trip
   kill_reduce_only = 6, // kill switch in reduce-only mode: only orders that shrink a position
   reset = 7,            // release the kill switch and re-base the drawdown peak on current equity
+  paper_order = 8,      // a paper order (ControlCommand::order) through the strategy's pre-trade checks
+  set_limit = 9,        // change one risk limit (ControlCommand::limit, value) after the engine validates it
 };
+
+enum class OrderType : std::uint8_t { market = 0, limit = 1 }; // limit: IOC at `price`, the rest cancelled
+
+// The risk limits a set_limit command may change (the names of config [risk] and /api/risk).
+enum class RiskLimitId : std::uint8_t {
+  none = 0,
+  price_band_bps = 1,
+  max_order_notional = 2,
+  max_position_notional = 3,
+  max_gross_notional = 4,
+  daily_loss_limit = 5,
+  max_drawdown = 6,
+  orders_per_s_instrument = 7,
+  orders_per_min_instrument = 8,
+  orders_per_s_total = 9,
+  orders_per_min_total = 10,
+};
+inline constexpr std::size_t kRiskLimitIds = 11;
+inline constexpr std::array<const char*, kRiskLimitIds> kRiskLimitNames = {
+    "none", "price_band_bps", "max_order_notional", "max_position_notional", "max_gross_notional",
+    "daily_loss_limit", "max_drawdown", "orders_per_s_instrument", "orders_per_min_instrument",
+    "orders_per_s_total", "orders_per_min_total"};
+
+[[nodiscard]] constexpr const char* to_string(RiskLimitId l) noexcept {
+  const auto i = static_cast<std::size_t>(l);
+  return i < kRiskLimitIds ? kRiskLimitNames[i] : "unknown";
+}
+[[nodiscard]] constexpr RiskLimitId risk_limit_from(std::string_view name) noexcept {
+  for (std::size_t i = 1; i < kRiskLimitIds; ++i) {
+    if (name == kRiskLimitNames[i]) {
+      return static_cast<RiskLimitId>(i);
+    }
+  }
+  return RiskLimitId::none;
+}
 
 [[nodiscard]] constexpr const char* to_string(ControlAction a) noexcept {
   switch (a) {
@@ -43,6 +80,8 @@ enum class ControlAction : std::uint8_t {
   case ControlAction::resume: return "resume";
   case ControlAction::kill_reduce_only: return "kill_reduce_only";
   case ControlAction::reset: return "reset";
+  case ControlAction::paper_order: return "paper_order";
+  case ControlAction::set_limit: return "set_limit";
   }
   return "unknown";
 }
@@ -59,8 +98,20 @@ struct ControlCommand {
   // it reports means "not executed". 0 = no deadline.
   std::uint64_t deadline_mono_ns;
   std::array<char, 32> actor; // who asked ("gateway 127.0.0.1"), NUL-terminated
+  // v4 arguments (zero for the other actions). paper_order: the instrument above, `side` 0 buy /
+  // 1 sell, `qty` and (limit only) `price` exact in the instrument's decimals (InstrumentInfo).
+  // set_limit: `limit` = value_mantissa / 10^value_decimals, exact as the client wrote it.
+  std::uint8_t side;
+  OrderType order_type;
+  RiskLimitId limit;
+  std::uint8_t value_decimals;
+  std::uint32_t reserved3;
+  std::int64_t qty;
+  std::int64_t price;
+  std::int64_t value_mantissa;
+  std::array<std::uint8_t, 32> reserved4; // two whole cache lines per ring slot
 };
-static_assert(sizeof(ControlCommand) == 64);
+static_assert(sizeof(ControlCommand) == 128);
 static_assert(std::is_trivially_copyable_v<ControlCommand>);
 
 // Section 0 of the control segment.

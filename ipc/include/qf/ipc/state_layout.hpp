@@ -30,7 +30,7 @@ namespace qf::ipc {
 
 // v4: FeedRecord carries the recorder's losses; v5: EngineRecord the hot thread's profile;
 // v6: EventLog carries the tick journal (a BroadcastRing of TickRecord: trades, top-of-book changes, health changes).
-inline constexpr std::uint32_t kStateLayoutVersion = 6;
+inline constexpr std::uint32_t kStateLayoutVersion = 7; // v7: ControlAck carries a paper order's outcome
 inline constexpr const char* kStateSegmentName = "state";
 
 inline constexpr std::size_t kMaxInstruments = 64;
@@ -385,8 +385,13 @@ struct ControlAck {
   ControlAction action;
   ControlResult result;
   std::uint16_t instrument;
-  std::uint32_t reserved;
+  std::uint8_t refusal; // paper_order: index into kRefusalNames, 0 = accepted
+  std::uint8_t pending; // paper_order accepted but still on its way to the book (paper latency)
+  std::uint16_t reserved;
   std::array<char, 40> text; // NUL-terminated detail
+  // v7, paper_order only: the engine's order id (0 when refused) and what filled at once.
+  std::uint64_t order_id;
+  double filled_qty, avg_price, fee;
 };
 
 // The account as a whole (quote currency).
