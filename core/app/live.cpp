@@ -94,7 +94,7 @@ std::vector<core::CompositeSpec> composite_specs(const config::Config& c) {
   for (const config::CompositeEntry& e : c.composites) {
     core::CompositeSpec spec;
     spec.asset = e.asset;
-    spec.stale_after_ns = static_cast<std::uint64_t>(e.stale_after_ms) * 1'000'000ULL;
+    spec.stale_after_ns = static_cast<std::uint64_t>(e.stale_after_ms) * std::uint64_t{1'000'000};
     for (const std::string& member : e.members) {
       const auto it = std::find_if(c.instruments.begin(), c.instruments.end(), [&](const config::InstrumentEntry& i) {
         return i.venue + ":" + i.symbol == member;
@@ -225,6 +225,10 @@ int run_live(const LiveOptions& options) {
   core::CoreConfig core_config = core_config_from(cfg);
   core_config.composites = composite_specs(cfg); // live only: replay serves one venue
   core::Engine engine(core_config, specs, sections, clock);
+  for (const config::CompositeEntry& e : cfg.composites) {
+    spdlog::info("composite {}: {} members, stale after {} ms (no FX conversion)", e.asset, e.members.size(),
+                 e.stale_after_ms);
+  }
   if (!cfg.signal.model.empty()) {
     spdlog::info("signal model: {}", cfg.signal.model);
   }
