@@ -104,6 +104,23 @@ bool int_param(const Request& r, const char* name, long lo, long hi, long& out, 
   return true;
 }
 
+Response unknown_parameter(const std::string& name);
+
+// The query of a book or composite book: ?depth=1..kBookDepth (kBookDepth when absent) and nothing
+// else; nullopt with `depth` set, or the error response.
+std::optional<Response> depth_query(const Request& r, long& depth) {
+  std::string bad;
+  if (!only_known(r, {"depth"}, bad)) {
+    return unknown_parameter(bad);
+  }
+  depth = static_cast<long>(ipc::kBookDepth);
+  Response err;
+  if (!int_param(r, "depth", 1, static_cast<long>(ipc::kBookDepth), depth, err)) {
+    return err;
+  }
+  return std::nullopt;
+}
+
 Response unknown_parameter(const std::string& name) {
   std::string msg = "unknown parameter '";
   msg += name;
@@ -309,14 +326,9 @@ Response route_composite(const Request& r, const std::vector<std::string_view>& 
   if (r.method != "GET" && r.method != "HEAD") {
     return method_not_allowed("GET");
   }
-  std::string bad;
-  if (!only_known(r, {"depth"}, bad)) {
-    return unknown_parameter(bad);
-  }
-  long depth = static_cast<long>(ipc::kBookDepth);
-  Response err;
-  if (!int_param(r, "depth", 1, static_cast<long>(ipc::kBookDepth), depth, err)) {
-    return err;
+  long depth = 0;
+  if (auto err = depth_query(r, depth)) {
+    return *err;
   }
   ipc::JsonWriter o;
   if (parts.size() == 2) {
@@ -505,13 +517,9 @@ Response route_api(const Request& r, const ipc::StateSnapshot& s, const GatewayS
     }
     render_quote(o, inst, now_unix_ns);
   } else if (what == "book") {
-    if (!only_known(r, {"depth"}, bad)) {
-      return unknown_parameter(bad);
-    }
-    long depth = static_cast<long>(ipc::kBookDepth);
-    Response err;
-    if (!int_param(r, "depth", 1, static_cast<long>(ipc::kBookDepth), depth, err)) {
-      return err;
+    long depth = 0;
+    if (auto err = depth_query(r, depth)) {
+      return *err;
     }
     render_book(o, inst, static_cast<std::size_t>(depth));
   } else if (what == "bars") {

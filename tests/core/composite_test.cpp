@@ -14,6 +14,7 @@
 #include <random>
 #include <vector>
 
+#include "engine_fixture.hpp"
 #include "qf/ipc/segment.hpp"
 #include "qf/ipc/state_reader.hpp"
 
@@ -26,27 +27,10 @@ namespace {
 
 constexpr std::uint64_t kStaleNs = 2'000'000'000ULL;
 
+using test::marker;
+using test::status;
 Event level(std::uint16_t instrument, Side side, std::int64_t price, std::int64_t qty, bool last) {
-  Event e{};
-  e.kind = EventKind::book_level;
-  e.side = side;
-  e.instrument = instrument;
-  e.level.price = price;
-  e.level.qty = qty;
-  e.flags = last ? kFlagLastInMessage : 0;
-  return e;
-}
-Event marker(std::uint16_t instrument, EventKind kind) {
-  Event e{};
-  e.kind = kind;
-  e.instrument = instrument;
-  e.flags = kFlagLastInMessage;
-  return e;
-}
-Event status(std::uint16_t instrument, FeedStatus s) {
-  Event e = marker(instrument, EventKind::status);
-  e.status = s;
-  return e;
+  return test::level(instrument, side, price, qty, 0, last);
 }
 
 // Member 0: binance-spot BTCUSDT, 2 price / 8 qty decimals; member 1: coinbase BTC-USD with 1 / 6,
@@ -56,22 +40,7 @@ class composite : public ::testing::Test {
 protected:
   void SetUp() override {
     instance_ = "cmp-" + std::to_string(::getpid()) + "-" + std::to_string(counter_++);
-    ipc::SegmentOptions o;
-    o.instance = instance_;
-    o.name = ipc::kStateSegmentName;
-    o.layout_version = ipc::kStateLayoutVersion;
-    const auto bytes = ipc::state_section_bytes();
-    o.section_bytes.assign(bytes.begin(), bytes.end());
-    o.mode = static_cast<std::uint32_t>(ipc::EngineMode::sim);
-    owner_ = std::make_unique<ipc::SegmentOwner>(o);
-    StateSections s;
-    s.instruments = new (owner_->section(ipc::kSectionInstruments)) ipc::InstrumentTable{};
-    s.records = owner_->section_as<ipc::InstrumentState>(ipc::kSectionRecords);
-    s.feeds = owner_->section_as<ipc::FeedTable>(ipc::kSectionFeeds);
-    s.latency = owner_->section_as<ipc::LatencyTable>(ipc::kSectionLatency);
-    s.events = owner_->section_as<ipc::EventLog>(ipc::kSectionEvents);
-    s.control = owner_->section_as<ipc::ControlLog>(ipc::kSectionControl);
-    s.composites = ipc::composite_table(owner_->section(ipc::kSectionRecords));
+    segment_ = std::make_unique<test::TestSegment>(instance_, ipc::EngineMode::sim);
     clock_ = std::make_unique<ipc::TscClock>(ipc::TscClock::calibrate(std::chrono::milliseconds(5)));
     CoreConfig config;
     config.risk.enabled = false;
@@ -80,12 +49,10 @@ protected:
                                        std::vector<InstrumentSpec>{{"binance-spot", "BTCUSDT", 2, 8, 0},
                                                                    {"coinbase", "BTC-USD", 1, 6, 1},
                                                                    {"coinbase", "ETH-USD", 2, 8, 1}},
-                                       s, *clock_);
-    owner_->set_state(ipc::SegmentState::running);
+                                       segment_->sections, *clock_);
+    segment_->owner->set_state(ipc::SegmentState::running);
     reader_ = std::make_unique<ipc::StateReader>(instance_);
   }
-  void TearDown() override { owner_->unlink(); }
-
   ipc::CompositeSnapshot read() {
     reader_->read(snap_);
     EXPECT_TRUE(ipc::has_engine(snap_.status)) << snap_.message; // stalled too: this test beats no heartbeat
@@ -112,7 +79,7 @@ protected:
   static inline int counter_ = 0;
   std::string instance_;
   std::uint64_t now_ = 1'723'161'255'000'000'000ULL;
-  std::unique_ptr<ipc::SegmentOwner> owner_;
+  std::unique_ptr<test::TestSegment> segment_;
   std::unique_ptr<ipc::TscClock> clock_;
   std::unique_ptr<Engine> engine_;
   std::unique_ptr<ipc::StateReader> reader_;
