@@ -77,6 +77,7 @@ struct Bridge::Impl {
   std::vector<Seen> seen;
   std::uint64_t fills_next = 0, events_next = 0;
   std::uint64_t portfolio_seen = 0, risk_seen = 0;
+  std::array<std::uint64_t, ipc::kMaxComposites> composites_seen{}; // CompositeRecord::updates last published
   ipc::JsonWriter w;
   std::string subject;
 
@@ -225,6 +226,7 @@ struct Bridge::Impl {
     fills_next = 0;
     events_next = 0;
     portfolio_seen = risk_seen = 0;
+    composites_seen.fill(0);
     log_line("following engine " + instance + " (generation " + std::to_string(generation) + ", " +
              std::to_string(infos.size()) + " instruments)");
   }
@@ -349,6 +351,16 @@ struct Bridge::Impl {
       risk_seen = snap.risk.updated_unix_ns;
       render_risk(w, snap.risk);
       publish(cfg.subject_prefix + "." + instance + ".risk", w.view());
+    }
+    // Composite books: the newest record of each, when it changed since the last pass.
+    for (std::size_t c = 0; c < std::min(snap.composites.size(), composites_seen.size()); ++c) {
+      const ipc::CompositeSnapshot& cs = snap.composites[c];
+      if (!cs.busy && cs.record.updates != composites_seen[c]) {
+        composites_seen[c] = cs.record.updates;
+        render_composite(w, cs.info, cs.record, infos.data(), infos.size());
+        publish(cfg.subject_prefix + "." + instance + ".composite." + subject_token(ipc::text_of(cs.info.asset)),
+                w.view());
+      }
     }
   }
 

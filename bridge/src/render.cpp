@@ -161,4 +161,54 @@ void render_event(ipc::JsonWriter& w, const ipc::NotableEvent& e, const ipc::Ins
   w.end_object();
 }
 
+void render_composite(ipc::JsonWriter& w, const ipc::CompositeInfo& info, const ipc::CompositeRecord& r,
+                      const ipc::InstrumentInfo* infos, std::size_t n) {
+  const int pd = info.price_decimals;
+  const int qd = info.qty_decimals;
+  const std::size_t members = std::min<std::size_t>(info.members, ipc::kMaxCompositeMembers);
+  const auto member = [&](std::size_t m) {
+    if (m < members && info.instrument[m] < n) {
+      ident(w, infos[info.instrument[m]]);
+    } else {
+      w.key("venue").null().key("symbol").null();
+    }
+  };
+  w.clear();
+  w.begin_object();
+  w.key("asset").str(ipc::text_of(info.asset));
+  const auto best = [&](const char* name, std::uint32_t levels, const ipc::CompositeLevel& l, std::uint8_t m) {
+    w.key(name);
+    if (levels == 0) {
+      w.null();
+      return;
+    }
+    w.begin_object().key("price").decimal(l.price, pd).key("qty").decimal(l.qty, qd);
+    member(m);
+    w.end_object();
+  };
+  best("best_bid", r.bid_levels, r.bids[0], r.bid_member);
+  best("best_ask", r.ask_levels, r.asks[0], r.ask_member);
+  w.key("crossed").boolean(r.crossed != 0).key("included").u64(r.included).key("updates").u64(r.updates);
+  const auto side = [&](const char* name, std::uint32_t levels, const std::array<ipc::CompositeLevel, ipc::kBookDepth>& l) {
+    w.key(name).begin_array();
+    for (std::size_t k = 0; k < std::min<std::size_t>(levels, ipc::kBookDepth); ++k) {
+      w.begin_array().decimal(l[k].price, pd).decimal(l[k].qty, qd).end_array();
+    }
+    w.end_array();
+  };
+  side("bids", r.bid_levels, r.bids);
+  side("asks", r.ask_levels, r.asks);
+  w.key("members").begin_array();
+  for (std::size_t m = 0; m < members; ++m) {
+    w.begin_object();
+    member(m);
+    w.key("health").str(ipc::to_string(r.member[m].health)).key("excluded");
+    r.member[m].excluded == ipc::CompositeExclusion::none ? w.null() : w.str(ipc::to_string(r.member[m].excluded));
+    w.end_object();
+  }
+  w.end_array();
+  w.time("time", r.updated_unix_ns);
+  w.end_object();
+}
+
 } // namespace qf::bridge

@@ -12,6 +12,7 @@
 //   <p>.<i>.fill.<venue>.<symbol>      each paper fill
 //   <p>.<i>.portfolio, <p>.<i>.risk    conflated
 //   <p>.<i>.event.<kind>               each notable event (gaps, resyncs, kill switch, controls)
+//   <p>.<i>.composite.<asset>          a composite book (cross-venue NBBO), conflated, when it changed
 //   <p>.<i>.bridge.stats               the bridge's own counters, once a second
 
 #include <cstdint>
@@ -40,5 +41,8 @@ void render_fill(ipc::JsonWriter& w, const ipc::FillRecord& f, const ipc::Instru
 void render_portfolio(ipc::JsonWriter& w, const ipc::PortfolioRecord& p);
 void render_risk(ipc::JsonWriter& w, const ipc::RiskRecord& r);
 void render_event(ipc::JsonWriter& w, const ipc::NotableEvent& e, const ipc::InstrumentTable& table, std::uint64_t seq);
+// `infos` are the engine's instruments (the members are indices into them; `n` of them).
+void render_composite(ipc::JsonWriter& w, const ipc::CompositeInfo& info, const ipc::CompositeRecord& r,
+                      const ipc::InstrumentInfo* infos, std::size_t n);
 
 } // namespace qf::bridge

@@ -2,6 +2,7 @@
 
 #include <toml++/toml.h>
 
+#include <algorithm>
 #include <cmath>
 #include <set>
 #include <sstream>
@@ -410,6 +411,70 @@ Config from_table(const toml::table& root, const std::string& source) {
     }
   }
   // ---- end [bridge] ----
+  // ---- [[composite]] ----
+  if (const toml::node* node = root.get("composite")) {
+    top.allow("composite");
+    const auto* arr = node->as_array();
+    if (arr == nullptr || !arr->is_array_of_tables()) {
+      fail(source, node->source(), "composite", "must be an array of tables ([[composite]])");
+    }
+    if (arr->size() > kMaxComposites) {
+      fail(source, node->source(), "composite", "at most " + std::to_string(kMaxComposites) + " composites");
+    }
+    std::set<std::string> assets;
+    for (std::size_t i = 0; i < arr->size(); ++i) {
+      const auto& t = *arr->get(i)->as_table();
+      const std::string prefix = "composite[" + std::to_string(i) + "]";
+      TableReader r(t, prefix, source);
+      CompositeEntry e;
+      (void)r.require("asset");
+      const toml::node* members = r.require("members");
+      r.text("asset", e.asset);
+      r.integer("stale_after_ms", e.stale_after_ms, 1, 3'600'000);
+      if (e.asset.empty() || e.asset.size() > 15 ||
+          e.asset.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-") !=
+              std::string::npos) {
+        fail(source, t.source(), prefix + ".asset", "must be 1-15 characters of [A-Za-z0-9_-], got '" + e.asset + "'");
+      }
+      if (!assets.insert(e.asset).second) {
+        fail(source, t.source(), prefix + ".asset", "duplicate composite " + e.asset);
+      }
+      const auto* list = members->as_array();
+      if (list == nullptr) {
+        fail(source, members->source(), prefix + ".members", "must be an array of \"venue:symbol\" strings");
+      }
+      std::set<std::string> seen;
+      for (const auto& item : *list) {
+        const auto v = item.value<std::string>();
+        if (!v) {
+          fail(source, item.source(), prefix + ".members", "items must be \"venue:symbol\" strings");
+        }
+        const std::size_t colon = v->find(':');
+        if (colon == std::string::npos || colon == 0 || colon + 1 == v->size()) {
+          fail(source, item.source(), prefix + ".members", "'" + *v + "' is not venue:symbol");
+        }
+        const std::string venue = v->substr(0, colon);
+        const std::string symbol = v->substr(colon + 1);
+        const bool known = std::any_of(c.instruments.begin(), c.instruments.end(), [&](const InstrumentEntry& in) {
+          return in.venue == venue && in.symbol == symbol;
+        });
+        if (!known) {
+          fail(source, item.source(), prefix + ".members", "'" + *v + "' is not an instrument of [[instruments]]");
+        }
+        if (!seen.insert(*v).second) {
+          fail(source, item.source(), prefix + ".members", "duplicate member '" + *v + "'");
+        }
+        e.members.push_back(*v);
+      }
+      if (e.members.size() < 2 || e.members.size() > kMaxCompositeMembers) {
+        fail(source, members->source(), prefix + ".members",
+             "must name 2.." + std::to_string(kMaxCompositeMembers) + " instruments, got " +
+                 std::to_string(e.members.size()));
+      }
+      c.composites.push_back(std::move(e));
+    }
+  }
+  // ---- end [[composite]] ----
   return c;
 }
 

@@ -89,6 +89,26 @@ struct VenuePlan {
 
 } // namespace
 
+std::vector<core::CompositeSpec> composite_specs(const config::Config& c) {
+  std::vector<core::CompositeSpec> out;
+  for (const config::CompositeEntry& e : c.composites) {
+    core::CompositeSpec spec;
+    spec.asset = e.asset;
+    spec.stale_after_ns = static_cast<std::uint64_t>(e.stale_after_ms) * std::uint64_t{1'000'000};
+    for (const std::string& member : e.members) {
+      const auto it = std::find_if(c.instruments.begin(), c.instruments.end(), [&](const config::InstrumentEntry& i) {
+        return i.venue + ":" + i.symbol == member;
+      });
+      if (it == c.instruments.end()) { // the loader refuses this; defend the index anyway
+        throw std::runtime_error("composite " + e.asset + ": no instrument " + member);
+      }
+      spec.members.push_back(static_cast<std::size_t>(it - c.instruments.begin())); // engine ids are config order
+    }
+    out.push_back(std::move(spec));
+  }
+  return out;
+}
+
 core::CoreConfig core_config_from(const config::Config& c) {
   core::CoreConfig cc;
   cc.book = core::BookConfig{c.book.window_ticks, c.book.cold_capacity};
@@ -201,7 +221,14 @@ int run_live(const LiveOptions& options) {
   sections.latency = state.section_as<ipc::LatencyTable>(ipc::kSectionLatency);
   sections.events = state.section_as<ipc::EventLog>(ipc::kSectionEvents);
   sections.control = state.section_as<ipc::ControlLog>(ipc::kSectionControl);
-  core::Engine engine(core_config_from(cfg), specs, sections, clock);
+  sections.composites = ipc::composite_table(state.section(ipc::kSectionRecords));
+  core::CoreConfig core_config = core_config_from(cfg);
+  core_config.composites = composite_specs(cfg); // live only: replay serves one venue
+  core::Engine engine(core_config, specs, sections, clock);
+  for (const config::CompositeEntry& e : cfg.composites) {
+    spdlog::info("composite {}: {} members, stale after {} ms (no FX conversion)", e.asset, e.members.size(),
+                 e.stale_after_ms);
+  }
   if (!cfg.signal.model.empty()) {
     spdlog::info("signal model: {}", cfg.signal.model);
   }

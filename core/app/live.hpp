@@ -25,6 +25,8 @@ int run_live(const LiveOptions& options);
 
 // The core's parameters from the config's [book] and [features] sections.
 [[nodiscard]] core::CoreConfig core_config_from(const config::Config& config);
+// The config's [[composite]] entries over the engine's instrument ids (config order).
+[[nodiscard]] std::vector<core::CompositeSpec> composite_specs(const config::Config& config);
 // [backtest] of the config: the go/no-go criteria of a replay.
 [[nodiscard]] core::BacktestCriteria backtest_criteria_from(const config::Config& config);
 

@@ -74,6 +74,9 @@ struct Engine::Instrument {
   Level bbo_bid{}, bbo_ask{}; // the book of a BBO-only instrument, for paper fills
   // bid, bid qty, ask, ask qty of the last bbo tick of each source (book, ticker)
   std::array<std::array<std::int64_t, 4>, 2> journaled_top{};
+  // The composites this instrument is a member of: (composite, member index) pairs.
+  std::array<std::array<std::uint8_t, 2>, ipc::kMaxComposites> composites{};
+  std::size_t n_composites = 0;
 };
 
 namespace {
@@ -125,6 +128,29 @@ Engine::Engine(const CoreConfig& config, const std::vector<InstrumentSpec>& inst
   }
   publisher_.portfolio(*trader_, 0);
   publisher_.risk(*trader_, 0);
+  if (config_.composites.size() > ipc::kMaxComposites) {
+    throw std::invalid_argument("engine: at most " + std::to_string(ipc::kMaxComposites) + " composites");
+  }
+  for (std::size_t c = 0; c < config_.composites.size(); ++c) {
+    const CompositeSpec& spec = config_.composites[c];
+    std::vector<CompositeBook::MemberDecimals> decimals;
+    for (const std::size_t m : spec.members) {
+      if (m >= count_) {
+        throw std::invalid_argument("engine: composite " + spec.asset + " names instrument " + std::to_string(m) +
+                                    " of " + std::to_string(count_));
+      }
+      decimals.push_back({instruments[m].price_decimals, instruments[m].qty_decimals});
+    }
+    composites_.push_back(std::make_unique<CompositeBook>(spec, decimals));
+    for (std::size_t m = 0; m < spec.members.size(); ++m) {
+      Instrument& in = *instruments_[spec.members[m]];
+      in.composites[in.n_composites++] = {static_cast<std::uint8_t>(c), static_cast<std::uint8_t>(m)};
+    }
+    CompositeBook& book = *composites_.back();
+    publisher_.composite_info(c, book.info());
+    (void)book.refresh(0);
+    publisher_.composite(c, book.record());
+  }
 }
 
 Engine::~Engine() = default;
@@ -213,6 +239,9 @@ void Engine::on_book_message_end(Instrument& in, std::uint64_t now_unix_ns) noex
   publisher_.quote(in.id, in.quote);
   journal_top(in, ipc::TickSource::book);
   publisher_.book(in.id, in.bids, in.asks, in.update_id);
+  if (in.n_composites != 0) {
+    update_composites(in, in.bids.data(), nb, in.asks.data(), na, now_unix_ns);
+  }
   refresh_signal(in, now_unix_ns);
   publish_features(in, now_unix_ns);
   publish_health(in);
@@ -235,6 +264,9 @@ void Engine::on_bbo(Instrument& in, const Event& e, std::uint64_t now_unix_ns) n
     in.features.on_book(&bid, 1, &ask, 1, in.price_scale, in.qty_scale, now_unix_ns);
     in.bbo_bid = bid;
     in.bbo_ask = ask;
+    if (in.n_composites != 0) {
+      update_composites(in, &bid, 1, &ask, 1, now_unix_ns);
+    }
     refresh_signal(in, now_unix_ns);
     publish_features(in, now_unix_ns);
     run_risk(in, now_unix_ns);
@@ -329,6 +361,40 @@ void Engine::set_health(Instrument& in, ipc::BookHealth h, std::uint64_t now_uni
   in.health = h;
   publisher_.health_tick(in.id, h, now_unix_ns);
   publish_health(in);
+  if (in.n_composites != 0) {
+    composites_health(in, now_unix_ns);
+  }
+}
+
+void Engine::update_composites(Instrument& in, const Level* bids, std::size_t n_bids, const Level* asks,
+                               std::size_t n_asks, std::uint64_t now_unix_ns) noexcept {
+  for (std::size_t k = 0; k < in.n_composites; ++k) {
+    const auto [c, m] = in.composites[k];
+    CompositeBook& book = *composites_[c];
+    (void)book.set_top(m, bids, n_bids, asks, n_asks, now_unix_ns);
+    if (book.refresh(now_unix_ns)) {
+      publisher_.composite(c, book.record());
+    }
+  }
+}
+
+void Engine::composites_health(Instrument& in, std::uint64_t now_unix_ns) noexcept {
+  for (std::size_t k = 0; k < in.n_composites; ++k) {
+    const auto [c, m] = in.composites[k];
+    CompositeBook& book = *composites_[c];
+    book.set_health(m, in.health);
+    if (book.refresh(now_unix_ns)) {
+      publisher_.composite(c, book.record());
+    }
+  }
+}
+
+void Engine::refresh_composites(std::uint64_t now_unix_ns) noexcept {
+  for (std::size_t c = 0; c < composites_.size(); ++c) {
+    if (composites_[c]->refresh(now_unix_ns)) {
+      publisher_.composite(c, composites_[c]->record());
+    }
+  }
 }
 
 void Engine::journal_top(Instrument& in, ipc::TickSource source) noexcept {

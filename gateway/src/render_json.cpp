@@ -448,4 +448,92 @@ void render_risk(ipc::JsonWriter& o, const ipc::StateSnapshot& s) {
   o.end_object();
 }
 
+// ---- composite books (issue 13 item 4) ----
+void render_composite(ipc::JsonWriter& o, const ipc::StateSnapshot& s, const ipc::CompositeSnapshot& c,
+                      std::size_t depth) {
+  const ipc::CompositeRecord& r = c.record;
+  const int pd = c.info.price_decimals;
+  const int qd = c.info.qty_decimals;
+  const std::size_t members = std::min<std::size_t>(c.info.members, ipc::kMaxCompositeMembers);
+  // A member's instrument (nullptr when a damaged segment names none).
+  const auto member = [&](std::size_t m) -> const ipc::InstrumentSnapshot* {
+    const std::size_t i = c.info.instrument[m];
+    return m < members && i < s.instruments.size() ? &s.instruments[i] : nullptr;
+  };
+  const auto member_head = [&](std::size_t m) {
+    const ipc::InstrumentSnapshot* i = member(m);
+    if (i == nullptr) {
+      o.key("key").null().key("venue").null().key("symbol").null();
+    } else {
+      keyed_instrument_head(o, *i);
+    }
+  };
+  const auto best = [&](const char* name, std::uint32_t levels, const std::array<ipc::CompositeLevel, ipc::kBookDepth>& l,
+                        std::uint8_t m) {
+    o.key(name);
+    if (levels == 0) {
+      o.null();
+      return;
+    }
+    o.begin_object().key("price").decimal(l[0].price, pd).key("qty").decimal(l[0].qty, qd);
+    member_head(m); // the member with the largest share at the best price
+    o.end_object();
+  };
+  o.begin_object();
+  o.key("asset").str(ipc::text_of(c.info.asset));
+  o.key("price_decimals").i64(pd).key("qty_decimals").i64(qd);
+  o.key("stale_after_ms").u64(c.info.stale_after_ms);
+  o.key("busy").boolean(c.busy);
+  best("best_bid", r.bid_levels, r.bids, r.bid_member);
+  best("best_ask", r.ask_levels, r.asks, r.ask_member);
+  const bool both = r.bid_levels > 0 && r.ask_levels > 0;
+  o.key("spread");
+  both ? o.decimal(r.asks[0].price - r.bids[0].price, pd) : o.null();
+  o.key("crossed").boolean(r.crossed != 0);
+  o.key("included").u64(r.included).key("members_total").u64(members);
+  o.key("updates").u64(r.updates);
+  o.time("updated", r.updated_unix_ns);
+  o.key("depth").u64(depth);
+  const auto side = [&](const char* name, std::uint32_t levels, const std::array<ipc::CompositeLevel, ipc::kBookDepth>& l) {
+    o.key(name).begin_array();
+    const std::size_t n = std::min<std::size_t>({levels, depth, ipc::kBookDepth});
+    for (std::size_t k = 0; k < n; ++k) {
+      o.begin_object().key("price").decimal(l[k].price, pd).key("qty").decimal(l[k].qty, qd);
+      o.key("members").begin_object(); // each member's share, by instrument key
+      for (std::size_t m = 0; m < members; ++m) {
+        if (l[k].member_qty[m] != 0 && member(m) != nullptr) {
+          o.key(instrument_key(member(m)->info)).decimal(l[k].member_qty[m], qd);
+        }
+      }
+      o.end_object().end_object();
+    }
+    o.end_array();
+  };
+  side("bids", r.bid_levels, r.bids);
+  side("asks", r.ask_levels, r.asks);
+  o.key("members").begin_array();
+  for (std::size_t m = 0; m < members; ++m) {
+    const ipc::CompositeMemberState& ms = r.member[m];
+    o.begin_object();
+    member_head(m);
+    o.key("health").str(ipc::to_string(ms.health));
+    o.key("included").boolean(ms.excluded == ipc::CompositeExclusion::none);
+    o.key("excluded");
+    ms.excluded == ipc::CompositeExclusion::none ? o.null() : o.str(ipc::to_string(ms.excluded));
+    o.key("bid_price");
+    ms.bid_qty != 0 ? o.decimal(ms.bid_price, pd) : o.null();
+    o.key("bid_qty");
+    ms.bid_qty != 0 ? o.decimal(ms.bid_qty, qd) : o.null();
+    o.key("ask_price");
+    ms.ask_qty != 0 ? o.decimal(ms.ask_price, pd) : o.null();
+    o.key("ask_qty");
+    ms.ask_qty != 0 ? o.decimal(ms.ask_qty, qd) : o.null();
+    o.time("updated", ms.updated_unix_ns);
+    o.end_object();
+  }
+  o.end_array();
+  o.end_object();
+}
+// ---- end composite books ----
+
 } // namespace qf::gateway

@@ -58,6 +58,10 @@ void render_positions(ipc::JsonWriter& o, const ipc::StateSnapshot& s);
 void render_fills(ipc::JsonWriter& o, const ipc::StateSnapshot& s, std::size_t limit); // newest first
 void render_risk(ipc::JsonWriter& o, const ipc::StateSnapshot& s);
 [[nodiscard]] bool engine_attached(const ipc::StateSnapshot& s) noexcept;
+// A composite book (cross-venue NBBO, layout v7): best bid and ask with their member, the top
+// `depth` merged levels with each member's share, every member with its health and exclusion.
+void render_composite(ipc::JsonWriter& o, const ipc::StateSnapshot& s, const ipc::CompositeSnapshot& c,
+                      std::size_t depth);
 
 // Latency bucket bounds (ns) shared by /metrics and the dashboard's coarse histograms.
 inline constexpr std::uint64_t kLatencyBoundsNs[] = {

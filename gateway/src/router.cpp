@@ -105,6 +105,23 @@ bool int_param(const Request& r, const char* name, long lo, long hi, long& out, 
   return true;
 }
 
+Response unknown_parameter(const std::string& name);
+
+// The query of a book or composite book: ?depth=1..kBookDepth (kBookDepth when absent) and nothing
+// else; nullopt with `depth` set, or the error response.
+std::optional<Response> depth_query(const Request& r, long& depth) {
+  std::string bad;
+  if (!only_known(r, {"depth"}, bad)) {
+    return unknown_parameter(bad);
+  }
+  depth = static_cast<long>(ipc::kBookDepth);
+  Response err;
+  if (!int_param(r, "depth", 1, static_cast<long>(ipc::kBookDepth), depth, err)) {
+    return err;
+  }
+  return std::nullopt;
+}
+
 Response unknown_parameter(const std::string& name) {
   std::string msg = "unknown parameter '";
   msg += name;
@@ -407,6 +424,50 @@ Response invalid_field(std::string_view field, std::string_view what) {
   return bad_field(field, what);
 }
 
+namespace {
+
+// GET /api/composite (every composite book) and /api/composite/{asset} (one), ?depth=1..10.
+Response route_composite(const Request& r, const std::vector<std::string_view>& parts, const ipc::StateSnapshot& s) {
+  if (parts.size() > 3) {
+    std::string msg = "no such endpoint: ";
+    msg += r.path;
+    msg += " (expected /api/composite or /api/composite/{asset})";
+    return json_error(404, msg);
+  }
+  if (r.method != "GET" && r.method != "HEAD") {
+    return method_not_allowed("GET");
+  }
+  long depth = 0;
+  if (auto err = depth_query(r, depth)) {
+    return *err;
+  }
+  ipc::JsonWriter o;
+  if (parts.size() == 2) {
+    o.begin_object();
+    render_engine_head(o, s);
+    o.key("composites").begin_array();
+    for (const ipc::CompositeSnapshot& c : s.composites) {
+      render_composite(o, s, c, static_cast<std::size_t>(depth));
+    }
+    o.end_array().end_object();
+    return json_body(o);
+  }
+  for (const ipc::CompositeSnapshot& c : s.composites) {
+    if (iequals(ipc::text_of(c.info.asset), parts[2])) {
+      render_composite(o, s, c, static_cast<std::size_t>(depth));
+      return json_body(o);
+    }
+  }
+  if (!ipc::has_engine(s.status)) {
+    return not_running(s);
+  }
+  std::string msg = "unknown composite ";
+  msg += parts[2];
+  return json_error(404, msg);
+}
+
+} // namespace
+
 Response route_api(const Request& r, const ipc::StateSnapshot& s, const GatewayStats& g, std::uint64_t now_unix_ns) {
   const bool get = r.method == "GET" || r.method == "HEAD";
   if (is_risk_control_path(r.path) || is_trading_control_path(r.path)) {
@@ -439,6 +500,9 @@ Response route_api(const Request& r, const ipc::StateSnapshot& s, const GatewayS
     return json_error(404, msg);
   }
   const std::string_view what = parts[1];
+  if (what == "composite") {
+    return route_composite(r, parts, s);
+  }
   const bool per_instrument = what == "book" || what == "bars" || what == "features" || (what == "quotes" && parts.size() > 2);
   const bool collection = parts.size() == 2 && (what == "health" || what == "instruments" || what == "quotes" ||
                                                 what == "signals" || what == "feeds" || what == "latency" ||
@@ -564,13 +628,9 @@ Response route_api(const Request& r, const ipc::StateSnapshot& s, const GatewayS
     }
     render_quote(o, inst, now_unix_ns);
   } else if (what == "book") {
-    if (!only_known(r, {"depth"}, bad)) {
-      return unknown_parameter(bad);
-    }
-    long depth = static_cast<long>(ipc::kBookDepth);
-    Response err;
-    if (!int_param(r, "depth", 1, static_cast<long>(ipc::kBookDepth), depth, err)) {
-      return err;
+    long depth = 0;
+    if (auto err = depth_query(r, depth)) {
+      return *err;
     }
     render_book(o, inst, static_cast<std::size_t>(depth));
   } else if (what == "bars") {

@@ -380,6 +380,70 @@ async function pollHistory() {
   }
 }
 
+// ---- Composite books (GET /api/composite every second): best bid/ask with their venue, the
+// members (excluded ones marked with the reason) and the merged levels with each venue's share.
+function compositeBest(b) {
+  return b ? `${b.price} × ${b.qty} @ ${b.key}` : '-';
+}
+
+function renderComposite(c) {
+  const box = el('div', 'composite');
+  box.dataset.asset = c.asset;
+  const head = el('div', 'risk-row');
+  for (const [label, field, v] of [['best bid', 'best_bid', compositeBest(c.best_bid)], ['best ask', 'best_ask', compositeBest(c.best_ask)],
+    ['spread', 'spread', c.spread === null ? '-' : c.spread], ['venues', 'included', `${c.included}/${c.members_total}`]]) {
+    const span = el('span', null, label + ' ');
+    const b = el('b', null, v);
+    b.dataset.field = field;
+    span.appendChild(b);
+    head.appendChild(span);
+  }
+  if (c.crossed) head.appendChild(el('span', 'st-stalled', 'crossed across venues'));
+  box.appendChild(el('h3', null, c.asset));
+  box.appendChild(head);
+  const members = el('table', 'composite-members');
+  members.innerHTML = '<thead><tr><th>venue</th><th>book</th><th>in composite</th><th>bid</th><th>ask</th></tr></thead>';
+  const mb = el('tbody');
+  for (const m of c.members) {
+    const tr = el('tr', m.included ? null : 'excluded');
+    tr.dataset.key = m.key;
+    for (const [f, v] of [['key', m.key], ['health', m.health], ['status', m.included ? 'included' : `excluded: ${m.excluded}`],
+      ['bid', m.bid_price === null ? '-' : `${m.bid_price} × ${m.bid_qty}`], ['ask', m.ask_price === null ? '-' : `${m.ask_price} × ${m.ask_qty}`]]) {
+      const td = el('td', null, v);
+      td.dataset.field = f;
+      tr.appendChild(td);
+    }
+    mb.appendChild(tr);
+  }
+  members.appendChild(mb);
+  box.appendChild(members);
+  const depth = el('table', 'composite-depth');
+  depth.innerHTML = '<thead><tr><th>bid venues</th><th>bid qty</th><th>bid</th><th>ask</th><th>ask qty</th><th>ask venues</th></tr></thead>';
+  const db = el('tbody');
+  const shares = (l) => (l ? Object.entries(l.members).map(([k, q]) => `${k.split(':')[0]} ${q}`).join(', ') : '');
+  for (let i = 0; i < Math.max(c.bids.length, c.asks.length); i++) {
+    const b = c.bids[i];
+    const a = c.asks[i];
+    const tr = el('tr');
+    for (const v of [shares(b), b ? b.qty : '', b ? b.price : '', a ? a.price : '', a ? a.qty : '', shares(a)]) tr.appendChild(el('td', null, v));
+    db.appendChild(tr);
+  }
+  depth.appendChild(db);
+  box.appendChild(depth);
+  return box;
+}
+
+async function pollComposite() {
+  try {
+    const doc = await fetch('/api/composite').then((r) => r.json());
+    $('composite-panel').hidden = doc.composites.length === 0;
+    $('composites').replaceChildren(...doc.composites.map(renderComposite));
+  } catch (e) {
+    $('composite-panel').hidden = true;
+  }
+}
+// ---- end composite books
+
 $('fills-prev').addEventListener('click', () => { history.fillsOffset = Math.max(0, history.fillsOffset - history.fillsPage); pollHistory(); });
 $('fills-next').addEventListener('click', () => {
   if (history.fillsOffset + history.fillsPage < Number($('history-fills').dataset.total || 0)) history.fillsOffset += history.fillsPage;
@@ -394,3 +458,5 @@ pollRisk();
 setInterval(pollRisk, 1000);
 pollHistory();
 setInterval(pollHistory, 5000);
+pollComposite();
+setInterval(pollComposite, 1000);

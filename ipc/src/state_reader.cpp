@@ -39,6 +39,7 @@ void StateReader::read(StateSnapshot& out) noexcept {
   out.events.clear();
   out.acks.clear();
   out.fills.clear();
+  out.composites.clear();
   out.portfolio = {};
   out.risk = {};
   out.fills_written = 0;
@@ -98,6 +99,16 @@ void StateReader::read(StateSnapshot& out) noexcept {
     s.busy |= r.signal.try_load(s.signal) != ReadStatus::ok;
     s.busy |= r.health.try_load(s.health) != ReadStatus::ok;
     s.busy |= r.position.try_load(s.position) != ReadStatus::ok;
+  }
+  if (view_.section_size(kSectionRecords) >= kCompositeOffset + sizeof(CompositeTable)) {
+    const CompositeTable* ct = composite_table(records);
+    const std::size_t nc = std::min<std::size_t>(ct->count, kMaxComposites);
+    out.composites.resize(nc);
+    for (std::size_t c = 0; c < nc; ++c) {
+      out.composites[c].info = ct->info[c];
+      out.composites[c].info.members = std::min<std::uint8_t>(out.composites[c].info.members, kMaxCompositeMembers);
+      out.composites[c].busy = ct->records[c].try_load(out.composites[c].record) != ReadStatus::ok;
+    }
   }
   (void)feeds->engine.try_load(out.engine);
   const std::size_t nf = std::min<std::size_t>(feeds->count, kMaxFeeds);

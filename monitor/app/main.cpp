@@ -229,6 +229,15 @@ private:
       ++y;
     }
     ++y;
+    if (!s.composites.empty()) {
+      put(y++, 0, "COMPOSITE BOOKS", A_BOLD);
+      const std::vector<std::string> lines = qf::monitor::composite_lines(s);
+      for (std::size_t i = 0; i < lines.size() && y < LINES - 12; ++i) {
+        const bool crossed = lines[i].find("CROSSED") != std::string::npos;
+        put(y++, 0, lines[i], i % 2 == 0 ? A_BOLD | (crossed ? COLOR_PAIR(kWarn) : 0) : (lines[i].find("excluded") != std::string::npos ? COLOR_PAIR(kWarn) : 0));
+      }
+      ++y;
+    }
     put(y++, 0, std::string("LATENCY (") + (cumulative_ ? "since start" : "last interval") + ", s toggles)",
         A_BOLD | (focus_ == 1 ? A_UNDERLINE : 0));
     put(y++, 0, qf::monitor::latency_heading(), A_BOLD);

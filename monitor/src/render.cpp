@@ -1,5 +1,6 @@
 #include "render.hpp"
 
+#include <algorithm>
 #include <array>
 #include <cctype>
 #include <cmath>
@@ -135,6 +136,53 @@ std::string profile_text(const ipc::EngineRecord& e) {
   return out;
 }
 
+namespace {
+
+// "venue:symbol" of member m of composite c ("?" when a damaged segment names no instrument).
+std::string member_key(const ipc::StateSnapshot& s, const ipc::CompositeSnapshot& c, std::size_t m) {
+  const std::size_t i = c.info.instrument[m];
+  if (i >= s.instruments.size()) {
+    return "?";
+  }
+  return std::string(ipc::text_of(s.instruments[i].info.venue)) + ":" + std::string(ipc::text_of(s.instruments[i].info.symbol));
+}
+
+std::size_t member_count(const ipc::CompositeSnapshot& c) noexcept {
+  return std::min<std::size_t>(c.info.members, ipc::kMaxCompositeMembers);
+}
+
+} // namespace
+
+std::vector<std::string> composite_lines(const ipc::StateSnapshot& s) {
+  std::vector<std::string> out;
+  for (const ipc::CompositeSnapshot& c : s.composites) {
+    const ipc::CompositeRecord& r = c.record;
+    const int pd = c.info.price_decimals;
+    const int qd = c.info.qty_decimals;
+    const auto best = [&](std::uint32_t levels, const ipc::CompositeLevel& l, std::uint8_t m) {
+      return levels == 0 ? std::string("-")
+                         : price_text(l.price, pd) + " x " + price_text(l.qty, qd) + " @ " +
+                               (m < member_count(c) ? member_key(s, c, m) : std::string("?"));
+    };
+    std::string line = std::string(ipc::text_of(c.info.asset)) + "  bid " + best(r.bid_levels, r.bids[0], r.bid_member) +
+                       "  ask " + best(r.ask_levels, r.asks[0], r.ask_member) + "  spread " +
+                       (r.bid_levels > 0 && r.ask_levels > 0 ? price_text(r.asks[0].price - r.bids[0].price, pd) : "-") +
+                       "  venues " + std::to_string(r.included) + "/" + std::to_string(member_count(c));
+    if (r.crossed != 0) {
+      line += "  CROSSED";
+    }
+    out.push_back(line);
+    std::string excluded;
+    for (std::size_t m = 0; m < member_count(c); ++m) {
+      if (r.member[m].excluded != ipc::CompositeExclusion::none) {
+        excluded += (excluded.empty() ? "" : ", ") + member_key(s, c, m) + " (" + ipc::to_string(r.member[m].excluded) + ")";
+      }
+    }
+    out.push_back(excluded.empty() ? "  all venues in" : "  excluded: " + excluded);
+  }
+  return out;
+}
+
 std::string text_report(const ipc::StateSnapshot& s, std::uint64_t now_unix_ns) {
   std::ostringstream o;
   o << "engine: " << ipc::to_string(s.status);
@@ -171,6 +219,12 @@ std::string text_report(const ipc::StateSnapshot& s, std::uint64_t now_unix_ns) 
     std::snprintf(line, sizeof line, "%-14s %-12s %14.8g %14.8g %14.8g %12.2f %12.2f %10.2f\n", in.info.venue.data(),
                   in.info.symbol.data(), p.qty, p.avg_cost, p.mark, p.realized, p.unrealized, p.fees);
     o << line;
+  }
+  if (!s.composites.empty()) {
+    o << "\ncomposite books\n";
+    for (const std::string& l : composite_lines(s)) {
+      o << l << "\n";
+    }
   }
   o << "\nlatency (since start)\n" << latency_heading() << "\n";
   for (std::size_t i = 0; i < ipc::kStageCount; ++i) {
@@ -246,6 +300,43 @@ std::string json_report(const ipc::StateSnapshot& s, std::uint64_t now_unix_ns) 
     o.key("mark").exact(p.mark).key("realized").exact(p.realized).key("unrealized").exact(p.unrealized);
     o.key("fees").exact(p.fees).key("target").exact(p.target).key("fills").u64(p.fills).end_object();
     o.end_object();
+  }
+  o.end_array().key("composites").begin_array();
+  for (const ipc::CompositeSnapshot& c : s.composites) {
+    const ipc::CompositeRecord& r = c.record;
+    const int pd = c.info.price_decimals;
+    const int qd = c.info.qty_decimals;
+    o.begin_object().key("asset").str(ipc::text_of(c.info.asset)).key("busy").boolean(c.busy);
+    const auto best = [&](const char* name, std::uint32_t levels, const ipc::CompositeLevel& l, std::uint8_t m) {
+      o.key(name);
+      if (levels == 0) {
+        o.null();
+        return;
+      }
+      o.begin_object().key("price").decimal(l.price, pd).key("qty").decimal(l.qty, qd).key("member");
+      m < member_count(c) ? o.str(member_key(s, c, m)) : o.null();
+      o.end_object();
+    };
+    best("best_bid", r.bid_levels, r.bids[0], r.bid_member);
+    best("best_ask", r.ask_levels, r.asks[0], r.ask_member);
+    o.key("crossed").boolean(r.crossed != 0).key("included").u64(r.included).key("updates").u64(r.updates);
+    const auto side = [&](const char* name, std::uint32_t levels, const std::array<ipc::CompositeLevel, ipc::kBookDepth>& l) {
+      o.key(name).begin_array();
+      for (std::size_t k = 0; k < std::min<std::size_t>(levels, ipc::kBookDepth); ++k) {
+        o.begin_array().decimal(l[k].price, pd).decimal(l[k].qty, qd).end_array();
+      }
+      o.end_array();
+    };
+    side("bids", r.bid_levels, r.bids);
+    side("asks", r.ask_levels, r.asks);
+    o.key("members").begin_array();
+    for (std::size_t m = 0; m < member_count(c); ++m) {
+      o.begin_object().key("member").str(member_key(s, c, m)).key("health").str(ipc::to_string(r.member[m].health));
+      o.key("excluded");
+      r.member[m].excluded == ipc::CompositeExclusion::none ? o.null() : o.str(ipc::to_string(r.member[m].excluded));
+      o.end_object();
+    }
+    o.end_array().end_object();
   }
   o.end_array().key("feeds").begin_array();
   for (const auto& f : s.feeds) {

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "qf/ipc/state_reader.hpp"
 
@@ -30,6 +31,9 @@ struct Rates {
 [[nodiscard]] bool kill_tripped(const ipc::StateSnapshot& s) noexcept;
 // The hot thread's profile in force: "tuned (inline, hot cpu 1, SCHED_FIFO 80)" or "untuned (inline, SCHED_OTHER)".
 [[nodiscard]] std::string profile_text(const ipc::EngineRecord& e);
+// The composite books, two lines each (shared by --once and the screen): "BTC  bid P x Q @ venue:symbol
+// ask ... spread S  venues 2/3 [CROSSED]" and "  excluded: venue:symbol (reason), ..." (or "  all venues in").
+[[nodiscard]] std::vector<std::string> composite_lines(const ipc::StateSnapshot& s);
 [[nodiscard]] std::string text_report(const ipc::StateSnapshot& s, std::uint64_t now_unix_ns);
 [[nodiscard]] std::string json_report(const ipc::StateSnapshot& s, std::uint64_t now_unix_ns);
 

@@ -155,6 +155,50 @@ TEST(config, should_read_the_bridge_section_with_its_defaults) {
   expect_error("[bridge]\nenabld = true\n", "bridge.enabld: unknown key");
 }
 
+// [[composite]] (the cross-venue composite book, issue 13)
+TEST(config, should_read_composites_over_configured_instruments) {
+  const std::string instruments = "[[instruments]]\nvenue = \"binance-spot\"\nsymbol = \"BTCUSDT\"\n"
+                                  "[[instruments]]\nvenue = \"coinbase\"\nsymbol = \"BTC-USD\"\n"
+                                  "[[instruments]]\nvenue = \"kraken\"\nsymbol = \"BTC/USD\"\n";
+  EXPECT_TRUE(parse_config(instruments).composites.empty());
+  const Config c = parse_config(instruments + "[[composite]]\nasset = \"BTC\"\n"
+                                "members = [\"binance-spot:BTCUSDT\", \"coinbase:BTC-USD\", \"kraken:BTC/USD\"]\n"
+                                "stale_after_ms = 1500\n");
+  ASSERT_EQ(c.composites.size(), 1U);
+  EXPECT_EQ(c.composites[0].asset, "BTC");
+  EXPECT_EQ(c.composites[0].members, (std::vector<std::string>{"binance-spot:BTCUSDT", "coinbase:BTC-USD", "kraken:BTC/USD"}));
+  EXPECT_EQ(c.composites[0].stale_after_ms, 1500);
+  EXPECT_EQ(parse_config(instruments + "[[composite]]\nasset = \"X\"\nmembers = [\"binance-spot:BTCUSDT\", "
+                                       "\"coinbase:BTC-USD\"]\n")
+                .composites[0]
+                .stale_after_ms,
+            5000);
+  const std::string two = "members = [\"binance-spot:BTCUSDT\", \"coinbase:BTC-USD\"]\n";
+  expect_error(instruments + "[[composite]]\nasset = \"BTC\"\nmembers = [\"binance-spot:BTCUSDT\", \"coinbase:ETH-USD\"]\n",
+               "test.toml:12:36: composite[0].members: 'coinbase:ETH-USD' is not an instrument of [[instruments]]");
+  expect_error(instruments + "[[composite]]\nasset = \"BTC\"\nmembers = [\"binance-spot:BTCUSDT\", \"BTC-USD\"]\n",
+               "composite[0].members: 'BTC-USD' is not venue:symbol");
+  expect_error(instruments + "[[composite]]\nasset = \"BTC\"\nmembers = [\"binance-spot:BTCUSDT\", \"binance-spot:BTCUSDT\"]\n",
+               "composite[0].members: duplicate member 'binance-spot:BTCUSDT'");
+  expect_error(instruments + "[[composite]]\nasset = \"BTC\"\nmembers = [\"binance-spot:BTCUSDT\"]\n",
+               "composite[0].members: must name 2..8 instruments, got 1");
+  expect_error(instruments + "[[composite]]\nasset = \"BTC\"\nmembers = [\"binance-spot:BTCUSDT\", 3]\n",
+               "composite[0].members: items must be \"venue:symbol\" strings");
+  expect_error(instruments + "[[composite]]\nasset = \"BTC\"\nmembers = \"binance-spot:BTCUSDT\"\n",
+               "composite[0].members: must be an array");
+  expect_error(instruments + "[[composite]]\n" + two, "composite[0].asset: is required");
+  expect_error(instruments + "[[composite]]\nasset = \"BTC\"\n", "composite[0].members: is required");
+  expect_error(instruments + "[[composite]]\nasset = \"B.TC\"\n" + two, "composite[0].asset: must be 1-15 characters");
+  expect_error(instruments + "[[composite]]\nasset = \"BTC\"\n" + two + "[[composite]]\nasset = \"BTC\"\n" + two,
+               "composite[1].asset: duplicate composite BTC");
+  expect_error(instruments + "[[composite]]\nasset = \"BTC\"\n" + two + "stale_after_ms = 0\n",
+               "composite[0].stale_after_ms: must be within 1..3600000");
+  expect_error(instruments + "[[composite]]\nasset = \"BTC\"\n" + two + "depth = 5\n", "composite[0].depth: unknown key");
+  expect_error(instruments + "[composite]\nasset = \"BTC\"\n", "composite: must be an array of tables");
+  EXPECT_EQ(load_config(QF_CONFIG_DIR "/sim.toml").composites.size(), 1U);
+  EXPECT_TRUE(load_config(QF_CONFIG_DIR "/default.toml").composites.empty());
+}
+
 TEST(config, should_name_the_key_and_line_of_an_unknown_key) {
   expect_error("[engine]\ncore_cpuu = 1\n", "test.toml:2:");
   expect_error("[engine]\ncore_cpuu = 1\n", "engine.core_cpuu: unknown key");

@@ -11,6 +11,7 @@
 #include <random>
 #include <vector>
 
+#include "engine_fixture.hpp"
 #include "qf/ipc/segment.hpp"
 #include "qf/ipc/state_reader.hpp"
 
@@ -21,31 +22,10 @@ using qf::alloc::g_allocations;
 namespace qf::core {
 namespace {
 
-Event level(std::uint16_t instrument, Side side, std::int64_t price, std::int64_t qty, std::uint64_t seq,
-            bool last = false) {
-  Event e{};
-  e.kind = EventKind::book_level;
-  e.side = side;
-  e.instrument = instrument;
-  e.seq = seq;
-  e.level.price = price;
-  e.level.qty = qty;
-  e.flags = last ? kFlagLastInMessage : 0;
-  return e;
-}
-Event marker(std::uint16_t instrument, EventKind kind, std::uint64_t seq = 0) {
-  Event e{};
-  e.kind = kind;
-  e.instrument = instrument;
-  e.seq = seq;
-  e.flags = kFlagLastInMessage;
-  return e;
-}
-Event status(std::uint16_t instrument, FeedStatus s) {
-  Event e = marker(instrument, EventKind::status);
-  e.status = s;
-  return e;
-}
+using test::level;
+using test::marker;
+using test::status;
+
 Event trade(std::uint16_t instrument, std::int64_t price, std::int64_t qty, Side taker, std::uint64_t id,
             std::uint64_t t_ns) {
   Event e = marker(instrument, EventKind::trade, id);
@@ -61,32 +41,16 @@ class engine : public ::testing::Test {
 protected:
   void SetUp() override {
     instance_ = "eng-" + std::to_string(::getpid()) + "-" + std::to_string(counter_++);
-    ipc::SegmentOptions o;
-    o.instance = instance_;
-    o.name = ipc::kStateSegmentName;
-    o.layout_version = ipc::kStateLayoutVersion;
-    const auto bytes = ipc::state_section_bytes();
-    o.section_bytes.assign(bytes.begin(), bytes.end());
-    o.mode = static_cast<std::uint32_t>(ipc::EngineMode::replay);
-    owner_ = std::make_unique<ipc::SegmentOwner>(o);
-    StateSections s;
-    s.instruments = new (owner_->section(ipc::kSectionInstruments)) ipc::InstrumentTable{};
-    s.records = owner_->section_as<ipc::InstrumentState>(ipc::kSectionRecords); // zeroed memory is valid
-    s.feeds = owner_->section_as<ipc::FeedTable>(ipc::kSectionFeeds);
-    s.latency = owner_->section_as<ipc::LatencyTable>(ipc::kSectionLatency);
-    s.events = owner_->section_as<ipc::EventLog>(ipc::kSectionEvents);
-    s.control = owner_->section_as<ipc::ControlLog>(ipc::kSectionControl);
+    segment_ = std::make_unique<test::TestSegment>(instance_, ipc::EngineMode::replay);
     clock_ = std::make_unique<ipc::TscClock>(ipc::TscClock::calibrate(std::chrono::milliseconds(5)));
     engine_ = std::make_unique<Engine>(CoreConfig{},
                                        std::vector<InstrumentSpec>{{"binance-spot", "BTCUSDT", 2, 8, 0},
                                                                    {"coinbase", "ETH-USD", 2, 8, 1}},
-                                       s, *clock_);
-    owner_->set_state(ipc::SegmentState::running);
+                                       segment_->sections, *clock_);
+    segment_->owner->set_state(ipc::SegmentState::running);
     view_ = std::make_unique<ipc::SegmentView>(instance_, ipc::kStateSegmentName, ipc::kStateLayoutVersion);
     ASSERT_EQ(view_->try_attach(), ipc::AttachStatus::attached) << view_->message();
   }
-  void TearDown() override { owner_->unlink(); }
-
   const ipc::InstrumentState& published(std::size_t i) const {
     return view_->section_as<ipc::InstrumentState>(ipc::kSectionRecords)[i];
   }
@@ -102,7 +66,7 @@ protected:
   static inline int counter_ = 0;
   std::string instance_;
   std::uint64_t now_ = 1'723'161'255'000'000'000ULL;
-  std::unique_ptr<ipc::SegmentOwner> owner_;
+  std::unique_ptr<test::TestSegment> segment_;
   std::unique_ptr<ipc::TscClock> clock_;
   std::unique_ptr<Engine> engine_;
   std::unique_ptr<ipc::SegmentView> view_;
@@ -389,7 +353,7 @@ TEST_F(engine, should_be_read_back_whole_by_a_state_reader) {
   EXPECT_EQ(snap.instruments[1].health.health, ipc::BookHealth::gap);
   ASSERT_EQ(snap.events.size(), 1U);
   EXPECT_EQ(snap.events[0].instrument, 1);
-  owner_->set_state(ipc::SegmentState::stopped);
+  segment_->owner->set_state(ipc::SegmentState::stopped);
   reader.read(snap);
   EXPECT_EQ(snap.status, ipc::EngineStatus::stopped);
 }

@@ -2,7 +2,7 @@
 //   node browser.js URL EXPECTED_MODE SCREENSHOT ADMIN_TOKEN
 // Checks: the mode badge shows the engine's mode and is large and visible; the BTCUSDT bid cell
 // changes over the WebSocket; the chart and latency panels render; equity, drawdown, positions
-// and the kill-switch state show, and the kill-switch button (token from a prompt, asked once per session) trips the
+// and the kill-switch state show, the composite book panel shows, and the kill-switch button (token from a prompt, asked once per session) trips the
 // switch and resets it. Prints one JSON line.
 'use strict';
 const { chromium } = require('playwright-core');
@@ -39,6 +39,15 @@ const [url, mode, shot, token] = process.argv.slice(2);
     const ethQty = await page.textContent('#positions td[data-key="coinbase:ETH-USD"][data-field="qty"]');
     if (ethQty !== '-0.5') throw new Error(`ETH-USD position ${ethQty}`);
     const equity = await page.textContent('#equity');
+    // The composite panel (the fake's "BTC": best ask on coinbase, SOLUSDT excluded as not live).
+    await page.waitForFunction(() => document.querySelector('.composite[data-asset="BTC"] b[data-field="included"]') !== null, null, { timeout: 30000 });
+    const composite = {
+      included: await page.textContent('.composite[data-asset="BTC"] b[data-field="included"]'),
+      best_ask: await page.textContent('.composite[data-asset="BTC"] b[data-field="best_ask"]'),
+      excluded: await page.textContent('.composite[data-asset="BTC"] tr[data-key="binance-usdm:SOLUSDT"] td[data-field="status"]'),
+      levels: await page.locator('.composite[data-asset="BTC"] .composite-depth tbody tr').count(),
+    };
+    if (!(await page.locator('#composite-panel').isVisible())) throw new Error('composite panel not visible');
     const prompts = [];
     page.on('dialog', (d) => { prompts.push(d.message()); d.accept(token); });
     await page.selectOption('#kill-mode', 'reduce-only');
@@ -51,7 +60,7 @@ const [url, mode, shot, token] = process.argv.slice(2);
     // The token is asked once per browser session (sessionStorage), not per control.
     if (prompts.length !== 1 || !prompts[0].includes('Admin token')) throw new Error(`prompts ${JSON.stringify(prompts)}`);
     if (errors.length) throw new Error(`page errors: ${errors.join('; ')}`);
-    console.log(JSON.stringify({ ok: true, first, second, health, badge, equity, tripped, prompts }));
+    console.log(JSON.stringify({ ok: true, first, second, health, badge, equity, tripped, prompts, composite }));
   } catch (e) {
     console.log(JSON.stringify({ ok: false, why: String(e), errors }));
     process.exitCode = 1;

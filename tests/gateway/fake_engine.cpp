@@ -32,6 +32,11 @@
 //            (cause command, since = now, trips + 1 when it was not tripped; a risk event), and
 //            kill_off/resume/reset release it; acknowledged done "<changed|unchanged>; kill switch
 //            <mode>" after the risk record is published. --ignore-control pops without acknowledging.
+//   composite (layout v7) "BTC": price/qty decimals 2/8, stale_after_ms 5000, members instruments 0, 1, 2;
+//     at step k, B = 6183763 + k % 100: bid level j in 0..2 = B - j with shares {(j+1) 10^8, k, 0};
+//     ask level j = B + 1 + j with shares {j 10^8, 2k + 1, 0}; qty = sum of shares; bid_member 0,
+//     ask_member 1, included 2, crossed 0, updates k; member 0 live, top (B, 10^8, B + 2, 10^8);
+//     member 1 live, top (B, k, B + 1, 2k + 1); member 2 syncing, excluded not_live, empty, never updated
 // Usage: fake_engine INSTANCE [--mode live|sim|replay] [--step-ms N] [--ignore-control]
 // Prints "ready" once step 1 is published. Stops on SIGTERM/SIGINT (segments marked stopped).
 #include <chrono>
@@ -251,6 +256,33 @@ void publish(ipc::InstrumentState* rec, ipc::FeedTable* feeds, std::uint64_t k, 
   }
 }
 
+void publish_composite(ipc::CompositeTable* t, std::uint64_t k, std::uint64_t now) {
+  const std::int64_t b = kBase[0] + static_cast<std::int64_t>(k % 100);
+  const auto ki = static_cast<std::int64_t>(k);
+  ipc::CompositeRecord r{};
+  r.bid_levels = r.ask_levels = 3;
+  for (std::size_t j = 0; j < 3; ++j) {
+    const auto jj = static_cast<std::int64_t>(j);
+    r.bids[j].price = b - jj;
+    r.bids[j].member_qty[0] = (jj + 1) * 100'000'000;
+    r.bids[j].member_qty[1] = ki;
+    r.bids[j].qty = r.bids[j].member_qty[0] + ki;
+    r.asks[j].price = b + 1 + jj;
+    r.asks[j].member_qty[0] = jj * 100'000'000;
+    r.asks[j].member_qty[1] = 2 * ki + 1;
+    r.asks[j].qty = r.asks[j].member_qty[0] + r.asks[j].member_qty[1];
+  }
+  r.bid_member = 0;
+  r.ask_member = 1;
+  r.included = 2;
+  r.member[0] = {ipc::BookHealth::live, ipc::CompositeExclusion::none, {}, b, 100'000'000, b + 2, 100'000'000, now};
+  r.member[1] = {ipc::BookHealth::live, ipc::CompositeExclusion::none, {}, b, ki, b + 1, 2 * ki + 1, now};
+  r.member[2] = {ipc::BookHealth::syncing, ipc::CompositeExclusion::not_live, {}, 0, 0, 0, 0, 0};
+  r.updates = k;
+  r.updated_unix_ns = now;
+  t->records[0].store(r);
+}
+
 ipc::NotableEvent event(std::uint64_t now, std::uint16_t instrument, ipc::NotableKind kind, const char* text) {
   ipc::NotableEvent e{};
   e.unix_ns = now;
@@ -323,6 +355,14 @@ int main(int argc, char** argv) {
     info.feed = in.feed;
   }
   auto* records = state.section_as<ipc::InstrumentState>(ipc::kSectionRecords);
+  ipc::CompositeTable* composites = ipc::composite_table(state.section(ipc::kSectionRecords));
+  copy_text(composites->info[0].asset, "BTC");
+  composites->info[0].price_decimals = 2;
+  composites->info[0].qty_decimals = 8;
+  composites->info[0].members = 3;
+  composites->info[0].stale_after_ms = 5000;
+  composites->info[0].instrument = {0, 1, 2};
+  composites->count = 1;
   auto* feeds = state.section_as<ipc::FeedTable>(ipc::kSectionFeeds);
   feeds->count = 2;
   auto* latency = state.section_as<ipc::LatencyTable>(ipc::kSectionLatency);
@@ -349,6 +389,7 @@ int main(int argc, char** argv) {
   std::uint64_t k = 1;
   publish(records, feeds, k, ipc::realtime_ns(), resyncs);
   publish_risk(records, acks, k, ipc::realtime_ns(), kill, true);
+  publish_composite(composites, k, ipc::realtime_ns());
   state.heartbeat();
   state.set_state(ipc::SegmentState::running);
   control.set_state(ipc::SegmentState::running);
@@ -421,6 +462,7 @@ int main(int argc, char** argv) {
     }
     publish(records, feeds, k, now, resyncs);
     publish_risk(records, acks, k, now, kill, true);
+    publish_composite(composites, k, now);
     state.heartbeat();
     control.heartbeat();
   }

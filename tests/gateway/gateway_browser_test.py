@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The dashboard in headless Chromium (playwright-core) against the gateway and the fake engine
 (mode REPLAY, so the badge must follow the engine rather than a default): the badge, quotes
-that change, the panels, equity/drawdown/positions and the kill-switch state, and the
+that change, the panels, equity/drawdown/positions, the composite book panel and the kill-switch state, and the
 kill-switch button (token via prompt) tripping and resetting it, as the audit log shows; a
 screenshot is saved in the work directory."""
 import json
@@ -33,6 +33,9 @@ def main(args, procs):
     check(r["ok"] and res.returncode == 0, f"browser: {r} {res.stderr[-1000:]}")
     check(r["first"] != r["second"] and r["health"] == "gap", f"browser saw {r}")
     check(os.path.getsize(shot) > 10000, "screenshot written")
+    c = r["composite"]
+    check(c["included"] == "2/3" and c["excluded"] == "excluded: not_live" and c["levels"] == 3
+          and c["best_ask"].endswith("@ coinbase:ETH-USD"), f"composite panel {c}")
     check(r["tripped"] == "done: changed; kill switch reduce-only", f"button result {r['tripped']}")
     with open(audit) as f:
         lines = [json.loads(line) for line in f]

@@ -600,6 +600,59 @@ def test_life_cycle(procs, args, instance, port, fake, token):
     return fake2
 
 
+def expect_composite(c, depth=10):
+    """The fake's composite "BTC" (fake_engine.cpp's header), recovered step k = updates."""
+    k = c["updates"]
+    check(k >= 1, f"composite updates {k}")
+    b = BASE["binance-spot:BTCUSDT"] + k % 100
+    n = min(3, depth)
+    bids = [{"price": dec(b - j, 2), "qty": dec((j + 1) * 10**8 + k, 8),
+             "members": {"binance-spot:BTCUSDT": dec((j + 1) * 10**8, 8), "coinbase:ETH-USD": dec(k, 8)}}
+            for j in range(n)]
+    asks = [{"price": dec(b + 1 + j, 2), "qty": dec(j * 10**8 + 2 * k + 1, 8),
+             "members": ({"binance-spot:BTCUSDT": dec(j * 10**8, 8)} if j else {}) | {"coinbase:ETH-USD": dec(2 * k + 1, 8)}}
+            for j in range(n)]
+    want = {
+        "asset": "BTC", "price_decimals": 2, "qty_decimals": 8, "stale_after_ms": 5000, "busy": False,
+        "best_bid": {"price": dec(b, 2), "qty": dec(10**8 + k, 8), "key": "binance-spot:BTCUSDT",
+                     "venue": "binance-spot", "symbol": "BTCUSDT"},
+        "best_ask": {"price": dec(b + 1, 2), "qty": dec(2 * k + 1, 8), "key": "coinbase:ETH-USD",
+                     "venue": "coinbase", "symbol": "ETH-USD"},
+        "spread": dec(1, 2), "crossed": False, "included": 2, "members_total": 3, "depth": depth,
+        "bids": bids, "asks": asks,
+    }
+    for f, v in want.items():
+        check(c[f] == v, f"composite step {k}: {f} = {c[f]!r}, expected {v!r}")
+    check(c["updated"] == iso(c["updated_unix_ns"]), "composite ISO time")
+    m = c["members"]
+    check([(x["key"], x["health"], x["included"], x["excluded"]) for x in m] ==
+          [("binance-spot:BTCUSDT", "live", True, None), ("coinbase:ETH-USD", "live", True, None),
+           ("binance-usdm:SOLUSDT", "syncing", False, "not_live")], f"composite members {m}")
+    check((m[0]["bid_price"], m[0]["bid_qty"], m[0]["ask_price"], m[0]["ask_qty"]) ==
+          (dec(b, 2), dec(10**8, 8), dec(b + 2, 2), dec(10**8, 8)), f"member 0 top {m[0]}")
+    check((m[1]["bid_price"], m[1]["bid_qty"], m[1]["ask_price"], m[1]["ask_qty"]) ==
+          (dec(b, 2), dec(k, 8), dec(b + 1, 2), dec(2 * k + 1, 8)), f"member 1 top {m[1]}")
+    check(all(m[2][f] is None for f in ("bid_price", "bid_qty", "ask_price", "ask_qty", "updated")), f"member 2 {m[2]}")
+    check(m[0]["updated"] == iso(m[0]["updated_unix_ns"]), "member ISO time")
+
+
+def test_composite(port):
+    doc = get_json(port, "/api/composite")
+    check(doc["engine"] == "running" and doc["mode"] == "SIM", f"composite head {doc}")
+    check([c["asset"] for c in doc["composites"]] == ["BTC"], f"composites {doc['composites']}")
+    expect_composite(doc["composites"][0])
+    expect_composite(get_json(port, "/api/composite/BTC"))
+    expect_composite(get_json(port, "/api/composite/btc?depth=2"), depth=2)
+    first = get_json(port, "/api/composite/BTC")["updates"]
+    poll(lambda: get_json(port, "/api/composite/BTC")["updates"] > first, "the composite changes over time")
+    check(get_json(port, "/api/composite/ETH", expect=404)["error"] == "unknown composite ETH", "unknown asset")
+    check("depth" in get_json(port, "/api/composite/BTC?depth=11", expect=400)["error"], "depth range")
+    check("levels" in get_json(port, "/api/composite?levels=3", expect=400)["error"], "unknown parameter")
+    check(get_json(port, "/api/composite/BTC/x", expect=404)["error"].startswith("no such endpoint"), "extra path")
+    status, _, _ = request(port, "POST", "/api/composite")
+    check(status == 405, f"POST /api/composite: {status}")
+
+
 def main(args, procs):
     instance = f"gwt{os.getpid()}"
     token = "t0ken-" + os.urandom(8).hex()
@@ -614,10 +667,13 @@ def main(args, procs):
     check(get_json(port, "/api/portfolio")["portfolio"] is None and get_json(port, "/api/risk")["risk"] is None
           and get_json(port, "/api/positions")["positions"] == [] and get_json(port, "/api/fills")["fills"] == [],
           "no portfolio before the engine")
+    check(get_json(port, "/api/composite")["composites"] == [], "no composites before the engine")
+    check(get_json(port, "/api/composite/BTC", expect=503)["error"].startswith("awaiting"), "composite 503")
     check(get_json(port, "/api/quotes/binance-spot/BTCUSDT", expect=503)["error"].startswith("awaiting"), "503")
     fake = start_fake(procs, args.fake, instance)
     poll(lambda: json.loads(request(port, "GET", "/api/health")[2])["status"] == "running", "engine running")
-    steps = [("rest", lambda: test_rest(port, fake.pid)), ("errors", lambda: test_errors(port)),
+    steps = [("rest", lambda: test_rest(port, fake.pid)), ("composite", lambda: test_composite(port)),
+             ("errors", lambda: test_errors(port)),
              ("static", lambda: test_static(port, args.web_root)), ("metrics", lambda: test_metrics(port, args.promtool)),
              ("read-only", lambda: test_read_only(gw.pid, instance)),
              ("portfolio", lambda: test_portfolio(port)), ("risk", lambda: test_risk_get(port)),

@@ -55,7 +55,7 @@ class MonitorTest(unittest.TestCase):
             self.assertEqual(doc["mode"], "SIM")
             self.assertEqual(doc["pid"], pub.proc.pid)
             by_symbol = {i["symbol"]: i for i in doc["instruments"]}
-            self.assertEqual(sorted(by_symbol), ["BTCUSDT", "ETH-USD"])
+            self.assertEqual(sorted(by_symbol), ["BTC-USD", "BTCUSDT", "ETH-USD"])
             btc = by_symbol["BTCUSDT"]
             self.assertEqual((btc["venue"], btc["bid"], btc["ask"]), ("binance-spot", "61837.63", "61837.64"))
             self.assertEqual(btc["health"], "live")
@@ -88,8 +88,24 @@ class MonitorTest(unittest.TestCase):
                 self.assertEqual(sorted(i["position"]), ["avg_cost", "fees", "fills", "mark", "qty", "realized", "target",
                                                          "unrealized"])
 
+            # The composite "BTC" (state_publisher.cpp's header).
+            [c] = doc["composites"]
+            self.assertEqual(c["asset"], "BTC")
+            self.assertEqual(c["best_bid"], {"price": "61837.63", "qty": "1.00000000", "member": "binance-spot:BTCUSDT"})
+            self.assertEqual(c["best_ask"], {"price": "61837.64", "qty": "3.00000000", "member": "coinbase:BTC-USD"})
+            self.assertEqual((c["crossed"], c["included"]), (False, 2))
+            self.assertEqual(c["bids"][:3], [["61837.63", "1.00000000"], ["61837.62", "1.00000000"], ["61837.61", "1.00000000"]])
+            self.assertEqual(c["bids"][3], ["61837.60", "1.50000000"])  # both venues at this price
+            self.assertEqual(len(c["bids"]), 10)
+            self.assertEqual(c["members"], [
+                {"member": "binance-spot:BTCUSDT", "health": "live", "excluded": None},
+                {"member": "coinbase:BTC-USD", "health": "live", "excluded": None},
+                {"member": "coinbase:ETH-USD", "health": "gap", "excluded": "not_live"}])
+
             text = subprocess.run([MONITOR, "--instance", self.instance, "--once"], check=True, capture_output=True,
                                   text=True, timeout=WAIT_S).stdout
+            self.assertIn("BTC  bid 61837.63 x 1.00000000 @ binance-spot:BTCUSDT  ask 61837.64 x 3.00000000 @ "
+                          "coinbase:BTC-USD  spread 0.01  venues 2/3\n  excluded: coinbase:ETH-USD (not_live)\n", text)
             self.assertIn("mode: SIM", text)
             self.assertIn("61837.63", text)
             self.assertIn("receive_to_publish", text)
@@ -133,6 +149,8 @@ class MonitorTest(unittest.TestCase):
             first = poll(lambda: (s := screen()) and "BTCUSDT" in s and "histogram" in s and s, "the quotes table")
             self.assertIn("SIM", first)
             self.assertIn("61837.63", first)
+            self.assertIn("COMPOSITE BOOKS", first)
+            self.assertIn("excluded: coinbase:ETH-USD (not_live)", first)
             self.assertIn("receive_to_publish", first)
             header = first.splitlines()[:4]
             self.assertTrue(any(line.startswith("equity ") and "drawdown " in line and "kill switch HALT (command)" in line

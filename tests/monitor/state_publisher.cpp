@@ -5,7 +5,10 @@
 // warm-up, and coinbase ETH-USD which is reported in a gap. Events carry TSC stamps, so every
 // latency stage but exchange_to_receive has samples. The engine's portfolio and risk records are
 // published too (section 5), and after the warm-up the kill switch is tripped by a kill_on
-// command (mode halt, cause command). Prints "ready" once published.
+// command (mode halt, cause command). A third instrument, coinbase BTC-USD (live, bid 61837.60 x 0.5,
+// ask 61837.64 x 2), and the composite "BTC" over BTCUSDT, BTC-USD and ETH-USD (the member in a gap,
+// so excluded not_live; stale_after 60 s): best bid 61837.63 x 1 @ binance-spot:BTCUSDT, best ask
+// 61837.64 x 3 @ coinbase:BTC-USD. Prints "ready" once published.
 #include <chrono>
 #include <csignal>
 #include <cstdio>
@@ -54,8 +57,12 @@ int main(int argc, char** argv) {
   s.latency = owner.section_as<ipc::LatencyTable>(ipc::kSectionLatency);
   s.events = owner.section_as<ipc::EventLog>(ipc::kSectionEvents);
   s.control = new (owner.section(ipc::kSectionControl)) ipc::ControlLog();
-  core::Engine engine(core::CoreConfig{}, {{"binance-spot", "BTCUSDT", 2, 8, 0}, {"coinbase", "ETH-USD", 2, 8, 1}}, s,
-                      clock);
+  s.composites = ipc::composite_table(owner.section(ipc::kSectionRecords));
+  core::CoreConfig config;
+  config.composites.push_back({"BTC", {0, 2, 1}, 60'000'000'000ULL});
+  core::Engine engine(config,
+                      {{"binance-spot", "BTCUSDT", 2, 8, 0}, {"coinbase", "ETH-USD", 2, 8, 1}, {"coinbase", "BTC-USD", 2, 8, 1}},
+                      s, clock);
   owner.set_state(ipc::SegmentState::running);
 
   std::uint64_t now = ipc::realtime_ns();
@@ -89,6 +96,21 @@ int main(int argc, char** argv) {
     send(t);
     now += 10'000'000;
   }
+  send(make(core::EventKind::snapshot_begin, 2, 7));
+  core::Event l = make(core::EventKind::book_level, 2, 7);
+  l.flags = 0;
+  l.side = core::Side::bid;
+  l.level.price = 6'183'760;
+  l.level.qty = 50'000'000;
+  send(l);
+  l.side = core::Side::ask;
+  l.level.price = 6'183'764;
+  l.level.qty = 200'000'000;
+  send(l);
+  send(make(core::EventKind::snapshot_end, 2, 7));
+  core::Event cb_live = make(core::EventKind::status, 2, 0);
+  cb_live.status = core::FeedStatus::book_live;
+  send(cb_live);
   core::Event gap = make(core::EventKind::status, 1, 0);
   gap.status = core::FeedStatus::gap;
   send(gap);

@@ -122,6 +122,19 @@ struct BridgeSection {
 };
 // ---- end [bridge] ----
 
+// ---- [[composite]] (the cross-venue composite book, NBBO; issue 13 item 4) ----
+// One asset consolidated over instruments of several venues: best bid and ask with their venue,
+// the merged top levels, stale or unhealthy members excluded. Prices are compared as given: no
+// FX conversion, so a USDT and a USD book are merged as if 1 USDT = 1 USD (config/README.md).
+inline constexpr std::size_t kMaxComposites = 8;        // = ipc::kMaxComposites (config does not see ipc)
+inline constexpr std::size_t kMaxCompositeMembers = 8;  // = ipc::kMaxCompositeMembers
+struct CompositeEntry {
+  std::string asset;                // "BTC": 1-15 characters of [A-Za-z0-9_-] (a URL and NATS token)
+  std::vector<std::string> members; // "venue:symbol" of configured instruments, 2..8, each once
+  int stale_after_ms = 5000;        // a member whose book has not changed for this long is excluded
+};
+// ---- end [[composite]] ----
+
 // Paper trading: volatility-target sizing, pre-trade limits and the kill switch.
 enum class KillModeSetting : std::uint8_t { halt, reduce_only, flatten };
 struct RiskSection {
@@ -190,6 +203,7 @@ struct Config {
   RestBudgetSection rest_budget;
   GatewaySection gateway;
   BridgeSection bridge; // [bridge]
+  std::vector<CompositeEntry> composites; // [[composite]]
   RiskSection risk;
   PaperSection paper;
   BacktestSection backtest;

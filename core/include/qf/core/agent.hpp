@@ -97,6 +97,7 @@ private:
     if (hooks_.heartbeat) {
       hooks_.heartbeat();
     }
+    engine_.refresh_composites(now_unix_ns); // a member that went quiet turns stale
     std::size_t commands = 0;
     if (hooks_.control != nullptr) {
       ipc::ControlCommand cmd{};

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "qf/core/bars.hpp"
+#include "qf/core/composite.hpp"
 #include "qf/core/event.hpp"
 #include "qf/core/features.hpp"
 #include "qf/core/fusion.hpp"
@@ -47,6 +48,8 @@ struct CoreConfig {
   FusionParams<kRegimes, kSignalFeatures> fusion = default_fusion();
   std::size_t batch = 256; // events per drain
   RiskConfig risk;          // sizing, limits, kill switch, paper execution
+  // Composite books over instruments of several venues (composite.hpp); empty: none.
+  std::vector<CompositeSpec> composites;
   // The learned model's trees expert (fusion.trees points into it); null without one.
   std::shared_ptr<const TreeEnsemble> trees;
 
@@ -95,6 +98,12 @@ public:
   [[nodiscard]] std::uint64_t crossed_count(std::size_t instrument) const noexcept;
   [[nodiscard]] std::uint64_t events_processed() const noexcept { return events_processed_; }
   [[nodiscard]] std::size_t instrument_count() const noexcept { return count_; }
+  [[nodiscard]] std::size_t composite_count() const noexcept { return composites_.size(); }
+  [[nodiscard]] const CompositeBook& composite(std::size_t c) const noexcept { return *composites_[c]; }
+
+  // Re-evaluates the composites' stale members at `now_unix_ns` and publishes those that changed
+  // (the agent's housekeeping: a member that stops updating is excluded without any event).
+  void refresh_composites(std::uint64_t now_unix_ns) noexcept;
 
   // Acknowledges a control command in the state (ControlLog) and notes it (cold).
   [[gnu::cold]] void acknowledge(const ipc::ControlCommand& command, ipc::ControlResult result, const char* text,
@@ -139,6 +148,10 @@ private:
   [[gnu::cold]] void paper_order(const ipc::ControlCommand& c, std::uint64_t now_unix_ns) noexcept;
   // ControlAction::set_limit: validated by PaperTrader::set_limit, acknowledged (cold).
   [[gnu::cold]] void set_limit(const ipc::ControlCommand& c, std::uint64_t now_unix_ns) noexcept;
+  // The instrument's top levels into the composites it belongs to; publishes those that changed.
+  void update_composites(Instrument& in, const Level* bids, std::size_t n_bids, const Level* asks,
+                         std::size_t n_asks, std::uint64_t now_unix_ns) noexcept;
+  void composites_health(Instrument& in, std::uint64_t now_unix_ns) noexcept;
   [[gnu::cold]] void note_trip(KillCause cause, std::uint16_t instrument, std::uint64_t now_unix_ns) noexcept;
 
   CoreConfig config_;
@@ -149,6 +162,7 @@ private:
   std::vector<std::unique_ptr<Instrument>> instruments_;
   std::uint64_t events_processed_ = 0;
   std::unique_ptr<PaperTrader> trader_;
+  std::vector<std::unique_ptr<CompositeBook>> composites_;
 };
 
 } // namespace qf::core

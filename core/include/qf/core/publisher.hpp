@@ -33,6 +33,7 @@ struct StateSections {
   ipc::LatencyTable* latency = nullptr;
   ipc::EventLog* events = nullptr;
   ipc::ControlLog* control = nullptr; // acknowledgements of control commands
+  ipc::CompositeTable* composites = nullptr; // composite books (section 1's tail); null: not published
 };
 
 // What an instrument's health record counts (kept by the engine, written with the health).
@@ -125,6 +126,20 @@ public:
                 const BarBuilder& bars_1m, std::uint64_t now_unix_ns) noexcept;
   void health(std::size_t i, ipc::BookHealth health, const HealthCounters& c, std::uint64_t dropped_levels) noexcept;
   void position(std::size_t i, const PaperTrader& trader, std::uint64_t now_unix_ns) noexcept;
+
+  // Composite books (nothing when the state has no composite table): the static info once, the
+  // record at each change.
+  void composite_info(std::size_t c, const ipc::CompositeInfo& info) noexcept {
+    if (state_.composites != nullptr) {
+      state_.composites->info[c] = info;
+      state_.composites->count = static_cast<std::uint32_t>(c + 1);
+    }
+  }
+  void composite(std::size_t c, const ipc::CompositeRecord& r) noexcept {
+    if (state_.composites != nullptr) {
+      state_.composites->records[c].store(r);
+    }
+  }
 
   // The control section (portfolio, risk, fills); nothing when the state has none.
   void portfolio(const PaperTrader& trader, std::uint64_t now_unix_ns) noexcept;

@@ -6,7 +6,8 @@
 // a mismatch (SegmentView::try_attach -> version_mismatch).
 // Sections (index: contents):
 //   0 kSectionInstruments: InstrumentTable, written before the segment is marked running
-//   1 kSectionRecords:     InstrumentState[kMaxInstruments], one seqlocked record set each
+//   1 kSectionRecords:     InstrumentState[kMaxInstruments], one seqlocked record set each, then
+//                          (v7) the CompositeTable at kCompositeOffset (composite_table())
 //   2 kSectionFeeds:       FeedTable (per-feed counters) and the engine's own counters
 //   3 kSectionLatency:     LatencyTable, one histogram per Stage
 //   4 kSectionEvents:      EventLog, a ring of recent notable events, and (v6) the tick journal
@@ -17,6 +18,7 @@
 
 #include <array>
 #include <atomic>
+#include <cstddef>
 #include <cstdint>
 #include <string_view>
 #include <type_traits>
@@ -29,8 +31,10 @@
 namespace qf::ipc {
 
 // v4: FeedRecord carries the recorder's losses; v5: EngineRecord the hot thread's profile;
-// v6: EventLog carries the tick journal (a BroadcastRing of TickRecord: trades, top-of-book changes, health changes).
-inline constexpr std::uint32_t kStateLayoutVersion = 7; // v7: ControlAck carries a paper order's outcome
+// v6: EventLog carries the tick journal (a BroadcastRing of TickRecord: trades, top-of-book changes, health changes);
+// v7: ControlAck carries a paper order's outcome; v8: section 1 ends with the CompositeTable (the cross-venue
+// composite books).
+inline constexpr std::uint32_t kStateLayoutVersion = 8;
 inline constexpr const char* kStateSegmentName = "state";
 
 inline constexpr std::size_t kMaxInstruments = 64;
@@ -199,6 +203,83 @@ struct InstrumentState {
   Seqlock<HealthRecord> health;
   Seqlock<PositionRecord> position;
 };
+
+// ---------------------------------------------------------------------------------------------
+// Section 1 (v7), after the instruments: composite books, one per configured asset. Each merges
+// the top kBookDepth levels of its members (instruments of several venues) into one book: equal
+// prices summed, each member's share kept. Prices and quantities are fixed point with the
+// composite's decimals (the finest of its members'). A member is excluded while its book is not
+// live or has not changed for the composite's stale_after_ms; an excluded member is listed with
+// its reason and contributes nothing.
+
+inline constexpr std::size_t kMaxComposites = 8;
+inline constexpr std::size_t kMaxCompositeMembers = 8;
+inline constexpr std::uint8_t kNoMember = 0xFF;
+
+enum class CompositeExclusion : std::uint8_t { none = 0, not_live = 1, stale = 2, empty = 3 };
+
+[[nodiscard]] constexpr const char* to_string(CompositeExclusion e) noexcept {
+  switch (e) {
+  case CompositeExclusion::none: return "none";
+  case CompositeExclusion::not_live: return "not_live";
+  case CompositeExclusion::stale: return "stale";
+  case CompositeExclusion::empty: return "empty";
+  }
+  return "unknown";
+}
+
+// Static after start, like the instrument table.
+struct CompositeInfo {
+  std::array<char, 16> asset; // "BTC", NUL-terminated
+  std::int8_t price_decimals, qty_decimals; // of every price and quantity of the record
+  std::uint8_t members;
+  std::uint8_t reserved;
+  std::uint32_t stale_after_ms;
+  std::array<std::uint16_t, kMaxCompositeMembers> instrument; // members' instrument indices
+};
+
+struct CompositeLevel {
+  std::int64_t price, qty; // qty: summed over the included members
+  std::array<std::int64_t, kMaxCompositeMembers> member_qty; // each member's share, by member index
+};
+
+struct CompositeMemberState {
+  BookHealth health;             // the member's book health
+  CompositeExclusion excluded;   // none: in the composite
+  std::array<std::uint8_t, 6> reserved;
+  std::int64_t bid_price, bid_qty, ask_price, ask_qty; // its own top (composite decimals), 0 qty: side empty
+  std::uint64_t updated_unix_ns; // engine time of its last book change, 0 never
+};
+
+struct CompositeRecord {
+  std::uint32_t bid_levels, ask_levels;
+  std::uint8_t bid_member, ask_member; // best bid / ask member (the largest share at the best price), kNoMember: none
+  std::uint8_t included;               // members in the composite
+  std::uint8_t crossed;                // 1: the best bid is at or above the best ask (across venues)
+  std::uint32_t reserved;
+  std::array<CompositeLevel, kBookDepth> bids; // best first
+  std::array<CompositeLevel, kBookDepth> asks;
+  std::array<CompositeMemberState, kMaxCompositeMembers> member;
+  std::uint64_t updates;         // recomputations published
+  std::uint64_t updated_unix_ns; // engine time of the last one
+};
+
+struct CompositeTable {
+  std::uint32_t count;
+  std::uint32_t reserved;
+  std::array<CompositeInfo, kMaxComposites> info;
+  std::array<Seqlock<CompositeRecord>, kMaxComposites> records;
+};
+
+// Where section 1 keeps the CompositeTable (after the instruments' records).
+inline constexpr std::size_t kCompositeOffset = sizeof(InstrumentState) * kMaxInstruments;
+static_assert(kCompositeOffset % alignof(CompositeTable) == 0);
+[[nodiscard]] inline CompositeTable* composite_table(void* records_section) noexcept {
+  return reinterpret_cast<CompositeTable*>(static_cast<std::byte*>(records_section) + kCompositeOffset);
+}
+[[nodiscard]] inline const CompositeTable* composite_table(const void* records_section) noexcept {
+  return reinterpret_cast<const CompositeTable*>(static_cast<const std::byte*>(records_section) + kCompositeOffset);
+}
 
 // ---------------------------------------------------------------------------------------------
 // Section 2: feeds and engine counters
@@ -495,12 +576,14 @@ static_assert(std::is_trivially_copyable_v<PositionRecord>);
 static_assert(std::is_trivially_copyable_v<PortfolioRecord>);
 static_assert(std::is_trivially_copyable_v<RiskRecord>);
 static_assert(std::is_trivially_copyable_v<FillRecord>);
+static_assert(std::is_trivially_copyable_v<CompositeInfo>);
+static_assert(std::is_trivially_copyable_v<CompositeRecord>);
 static_assert(sizeof(NotableEvent) == 96);
 static_assert(sizeof(EngineRecord) == 48);
 
 // Section sizes in order, for SegmentOptions::section_bytes.
 [[nodiscard]] inline std::array<std::size_t, 6> state_section_bytes() noexcept {
-  return {sizeof(InstrumentTable), sizeof(InstrumentState) * kMaxInstruments, sizeof(FeedTable), sizeof(LatencyTable),
+  return {sizeof(InstrumentTable), kCompositeOffset + sizeof(CompositeTable), sizeof(FeedTable), sizeof(LatencyTable),
           sizeof(EventLog), sizeof(ControlLog)};
 }
 

@@ -5,7 +5,7 @@
 // running / stalled / stopped), the instrument table, each instrument's records (each a
 // consistent seqlock copy, or marked busy), feed counters, latency histograms and the recent
 // notable events and control acknowledgements, and the paper portfolio, risk record and
-// recent fills, and the tick journal for readers that follow every tick. Not for the engine's thread: a snapshot allocates and copies ~200 KiB.
+// recent fills, the composite books, and the tick journal for readers that follow every tick. Not for the engine's thread: a snapshot allocates and copies ~200 KiB.
 
 #include <array>
 #include <cstdint>
@@ -39,6 +39,13 @@ struct InstrumentSnapshot {
   bool busy = false; // some record stayed busy for every retry (a writer died mid-update?)
 };
 
+// One composite book (layout v7): its static info and a consistent copy of its record.
+struct CompositeSnapshot {
+  CompositeInfo info{};
+  CompositeRecord record{};
+  bool busy = false;
+};
+
 struct StateSnapshot {
   EngineStatus status = EngineStatus::awaiting;
   std::string message; // why awaiting / version mismatch / damaged
@@ -61,6 +68,7 @@ struct StateSnapshot {
   RiskRecord risk{};
   std::vector<FillRecord> fills; // oldest first, at most kFillLogSize
   std::uint64_t fills_written = 0;
+  std::vector<CompositeSnapshot> composites; // cross-venue composite books (layout v7), config order
 
   StateSnapshot();
 };
