@@ -1,10 +1,11 @@
 #pragma once
-// What the live-feed tests against qf-venue (coinbase_feed_test, kraken_feed_test) observe in the
-// ring: Streams, the events of a run as comparable tuples (book events apart from bbo and
-// trades), for replay equality; Watch, one instrument's book rebuilt from the events, checked at
-// every bbo of a live book against the venue's own top (the synthetic venues' ticker follows each
-// book change), counting what happened after the fault under test; run_synthetic, one session of
-// two instruments against a synthetic qf-venue until a condition holds (60 s at most).
+// What the live-feed tests against qf-venue (coinbase_feed_test, kraken_feed_test,
+// okx_feed_test) observe in the ring: Streams, the events of a run as comparable tuples (book
+// events apart from bbo and trades), for replay equality; Watch, one instrument's book rebuilt
+// from the events, checked at every bbo of a live book against the venue's own top (the synthetic
+// venues' ticker follows each book change; a bbo that carries a sequence must carry the book's),
+// counting what happened after the fault under test; run_synthetic, one session of two
+// instruments against a synthetic qf-venue until a condition holds (60 s at most).
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -64,6 +65,7 @@ struct Watch {
   std::map<std::int64_t, std::int64_t> asks;
   bool live = false;
   bool fault_seen = false;
+  std::uint64_t book_seq = 0; // the last book event's venue sequence (0: the venue has none)
   std::size_t checks = 0, checks_after_fault = 0, mismatches = 0, snapshots_after_fault = 0;
   std::array<std::size_t, 7> statuses{};
 
@@ -75,11 +77,13 @@ struct Watch {
       fault_seen |= e.status == fault;
       return;
     case core::EventKind::snapshot_begin:
+      book_seq = e.seq;
       bids.clear();
       asks.clear();
       snapshots_after_fault += fault_seen ? 1 : 0;
       return;
     case core::EventKind::book_level: {
+      book_seq = e.seq;
       auto set = [&](auto& side) {
         if (e.level.qty == 0) {
           side.erase(e.level.price);
@@ -96,7 +100,9 @@ struct Watch {
       }
       ++checks;
       checks_after_fault += fault_seen ? 1 : 0;
-      if (bids.begin()->first != e.bbo.bid_price || bids.begin()->second != e.bbo.bid_qty ||
+      // A bbo that names its place in the book's sequence (OKX bbo-tbt) must be of that book.
+      if ((e.seq != 0 && book_seq != 0 && e.seq != book_seq) || bids.begin()->first != e.bbo.bid_price ||
+          bids.begin()->second != e.bbo.bid_qty ||
           asks.begin()->first != e.bbo.ask_price || asks.begin()->second != e.bbo.ask_qty) {
         ++mismatches;
       }
