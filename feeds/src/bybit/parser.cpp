@@ -1,8 +1,6 @@
 #include "qf/feeds/bybit/parser.hpp"
 
 #include <cstdint>
-#include <limits>
-#include <map>
 #include <stdexcept>
 #include <utility>
 #include <vector>
@@ -19,6 +17,8 @@ namespace {
 
 namespace od = simdjson::ondemand;
 using core::Side;
+using detail::digits_u64;
+using detail::ms_to_ns;
 using detail::read_fields;
 using detail::read_u64;
 using detail::string_token;
@@ -76,34 +76,6 @@ struct Fields {
   std::uint64_t cts_ms = 0;
   std::size_t entries = 0;
 };
-
-[[nodiscard]] ParseResult ms_to_ns(std::uint64_t ms, std::uint64_t& out) noexcept {
-  if (ms > std::numeric_limits<std::uint64_t>::max() / 1'000'000) {
-    return ParseResult::bad_number;
-  }
-  out = ms * 1'000'000;
-  return ParseResult::ok;
-}
-
-// Decimal digits only into an unsigned integer; false otherwise (a uuid trade id).
-[[nodiscard]] bool digits_u64(std::string_view text, std::uint64_t& out) noexcept {
-  if (text.empty()) {
-    return false;
-  }
-  std::uint64_t value = 0;
-  for (const char c : text) {
-    if (c < '0' || c > '9') {
-      return false;
-    }
-    const auto digit = static_cast<std::uint64_t>(c - '0');
-    if (value > (std::numeric_limits<std::uint64_t>::max() - digit) / 10) {
-      return false;
-    }
-    value = value * 10 + digit;
-  }
-  out = value;
-  return true;
-}
 
 // "orderbook.50.BTCUSDT" -> channel "orderbook", depth 50, symbol "BTCUSDT";
 // "publicTrade.BTCUSDT" / "tickers.BTCUSDT" -> depth 0. False on another shape.
@@ -437,32 +409,9 @@ std::size_t emit_events(const Message& m, std::uint64_t recv_ticks, EventSink si
 // Cold helpers
 
 std::vector<SymbolDecimals> infer_capture_decimals(const std::string& path) {
-  CaptureReader reader(path);
-  simdjson::dom::parser json;
-  std::map<std::string, detail::DecimalScan, std::less<>> scans;
-  CaptureRecord record;
-  const auto fail = [&](const char* reason) {
-    std::string why = path;
-    why.append(":").append(std::to_string(record.line)).append(": ").append(reason);
-    throw CaptureError(why);
-  };
-  const auto add = [&](detail::DecimalScan& scan, simdjson::dom::object entry, const char* key, bool is_price) {
-    std::string_view text;
-    if (entry[key].get_string().get(text) != simdjson::SUCCESS) {
-      return; // absent here
-    }
-    if (!text.empty() && !scan.add(text, is_price)) {
-      fail("a price or size that is not a plain decimal number");
-    }
-  };
-  while (reader.next(record)) {
-    if (record.kind != CaptureRecord::Kind::ws_frame) {
-      continue;
-    }
-    simdjson::dom::object root;
-    if (json.parse(record.text.data(), record.text.size()).get_object().get(root) != simdjson::SUCCESS) {
-      fail("not a JSON object");
-    }
+  detail::DomDecimalScan capture(path);
+  simdjson::dom::object root;
+  while (capture.next(root)) {
     std::string_view topic;
     std::string_view channel;
     std::string_view symbol;
@@ -470,41 +419,31 @@ std::vector<SymbolDecimals> infer_capture_decimals(const std::string& path) {
     if (root["topic"].get_string().get(topic) != simdjson::SUCCESS || !split_topic(topic, channel, depth, symbol)) {
       continue; // op answers
     }
-    detail::DecimalScan& scan = scans[std::string(symbol)];
+    detail::DecimalScan& scan = capture.of(symbol);
     const auto scan_entry = [&](simdjson::dom::object entry) {
-      for (const char* side : {"b", "a"}) {
-        simdjson::dom::element rows;
-        if (entry[side].get(rows) == simdjson::SUCCESS && !scan.add_rows(rows, 0)) {
-          fail("book levels that are not [price, size] strings");
-        }
+      capture.add_rows(scan, entry, "b");
+      capture.add_rows(scan, entry, "a");
+      for (const char* key : {"p", "bid1Price", "ask1Price", "lastPrice"}) {
+        capture.add(scan, entry, key, true);
       }
-      add(scan, entry, "p", true);
-      add(scan, entry, "bid1Price", true);
-      add(scan, entry, "ask1Price", true);
-      add(scan, entry, "lastPrice", true);
-      add(scan, entry, "v", false);
-      add(scan, entry, "bid1Size", false);
-      add(scan, entry, "ask1Size", false);
+      for (const char* key : {"v", "bid1Size", "ask1Size"}) {
+        capture.add(scan, entry, key, false);
+      }
     };
-    simdjson::dom::element data = root["data"];
     simdjson::dom::object object;
     simdjson::dom::array array;
-    if (data.get_object().get(object) == simdjson::SUCCESS) {
+    if (root["data"].get_object().get(object) == simdjson::SUCCESS) {
       scan_entry(object);
-    } else if (data.get_array().get(array) == simdjson::SUCCESS) {
+    } else if (root["data"].get_array().get(array) == simdjson::SUCCESS) {
       for (simdjson::dom::element item : array) {
         if (item.get_object().get(object) != simdjson::SUCCESS) {
-          fail("a data element that is not an object");
+          capture.fail("a data element that is not an object");
         }
         scan_entry(object);
       }
     }
   }
-  std::vector<SymbolDecimals> out;
-  for (const auto& [symbol, scan] : scans) {
-    out.push_back({symbol, scan.price, scan.qty, scan.values});
-  }
-  return out;
+  return capture.results<SymbolDecimals>();
 }
 
 } // namespace qf::feeds::bybit
