@@ -146,7 +146,7 @@ std::string sanitized(std::string_view text) {
 
 class OkxVenue final : public Venue {
 public:
-  explicit OkxVenue(const OkxOptions& o) : replay_(!o.replay_path.empty()), pacer_(o.speed, o.loop), rate_(o.rate), rng_(o.seed) {
+  explicit OkxVenue(const OkxOptions& o) : replay_(!o.replay_path.empty()), pacer_(o.speed, o.loop), rate_pacer_(o.rate), rng_(o.seed) {
     if (replay_) {
       load(o.replay_path);
       return;
@@ -254,37 +254,10 @@ public:
           host, now_ns, frames_.size(), [&](std::size_t i) { return frames_[i].recv_ns; },
           [&](std::size_t i) { return send_frame(host, frames_[i]); });
     }
-    if (rate_ <= 0) {
-      if (!host.has_sessions()) {
-        return -1;
-      }
-      for (int i = 0; i < 64; ++i) {
-        step(host);
-      }
-      return 0;
-    }
-    if (start_ns_ == 0) {
-      start_ns_ = now_ns;
-    }
-    const auto due = static_cast<std::uint64_t>(static_cast<double>(now_ns - start_ns_) / 1e9 * rate_) + 1;
-    for (int guard = 0; messages_ < due && guard < 4096; ++guard) {
-      step(host);
-    }
-    const auto next_ns = start_ns_ + static_cast<std::uint64_t>(static_cast<double>(messages_) / rate_ * 1e9);
-    return next_ns > now_ns ? static_cast<std::int64_t>(next_ns - now_ns) : 0;
+    return rate_pacer_.pump(host, now_ns, messages_, -1, [&] { step(host); });
   }
 
-  std::string stats_members() const override {
-    std::string out = "\"source\":";
-    out += replay_ ? "\"replay\"" : "\"synthetic\"";
-    out += ",\"generated\":";
-    append_uint(out, messages_);
-    if (replay_) {
-      out += ',';
-      pacer_.append_stats(out, frames_.size());
-    }
-    return out;
-  }
+  std::string stats_members() const override { return market_stats(replay_, messages_, pacer_, frames_.size()); }
 
 private:
   struct Frame {
@@ -511,12 +484,11 @@ private:
 
   bool replay_;
   ReplayPacer pacer_;
-  double rate_;
+  RatePacer rate_pacer_;
   std::mt19937_64 rng_;
   std::map<std::string, Book, std::less<>> books_;
   std::vector<Frame> frames_;
   simdjson::dom::parser parser_;
-  std::uint64_t start_ns_ = 0; // synthetic
   std::uint64_t messages_ = 0;
 };
 

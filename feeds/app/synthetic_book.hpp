@@ -6,7 +6,8 @@
 // sides kept 40 to 80 deep so the venue's top N is always full), and a message's levels applied to
 // the book as a replaying venue follows its capture (qty 0 deletes, then kept to the depth its
 // clients keep). What a venue sends about a step (its messages, sequence numbers, checksums) is
-// its own. Service thread only (cold: the market generator).
+// its own. RatePacer paces the synthetic markets' steps (Coinbase, Kraken, OKX). Service thread
+// only (cold: the market generator).
 
 #include <algorithm>
 #include <cstddef>
@@ -19,6 +20,8 @@
 #include <string>
 #include <utility>
 #include <vector>
+
+#include "venue.hpp"
 
 namespace qf::feeds::venue {
 
@@ -160,5 +163,41 @@ inline void apply_levels(SyntheticBook& b, bool snapshot, const Levels& bids, co
     b.asks.erase(std::prev(b.asks.end()));
   }
 }
+
+// `rate` messages a second in total since the first pump (0: 64 steps a pump while anyone is
+// subscribed, as fast as the clients take them); `messages` is what the venue's steps have sent.
+class RatePacer {
+public:
+  explicit RatePacer(double rate) : rate_(rate) {}
+
+  // Steps until the messages due at now_ns are out (at most 4096 steps). Returns the ns until the
+  // next one is due (0: at once), or `idle` at the unlimited rate with nobody subscribed.
+  template <class Step>
+  [[nodiscard]] std::int64_t pump(Host& host, std::uint64_t now_ns, const std::uint64_t& messages, std::int64_t idle,
+                                  Step&& step) {
+    if (start_ns_ == 0) {
+      start_ns_ = now_ns;
+    }
+    if (rate_ <= 0) {
+      if (!host.has_sessions()) {
+        return idle;
+      }
+      for (int i = 0; i < 64; ++i) {
+        step();
+      }
+      return 0;
+    }
+    const auto due = static_cast<std::uint64_t>(static_cast<double>(now_ns - start_ns_) / 1e9 * rate_) + 1;
+    for (int guard = 0; messages < due && guard < 4096; ++guard) {
+      step();
+    }
+    const auto next_ns = start_ns_ + static_cast<std::uint64_t>(static_cast<double>(messages) / rate_ * 1e9);
+    return next_ns > now_ns ? static_cast<std::int64_t>(next_ns - now_ns) : 0;
+  }
+
+private:
+  double rate_;
+  std::uint64_t start_ns_ = 0;
+};
 
 } // namespace qf::feeds::venue
