@@ -16,7 +16,7 @@ cd "$(dirname "$0")/.."
 seconds=60
 total=0
 build_only=0
-all_targets=(binance_parser_fuzz coinbase_parser_fuzz kraken_parser_fuzz okx_parser_fuzz capture_reader_fuzz gateway_router_fuzz ws_subscribe_fuzz
+all_targets=(binance_parser_fuzz coinbase_parser_fuzz kraken_parser_fuzz okx_parser_fuzz bybit_parser_fuzz capture_reader_fuzz gateway_router_fuzz ws_subscribe_fuzz
              config_loader_fuzz state_reader_fuzz)
 targets=()
 while (($#)); do
@@ -53,7 +53,7 @@ cmake --build "$dir" -j "${QF_FUZZ_JOBS:-$(nproc)}" --target "${targets[@]}"
 ((!build_only)) || exit 0
 
 seeds="$dir/seeds"
-if [[ ! -d "$seeds/kraken_parser_fuzz" ]]; then # absent, or written before the newest parser target
+if [[ ! -d "$seeds/bybit_parser_fuzz" ]]; then # absent, or written before the newest parser target
   python3 tests/fuzz/make_corpus.py ../shared/captures "$seeds"
 fi
 mkdir -p "$dir/artifacts"

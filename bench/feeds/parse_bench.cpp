@@ -4,7 +4,8 @@
 // to exact fixed point with qf::ipc::parse_fixed, and hand 64-byte events to a sink.
 // Messages: BTCUSDT bookTicker, trade and the 75 depthUpdates with exactly 20 levels
 // (btcusdt_20240808), Coinbase l2update and ticker (level2_ticker_matches_20210417), OKX tickers
-// and books updates (multi_20220513; the capture has no bbo-tbt, tickers are its top-of-book); each
+// and books updates (multi_20220513; the capture has no bbo-tbt, tickers are its top-of-book), the
+// Bybit orderbook.50 snapshot and delta (btcusdt_orderbook50_20241108, its only two frames); each
 // benchmark cycles over up to 1024 real messages of its kind. `allocs_per_msg` counts operator
 // new calls inside the timed loop (qf_alloc_count replaces operator new). Time per iteration is
 // ns per message. A summary with the ratios is printed after the runs.
@@ -23,6 +24,7 @@
 
 #include "qf/core/event.hpp"
 #include "qf/feeds/binance/parser.hpp"
+#include "qf/feeds/bybit/parser.hpp"
 #include "qf/feeds/capture.hpp"
 #include "qf/feeds/coinbase/parser.hpp"
 #include "qf/feeds/okx/parser.hpp"
@@ -40,6 +42,7 @@ using qf::core::Side;
 namespace bn = qf::feeds::binance;
 namespace cb = qf::feeds::coinbase;
 namespace ox = qf::feeds::okx;
+namespace by = qf::feeds::bybit;
 
 const std::string kCaptures = QF_CAPTURES_DIR;
 constexpr int kBtcPrice = 2; // BTCUSDT tick 0.01
@@ -47,7 +50,7 @@ constexpr int kBtcQty = 8;
 constexpr std::size_t kMaxMessages = 1024;
 
 struct Corpus {
-  std::vector<std::string> book_ticker, trade, depth20, l2update, ticker, okx_ticker, okx_books;
+  std::vector<std::string> book_ticker, trade, depth20, l2update, ticker, okx_ticker, okx_books, bybit_books;
 };
 
 const Corpus& corpus() {
@@ -96,8 +99,16 @@ const Corpus& corpus() {
         }
       }
     }
+    {
+      qf::feeds::CaptureReader reader(kCaptures + "/bybit/btcusdt_orderbook50_20241108.capture");
+      while (reader.next(r)) {
+        if (r.kind == qf::feeds::CaptureRecord::Kind::ws_frame && r.text.starts_with(R"({"topic":"orderbook.)")) {
+          out.bybit_books.emplace_back(r.text);
+        }
+      }
+    }
     if (out.book_ticker.empty() || out.trade.empty() || out.depth20.empty() || out.l2update.empty() ||
-        out.ticker.empty() || out.okx_ticker.empty() || out.okx_books.empty()) {
+        out.ticker.empty() || out.okx_ticker.empty() || out.okx_books.empty() || out.bybit_books.empty()) {
       throw std::runtime_error("parse_bench: a message kind is missing from the captures");
     }
     return out;
@@ -593,9 +604,114 @@ void okx_nlohmann(benchmark::State& state, const std::vector<std::string>& messa
 }
 
 // ---------------------------------------------------------------------------------------------
+// Bybit (BTCUSDT of the capture: prices at 2 decimals, sizes at 6). Every implementation emits
+// one book_level per level; ours adds snapshot_begin / snapshot_end around a snapshot.
+
+constexpr int kBybitPrice = 2;
+constexpr int kBybitQty = 6;
+
+void bybit_ours(benchmark::State& state, const std::vector<std::string>& messages) {
+  by::Parser parser;
+  parser.add_instrument("BTCUSDT", 0, kBybitPrice, kBybitQty);
+  const auto buffers = padded(messages);
+  by::Message m;
+  run(state, buffers.size(), [&](std::size_t i, Sink& sink) {
+    if (parser.parse(buffers[i], m) != qf::feeds::ParseResult::ok) {
+      state.SkipWithError("parse failed");
+    }
+    (void)by::emit_events(m, 0, sink);
+  });
+}
+
+struct BybitFields {
+  std::string_view topic, type, symbol;
+  std::uint64_t ts = 0, u = 0, seq = 0;
+};
+
+void emit_bybit(const BybitFields& f, Sink& sink, const std::vector<std::pair<std::string_view, std::string_view>>& bids,
+                const std::vector<std::pair<std::string_view, std::string_view>>& asks) {
+  if (f.symbol != "BTCUSDT" || f.topic.substr(f.topic.rfind('.') + 1) != f.symbol) {
+    throw std::runtime_error("symbol");
+  }
+  Event e{};
+  e.instrument = 0;
+  e.seq = f.u;
+  const std::size_t total = bids.size() + asks.size();
+  std::size_t n = 0;
+  for (const auto* side : {&bids, &asks}) {
+    for (const auto& [price, qty] : *side) {
+      e.kind = EventKind::book_level;
+      e.side = side == &bids ? Side::bid : Side::ask;
+      e.level.price = fixed(price, kBybitPrice);
+      e.level.qty = fixed(qty, kBybitQty);
+      e.level.exchange_ns = f.ts * 1'000'000;
+      e.flags = ++n == total ? qf::core::kFlagLastInMessage : 0;
+      sink(e);
+    }
+  }
+}
+
+void bybit_rapidjson(benchmark::State& state, const std::vector<std::string>& messages) {
+  rapidjson::Document doc;
+  std::vector<std::pair<std::string_view, std::string_view>> bids, asks;
+  bids.reserve(512);
+  asks.reserve(512);
+  run(state, messages.size(), [&](std::size_t i, Sink& sink) {
+    const std::string& text = messages[i];
+    doc.Parse(text.data(), text.size());
+    if (doc.HasParseError() || !doc.IsObject()) {
+      state.SkipWithError("parse failed");
+      return;
+    }
+    const auto str = [](const rapidjson::Value& v) { return std::string_view(v.GetString(), v.GetStringLength()); };
+    BybitFields f;
+    f.topic = str(doc["topic"]);
+    f.type = str(doc["type"]);
+    f.ts = doc["ts"].GetUint64();
+    const rapidjson::Value& d = doc["data"];
+    f.symbol = str(d["s"]);
+    f.u = d["u"].GetUint64();
+    f.seq = d["seq"].GetUint64();
+    bids.clear();
+    asks.clear();
+    for (const auto& [key, dst] : {std::pair{"b", &bids}, std::pair{"a", &asks}}) {
+      for (const auto& level : d[key].GetArray()) {
+        dst->emplace_back(str(level[0]), str(level[1]));
+      }
+    }
+    emit_bybit(f, sink, bids, asks);
+  });
+}
+
+void bybit_nlohmann(benchmark::State& state, const std::vector<std::string>& messages) {
+  std::vector<std::pair<std::string_view, std::string_view>> bids, asks;
+  bids.reserve(512);
+  asks.reserve(512);
+  run(state, messages.size(), [&](std::size_t i, Sink& sink) {
+    const nlohmann::json doc = nlohmann::json::parse(messages[i]);
+    BybitFields f;
+    f.topic = doc.at("topic").get_ref<const std::string&>();
+    f.type = doc.at("type").get_ref<const std::string&>();
+    f.ts = doc.at("ts").get<std::uint64_t>();
+    const nlohmann::json& d = doc.at("data");
+    f.symbol = d.at("s").get_ref<const std::string&>();
+    f.u = d.at("u").get<std::uint64_t>();
+    f.seq = d.at("seq").get<std::uint64_t>();
+    bids.clear();
+    asks.clear();
+    for (const auto& [key, dst] : {std::pair{"b", &bids}, std::pair{"a", &asks}}) {
+      for (const auto& level : d.at(key)) {
+        dst->emplace_back(level[0].get_ref<const std::string&>(), level[1].get_ref<const std::string&>());
+      }
+    }
+    emit_bybit(f, sink, bids, asks);
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
 // Registration and the ratio summary
 
-enum class Venue { binance, coinbase, okx };
+enum class Venue { binance, coinbase, okx, bybit };
 struct Kind {
   const char* name;
   const std::vector<std::string>& (*messages)();
@@ -609,6 +725,7 @@ const Kind kKinds[] = {
     {"coinbase_ticker", []() -> const std::vector<std::string>& { return corpus().ticker; }, Venue::coinbase},
     {"okx_tickers", []() -> const std::vector<std::string>& { return corpus().okx_ticker; }, Venue::okx},
     {"okx_books_update", []() -> const std::vector<std::string>& { return corpus().okx_books; }, Venue::okx},
+    {"bybit_orderbook50", []() -> const std::vector<std::string>& { return corpus().bybit_books; }, Venue::bybit},
 };
 const char* const kImpls[] = {"qf", "rapidjson", "nlohmann"};
 
@@ -652,6 +769,9 @@ int main(int argc, char** argv) {
         } else if (k->venue == Venue::okx) {
           which == "qf" ? okx_ours(state, messages)
                         : which == "rapidjson" ? okx_rapidjson(state, messages) : okx_nlohmann(state, messages);
+        } else if (k->venue == Venue::bybit) {
+          which == "qf" ? bybit_ours(state, messages)
+                        : which == "rapidjson" ? bybit_rapidjson(state, messages) : bybit_nlohmann(state, messages);
         } else {
           which == "qf" ? binance_ours(state, messages)
                         : which == "rapidjson" ? binance_rapidjson(state, messages) : binance_nlohmann(state, messages);

@@ -10,7 +10,7 @@
 namespace qf::config {
 namespace {
 
-const std::set<std::string> kVenues = {"binance-spot", "binance-usdm", "coinbase", "kraken"};
+const std::set<std::string> kVenues = {"binance-spot", "binance-usdm", "coinbase", "kraken", "okx"};
 
 [[noreturn]] void fail(const std::string& source, const toml::source_region& where, const std::string& key,
                        const std::string& problem) {
@@ -281,7 +281,7 @@ Config from_table(const toml::table& root, const std::string& source) {
       r.integer("price_decimals", e.price_decimals, 0, 18);
       r.integer("qty_decimals", e.qty_decimals, 0, 18);
       if (kVenues.count(e.venue) == 0) {
-        fail(source, t.source(), prefix + ".venue", "unknown venue '" + e.venue + "' (binance-spot | binance-usdm | coinbase | kraken)");
+        fail(source, t.source(), prefix + ".venue", "unknown venue '" + e.venue + "' (binance-spot | binance-usdm | coinbase | kraken | okx)");
       }
       if (e.symbol.empty() || e.symbol.size() > 23) {
         fail(source, t.source(), prefix + ".symbol", "must be 1-23 characters");
@@ -309,7 +309,7 @@ Config from_table(const toml::table& root, const std::string& source) {
       (void)r.require("venue");
       r.text("venue", venue);
       if (kVenues.count(venue) == 0) {
-        fail(source, t.source(), prefix + ".venue", "unknown venue '" + venue + "' (binance-spot | binance-usdm | coinbase | kraken)");
+        fail(source, t.source(), prefix + ".venue", "unknown venue '" + venue + "' (binance-spot | binance-usdm | coinbase | kraken | okx)");
       }
       if (find_venue(c, venue) != nullptr) {
         fail(source, t.source(), prefix, "duplicate venue " + venue);
@@ -346,7 +346,10 @@ Config from_table(const toml::table& root, const std::string& source) {
       if (venue == "kraken" && v.depth_stream != "book") {
         fail(source, t.source(), prefix + ".depth_stream", "must be book (WS v2, depth 10), got '" + v.depth_stream + "'");
       }
-      if (venue != "coinbase" && venue != "kraken" && v.depth_stream.rfind("depth", 0) != 0) {
+      if (venue == "okx" && v.depth_stream != "books") {
+        fail(source, t.source(), prefix + ".depth_stream", "must be books (v5 public, 400 levels), got '" + v.depth_stream + "'");
+      }
+      if (venue != "coinbase" && venue != "kraken" && venue != "okx" && v.depth_stream.rfind("depth", 0) != 0) {
         fail(source, t.source(), prefix + ".depth_stream", "must be depth, depth@100ms or depth@0ms");
       }
       if (venue == "coinbase" && v.depth_stream != "level2_batch" && v.depth_stream != "level2") {
@@ -497,8 +500,12 @@ VenueEntry venue_defaults(const std::string& venue) {
     v.ws_url = "wss://ws.kraken.com/v2";
     v.rest_url = "https://api.kraken.com"; // unused by the feed (the websocket sends the snapshot)
     v.depth_stream = "book";
+  } else if (venue == "okx") {
+    v.ws_url = "wss://ws.okx.com:8443/ws/v5/public";
+    v.rest_url = "https://www.okx.com"; // unused by the feed (the websocket sends the snapshot)
+    v.depth_stream = "books";
   } else {
-    throw ConfigError("unknown venue '" + venue + "' (binance-spot | binance-usdm | coinbase | kraken)");
+    throw ConfigError("unknown venue '" + venue + "' (binance-spot | binance-usdm | coinbase | kraken | okx)");
   }
   return v;
 }

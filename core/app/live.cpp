@@ -23,6 +23,7 @@
 #include "qf/feeds/binance/session.hpp"
 #include "qf/feeds/coinbase/session.hpp"
 #include "qf/feeds/kraken/session.hpp"
+#include "qf/feeds/okx/session.hpp"
 #include "qf/feeds/feed_thread.hpp"
 #include "qf/feeds/net/rest_budget.hpp"
 #include "qf/feeds/recorder.hpp"
@@ -317,6 +318,9 @@ int run_live(const LiveOptions& options) {
       cc.depth_channel = p.venue->depth_stream;
       feeds::kraken::SessionConfig kc;
       one_connection(kc);
+      feeds::okx::SessionConfig oc;
+      one_connection(oc); // the text ping well inside the stale watchdog, so a missing pong is stale
+      oc.ping_interval_ms = std::min(oc.ping_interval_ms, std::max(1, oc.stale_after_ms / 2));
       ft->add_session(p.feed_index, ids,
                       [&](feeds::net::Loop& loop, feeds::EventSink sink) -> std::unique_ptr<feeds::VenueSession> {
         if (p.venue->venue == "coinbase") {
@@ -324,6 +328,9 @@ int run_live(const LiveOptions& options) {
         }
         if (p.venue->venue == "kraken") {
           return std::make_unique<feeds::kraken::Session>(kc, p.instruments, loop, sink, make_log());
+        }
+        if (p.venue->venue == "okx") {
+          return std::make_unique<feeds::okx::Session>(oc, p.instruments, loop, sink, make_log());
         }
         return std::make_unique<feeds::binance::Session>(sc, p.instruments, loop, budget, sink, make_log());
       });

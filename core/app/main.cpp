@@ -1,5 +1,5 @@
 // qf-engine: the QuantFlow engine.
-//   qf-engine replay --input CAPTURE [--input CAPTURE ...] [--venue binance-spot|binance-usdm|coinbase|kraken|okx]
+//   qf-engine replay --input CAPTURE [--input CAPTURE ...] [--venue binance-spot|binance-usdm|coinbase|kraken|okx|bybit-spot|bybit-linear]
 //                    [--config FILE] [--tap FILE] [--speed max|1] [--loops N] [--equity-csv FILE] [--progress]
 //                    (CAPTURE: a file, a directory or a glob; several are one stream, in time order)
 //   qf-engine features --input CAPTURE... --out FILE.csv [--venue V] [--config FILE] [--horizon-bars N]
@@ -32,7 +32,7 @@ int usage(const std::string& why) {
   std::fprintf(stderr,
                "qf-engine: %s\n"
                "usage: qf-engine --config FILE [--instance NAME] [--tuned] [--discard-risk-state]\n"
-               "       qf-engine replay --input CAPTURE [--input CAPTURE ...] [--venue binance-spot|binance-usdm|coinbase|kraken|okx]\n"
+               "       qf-engine replay --input CAPTURE [--input CAPTURE ...] [--venue binance-spot|binance-usdm|coinbase|kraken|okx|bybit-spot|bybit-linear]\n"
                "                        [--config FILE] [--tap FILE] [--speed max|1] [--loops N] [--equity-csv FILE]\n"
                "                        [--progress]   (\"progress DONE TOTAL\" lines on stderr; a terminal gets a bar)\n"
                "                        CAPTURE: a file (plain or gzip), a directory (its *.capture and *.capture.gz\n"

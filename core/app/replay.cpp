@@ -28,6 +28,8 @@
 #include "qf/feeds/coinbase/parser.hpp"
 #include "qf/feeds/kraken/book_sync.hpp"
 #include "qf/feeds/kraken/parser.hpp"
+#include "qf/feeds/bybit/book_sync.hpp"
+#include "qf/feeds/bybit/parser.hpp"
 #include "qf/feeds/okx/book_sync.hpp"
 #include "qf/feeds/okx/parser.hpp"
 #include "qf/feeds/capture.hpp"
@@ -42,6 +44,7 @@ namespace bn = feeds::binance;
 namespace cb = feeds::coinbase;
 namespace kr = feeds::kraken;
 namespace ox = feeds::okx;
+namespace by = feeds::bybit;
 
 constexpr std::size_t kReplayRingSize = 16'384; // events of one message (a snapshot) before a drain
 
@@ -78,6 +81,9 @@ std::string detect_venue(const std::string& path) {
       if (r.text.find("okx.com") != std::string_view::npos) {
         return "okx";
       }
+      if (r.text.find("bybit") != std::string_view::npos) {
+        return r.text.find("/linear") != std::string_view::npos ? "bybit-linear" : "bybit-spot";
+      }
     }
     if (r.kind == feeds::CaptureRecord::Kind::ws_frame) {
       if (r.text.find("\"arg\":{") != std::string_view::npos) {
@@ -85,6 +91,9 @@ std::string detect_venue(const std::string& path) {
       }
       if (r.text.find("\"channel\":\"") != std::string_view::npos) {
         return "kraken"; // Kraken v2 names its channel; before the Coinbase `type` check
+      }
+      if (r.text.find("\"topic\":\"") != std::string_view::npos) {
+        return "bybit-spot"; // Bybit names a topic; before the Coinbase `type` check
       }
       // No `# ws` line: a USD-M depth diff carries `pu`, spot does not.
       if (r.text.find("\"pu\":") != std::string_view::npos) {
@@ -165,7 +174,7 @@ struct VenueCounters {
   bool has_checksums = false; // the venue checksums its book (Kraken, OKX): the two below are reported
   std::uint64_t checksums_verified = 0;
   std::uint64_t checksum_mismatches = 0;
-  bool has_sequence = false; // the venue chains its book messages (OKX): sequence_gaps is reported
+  bool has_sequence = false; // the venue chains its book messages (OKX, Bybit): sequence_gaps is reported
   std::uint64_t sequence_gaps = 0;
 };
 
@@ -389,6 +398,30 @@ public:
   }
 };
 
+// Bybit v5 (spot and linear read alike): one BookSync for the connection, the `u` chain and `seq`
+// order checked on every delta; no checksum. Decimals: the largest the capture shows per symbol.
+class BybitReplay final : public ConnectionReplay<by::Parser, by::BookSync, by::Message, by::ParserConfig> {
+public:
+  std::vector<core::InstrumentSpec> infer(const std::string& input, const std::string& venue) const override {
+    return specs_of(by::infer_capture_decimals(input), &by::SymbolDecimals::symbol, venue,
+                    input + ": no symbol found");
+  }
+  void add_instruments(const std::vector<core::InstrumentSpec>& specs) override {
+    parser_.emplace(config_);
+    sync_.emplace(specs.size(), 1'000, config_.max_levels);
+    for (std::size_t i = 0; i < specs.size(); ++i) {
+      parser_->add_instrument(specs[i].symbol, static_cast<core::InstrumentId>(i), specs[i].price_decimals,
+                              specs[i].qty_decimals);
+    }
+  }
+  // gaps: u breaks and seq regressions; resyncs: reconnects and requests.
+  VenueCounters counters(core::InstrumentId id) const override {
+    const auto& c = sync_->counters(id);
+    const std::uint64_t breaks = c.sequence_gaps + c.seq_regressions;
+    return {breaks, c.disconnects + c.resyncs, false, 0, 0, true, breaks};
+  }
+};
+
 // The venues replay knows: a new venue plugs in here (and in detect_venue for captures that do
 // not name it).
 struct ReplayVenueEntry {
@@ -401,6 +434,8 @@ const ReplayVenueEntry kReplayVenues[] = {
     {"coinbase", [] { return std::unique_ptr<ReplayVenue>(new CoinbaseReplay()); }},
     {"kraken", [] { return std::unique_ptr<ReplayVenue>(new KrakenReplay()); }},
     {"okx", [] { return std::unique_ptr<ReplayVenue>(new OkxReplay()); }},
+    {"bybit-spot", [] { return std::unique_ptr<ReplayVenue>(new BybitReplay()); }},
+    {"bybit-linear", [] { return std::unique_ptr<ReplayVenue>(new BybitReplay()); }},
 };
 
 std::unique_ptr<ReplayVenue> make_replay_venue(const std::string& venue) {

@@ -6,6 +6,7 @@
 // capture's frames re-served to the matching subscribers, held until the first subscription.
 #include "coinbase_venue.hpp"
 #include "replay_pacer.hpp"
+#include "synthetic_book.hpp"
 #include "venue_text.hpp"
 
 #include <qf/feeds/capture.hpp>
@@ -36,7 +37,7 @@ constexpr std::uint64_t kHeartbeatNs = 1'000'000'000;
 
 class CoinbaseVenue final : public Venue {
 public:
-  explicit CoinbaseVenue(const CoinbaseOptions& o) : replay_(!o.replay_path.empty()), pacer_(o.speed, o.loop), rate_(o.rate), rng_(o.seed) {
+  explicit CoinbaseVenue(const CoinbaseOptions& o) : replay_(!o.replay_path.empty()), pacer_(o.speed, o.loop), rate_pacer_(o.rate), rng_(o.seed) {
     if (replay_) {
       load(o.replay_path);
     } else {
@@ -212,8 +213,7 @@ public:
     if (replay_) {
       return pump_replay(host, now_ns);
     }
-    if (start_ns_ == 0) {
-      start_ns_ = now_ns;
+    if (next_heartbeat_ns_ == 0) {
       next_heartbeat_ns_ = now_ns + kHeartbeatNs;
     }
     if (now_ns >= next_heartbeat_ns_) {
@@ -227,40 +227,11 @@ public:
         host.publish("heartbeat:" + id, {}, hb);
       }
     }
-    std::int64_t wait = static_cast<std::int64_t>(next_heartbeat_ns_ - now_ns);
-    if (rate_ <= 0) {
-      if (!host.has_sessions()) {
-        return wait;
-      }
-      for (int i = 0; i < 64; ++i) {
-        step(host);
-      }
-      return 0;
-    }
-    const auto due = static_cast<std::uint64_t>(static_cast<double>(now_ns - start_ns_) / 1e9 * rate_) + 1;
-    for (int guard = 0; messages_ < due && guard < 4096; ++guard) {
-      step(host);
-    }
-    const auto next_ns = start_ns_ + static_cast<std::uint64_t>(static_cast<double>(messages_) / rate_ * 1e9);
-    if (next_ns > now_ns) {
-      wait = std::min<std::int64_t>(wait, static_cast<std::int64_t>(next_ns - now_ns));
-    } else {
-      wait = 0;
-    }
-    return wait;
+    const auto wait = static_cast<std::int64_t>(next_heartbeat_ns_ - now_ns);
+    return std::min(wait, rate_pacer_.pump(host, now_ns, messages_, wait, [&] { step(host); }));
   }
 
-  std::string stats_members() const override {
-    std::string out = "\"source\":";
-    out += replay_ ? "\"replay\"" : "\"synthetic\"";
-    out += ",\"generated\":";
-    append_uint(out, messages_);
-    if (replay_) {
-      out += ',';
-      pacer_.append_stats(out, frames_.size());
-    }
-    return out;
-  }
+  std::string stats_members() const override { return market_stats(replay_, messages_, pacer_, frames_.size()); }
 
 private:
   struct Product {
@@ -543,14 +514,13 @@ private:
 
   bool replay_;
   ReplayPacer pacer_;
-  double rate_;
+  RatePacer rate_pacer_;
   std::mt19937_64 rng_;
   std::map<std::string, Product, std::less<>> products_;
   std::set<std::string, std::less<>> replay_products_;
   std::vector<Frame> frames_;
   simdjson::dom::parser parser_;
-  std::uint64_t start_ns_ = 0; // synthetic
-  std::uint64_t next_heartbeat_ns_ = 0;
+  std::uint64_t next_heartbeat_ns_ = 0; // synthetic
   std::uint64_t messages_ = 0;
 };
 

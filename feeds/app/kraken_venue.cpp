@@ -32,6 +32,7 @@
 #include <utility>
 
 #include "replay_pacer.hpp"
+#include "synthetic_book.hpp"
 #include "venue_text.hpp"
 
 namespace qf::feeds::venue {
@@ -40,35 +41,13 @@ namespace {
 using namespace std::chrono_literals;
 
 constexpr std::size_t kDepth = 10;
-constexpr std::size_t kBookLevels = 40; // a side of the synthetic book
 constexpr std::uint64_t kHeartbeatNs = 1'000'000'000;
 
-using Bids = std::map<std::int64_t, std::int64_t, std::greater<>>;
-using Asks = std::map<std::int64_t, std::int64_t>;
-using Levels = std::vector<std::pair<std::int64_t, std::int64_t>>; // price, qty
-
-struct Book {
-  std::string symbol;
-  int price_decimals = 1;
-  int qty_decimals = 8;
-  Bids bids;
-  Asks asks;
+struct Book : SyntheticBook {
   Levels shown_bids; // the top 10 the subscribers hold
   Levels shown_asks;
-  // synthetic
-  std::int64_t fair = 0;
-  std::uint64_t trade_id = 0;
-  std::int64_t last_price = 0;
-  std::pair<std::int64_t, std::int64_t> ticked_bid{}, ticked_ask{};
+  std::pair<std::int64_t, std::int64_t> ticked_bid{}, ticked_ask{}; // synthetic
 };
-
-template <class Map> Levels top(const Map& side) {
-  Levels out;
-  for (auto it = side.begin(); it != side.end() && out.size() < kDepth; ++it) {
-    out.emplace_back(it->first, it->second);
-  }
-  return out;
-}
 
 // PROTOCOLS.md 4.2: each value printed at the pair's precision, the point and leading zeros
 // removed, top 10 asks then top 10 bids, CRC32 of the concatenation.
@@ -146,24 +125,16 @@ template <class T> T optional(simdjson::simdjson_result<simdjson::dom::element> 
 class KrakenVenue final : public Venue {
 public:
   explicit KrakenVenue(const KrakenOptions& o)
-      : replay_(!o.replay_path.empty()), pacer_(o.speed, o.loop), rate_(o.rate), rng_(o.seed) {
+      : replay_(!o.replay_path.empty()), pacer_(o.speed, o.loop), rate_pacer_(o.rate), rng_(o.seed) {
     if (replay_) {
       load(o.replay_path);
       return;
     }
     for (const std::string& s : o.symbols) {
       Book b;
-      b.symbol = s;
-      b.price_decimals = s.starts_with("BTC") ? 1 : 2;
-      b.fair = s.starts_with("BTC") ? 300'000 : s.starts_with("ETH") ? 200'000 : 10'000;
-      b.trade_id = 1'000'000 + rng_() % 1'000'000;
-      for (std::int64_t i = 0; i < static_cast<std::int64_t>(kBookLevels); ++i) {
-        b.bids[b.fair - 1 - i * static_cast<std::int64_t>(1 + rng_() % 3)] = random_qty();
-        b.asks[b.fair + i * static_cast<std::int64_t>(1 + rng_() % 3)] = random_qty();
-      }
-      b.last_price = b.fair;
-      b.shown_bids = top(b.bids);
-      b.shown_asks = top(b.asks);
+      static_cast<SyntheticBook&>(b) = seed_book(s, rng_);
+      b.shown_bids = top(b.bids, kDepth);
+      b.shown_asks = top(b.asks, kDepth);
       books_.emplace(s, std::move(b));
     }
   }
@@ -284,43 +255,18 @@ public:
     if (replay_) {
       return pump_replay(host, now_ns);
     }
-    if (start_ns_ == 0) {
-      start_ns_ = now_ns;
+    if (next_heartbeat_ns_ == 0) {
       next_heartbeat_ns_ = now_ns + kHeartbeatNs;
     }
     if (now_ns >= next_heartbeat_ns_) {
       next_heartbeat_ns_ += kHeartbeatNs;
       host.publish("heartbeat", {}, R"({"channel":"heartbeat"})");
     }
-    std::int64_t wait = static_cast<std::int64_t>(next_heartbeat_ns_ - now_ns);
-    if (rate_ <= 0) {
-      if (!host.has_sessions()) {
-        return wait;
-      }
-      for (int i = 0; i < 64; ++i) {
-        step(host);
-      }
-      return 0;
-    }
-    const auto due = static_cast<std::uint64_t>(static_cast<double>(now_ns - start_ns_) / 1e9 * rate_) + 1;
-    for (int guard = 0; messages_ < due && guard < 4096; ++guard) {
-      step(host);
-    }
-    const auto next_ns = start_ns_ + static_cast<std::uint64_t>(static_cast<double>(messages_) / rate_ * 1e9);
-    return next_ns > now_ns ? std::min<std::int64_t>(wait, static_cast<std::int64_t>(next_ns - now_ns)) : 0;
+    const auto wait = static_cast<std::int64_t>(next_heartbeat_ns_ - now_ns);
+    return std::min(wait, rate_pacer_.pump(host, now_ns, messages_, wait, [&] { step(host); }));
   }
 
-  std::string stats_members() const override {
-    std::string out = "\"source\":";
-    out += replay_ ? "\"replay\"" : "\"synthetic\"";
-    out += ",\"generated\":";
-    append_uint(out, messages_);
-    if (replay_) {
-      out += ',';
-      pacer_.append_stats(out, frames_.size());
-    }
-    return out;
-  }
+  std::string stats_members() const override { return market_stats(replay_, messages_, pacer_, frames_.size()); }
 
 private:
   struct Frame {
@@ -332,8 +278,6 @@ private:
     bool update = false;
     Levels bids, asks;
   };
-
-  [[nodiscard]] std::int64_t random_qty() { return static_cast<std::int64_t>(1'000 + rng_() % 500'000'000); }
 
   static std::string error(std::string_view method, std::uint64_t req_id, std::string_view symbol,
                            std::string_view why, const std::string& time_in) {
@@ -384,8 +328,8 @@ private:
   // when the best levels moved. A withheld update (gap) withholds its ticker too, so the last
   // ticker a client saw is always of a book it could hold.
   void publish_book(Host& host, Book& b) {
-    const Levels bids = diff(b.shown_bids, top(b.bids), b.bids);
-    const Levels asks = diff(b.shown_asks, top(b.asks), b.asks);
+    const Levels bids = diff(b.shown_bids, top(b.bids, kDepth), b.bids);
+    const Levels asks = diff(b.shown_asks, top(b.asks, kDepth), b.asks);
     if (bids.empty() && asks.empty()) {
       return;
     }
@@ -412,72 +356,19 @@ private:
     auto it = books_.begin();
     std::advance(it, static_cast<std::ptrdiff_t>(rng_() % books_.size()));
     Book& b = it->second;
-    if (rng_() % 4 == 0) { // a trade takes from the best level on the taker's opposite side
-      const bool taker_buy = (rng_() & 1U) != 0;
-      const auto best = taker_buy ? *b.asks.begin() : *b.bids.begin();
-      const std::int64_t qty = 1 + static_cast<std::int64_t>(rng_() % static_cast<std::uint64_t>(best.second));
-      ++b.trade_id;
-      b.last_price = best.first;
+    if (const std::optional<SyntheticTrade> t = step_book(b, rng_)) {
       std::string out = "{\"channel\":\"trade\",\"type\":\"update\",\"data\":[{\"symbol\":\"" + b.symbol +
                         "\",\"side\":\"";
-      out += taker_buy ? "buy" : "sell";
+      out += t->taker_buy ? "buy" : "sell";
       out += "\",\"price\":";
-      append_fixed(out, best.first, b.price_decimals);
+      append_fixed(out, t->price, b.price_decimals);
       out += ",\"qty\":";
-      append_fixed(out, qty, b.qty_decimals);
+      append_fixed(out, t->qty, b.qty_decimals);
       out += ",\"ord_type\":\"market\",\"trade_id\":";
-      append_uint(out, b.trade_id);
+      append_uint(out, t->trade_id);
       out += ",\"timestamp\":\"" + iso_now() + "\"}]}";
       host.publish("trade:" + b.symbol, {}, out);
       ++messages_;
-      if (qty == best.second) {
-        taker_buy ? (void)b.asks.erase(best.first) : (void)b.bids.erase(best.first);
-      } else {
-        (taker_buy ? b.asks[best.first] : b.bids[best.first]) = best.second - qty;
-      }
-    } else {
-      if (rng_() % 3 == 0) { // the fair price moves; levels it crosses go
-        b.fair = std::max<std::int64_t>(b.fair + ((rng_() & 1U) != 0 ? 1 : -1), 200);
-        while (!b.bids.empty() && b.bids.begin()->first >= b.fair) {
-          b.bids.erase(b.bids.begin());
-        }
-        while (!b.asks.empty() && b.asks.begin()->first < b.fair) {
-          b.asks.erase(b.asks.begin());
-        }
-      }
-      std::geometric_distribution<std::int64_t> offset_dist(0.2);
-      const int n = 1 + static_cast<int>(rng_() % 3);
-      for (int i = 0; i < n; ++i) {
-        const std::int64_t offset = std::min<std::int64_t>(offset_dist(rng_), 60);
-        if ((rng_() & 1U) != 0) {
-          const std::int64_t p = b.fair - 1 - offset;
-          if (b.bids.count(p) != 0 && rng_() % 3 == 0) {
-            b.bids.erase(p);
-          } else {
-            b.bids[p] = random_qty();
-          }
-        } else {
-          const std::int64_t p = b.fair + offset;
-          if (b.asks.count(p) != 0 && rng_() % 3 == 0) {
-            b.asks.erase(p);
-          } else {
-            b.asks[p] = random_qty();
-          }
-        }
-      }
-    }
-    // Keep both sides deep (so the top 10 is always full) and bounded.
-    while (b.bids.size() < kBookLevels) {
-      b.bids[b.bids.empty() ? b.fair - 1 : std::prev(b.bids.end())->first - 1] = random_qty();
-    }
-    while (b.asks.size() < kBookLevels) {
-      b.asks[b.asks.empty() ? b.fair : std::prev(b.asks.end())->first + 1] = random_qty();
-    }
-    while (b.bids.size() > 2 * kBookLevels) {
-      b.bids.erase(std::prev(b.bids.end()));
-    }
-    while (b.asks.size() > 2 * kBookLevels) {
-      b.asks.erase(std::prev(b.asks.end()));
     }
     publish_book(host, b);
   }
@@ -557,24 +448,9 @@ private:
   // book is the top 10 a side (Kraken's depth-10 truncation).
   void apply(const Frame& f) {
     Book& b = books_.at(f.symbol);
-    if (f.snapshot) {
-      b.bids.clear();
-      b.asks.clear();
-    }
-    for (const auto& [p, q] : f.bids) {
-      q == 0 ? (void)b.bids.erase(p) : (void)(b.bids[p] = q);
-    }
-    for (const auto& [p, q] : f.asks) {
-      q == 0 ? (void)b.asks.erase(p) : (void)(b.asks[p] = q);
-    }
-    while (b.bids.size() > kDepth) {
-      b.bids.erase(std::prev(b.bids.end()));
-    }
-    while (b.asks.size() > kDepth) {
-      b.asks.erase(std::prev(b.asks.end()));
-    }
-    b.shown_bids = top(b.bids);
-    b.shown_asks = top(b.asks);
+    apply_levels(b, f.snapshot, f.bids, f.asks, kDepth);
+    b.shown_bids = top(b.bids, kDepth);
+    b.shown_asks = top(b.asks, kDepth);
   }
 
   void reset_books() {
@@ -619,13 +495,12 @@ private:
 
   bool replay_;
   ReplayPacer pacer_;
-  double rate_;
+  RatePacer rate_pacer_;
   std::mt19937_64 rng_;
   std::map<std::string, Book, std::less<>> books_;
   std::vector<Frame> frames_;
   simdjson::dom::parser parser_;
-  std::uint64_t start_ns_ = 0; // synthetic
-  std::uint64_t next_heartbeat_ns_ = 0;
+  std::uint64_t next_heartbeat_ns_ = 0; // synthetic
   std::uint64_t messages_ = 0;
 };
 

@@ -84,4 +84,19 @@ private:
   std::uint64_t loops_ = 0;
 };
 
+// The /venue/stats members of a venue with a synthetic or a replayed market:
+// "source":"synthetic"|"replay","generated":N, and the replay's when replaying.
+[[nodiscard]] inline std::string market_stats(bool replay, std::uint64_t generated, const ReplayPacer& pacer,
+                                              std::size_t frames) {
+  std::string out = "\"source\":";
+  out += replay ? "\"replay\"" : "\"synthetic\"";
+  out += ",\"generated\":";
+  append_uint(out, generated);
+  if (replay) {
+    out += ',';
+    pacer.append_stats(out, frames);
+  }
+  return out;
+}
+
 } // namespace qf::feeds::venue

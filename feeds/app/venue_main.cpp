@@ -4,6 +4,7 @@
 #include "binance_venue.hpp"
 #include "coinbase_venue.hpp"
 #include "kraken_venue.hpp"
+#include "okx_venue.hpp"
 #include "tls_cert.hpp"
 #include "venue_server.hpp"
 
@@ -36,7 +37,7 @@ extern "C" void on_signal(int signum) {
   }
 }
 
-constexpr std::string_view kUsage = R"(usage: qf-venue [--venue binance|binance-spot|binance-usdm|coinbase|kraken] [--port P]
+constexpr std::string_view kUsage = R"(usage: qf-venue [--venue binance|binance-spot|binance-usdm|coinbase|kraken|okx] [--port P]
                 [--synthetic [--symbols A,B,..] [--rate N|max] [--seed N]]
                 [--replay CAPTURE [--speed 1|N|max] [--loop]]
                 [--tls [--cert-dir DIR]] [--ping-interval-ms N] [--pong-timeout-ms N]
@@ -224,6 +225,10 @@ int main(int argc, char** argv) {
       KrakenOptions o;
       market(o);
       venue = make_kraken_venue(o);
+    } else if (venue_name == "okx") {
+      OkxOptions o;
+      market(o);
+      venue = make_okx_venue(o);
     } else {
       std::string msg = "--venue: unknown venue '";
       msg += venue_name;

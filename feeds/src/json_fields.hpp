@@ -5,8 +5,8 @@
 // classification on top of these. Strings are read as views into the padded input without
 // unescaping: the venues' symbols, names, decimals and times carry no escapes, and a backslash
 // makes any of them fail its own check (lookup, decimal, time), never read out of bounds.
-// Hot path: noexcept, no allocation; only ParserState's constructor and DecimalScan (the cold
-// capture scan) allocate.
+// Hot path: noexcept, no allocation; only ParserState's constructor, DecimalScan and
+// DomDecimalScan (the cold capture scans) allocate.
 
 #include <simdjson.h>
 
@@ -14,13 +14,16 @@
 #include <cstddef>
 #include <cstdint>
 #include <limits>
+#include <map>
 #include <new>
 #include <span>
+#include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
 
 #include "qf/core/event.hpp"
+#include "qf/feeds/capture.hpp"
 #include "qf/feeds/padded_buffer.hpp"
 #include "qf/feeds/parse_result.hpp"
 #include "qf/ipc/fixed_point.hpp"
@@ -125,6 +128,36 @@ struct LevelText {
     }
   }
   out = value;
+  return ParseResult::ok;
+}
+
+// Decimal digits only ("7849", "1652459225464") into an unsigned integer; false otherwise
+// (empty, a sign, a uuid, beyond uint64).
+[[nodiscard]] inline bool digits_u64(std::string_view text, std::uint64_t& out) noexcept {
+  if (text.empty()) {
+    return false;
+  }
+  std::uint64_t value = 0;
+  for (const char c : text) {
+    if (c < '0' || c > '9') {
+      return false;
+    }
+    const auto digit = static_cast<std::uint64_t>(c - '0');
+    if (value > (std::numeric_limits<std::uint64_t>::max() - digit) / 10) {
+      return false;
+    }
+    value = value * 10 + digit;
+  }
+  out = value;
+  return true;
+}
+
+// Unix milliseconds as ns (bad_number beyond uint64).
+[[nodiscard]] inline ParseResult ms_to_ns(std::uint64_t ms, std::uint64_t& out) noexcept {
+  if (ms > std::numeric_limits<std::uint64_t>::max() / 1'000'000) {
+    return ParseResult::bad_number;
+  }
+  out = ms * 1'000'000;
   return ParseResult::ok;
 }
 
@@ -383,6 +416,63 @@ struct DecimalScan {
     }
     return true;
   }
+};
+
+// A capture's frames as simdjson DOM objects with a DecimalScan per instrument (OKX, Bybit: the
+// venues whose values are decimal strings); every failure is a CaptureError `path:line: reason`.
+class DomDecimalScan {
+public:
+  explicit DomDecimalScan(const std::string& path) : path_(path), reader_(path) {}
+
+  // The next websocket frame as a JSON object (a frame equal to `skip`, OKX's "pong", is passed
+  // over); false at the end of the capture.
+  bool next(simdjson::dom::object& root, std::string_view skip = {}) {
+    while (reader_.next(record_)) {
+      if (record_.kind != CaptureRecord::Kind::ws_frame || (!skip.empty() && record_.text == skip)) {
+        continue;
+      }
+      if (json_.parse(record_.text.data(), record_.text.size()).get_object().get(root) != simdjson::SUCCESS) {
+        fail("not a JSON object");
+      }
+      return true;
+    }
+    return false;
+  }
+  [[noreturn]] void fail(const char* reason) const {
+    std::string why = path_;
+    why.append(":").append(std::to_string(record_.line)).append(": ").append(reason);
+    throw CaptureError(why);
+  }
+  [[nodiscard]] DecimalScan& of(std::string_view instrument) { return scans_[std::string(instrument)]; }
+  // entry[key], a decimal string, into `scan` (absent or empty: nothing).
+  void add(DecimalScan& scan, simdjson::dom::object entry, const char* key, bool is_price) const {
+    std::string_view text;
+    if (entry[key].get_string().get(text) == simdjson::SUCCESS && !text.empty() && !scan.add(text, is_price)) {
+      fail("a price or size that is not a plain decimal number");
+    }
+  }
+  // entry[key], [[price, size, ...], ...] when present, into `scan`.
+  void add_rows(DecimalScan& scan, simdjson::dom::object entry, const char* key) const {
+    simdjson::dom::element rows;
+    if (entry[key].get(rows) == simdjson::SUCCESS && !scan.add_rows(rows, 0)) {
+      fail("book levels that are not [price, size, ...] strings");
+    }
+  }
+  // One {name, price decimals, qty decimals, values} per instrument, sorted by name.
+  template <class Out> [[nodiscard]] std::vector<Out> results() const {
+    std::vector<Out> out;
+    for (const auto& [name, scan] : scans_) {
+      out.push_back({name, scan.price, scan.qty, scan.values});
+    }
+    return out;
+  }
+
+private:
+  std::string path_;
+  CaptureReader reader_;
+  CaptureRecord record_;
+  simdjson::dom::parser json_;
+  std::map<std::string, DecimalScan, std::less<>> scans_;
 };
 
 } // namespace qf::feeds::detail

@@ -1,6 +1,6 @@
 #pragma once
-// The kept top-of-book of the checksum venues (Kraken, OKX), written once: a side as a vector
-// sorted best first, a message's absolute levels applied to it (qty 0 deletes; an unknown level's
+// The kept top-of-book of the checksum venues (Kraken, OKX) and Bybit, written once: a side as a
+// vector sorted best first, a message's absolute levels applied to it (qty 0 deletes; an unknown level's
 // delete is normal), then truncated to the venue's depth, the levels pushed out appended as qty-0
 // deletes so the core's book stays the venue's. Private to feeds/src. Feed thread, noexcept; the
 // vectors are reserved by the caller (depth + the levels of one message), so nothing allocates.

@@ -240,6 +240,26 @@ TEST(config, should_read_kraken_instruments_with_the_live_v2_endpoint_by_default
   expect_error("[[venues]]\nvenue = \"kraken\"\ndepth_stream = \"book25\"\n", "venues[0].depth_stream: must be book");
 }
 
+TEST(config, should_read_okx_instruments_with_the_live_v5_endpoint_by_default) {
+  const Config c = parse_config("[[instruments]]\nvenue = \"okx\"\nsymbol = \"BTC-USDT\"\nprice_decimals = 1\n");
+  ASSERT_EQ(c.instruments.size(), 1U);
+  EXPECT_EQ(c.instruments[0].symbol, "BTC-USDT");
+  const VenueEntry* v = find_venue(c, "okx");
+  ASSERT_NE(v, nullptr);
+  EXPECT_EQ(v->ws_url, "wss://ws.okx.com:8443/ws/v5/public");
+  EXPECT_EQ(v->depth_stream, "books");
+  expect_error("[[venues]]\nvenue = \"okx\"\ndepth_stream = \"books5\"\n", "venues[0].depth_stream: must be books");
+  // Both shipped configurations name it: sim.toml on qf-venue, default.toml on the live endpoint.
+  const Config sim_config = load_config(QF_CONFIG_DIR "/sim.toml");
+  const VenueEntry* sim = find_venue(sim_config, "okx");
+  ASSERT_NE(sim, nullptr);
+  EXPECT_EQ(sim->ws_url, "ws://127.0.0.1:18083/ws/v5/public");
+  const Config live_config = load_config(QF_CONFIG_DIR "/default.toml");
+  const VenueEntry* live = find_venue(live_config, "okx");
+  ASSERT_NE(live, nullptr);
+  EXPECT_EQ(live->ws_url, "wss://ws.okx.com:8443/ws/v5/public");
+}
+
 TEST(config, should_refuse_bad_venues) {
   expect_error("[[venues]]\nvenue = \"coinbase\"\ndepth_stream = \"full\"\n", "venues[0].depth_stream: must be level2_batch");
   expect_error("[[venues]]\nvenue = \"binance-spot\"\nws_url = \"ws://example.com\"\n",

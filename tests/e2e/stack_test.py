@@ -7,7 +7,7 @@ The stack is started by run.sh itself (QF_BUILD_DIR=BUILD, so nothing is rebuilt
 the SIM config whose venue ports are free ports, a unique instance and gateway port 0, so it never
 clashes with a stack someone is running. Checks:
 - run.sh says ready; /api/health is 200, running, mode SIM; every instrument's book is live;
-- /api/quotes changes; sim.toml's BTC composite includes all three venues; a WebSocket subscriber receives every instrument's quote;
+- /api/quotes changes; sim.toml's BTC composite includes all four venues; a WebSocket subscriber receives every instrument's quote;
 - qf-monitor --json --instance shows the same instruments, live;
 - SIGINT to run.sh: it exits 0, every process it started is gone (by pid), the segment says stopped.
 """
@@ -116,13 +116,13 @@ class RunShSim(unittest.TestCase):
             self.assertLess(float(bid), float(ask), key)
         poll(lambda: quote_view() != first, "/api/quotes to change")
 
-        # sim.toml's composite BTC over the three venues: every member in once the books are live.
+        # sim.toml's composite BTC over four venues: every member in once the books are live.
         def composite_full():
             status, c = http_json(base + "/api/composite/BTC")
-            return c if status == 200 and c["included"] == 3 else None
-        c = poll(composite_full, "the BTC composite over all three venues")
+            return c if status == 200 and c["included"] == 4 else None
+        c = poll(composite_full, "the BTC composite over all four venues")
         self.assertEqual([m["key"] for m in c["members"]],
-                         ["binance-spot:BTCUSDT", "coinbase:BTC-USD", "kraken:BTC/USD"])
+                         ["binance-spot:BTCUSDT", "coinbase:BTC-USD", "kraken:BTC/USD", "okx:BTC-USDT"])
         self.assertIn(c["best_bid"]["key"], [m["key"] for m in c["members"]])
         self.assertEqual(c["bids"][0]["price"], c["best_bid"]["price"])
 

@@ -1,10 +1,13 @@
 #pragma once
-// What the live-feed tests against qf-venue (coinbase_feed_test, kraken_feed_test) observe in the
-// ring: Streams, the events of a run as comparable tuples (book events apart from bbo and
-// trades), for replay equality; Watch, one instrument's book rebuilt from the events, checked at
-// every bbo of a live book against the venue's own top (the synthetic venues' ticker follows each
-// book change), counting what happened after the fault under test; run_synthetic, one session of
-// two instruments against a synthetic qf-venue until a condition holds (60 s at most).
+// What the live-feed tests against qf-venue (coinbase_feed_test, kraken_feed_test,
+// okx_feed_test) observe in the ring: Streams, the events of a run as comparable tuples (book
+// events apart from bbo and trades), for replay equality; Watch, one instrument's book rebuilt
+// from the events, checked at every bbo of a live book against the venue's own top (the synthetic
+// venues' ticker follows each book change; a bbo that carries a sequence must carry the book's),
+// counting what happened after the fault under test; run_synthetic, one session of two
+// instruments against a synthetic qf-venue until a condition holds (60 s at most); the fault
+// scenarios of the resubscribe venues (kraken_feed_test, okx_feed_test), each on the venue's own
+// run_synthetic.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -64,6 +67,7 @@ struct Watch {
   std::map<std::int64_t, std::int64_t> asks;
   bool live = false;
   bool fault_seen = false;
+  std::uint64_t book_seq = 0; // the last book event's venue sequence (0: the venue has none)
   std::size_t checks = 0, checks_after_fault = 0, mismatches = 0, snapshots_after_fault = 0;
   std::array<std::size_t, 7> statuses{};
 
@@ -75,11 +79,13 @@ struct Watch {
       fault_seen |= e.status == fault;
       return;
     case core::EventKind::snapshot_begin:
+      book_seq = e.seq;
       bids.clear();
       asks.clear();
       snapshots_after_fault += fault_seen ? 1 : 0;
       return;
     case core::EventKind::book_level: {
+      book_seq = e.seq;
       auto set = [&](auto& side) {
         if (e.level.qty == 0) {
           side.erase(e.level.price);
@@ -96,7 +102,9 @@ struct Watch {
       }
       ++checks;
       checks_after_fault += fault_seen ? 1 : 0;
-      if (bids.begin()->first != e.bbo.bid_price || bids.begin()->second != e.bbo.bid_qty ||
+      // A bbo that names its place in the book's sequence (OKX bbo-tbt) must be of that book.
+      if ((e.seq != 0 && book_seq != 0 && e.seq != book_seq) || bids.begin()->first != e.bbo.bid_price ||
+          bids.begin()->second != e.bbo.bid_qty ||
           asks.begin()->first != e.bbo.ask_price || asks.begin()->second != e.bbo.ask_qty) {
         ++mismatches;
       }
@@ -175,6 +183,103 @@ inline void expect_recovered(const Outcome& run) {
     EXPECT_GT(w.snapshots_after_fault, 0U) << "no fresh snapshot after the fault";
     EXPECT_GE(w.checks_after_fault, 20U);
     EXPECT_EQ(w.mismatches, 0U) << "a live book disagreed with the venue's ticker";
+  }
+}
+
+// ---- The fault scenarios of a venue whose books come back by resubscribing ----
+
+// A venue test's run_synthetic: its qf-venue with `extra` arguments, two instruments (the second
+// on engine id 7), until `until` holds.
+using RunSynthetic = Outcome (*)(const std::vector<std::string>& extra, core::FeedStatus fault,
+                                 const std::function<bool(const Outcome&)>& until,
+                                 const std::function<void(Outcome&, FeedThread&)>& act);
+
+inline void expect_reconnect_after_a_drop(RunSynthetic run_synthetic) {
+  const Outcome run = run_synthetic({"--drop-after", "1"}, core::FeedStatus::disconnected, recovered, nullptr);
+  expect_recovered(run);
+  EXPECT_GT(run.record.reconnects, 0U);
+  EXPECT_EQ(run.record.parse_errors, 0U);
+  EXPECT_EQ(run.record.gaps, 0U);
+  for (const Watch& w : run.w) {
+    EXPECT_GT(w.count(core::FeedStatus::connected), 1U);
+    EXPECT_GT(w.count(core::FeedStatus::subscribed), 1U);
+  }
+}
+
+inline void expect_stale_then_reconnect_after_a_stall(RunSynthetic run_synthetic) {
+  const Outcome run =
+      run_synthetic({"--stall-after", "2", "--stall-for", "4"}, core::FeedStatus::stale, recovered, nullptr);
+  expect_recovered(run);
+  EXPECT_GT(run.record.reconnects, 0U);
+  for (const Watch& w : run.w) {
+    EXPECT_GT(w.count(core::FeedStatus::disconnected), 0U);
+  }
+}
+
+inline void expect_reconnect_after_a_shutdown(RunSynthetic run_synthetic) {
+  const Outcome run = run_synthetic({"--shutdown-after", "1.5"}, core::FeedStatus::disconnected, recovered, nullptr);
+  expect_recovered(run);
+  EXPECT_GT(run.record.reconnects, 0U);
+  EXPECT_EQ(run.record.parse_errors, 0U) << "the venue's shutdown message is understood";
+}
+
+// `fault` ("--checksum-every", "--gap-every") breaks a book's integrity now and then: each break
+// is a gap, counted once, repaired by resubscribing that book on the same connection.
+inline void expect_integrity_faults_resubscribed(RunSynthetic run_synthetic, const std::string& fault) {
+  const auto both_resynced = [](const Outcome& r) {
+    return std::all_of(r.w.begin(), r.w.end(), [](const Watch& x) {
+      return x.live && x.count(core::FeedStatus::gap) >= 2 && x.checks_after_fault >= 20;
+    });
+  };
+  const Outcome run = run_synthetic({fault, "60"}, core::FeedStatus::gap, both_resynced, nullptr);
+  expect_recovered(run);
+  const std::size_t gaps = run.w[0].count(core::FeedStatus::gap) + run.w[1].count(core::FeedStatus::gap);
+  EXPECT_GE(gaps, 4U);
+  EXPECT_EQ(run.record.gaps, gaps) << "every break counted once in the feed record";
+  EXPECT_EQ(run.record.reconnects, 0U) << "a resubscribe keeps the connection";
+  EXPECT_EQ(run.record.parse_errors, 0U);
+  for (const Watch& w : run.w) {
+    EXPECT_GE(w.snapshots_after_fault, w.count(core::FeedStatus::gap)) << "one fresh snapshot per break";
+  }
+}
+
+// An operator resync of the second instrument (engine id 7) resubscribes it alone.
+inline void expect_one_instrument_resynced(RunSynthetic run_synthetic) {
+  bool sent = false;
+  const Outcome run = run_synthetic(
+      {}, core::FeedStatus::resync,
+      [](const Outcome& r) { return r.w[1].fault_seen && r.w[1].live && r.w[1].checks_after_fault >= 20; },
+      [&](Outcome& r, FeedThread& t) {
+        if (!sent && r.w[1].live && r.w[1].checks >= 20) {
+          sent = t.requests().try_push({FeedRequest::Kind::resync, 7});
+        }
+      });
+  ASSERT_TRUE(sent);
+  EXPECT_EQ(run.foreign_ids, 0U);
+  const Watch& second = run.w[1];
+  EXPECT_EQ(second.count(core::FeedStatus::resync), 1U);
+  EXPECT_TRUE(second.live);
+  EXPECT_EQ(second.snapshots_after_fault, 1U) << "the resubscribe brings exactly one fresh snapshot";
+  EXPECT_GE(second.checks_after_fault, 20U);
+  EXPECT_EQ(second.mismatches, 0U);
+  EXPECT_EQ(run.w[0].count(core::FeedStatus::resync), 0U) << "only the asked instrument resyncs";
+  EXPECT_EQ(run.w[0].mismatches, 0U);
+  EXPECT_EQ(run.record.reconnects, 0U);
+  EXPECT_EQ(run.record.gaps, 0U);
+  EXPECT_GE(run.record.resyncs, 1U);
+}
+
+inline void expect_malformed_frames_counted(RunSynthetic run_synthetic) {
+  const Outcome run = run_synthetic({"--malformed-every", "25"}, core::FeedStatus::gap,
+                                    [](const Outcome& r) { return r.record.parse_errors >= 10; }, nullptr);
+  EXPECT_GE(run.record.parse_errors, 10U);
+  EXPECT_EQ(run.record.reconnects, 0U) << "a malformed frame must not cost the connection";
+  EXPECT_GT(run.record.messages, run.record.parse_errors * 10);
+  for (const Watch& w : run.w) {
+    EXPECT_EQ(w.count(core::FeedStatus::disconnected), 0U);
+    EXPECT_TRUE(w.live);
+    EXPECT_GT(w.checks, 0U);
+    EXPECT_EQ(w.mismatches, 0U);
   }
 }
 

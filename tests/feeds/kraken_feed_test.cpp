@@ -29,12 +29,9 @@
 namespace qf::feeds {
 namespace {
 
-using test::expect_recovered;
 using test::Outcome;
-using test::recovered;
 using test::Streams;
 using test::Venue;
-using test::Watch;
 
 // Engine ids are not the session's symbol indices: the session must translate.
 constexpr core::InstrumentId kFirstId = 4;
@@ -166,7 +163,7 @@ TEST(kraken_feed, should_yield_the_events_of_the_capture_through_the_venue) {
 // Two symbols on ids 3 and 7.
 Outcome run_synthetic(const std::vector<std::string>& extra, core::FeedStatus fault,
                       const std::function<bool(const Outcome&)>& until,
-                      const std::function<void(Outcome&, FeedThread&)>& act = nullptr) {
+                      const std::function<void(Outcome&, FeedThread&)>& act) {
   std::vector<std::string> args{"--venue", "kraken", "--port", "0", "--synthetic", "--symbols", "BTC/USD,ETH/USD",
                                 "--rate", "400", "--seed", "7"};
   args.insert(args.end(), extra.begin(), extra.end());
@@ -183,101 +180,32 @@ Outcome run_synthetic(const std::vector<std::string>& extra, core::FeedStatus fa
   return test::run_synthetic(args, {3, 7}, make, fault, until, act);
 }
 
-// Gap faults hit one book at a time: both must have been hit and come back.
-bool both_resynced(const Outcome& r) {
-  return std::all_of(r.w.begin(), r.w.end(), [](const Watch& x) {
-    return x.live && x.count(core::FeedStatus::gap) >= 2 && x.checks_after_fault >= 20;
-  });
-}
-
-std::size_t gap_statuses(const Outcome& r) {
-  return r.w[0].count(core::FeedStatus::gap) + r.w[1].count(core::FeedStatus::gap);
-}
-
 TEST(kraken_feed, should_reconnect_after_a_drop_and_rebuild_the_books_from_a_fresh_snapshot) {
-  const Outcome run = run_synthetic({"--drop-after", "1"}, core::FeedStatus::disconnected, recovered);
-  expect_recovered(run);
-  EXPECT_GT(run.record.reconnects, 0U);
-  EXPECT_EQ(run.record.parse_errors, 0U);
-  EXPECT_EQ(run.record.gaps, 0U);
-  for (const Watch& w : run.w) {
-    EXPECT_GT(w.count(core::FeedStatus::connected), 1U);
-    EXPECT_GT(w.count(core::FeedStatus::subscribed), 1U);
-  }
+  test::expect_reconnect_after_a_drop(run_synthetic);
 }
 
 TEST(kraken_feed, should_call_a_stalled_connection_stale_and_reconnect) {
-  const Outcome run = run_synthetic({"--stall-after", "2", "--stall-for", "4"}, core::FeedStatus::stale, recovered);
-  expect_recovered(run);
-  EXPECT_GT(run.record.reconnects, 0U);
-  for (const Watch& w : run.w) {
-    EXPECT_GT(w.count(core::FeedStatus::disconnected), 0U);
-  }
+  test::expect_stale_then_reconnect_after_a_stall(run_synthetic);
 }
 
 TEST(kraken_feed, should_reconnect_after_the_venue_shuts_the_connection_down) {
-  const Outcome run = run_synthetic({"--shutdown-after", "1.5"}, core::FeedStatus::disconnected, recovered);
-  expect_recovered(run);
-  EXPECT_GT(run.record.reconnects, 0U);
+  test::expect_reconnect_after_a_shutdown(run_synthetic);
 }
 
 TEST(kraken_feed, should_count_a_corrupted_checksum_as_a_gap_and_resubscribe_the_book) {
-  const Outcome run = run_synthetic({"--checksum-every", "60"}, core::FeedStatus::gap, both_resynced);
-  expect_recovered(run);
-  EXPECT_GE(gap_statuses(run), 4U);
-  EXPECT_EQ(run.record.gaps, gap_statuses(run)) << "every mismatch counted once in the feed record";
-  EXPECT_EQ(run.record.reconnects, 0U) << "a resubscribe keeps the connection";
-  EXPECT_EQ(run.record.parse_errors, 0U);
-  for (const Watch& w : run.w) {
-    EXPECT_GE(w.snapshots_after_fault, w.count(core::FeedStatus::gap)) << "one fresh snapshot per mismatch";
-  }
+  test::expect_integrity_faults_resubscribed(run_synthetic, "--checksum-every");
 }
 
 TEST(kraken_feed, should_detect_a_withheld_update_by_its_checksum_and_resubscribe_the_book) {
-  const Outcome run = run_synthetic({"--gap-every", "60"}, core::FeedStatus::gap, both_resynced);
-  expect_recovered(run);
-  EXPECT_GE(gap_statuses(run), 4U);
-  EXPECT_EQ(run.record.gaps, gap_statuses(run));
-  EXPECT_EQ(run.record.reconnects, 0U);
+  test::expect_integrity_faults_resubscribed(run_synthetic, "--gap-every");
 }
 
 TEST(kraken_feed, should_resubscribe_one_symbol_on_resync_and_keep_the_connection) {
-  bool sent = false;
-  const Outcome run = run_synthetic(
-      {}, core::FeedStatus::resync,
-      [](const Outcome& r) { return r.w[1].fault_seen && r.w[1].live && r.w[1].checks_after_fault >= 20; },
-      [&](Outcome& r, FeedThread& t) {
-        if (!sent && r.w[1].live && r.w[1].checks >= 20) {
-          sent = t.requests().try_push({FeedRequest::Kind::resync, 7});
-        }
-      });
-  ASSERT_TRUE(sent);
-  EXPECT_EQ(run.foreign_ids, 0U);
-  const Watch& eth = run.w[1];
-  EXPECT_EQ(eth.count(core::FeedStatus::resync), 1U);
-  EXPECT_TRUE(eth.live);
-  EXPECT_EQ(eth.snapshots_after_fault, 1U) << "the resubscribe brings exactly one fresh snapshot";
-  EXPECT_GE(eth.checks_after_fault, 20U);
-  EXPECT_EQ(eth.mismatches, 0U);
-  EXPECT_EQ(run.w[0].count(core::FeedStatus::resync), 0U) << "only the asked symbol resyncs";
-  EXPECT_EQ(run.w[0].mismatches, 0U);
-  EXPECT_EQ(run.record.reconnects, 0U);
-  EXPECT_EQ(run.record.gaps, 0U);
-  EXPECT_GE(run.record.resyncs, 1U);
+  test::expect_one_instrument_resynced(run_synthetic);
 }
 
 TEST(kraken_feed, should_count_malformed_frames_and_keep_the_connection) {
-  const Outcome run = run_synthetic({"--malformed-every", "25"}, core::FeedStatus::gap,
-                                    [](const Outcome& r) { return r.record.parse_errors >= 10; });
-  EXPECT_GE(run.record.parse_errors, 10U);
-  EXPECT_EQ(run.record.reconnects, 0U) << "a malformed frame must not cost the connection";
-  EXPECT_GT(run.record.messages, run.record.parse_errors * 10);
-  for (const Watch& w : run.w) {
-    EXPECT_EQ(w.count(core::FeedStatus::disconnected), 0U);
-    EXPECT_TRUE(w.live);
-    EXPECT_GT(w.checks, 0U);
-    EXPECT_EQ(w.mismatches, 0U);
-  }
+  test::expect_malformed_frames_counted(run_synthetic);
 }
 
 } // namespace

@@ -5,7 +5,7 @@ messages of each message kind (so rare kinds are seeded as well as common ones);
 capture reader, windows of consecutive lines of each capture, plain and gzip.
 
 Usage: make_corpus.py CAPTURES_DIR OUT_DIR
-Creates OUT_DIR/{binance_parser_fuzz,coinbase_parser_fuzz,kraken_parser_fuzz,okx_parser_fuzz,capture_reader_fuzz}/.
+Creates OUT_DIR/{binance_parser_fuzz,coinbase_parser_fuzz,kraken_parser_fuzz,okx_parser_fuzz,bybit_parser_fuzz,capture_reader_fuzz}/.
 """
 import gzip
 import hashlib
@@ -38,6 +38,8 @@ def kind(text):
         return "other"
     if "arg" in j:
         return "okx:" + str(j.get("event", "")) + ":" + str(j["arg"].get("channel")) + ":" + str(j.get("action", ""))
+    if "topic" in j:
+        return "by:" + str(j["topic"]).split(".")[0] + ":" + str(j.get("type"))
     if "channel" in j:
         return "kr:" + str(j["channel"]) + ":" + str(j.get("type"))
     d = j.get("data", j)
@@ -67,6 +69,7 @@ def main(captures, out):
         "coinbase": [os.path.join(captures, "coinbase-exchange/level2_ticker_matches_20210417.capture")],
         "kraken": [os.path.join(captures, "kraken/btcusd_book10_v2_20230730.capture")],
         "okx": [os.path.join(captures, "okx/multi_20220513.capture")],
+        "bybit": [os.path.join(captures, "bybit/btcusdt_orderbook50_20241108.capture")],
     }
     counts = {}
     for venue, paths in files.items():
@@ -91,7 +94,7 @@ def main(captures, out):
                 write(reader, window.encode())
                 write(reader, gzip.compress(window.encode()))
         counts[venue] = sum(seen.values())
-    for target in ("binance_parser_fuzz", "coinbase_parser_fuzz", "kraken_parser_fuzz", "okx_parser_fuzz", "capture_reader_fuzz"):
+    for target in ("binance_parser_fuzz", "coinbase_parser_fuzz", "kraken_parser_fuzz", "okx_parser_fuzz", "bybit_parser_fuzz", "capture_reader_fuzz"):
         d = os.path.join(out, target)
         print(f"make_corpus.py: {target}: {len(os.listdir(d))} seeds in {d}")
 

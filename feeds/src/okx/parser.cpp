@@ -2,7 +2,6 @@
 
 #include <cstdint>
 #include <limits>
-#include <map>
 #include <stdexcept>
 #include <utility>
 #include <vector>
@@ -19,6 +18,7 @@ namespace {
 
 namespace od = simdjson::ondemand;
 using core::Side;
+using detail::digits_u64;
 using detail::LevelText;
 using detail::read_fields;
 using detail::string_token;
@@ -87,34 +87,10 @@ struct Fields {
   return ParseResult::ok;
 }
 
-// Decimal digits only ("7849", "1652459225464") into an unsigned integer; false otherwise.
-[[nodiscard]] bool digits_u64(std::string_view text, std::uint64_t& out) noexcept {
-  if (text.empty()) {
-    return false;
-  }
-  std::uint64_t value = 0;
-  for (const char c : text) {
-    if (c < '0' || c > '9') {
-      return false;
-    }
-    const auto digit = static_cast<std::uint64_t>(c - '0');
-    if (value > (std::numeric_limits<std::uint64_t>::max() - digit) / 10) {
-      return false;
-    }
-    value = value * 10 + digit;
-  }
-  out = value;
-  return true;
-}
-
 // `ts`: Unix milliseconds in a string, as ns.
 [[nodiscard]] ParseResult ms_to_ns(std::string_view text, std::uint64_t& out) noexcept {
   std::uint64_t ms = 0;
-  if (!digits_u64(text, ms) || ms > std::numeric_limits<std::uint64_t>::max() / 1'000'000) {
-    return ParseResult::bad_number;
-  }
-  out = ms * 1'000'000;
-  return ParseResult::ok;
+  return digits_u64(text, ms) ? detail::ms_to_ns(ms, out) : ParseResult::bad_number;
 }
 
 // A ticker's price and size: both empty (OKX sends "" for an empty side) is the zero level.
@@ -480,65 +456,32 @@ std::size_t emit_events(const Message& m, std::uint64_t recv_ticks, EventSink si
 // Cold helpers
 
 std::vector<InstrumentDecimals> infer_capture_decimals(const std::string& path) {
-  CaptureReader reader(path);
-  simdjson::dom::parser json;
-  std::map<std::string, detail::DecimalScan, std::less<>> scans;
-  CaptureRecord record;
-  const auto fail = [&](const char* reason) {
-    std::string why = path;
-    why.append(":").append(std::to_string(record.line)).append(": ").append(reason);
-    throw CaptureError(why);
-  };
-  const auto add = [&](detail::DecimalScan& scan, simdjson::dom::object entry, const char* key, bool is_price) {
-    std::string_view text;
-    if (entry[key].get_string().get(text) != simdjson::SUCCESS) {
-      return; // absent here
-    }
-    if (!text.empty() && !scan.add(text, is_price)) {
-      fail("a price or size that is not a plain decimal number");
-    }
-  };
-  while (reader.next(record)) {
-    if (record.kind != CaptureRecord::Kind::ws_frame || record.text == "pong") {
-      continue;
-    }
-    simdjson::dom::object root;
-    if (json.parse(record.text.data(), record.text.size()).get_object().get(root) != simdjson::SUCCESS) {
-      fail("not a JSON object");
-    }
+  detail::DomDecimalScan capture(path);
+  simdjson::dom::object root;
+  while (capture.next(root, "pong")) {
     std::string_view inst_id;
     simdjson::dom::array data;
     if (root["arg"]["instId"].get_string().get(inst_id) != simdjson::SUCCESS ||
         root["data"].get_array().get(data) != simdjson::SUCCESS) {
       continue; // event answers
     }
-    detail::DecimalScan& scan = scans[std::string(inst_id)];
+    detail::DecimalScan& scan = capture.of(inst_id);
     for (simdjson::dom::element item : data) {
       simdjson::dom::object entry;
       if (item.get_object().get(entry) != simdjson::SUCCESS) {
-        fail("a data element that is not an object");
+        capture.fail("a data element that is not an object");
       }
-      for (const char* side : {"bids", "asks"}) {
-        simdjson::dom::element rows;
-        if (entry[side].get(rows) == simdjson::SUCCESS && !scan.add_rows(rows, 0)) {
-          fail("book levels that are not [price, size, ...] strings");
-        }
+      capture.add_rows(scan, entry, "bids");
+      capture.add_rows(scan, entry, "asks");
+      for (const char* key : {"px", "bidPx", "askPx", "last"}) {
+        capture.add(scan, entry, key, true);
       }
-      add(scan, entry, "px", true);
-      add(scan, entry, "bidPx", true);
-      add(scan, entry, "askPx", true);
-      add(scan, entry, "last", true);
-      add(scan, entry, "sz", false);
-      add(scan, entry, "bidSz", false);
-      add(scan, entry, "askSz", false);
-      add(scan, entry, "lastSz", false);
+      for (const char* key : {"sz", "bidSz", "askSz", "lastSz"}) {
+        capture.add(scan, entry, key, false);
+      }
     }
   }
-  std::vector<InstrumentDecimals> out;
-  for (const auto& [inst_id, scan] : scans) {
-    out.push_back({inst_id, scan.price, scan.qty, scan.values});
-  }
-  return out;
+  return capture.results<InstrumentDecimals>();
 }
 
 } // namespace qf::feeds::okx
