@@ -64,13 +64,17 @@ template <class Map> Levels top(const Map& side, std::size_t depth) {
   return out;
 }
 
-// A fresh synthetic book for `symbol`: BTC ticks at 0.1 around 30000.0, ETH at 0.01 around
-// 2000.00, anything else at 0.01 around 100.00; sizes at 8 decimals.
+// A fresh synthetic book for `symbol`: BTC ticks at 0.1 around 60000.0, ETH at 0.01 around
+// 2500.00, SOL at 0.01 around 150.00 (the Binance and Coinbase sides' prices, so a composite book
+// over the SIM venues is one market), anything else at 0.01 around 100.00; sizes at 8 decimals.
 [[nodiscard]] inline SyntheticBook seed_book(const std::string& symbol, std::mt19937_64& rng) {
   SyntheticBook b;
   b.symbol = symbol;
   b.price_decimals = symbol.starts_with("BTC") ? 1 : 2;
-  b.fair = symbol.starts_with("BTC") ? 300'000 : symbol.starts_with("ETH") ? 200'000 : 10'000;
+  b.fair = symbol.starts_with("BTC")   ? 600'000
+           : symbol.starts_with("ETH") ? 250'000
+           : symbol.starts_with("SOL") ? 15'000
+                                       : 10'000;
   b.trade_id = 1'000'000 + rng() % 1'000'000;
   for (std::int64_t i = 0; i < static_cast<std::int64_t>(kSyntheticLevels); ++i) {
     b.bids[b.fair - 1 - i * static_cast<std::int64_t>(1 + rng() % 3)] = random_qty(rng);

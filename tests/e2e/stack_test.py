@@ -139,6 +139,10 @@ class RunShSim(unittest.TestCase):
         self.assertEqual((snap["status"], snap["mode"]), ("running", "SIM"))
         self.assertEqual(sorted(f'{i["venue"]}:{i["symbol"]}' for i in snap["instruments"]), keys)
         self.assertTrue(all(i["health"] == "live" for i in snap["instruments"]), snap["instruments"])
+        # The default strategy trades under its own runaway guard (issue 16 item 2): nothing tripped.
+        status, risk = http_json(base + "/api/risk")
+        self.assertEqual(status, 200)
+        self.assertEqual(risk["risk"]["kill_switch"]["trips"], 0, risk["risk"])
 
         # [bridge] enabled in the SIM config: run.sh started nats-server and qf-bridge, and a NATS
         # subscriber sees live ticks of every instrument.
