@@ -230,8 +230,12 @@ TradeOutcome PaperTrader::on_update(std::uint16_t i, const MarketView& m, std::u
   if (qty <= 0) {
     return out;
   }
+  // An attempt refused by a position or exposure limit is paced like an accepted order: those do
+  // not clear by the next update, and retrying on every one filled the refusal counters (a
+  // 10-minute SIM run: 19,851 gross_exposure refusals). Transient refusals (book not live, price
+  // band, pending) retry at once.
   const OrderOutcome o = place(i, m, side, qty, 0.0, now_ns, out);
-  if (o.order_id != 0) {
+  if (o.order_id != 0 || o.refused == Refusal::position_limit || o.refused == Refusal::gross_exposure) {
     last_order_ns_[i] = now_ns == 0 ? 1 : now_ns;
     last_any_order_ns_ = now_ns;
     any_order_ = true;
