@@ -19,6 +19,9 @@ using Conn = std::unique_ptr<PGconn, decltype(&PQfinish)>;
 
 std::string error_of(PGconn* c) {
   std::string s = PQerrorMessage(c);
+  for (char& ch : s) {
+    ch = ch == '\n' || ch == '\t' ? ' ' : ch; // one line on stderr
+  }
   while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) {
     s.pop_back();
   }

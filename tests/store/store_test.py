@@ -293,7 +293,7 @@ class StoreTest(unittest.TestCase):
         self.assertIn("999_broken.sql", err)
         self.assertIn("no_such_type", err)
         applied = [r[0] for r in self.db.query("SELECT version FROM schema_migrations ORDER BY 1")]
-        self.assertEqual(applied, ["001_history"], "the good migrations stay applied, the broken one is not")
+        self.assertEqual(applied, ["001_history", "002_runs"], "the good migrations stay applied, the broken one is not")
 
 
 if __name__ == "__main__":
