@@ -21,7 +21,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "common"))
 sys.path.insert(0, HERE)
 from qf_testkit import case_procs, fresh_dir, http_json, sim_engine, start_gateway, write_config  # noqa: E402
-from pgcluster import Cluster  # noqa: E402
+from pgcluster import case_cluster  # noqa: E402
 
 ARGS = None
 SYMBOL = "BTCUSDT"
@@ -34,9 +34,7 @@ class RunsTest(unittest.TestCase):
         os.chmod(self.work, 0o755)
         self.bin = os.path.join(ARGS.build_dir, "bin")
         self.procs = case_procs(self, self.work, grace=20.0, instance=self.instance)
-        self.db = Cluster(self.work)
-        self.addCleanup(self.db.stop, "immediate")
-        self.db.start()
+        self.db = case_cluster(self, self.work)
         self.config = write_config(os.path.join(self.work, "runs.toml"), engine=sim_engine(self.instance),
                                    instruments=[{"venue": "binance-spot", "symbol": SYMBOL, "price_decimals": 2,
                                                  "qty_decimals": 8}])
