@@ -1,6 +1,7 @@
 // qf-engine: the QuantFlow engine.
 //   qf-engine replay --input CAPTURE [--input CAPTURE ...] [--venue binance-spot|binance-usdm|coinbase|kraken|okx|bybit-spot|bybit-linear]
 //                    [--config FILE] [--tap FILE] [--speed max|1] [--loops N] [--equity-csv FILE] [--progress]
+//                    [--store URL]   (records the run in PostgreSQL at the end: run_store.hpp)
 //                    (CAPTURE: a file, a directory or a glob; several are one stream, in time order)
 //   qf-engine features --input CAPTURE... --out FILE.csv [--venue V] [--config FILE] [--horizon-bars N]
 //                      [--profit-take X] [--stop-loss X]   the training dataset (features.hpp)
@@ -9,6 +10,8 @@
 // --tuned: the tuned profile of a two-core host: the hot thread on CPU 1 with SCHED_FIFO
 // (kTunedPriority), over the config's core_cpu / realtime_priority; check-host --tuned tries it
 // on a throwaway thread and says what it could and could not do.
+#include <chrono>
+#include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <exception>
@@ -21,12 +24,18 @@
 #include "host.hpp"
 #include "live.hpp"
 #include "replay.hpp"
+#include "run_store.hpp"
 #include "risk_store.hpp"
 
 namespace {
 
 constexpr int kTunedCpu = 1;
 constexpr int kTunedPriority = 50;
+
+std::int64_t wall_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
 
 int usage(const std::string& why) {
   std::fprintf(stderr,
@@ -35,6 +44,7 @@ int usage(const std::string& why) {
                "       qf-engine replay --input CAPTURE [--input CAPTURE ...] [--venue binance-spot|binance-usdm|coinbase|kraken|okx|bybit-spot|bybit-linear]\n"
                "                        [--config FILE] [--tap FILE] [--speed max|1] [--loops N] [--equity-csv FILE]\n"
                "                        [--progress]   (\"progress DONE TOTAL\" lines on stderr; a terminal gets a bar)\n"
+               "                        [--store URL]  (the run, its fills and equity into PostgreSQL when it ends)\n"
                "                        CAPTURE: a file (plain or gzip), a directory (its *.capture and *.capture.gz\n"
                "                        files by name) or a quoted glob; several are replayed in order as one stream\n"
                "       qf-engine features --input CAPTURE... --out FILE.csv [--venue V] [--config FILE]\n"
@@ -46,6 +56,7 @@ int usage(const std::string& why) {
 
 int replay(int argc, char** argv) {
   qf::engine::ReplayOptions o;
+  std::string store_url, config_path;
   for (int i = 2; i < argc; ++i) {
     const std::string a = argv[i];
     const bool has_value = i + 1 < argc;
@@ -54,11 +65,15 @@ int replay(int argc, char** argv) {
     } else if (a == "--venue" && has_value) {
       o.venue = argv[++i];
     } else if (a == "--config" && has_value) {
-      o.config = qf::config::load_config(argv[++i]);
+      config_path = argv[++i];
+      o.config = qf::config::load_config(config_path);
     } else if (a == "--tap" && has_value) {
       o.tap = argv[++i];
     } else if (a == "--equity-csv" && has_value) {
       o.equity_csv = argv[++i];
+    } else if (a == "--store" && has_value) {
+      store_url = argv[++i];
+      o.record_run = true;
     } else if (a == "--progress") {
       o.progress_lines = true;
     } else if (a == "--speed" && has_value) {
@@ -80,8 +95,24 @@ int replay(int argc, char** argv) {
   if (o.inputs.empty()) {
     return usage("replay needs --input CAPTURE");
   }
+  qf::engine::RunTimes times;
+  times.started_unix_ns = wall_ns();
   const qf::engine::ReplayResult r = qf::engine::run_replay(o);
+  times.ended_unix_ns = wall_ns();
   std::fwrite(r.summary_json.data(), 1, r.summary_json.size(), stdout);
+  if (store_url.empty()) {
+    return r.exit_code;
+  }
+  std::fflush(stdout);
+  try {
+    const std::string id = qf::engine::store_run(
+        store_url, r, config_path.empty() ? std::string() : qf::config::redacted_json(config_path), times);
+    std::fprintf(stderr, "qf-engine: run %s stored (%zu fills, %zu equity rows)\n", id.c_str(), r.fills.size(),
+                 r.equity.size());
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "qf-engine: --store: run not stored: %s\n", e.what());
+    return r.exit_code != 0 ? r.exit_code : 1;
+  }
   return r.exit_code;
 }
 

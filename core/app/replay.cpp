@@ -664,6 +664,7 @@ ReplayResult run_replay(const ReplayOptions& options) {
   std::uint64_t fills_seen = 0;
   double identity_max_error = 0;
   std::uint64_t equity_bucket = 0;
+  ReplayResult result;
   std::FILE* equity_csv = nullptr;
   if (!options.equity_csv.empty()) {
     equity_csv = std::fopen(options.equity_csv.c_str(), "w");
@@ -680,6 +681,9 @@ ReplayResult run_replay(const ReplayOptions& options) {
         const core::Fill& f = p.recent(static_cast<std::size_t>(back));
         metrics.on_fill(f.unix_ns, f.instrument, f.side == core::Side::bid ? f.qty : -f.qty, f.qty * f.price, f.fee,
                         f.realized);
+        if (options.record_run) {
+          result.fills.push_back(f);
+        }
       }
       ++fills_seen;
       identity_max_error = std::max(identity_max_error, std::abs(p.realized() + p.unrealized() - p.fees() -
@@ -688,10 +692,15 @@ ReplayResult run_replay(const ReplayOptions& options) {
     const double equity = p.equity();
     metrics.on_equity(now_ns, equity);
     const std::uint64_t bucket = now_ns / kBacktestInterval;
-    if (equity_csv != nullptr && bucket != equity_bucket) {
+    if ((equity_csv != nullptr || options.record_run) && bucket != equity_bucket) {
       equity_bucket = bucket;
-      std::fprintf(equity_csv, "%llu,%.6f,%.8f,%.6f,%.6f,%.6f\n", static_cast<unsigned long long>(now_ns), equity,
-                   p.drawdown(), p.realized(), p.unrealized(), p.fees());
+      if (equity_csv != nullptr) {
+        std::fprintf(equity_csv, "%llu,%.6f,%.8f,%.6f,%.6f,%.6f\n", static_cast<unsigned long long>(now_ns), equity,
+                     p.drawdown(), p.realized(), p.unrealized(), p.fees());
+      }
+      if (options.record_run) {
+        result.equity.push_back({now_ns, equity, p.drawdown(), p.realized(), p.unrealized(), p.fees()});
+      }
     }
   };
   // As in the live engine, the "feed" side parses a message and pushes its events into a ring,
@@ -931,9 +940,12 @@ ReplayResult run_replay(const ReplayOptions& options) {
   o.key("criteria").begin_object().key("min_trades").u64(criteria.min_trades);
   o.key("min_win_rate").num(criteria.min_win_rate).key("max_drawdown").num(criteria.max_drawdown).end_object();
   o.key("verdict").str(b.go ? "go" : "no-go").end_object().end_object();
-  std::string out = o.take();
-  out += '\n';
-  return ReplayResult{out, 0, specs};
+  result.summary_json = o.take();
+  result.summary_json += '\n';
+  result.instruments = specs;
+  result.venue = venue;
+  result.inputs = inputs;
+  return result;
 }
 
 } // namespace qf::engine

@@ -25,6 +25,7 @@ struct ReplayOptions {
   bool paced = false;  // --speed 1: original pacing from the receive timestamps
   std::uint64_t loops = 1; // replay the file this many times (benchmarks)
   std::string equity_csv;  // equity curve (one row per backtest interval); empty: none
+  bool record_run = false; // keep the fills and the equity series in the result (--store)
   // --progress: "progress DONE TOTAL" lines (messages) on stderr at every percent, for the
   // gateway's backtest jobs. Without it a terminal on stderr gets a progress bar instead; a pipe
   // or file gets nothing.
@@ -34,10 +35,21 @@ struct ReplayOptions {
   std::function<void(const core::Engine&, const core::Event&, std::uint64_t now_unix_ns)> on_event;
 };
 
+// One row of the equity curve (--equity-csv), at the first event of each backtest interval.
+struct EquityPoint {
+  std::uint64_t unix_ns = 0;
+  double equity = 0, drawdown = 0, realized = 0, unrealized = 0, fees = 0;
+};
+
 struct ReplayResult {
   std::string summary_json;
   int exit_code = 0;
   std::vector<core::InstrumentSpec> instruments; // as replayed, in instrument id order
+  std::string venue;
+  std::vector<std::string> inputs; // the capture files, in replay order
+  // With record_run: the fills the backtest counted and the equity curve.
+  std::vector<core::Fill> fills;
+  std::vector<EquityPoint> equity;
 };
 
 // Throws std::runtime_error with a message naming the file and line when an input cannot be

@@ -2,6 +2,7 @@
 
 #include <libpq-fe.h>
 
+#include <cctype>
 #include <charconv>
 
 #include "qf/ipc/json_writer.hpp"
@@ -96,6 +97,20 @@ std::string wrap(const char* columns, const char* table, const std::string& wher
          columns + " FROM " + table + " WHERE " + kRange + where + " ORDER BY " + order + " " + tail + ") r";
 }
 
+// 8-4-4-4-12 hexadecimal digits: anything else would be a server-side cast error, not a 400.
+bool is_uuid(std::string_view v) {
+  if (v.size() != 36) {
+    return false;
+  }
+  for (std::size_t i = 0; i < v.size(); ++i) {
+    const bool dash = i == 8 || i == 13 || i == 18 || i == 23;
+    if (dash ? v[i] != '-' : std::isxdigit(static_cast<unsigned char>(v[i])) == 0) {
+      return false;
+    }
+  }
+  return true;
+}
+
 } // namespace
 
 bool is_history_path(std::string_view path) noexcept { return path.starts_with(kPrefix); }
@@ -151,6 +166,38 @@ std::optional<HistoryQuery> parse_history(const Request& r, Response& error) {
     if (!p.kind.empty()) {
       q.params.push_back(p.kind);
     }
+  } else if (seg.size() == 1 && seg[0] == "runs") {
+    if (!read_params(r, {"from", "to", "limit"}, p, error)) {
+      return std::nullopt;
+    }
+    // `ts`: the run's start (wall clock); key metrics from the stored summary.
+    q.sql = wrap("run_id AS id, (extract(epoch FROM ended_at) * 1000)::bigint AS ended_ms, captures, venue, "
+                 "metrics->'backtest'->'trades' AS trades, metrics->'backtest'->'final_equity' AS final_equity, "
+                 "metrics->'backtest'->'total_return' AS total_return, metrics->'backtest'->'max_drawdown' AS "
+                 "max_drawdown, coalesce(metrics->'backtest'->'sharpe', metrics->'backtest'->'sharpe_per_interval') "
+                 "AS sharpe, metrics->'backtest'->'verdict' AS verdict",
+                 "(SELECT *, started_at AS ts FROM runs) runs", "", "ts DESC, run_id", "LIMIT $3");
+    q.params = {p.from, p.to, p.limit};
+  } else if (seg.size() == 2 && seg[0] == "runs") {
+    if (!read_params(r, {}, p, error)) {
+      return std::nullopt;
+    }
+    if (!is_uuid(seg[1])) {
+      error = json_error(400, "run id: expected a UUID", "id");
+      return std::nullopt;
+    }
+    q.sql = "SELECT json_build_object('id', run_id, 'started_ms', (extract(epoch FROM started_at) * 1000)::bigint, "
+            "'ended_ms', (extract(epoch FROM ended_at) * 1000)::bigint, 'captures', captures, 'venue', venue, "
+            "'metrics', metrics, 'config', config, "
+            "'equity', (SELECT coalesce(json_agg(e ORDER BY unix_ns), '[]'::json) FROM (SELECT unix_ns, equity, "
+            "drawdown, realized, unrealized, fees FROM run_equity WHERE run_id = $1::uuid) e), "
+            "'fills', (SELECT coalesce(json_agg(f ORDER BY seq), '[]'::json) FROM (SELECT seq, unix_ns, order_id, "
+            "venue, symbol, side, qty, price, fee, realized FROM run_fills WHERE run_id = $1::uuid) f))::text "
+            "FROM runs WHERE run_id = $1::uuid";
+    q.params = {std::string(seg[1])};
+    q.one = true;
+    q.name = "run";
+    return q;
   } else {
     error = json_error(404, "not found: " + r.path);
     return std::nullopt;
@@ -222,7 +269,9 @@ void HistoryPool::work() {
       }
       PGresult* res = PQexecParams(conn, job.second.sql.c_str(), static_cast<int>(values.size()), nullptr,
                                    values.data(), nullptr, nullptr, 0);
-      if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1) {
+      if (job.second.one && PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 0) {
+        resp = json_error(404, "no such " + job.second.name);
+      } else if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1) {
         ipc::JsonWriter out;
         out.begin_object().key(job.second.name).raw(PQgetvalue(res, 0, 0)).end_object();
         resp.body = out.take();

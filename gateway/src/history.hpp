@@ -9,6 +9,8 @@
 //   GET /api/history/fills?from=&to=&limit=&offset=
 //   GET /api/history/signals/{venue}/{symbol}?from=&to=&limit=
 //   GET /api/history/events?from=&to=&limit=&kind=
+//   GET /api/history/runs?from=&to=&limit=      backtest runs (qf-engine replay --store), newest first
+//   GET /api/history/runs/{id}                  one run: metrics, config, equity, fills (404: no such run)
 // from/to: Unix milliseconds, [from, to); limit 1..10000 (default 1000), offset >= 0 (fills
 // paging); rows in time order; each row's time is `ts_ms`. PostgreSQL renders the rows
 // (json_agg) and the gateway wraps them, so no row type is rendered twice.
@@ -31,6 +33,7 @@ struct HistoryQuery {
   std::string name; // "bars", "equity", ... (the member of the answer holding the rows)
   std::string sql;  // one row, one column: the JSON array of rows
   std::vector<std::string> params;
+  bool one = false; // the value is one object: NULL answers 404
 };
 
 [[nodiscard]] bool is_history_path(std::string_view path) noexcept;

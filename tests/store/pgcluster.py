@@ -46,3 +46,11 @@ class Cluster:
     def scalar(self, sql):
         rows = self.query(sql)
         return rows[0][0] if rows else None
+
+
+def case_cluster(case, folder):
+    """A started cluster in `folder`, stopped (immediate) when the unittest case ends."""
+    db = Cluster(folder)
+    case.addCleanup(db.stop, "immediate")
+    db.start()
+    return db

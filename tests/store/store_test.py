@@ -36,7 +36,7 @@ sys.path.insert(0, HERE)
 import qf_testkit  # noqa: E402
 from qf_testkit import case_procs, fresh_dir, http_json, monitor_json, sim_engine, start_gateway, write_config  # noqa: E402
 from venue_client import start_venue  # noqa: E402
-from pgcluster import Cluster  # noqa: E402
+from pgcluster import case_cluster  # noqa: E402
 
 ARGS = None
 SYMBOL = "BTCUSDT"
@@ -100,9 +100,7 @@ class StoreTest(unittest.TestCase):
         os.chmod(self.work, 0o755)
         self.bin = os.path.join(ARGS.build_dir, "bin")
         self.procs = case_procs(self, self.work, grace=20.0, instance=self.instance)
-        self.db = Cluster(self.work)
-        self.addCleanup(self.db.stop, "immediate")
-        self.db.start()
+        self.db = case_cluster(self, self.work)
         self.status_path = os.path.join(self.work, "store-status.json")
 
     def config(self, venue=None, **store):
@@ -293,7 +291,7 @@ class StoreTest(unittest.TestCase):
         self.assertIn("999_broken.sql", err)
         self.assertIn("no_such_type", err)
         applied = [r[0] for r in self.db.query("SELECT version FROM schema_migrations ORDER BY 1")]
-        self.assertEqual(applied, ["001_history"], "the good migrations stay applied, the broken one is not")
+        self.assertEqual(applied, ["001_history", "002_runs"], "the good migrations stay applied, the broken one is not")
 
 
 if __name__ == "__main__":
