@@ -274,6 +274,12 @@ TEST(config, should_read_bybit_instruments_with_the_live_v5_endpoints_by_default
   expect_error("[[venues]]\nvenue = \"bybit-spot\"\ndepth_stream = \"orderbook.500\"\n",
                "venues[0].depth_stream: must be orderbook.1, orderbook.50, orderbook.200 or orderbook.1000");
   expect_error("[[venues]]\nvenue = \"bybit-inverse\"\n", "unknown venue 'bybit-inverse'");
+  // Both shipped configurations name them: sim.toml on qf-venue, default.toml on the live endpoints.
+  const Config sim_config = load_config(QF_CONFIG_DIR "/sim.toml");
+  ASSERT_NE(find_venue(sim_config, "bybit-spot"), nullptr);
+  EXPECT_EQ(find_venue(sim_config, "bybit-spot")->ws_url, "ws://127.0.0.1:18084/v5/public/spot");
+  ASSERT_NE(find_venue(sim_config, "bybit-linear"), nullptr);
+  EXPECT_EQ(find_venue(sim_config, "bybit-linear")->ws_url, "ws://127.0.0.1:18085/v5/public/linear");
   const Config live_config = load_config(QF_CONFIG_DIR "/default.toml");
   for (const char* venue : {"bybit-spot", "bybit-linear"}) {
     const VenueEntry* live = find_venue(live_config, venue);
