@@ -324,7 +324,9 @@ int run_live(const LiveOptions& options) {
       oc.ping_interval_ms = std::min(oc.ping_interval_ms, std::max(1, oc.stale_after_ms / 2));
       feeds::bybit::SessionConfig yc;
       one_connection(yc);
-      yc.depth = static_cast<std::size_t>(std::stoul(p.venue->depth_stream.substr(p.venue->depth_stream.find('.') + 1)));
+      if (p.venue->venue == "bybit-spot" || p.venue->venue == "bybit-linear") {
+        yc.depth = static_cast<std::size_t>(std::stoul(p.venue->depth_stream.substr(sizeof "orderbook." - 1))); // validated
+      }
       ft->add_session(p.feed_index, ids,
                       [&](feeds::net::Loop& loop, feeds::EventSink sink) -> std::unique_ptr<feeds::VenueSession> {
         if (p.venue->venue == "coinbase") {
