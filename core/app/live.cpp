@@ -21,6 +21,7 @@
 #include "qf/core/agent.hpp"
 #include "qf/core/idle_strategy.hpp"
 #include "qf/feeds/binance/session.hpp"
+#include "qf/feeds/bybit/session.hpp"
 #include "qf/feeds/coinbase/session.hpp"
 #include "qf/feeds/kraken/session.hpp"
 #include "qf/feeds/okx/session.hpp"
@@ -321,6 +322,11 @@ int run_live(const LiveOptions& options) {
       feeds::okx::SessionConfig oc;
       one_connection(oc); // the text ping well inside the stale watchdog, so a missing pong is stale
       oc.ping_interval_ms = std::min(oc.ping_interval_ms, std::max(1, oc.stale_after_ms / 2));
+      feeds::bybit::SessionConfig yc;
+      one_connection(yc);
+      if (p.venue->venue == "bybit-spot" || p.venue->venue == "bybit-linear") {
+        yc.depth = static_cast<std::size_t>(std::stoul(p.venue->depth_stream.substr(sizeof "orderbook." - 1))); // validated
+      }
       ft->add_session(p.feed_index, ids,
                       [&](feeds::net::Loop& loop, feeds::EventSink sink) -> std::unique_ptr<feeds::VenueSession> {
         if (p.venue->venue == "coinbase") {
@@ -331,6 +337,9 @@ int run_live(const LiveOptions& options) {
         }
         if (p.venue->venue == "okx") {
           return std::make_unique<feeds::okx::Session>(oc, p.instruments, loop, sink, make_log());
+        }
+        if (p.venue->venue == "bybit-spot" || p.venue->venue == "bybit-linear") {
+          return std::make_unique<feeds::bybit::Session>(yc, p.instruments, loop, sink, make_log());
         }
         return std::make_unique<feeds::binance::Session>(sc, p.instruments, loop, budget, sink, make_log());
       });

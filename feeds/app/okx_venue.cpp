@@ -50,19 +50,6 @@ struct Book : SyntheticBook {
   std::int64_t last_qty = 0;
 };
 
-// A value as OKX prints it: no trailing zeros, no point for an integer ("30261", "0.5").
-std::string okx_number(std::int64_t v, int decimals) {
-  std::string text;
-  append_fixed(text, v, decimals);
-  if (text.find('.') != std::string::npos) {
-    text.erase(text.find_last_not_of('0') + 1);
-    if (text.back() == '.') {
-      text.pop_back();
-    }
-  }
-  return text;
-}
-
 // PROTOCOLS.md 6.2: bid1px:bid1sz:ask1px:ask1sz:bid2px:... over the top 25 (a side's missing
 // levels skipped), CRC32, compared as a signed 32-bit int.
 std::int32_t checksum(const Book& b) {
@@ -73,9 +60,9 @@ std::int32_t checksum(const Book& b) {
     if (!text.empty()) {
       text += ':';
     }
-    text += okx_number(p, b.price_decimals);
+    text += trimmed_decimal(p, b.price_decimals);
     text += ':';
-    text += okx_number(q, b.qty_decimals);
+    text += trimmed_decimal(q, b.qty_decimals);
   };
   for (std::size_t i = 0; i < kChecksumLevels; ++i) {
     if (bid != b.bids.end()) {
@@ -94,53 +81,17 @@ std::int32_t checksum(const Book& b) {
 void put_levels(std::string& out, const Levels& levels, const Book& b) {
   for (std::size_t i = 0; i < levels.size(); ++i) {
     out += i > 0 ? ",[\"" : "[\"";
-    out += okx_number(levels[i].first, b.price_decimals);
+    out += trimmed_decimal(levels[i].first, b.price_decimals);
     out += "\",\"";
-    out += okx_number(levels[i].second, b.qty_decimals);
+    out += trimmed_decimal(levels[i].second, b.qty_decimals);
     out += levels[i].second == 0 ? "\",\"0\",\"0\"]" : "\",\"0\",\"1\"]";
   }
-}
-
-// The levels of `now` that `held` lacks or holds at another size, then a size 0 for each held
-// level no longer in the book. `held` becomes `now`.
-template <class Map> Levels diff(Map& held, const Map& now) {
-  Levels out;
-  for (const auto& [p, q] : now) {
-    const auto it = held.find(p);
-    if (it == held.end() || it->second != q) {
-      out.emplace_back(p, q);
-    }
-  }
-  for (const auto& [p, q] : held) {
-    if (now.count(p) == 0) {
-      out.emplace_back(p, 0);
-    }
-  }
-  held = now;
-  return out;
-}
-
-std::string unix_ms() {
-  std::string out;
-  append_uint(out, static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                                  std::chrono::system_clock::now().time_since_epoch())
-                                                  .count()));
-  return out;
 }
 
 std::string arg(std::string_view channel, const std::string& inst_id) {
   std::string out = "{\"channel\":\"";
   out += channel;
   out += "\",\"instId\":\"" + inst_id + "\"}";
-  return out;
-}
-
-// Only printable ASCII of a client's text goes back into an error message.
-std::string sanitized(std::string_view text) {
-  std::string out;
-  for (const char c : text.substr(0, 40)) {
-    out += (c == '"' || c == '\\' || static_cast<unsigned char>(c) < 0x20) ? '?' : c;
-  }
   return out;
 }
 
@@ -309,7 +260,7 @@ private:
 
   static std::string ticker(const Book& b) {
     const auto field = [&](std::string_view name, std::int64_t v, int decimals) {
-      return ",\"" + std::string(name) + "\":\"" + okx_number(v, decimals) + "\"";
+      return ",\"" + std::string(name) + "\":\"" + trimmed_decimal(v, decimals) + "\"";
     };
     std::string out = "{\"arg\":" + arg("tickers", b.symbol) + ",\"data\":[{\"instType\":\"SPOT\",\"instId\":\"" +
                       b.symbol + "\"";
@@ -327,8 +278,8 @@ private:
   // when the best levels moved. False when the update was withheld (gap): what follows it is
   // withheld too, so every bbo a client sees is of a book it could hold.
   bool publish_book(Host& host, Book& b) {
-    const Levels bids = diff(b.held_bids, b.bids);
-    const Levels asks = diff(b.held_asks, b.asks);
+    const Levels bids = held_diff(b.held_bids, b.bids);
+    const Levels asks = held_diff(b.held_asks, b.asks);
     if (bids.empty() && asks.empty()) {
       return true;
     }
@@ -364,8 +315,8 @@ private:
       std::string out = "{\"arg\":" + arg("trades", b.symbol) + ",\"data\":[{\"instId\":\"" + b.symbol +
                         "\",\"tradeId\":\"";
       append_uint(out, t->trade_id);
-      out += "\",\"px\":\"" + okx_number(t->price, b.price_decimals) + "\",\"sz\":\"" +
-             okx_number(t->qty, b.qty_decimals) + "\",\"side\":\"";
+      out += "\",\"px\":\"" + trimmed_decimal(t->price, b.price_decimals) + "\",\"sz\":\"" +
+             trimmed_decimal(t->qty, b.qty_decimals) + "\",\"side\":\"";
       out += t->taker_buy ? "buy" : "sell";
       out += "\",\"ts\":\"" + unix_ms() + "\"}]}";
       host.publish("trades:" + b.symbol, {}, out);

@@ -64,6 +64,25 @@ template <class Map> Levels top(const Map& side, std::size_t depth) {
   return out;
 }
 
+// The levels of `now` that `held` lacks or holds at another size, then a size 0 for each held
+// level no longer in the book. `held` becomes `now`.
+template <class Map> Levels held_diff(Map& held, const Map& now) {
+  Levels out;
+  for (const auto& [p, q] : now) {
+    const auto it = held.find(p);
+    if (it == held.end() || it->second != q) {
+      out.emplace_back(p, q);
+    }
+  }
+  for (const auto& [p, q] : held) {
+    if (now.count(p) == 0) {
+      out.emplace_back(p, 0);
+    }
+  }
+  held = now;
+  return out;
+}
+
 // A fresh synthetic book for `symbol`: BTC ticks at 0.1 around 60000.0, ETH at 0.01 around
 // 2500.00, SOL at 0.01 around 150.00 (the Binance and Coinbase sides' prices, so a composite book
 // over the SIM venues is one market), anything else at 0.01 around 100.00; sizes at 8 decimals.

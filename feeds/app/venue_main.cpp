@@ -2,6 +2,7 @@
 // Parses the command line, builds the venue and the server, prints the listening line that tests
 // parse, and serves until SIGINT/SIGTERM (exit 0).
 #include "binance_venue.hpp"
+#include "bybit_venue.hpp"
 #include "coinbase_venue.hpp"
 #include "kraken_venue.hpp"
 #include "okx_venue.hpp"
@@ -37,7 +38,7 @@ extern "C" void on_signal(int signum) {
   }
 }
 
-constexpr std::string_view kUsage = R"(usage: qf-venue [--venue binance|binance-spot|binance-usdm|coinbase|kraken|okx] [--port P]
+constexpr std::string_view kUsage = R"(usage: qf-venue [--venue binance|binance-spot|binance-usdm|coinbase|kraken|okx|bybit-spot|bybit-linear] [--port P]
                 [--synthetic [--symbols A,B,..] [--rate N|max] [--seed N]]
                 [--replay CAPTURE [--speed 1|N|max] [--loop]]
                 [--tls [--cert-dir DIR]] [--ping-interval-ms N] [--pong-timeout-ms N]
@@ -229,6 +230,11 @@ int main(int argc, char** argv) {
       OkxOptions o;
       market(o);
       venue = make_okx_venue(o);
+    } else if (venue_name == "bybit-spot" || venue_name == "bybit-linear") {
+      BybitOptions o;
+      market(o);
+      o.linear = venue_name == "bybit-linear";
+      venue = make_bybit_venue(o);
     } else {
       std::string msg = "--venue: unknown venue '";
       msg += venue_name;

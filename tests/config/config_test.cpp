@@ -260,6 +260,34 @@ TEST(config, should_read_okx_instruments_with_the_live_v5_endpoint_by_default) {
   EXPECT_EQ(live->ws_url, "wss://ws.okx.com:8443/ws/v5/public");
 }
 
+TEST(config, should_read_bybit_instruments_with_the_live_v5_endpoints_by_default) {
+  const Config c = parse_config("[[instruments]]\nvenue = \"bybit-spot\"\nsymbol = \"BTCUSDT\"\nprice_decimals = 2\n"
+                                "[[instruments]]\nvenue = \"bybit-linear\"\nsymbol = \"BTCUSDT\"\nprice_decimals = 1\n");
+  ASSERT_EQ(c.instruments.size(), 2U);
+  const VenueEntry* spot = find_venue(c, "bybit-spot");
+  ASSERT_NE(spot, nullptr);
+  EXPECT_EQ(spot->ws_url, "wss://stream.bybit.com/v5/public/spot");
+  EXPECT_EQ(spot->depth_stream, "orderbook.50");
+  const VenueEntry* linear = find_venue(c, "bybit-linear");
+  ASSERT_NE(linear, nullptr);
+  EXPECT_EQ(linear->ws_url, "wss://stream.bybit.com/v5/public/linear");
+  expect_error("[[venues]]\nvenue = \"bybit-spot\"\ndepth_stream = \"orderbook.500\"\n",
+               "venues[0].depth_stream: must be orderbook.1, orderbook.50, orderbook.200 or orderbook.1000");
+  expect_error("[[venues]]\nvenue = \"bybit-inverse\"\n", "unknown venue 'bybit-inverse'");
+  // Both shipped configurations name them: sim.toml on qf-venue, default.toml on the live endpoints.
+  const Config sim_config = load_config(QF_CONFIG_DIR "/sim.toml");
+  ASSERT_NE(find_venue(sim_config, "bybit-spot"), nullptr);
+  EXPECT_EQ(find_venue(sim_config, "bybit-spot")->ws_url, "ws://127.0.0.1:18084/v5/public/spot");
+  ASSERT_NE(find_venue(sim_config, "bybit-linear"), nullptr);
+  EXPECT_EQ(find_venue(sim_config, "bybit-linear")->ws_url, "ws://127.0.0.1:18085/v5/public/linear");
+  const Config live_config = load_config(QF_CONFIG_DIR "/default.toml");
+  for (const char* venue : {"bybit-spot", "bybit-linear"}) {
+    const VenueEntry* live = find_venue(live_config, venue);
+    ASSERT_NE(live, nullptr) << venue;
+    EXPECT_EQ(live->ws_url, std::string("wss://stream.bybit.com/v5/public/") + (venue[6] == 's' ? "spot" : "linear"));
+  }
+}
+
 TEST(config, should_refuse_bad_venues) {
   expect_error("[[venues]]\nvenue = \"coinbase\"\ndepth_stream = \"full\"\n", "venues[0].depth_stream: must be level2_batch");
   expect_error("[[venues]]\nvenue = \"binance-spot\"\nws_url = \"ws://example.com\"\n",

@@ -1,12 +1,12 @@
 #pragma once
 // What the live-feed tests against qf-venue (coinbase_feed_test, kraken_feed_test,
-// okx_feed_test) observe in the ring: Streams, the events of a run as comparable tuples (book
+// okx_feed_test, bybit_feed_test) observe in the ring: Streams, the events of a run as comparable tuples (book
 // events apart from bbo and trades), for replay equality; Watch, one instrument's book rebuilt
 // from the events, checked at every bbo of a live book against the venue's own top (the synthetic
 // venues' ticker follows each book change; a bbo that carries a sequence must carry the book's),
 // counting what happened after the fault under test; run_synthetic, one session of two
 // instruments against a synthetic qf-venue until a condition holds (60 s at most); the fault
-// scenarios of the resubscribe venues (kraken_feed_test, okx_feed_test), each on the venue's own
+// scenarios of the resubscribe venues (kraken_feed_test, okx_feed_test, bybit_feed_test), each on the venue's own
 // run_synthetic.
 #include <gtest/gtest.h>
 
