@@ -163,12 +163,18 @@ private:
     return u >= 0x20 && u < 0x7f && u != '"' && u != '\\';
   }
 
+  // `word` followed by the end or a structural character; consumes nothing when it is not there
+  // (boolean() tries "false" at the same place after "true": `truefalse` is neither).
   [[nodiscard]] bool literal(std::string_view word) noexcept {
     if (static_cast<std::size_t>(end_ - p_) < word.size() || std::string_view(p_, word.size()) != word) {
       return false;
     }
-    p_ += word.size();
-    return p_ == end_ || *p_ == ',' || *p_ == '}' || *p_ == ']';
+    const char* after = p_ + word.size();
+    if (after != end_ && *after != ',' && *after != '}' && *after != ']') {
+      return false;
+    }
+    p_ = after;
+    return true;
   }
 
   const char* p_;

@@ -642,6 +642,25 @@ TEST_F(binance_captures, should_agree_with_simdjson_on_every_one_byte_change_of_
   EXPECT_GT(mutated, 10'000U);
 }
 
+TEST(binance_parser, should_refuse_a_boolean_run_into_another_literal_on_both_paths) {
+  // Found by binance_parser_fuzz: the fast path matched "true", refused the 'f' after it, then
+  // matched "false" where it stood and read `truefalse` as false; simdjson refuses it.
+  Harness fast;
+  Harness slow(ParserConfig{.fast_path = false});
+  fast.parser.add_instrument("BTCUSDT", 0, 2, 8);
+  slow.parser.add_instrument("BTCUSDT", 0, 2, 8);
+  for (const std::string_view value : {"truefalse", "falsetrue", "truetrue", "true1", "truex", "tru", "fals"}) {
+    const std::string maker = std::string(R"({"e":"trade","E":1,"s":"BTCUSDT","t":1,"p":"1","q":"1","m":)") +
+                              std::string(value) + "}";
+    expect_same_as_simdjson(fast, slow, maker, {}, maker);
+    EXPECT_NE(fast.parse(maker), ParseResult::ok) << maker;
+    const std::string skipped = std::string(R"({"e":"trade","E":1,"s":"BTCUSDT","t":1,"p":"1","q":"1","m":true,"M":)") +
+                                std::string(value) + "}";
+    expect_same_as_simdjson(fast, slow, skipped, {}, skipped);
+  }
+  EXPECT_EQ(fast.parser.counters().flat, 0U); // none of them is the fast path's to read
+}
+
 // ---- errors: counted, never thrown, and the next message still parses ----
 
 TEST(binance_parser, should_count_bad_messages_and_keep_parsing) {
