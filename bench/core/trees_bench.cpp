@@ -1,6 +1,7 @@
-// ns per prediction of one row: the flat tree evaluator (qf/core/trees.hpp) against XGBoost's
-// C API in-place single-row predict (XGBoosterPredictFromDense), same models, same rows, same
-// run; 100 and 500 trees of depth 6. Ratio: bench/results via perf/bench_report.py.
+// ns per prediction of one row: the flat tree evaluator (qf/core/trees.hpp), each kernel
+// (BM_flat_trees/<trees>/0 portable, /1 the default: avx2 where the CPU has it), against
+// XGBoost's C API in-place single-row predict (XGBoosterPredictFromDense), same models, same
+// rows, same run; 100 and 500 trees of depth 6. Ratio: bench/results via perf/bench_report.py.
 #include <benchmark/benchmark.h>
 
 #include <cmath>
@@ -21,6 +22,7 @@ struct Fixture {
   std::vector<float> x;
   std::unique_ptr<qf::test::XgbReference> ref;
   std::unique_ptr<qf::core::TreeEnsemble> ours;
+  std::unique_ptr<qf::core::TreeEnsemble> portable;
   std::vector<std::string> interfaces;
 };
 
@@ -43,6 +45,8 @@ Fixture& fixture(int trees) {
   }
   f.ref = std::make_unique<qf::test::XgbReference>(f.x, y, kCols, trees, 6, 0.0F);
   f.ours = std::make_unique<qf::core::TreeEnsemble>(f.ref->dump_json(), f.ref->base_score(), kCols);
+  f.portable = std::make_unique<qf::core::TreeEnsemble>(f.ref->dump_json(), f.ref->base_score(), kCols,
+                                                        qf::core::TreeEnsemble::Kernel::portable);
   for (std::size_t r = 0; r < kRows; ++r) {
     f.interfaces.push_back(f.ref->row_interface(&f.x[r * kCols]));
   }
@@ -52,12 +56,14 @@ Fixture& fixture(int trees) {
 void BM_flat_trees(benchmark::State& state) {
   (void)qf::bench::pin_this_thread(qf::bench::kConsumerCpu);
   Fixture& f = fixture(static_cast<int>(state.range(0)));
+  const qf::core::TreeEnsemble& trees = state.range(1) == 0 ? *f.portable : *f.ours;
   std::size_t r = 0;
   for (auto _ : state) {
-    benchmark::DoNotOptimize(f.ours->predict(&f.x[r * kCols]));
+    benchmark::DoNotOptimize(trees.predict(&f.x[r * kCols]));
     r = (r + 1) % kRows;
   }
-  state.counters["depth"] = f.ours->depth();
+  state.counters["depth"] = trees.depth();
+  state.counters["avx2"] = trees.kernel() == qf::core::TreeEnsemble::Kernel::avx2 ? 1 : 0;
 }
 
 void BM_xgboost_c_api(benchmark::State& state) {
@@ -70,7 +76,7 @@ void BM_xgboost_c_api(benchmark::State& state) {
   }
 }
 
-BENCHMARK(BM_flat_trees)->Arg(100)->Arg(500);
+BENCHMARK(BM_flat_trees)->ArgsProduct({{100, 500}, {0, 1}});
 BENCHMARK(BM_xgboost_c_api)->Arg(100)->Arg(500);
 
 } // namespace

@@ -2,6 +2,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include <immintrin.h>
+
 #include <cmath>
 #include <limits>
 #include <stdexcept>
@@ -50,7 +52,7 @@ int feature_of(const Json& split, int tree, int features) {
 
 } // namespace
 
-TreeEnsemble::TreeEnsemble(std::string_view dump_json, float base_score, int features)
+TreeEnsemble::TreeEnsemble(std::string_view dump_json, float base_score, int features, Kernel kernel)
     : features_(features), base_score_(base_score) {
   Json dump = Json::parse(dump_json.begin(), dump_json.end(), nullptr, false);
   if (dump.is_discarded() || !dump.is_array()) {
@@ -63,12 +65,26 @@ TreeEnsemble::TreeEnsemble(std::string_view dump_json, float base_score, int fea
   for (int t = 0; t < trees_; ++t) {
     depth_ = std::max(depth_, depth_of(dump[static_cast<std::size_t>(t)], t, 0));
   }
+  stored_trees_ = (trees_ + kBlock - 1) / kBlock * kBlock;
   const std::size_t inner = (std::size_t{1} << depth_) - 1;
   const std::size_t leaves = std::size_t{1} << depth_;
-  splits_.assign(inner * static_cast<std::size_t>(trees_), Split{std::numeric_limits<float>::infinity(), 0, 0});
-  leaves_.assign(leaves * static_cast<std::size_t>(trees_), 0.0F);
+  const std::size_t stored = static_cast<std::size_t>(stored_trees_);
+  thresholds_.assign(inner * stored, std::numeric_limits<float>::infinity());
+  nodes_.assign(inner * stored, 0);
+  leaves_.assign(leaves * stored, 0.0F);
+  const bool has_avx2 = __builtin_cpu_supports("avx2") != 0;
+  if (kernel == Kernel::avx2 && !has_avx2) {
+    throw std::invalid_argument("trees: the avx2 kernel was asked for and this CPU has no AVX2");
+  }
+  // The avx2 kernel's gathers take int32 offsets.
+  const bool fits = leaves * stored <= static_cast<std::size_t>(std::numeric_limits<std::int32_t>::max());
+  if (kernel == Kernel::avx2 && !fits) {
+    throw std::invalid_argument("trees: the ensemble is too large for the avx2 kernel's offsets");
+  }
+  kernel_ = kernel == Kernel::portable || !has_avx2 || !fits ? Kernel::portable : Kernel::avx2;
   for (int t = 0; t < trees_; ++t) {
-    Split* splits = splits_.data() + inner * static_cast<std::size_t>(t);
+    float* thresholds = thresholds_.data() + inner * static_cast<std::size_t>(t);
+    std::int32_t* nodes = nodes_.data() + inner * static_cast<std::size_t>(t);
     float* leaf = leaves_.data() + leaves * static_cast<std::size_t>(t);
     // Recursive fill: `pos` in the complete tree (0-based heap order), `level` its depth.
     const auto fill = [&](const auto& self, const Json& node, std::size_t pos, int level) -> void {
@@ -100,10 +116,8 @@ TreeEnsemble::TreeEnsemble(std::string_view dump_json, float base_score, int fea
       if (id(*left) != yes || id(*right) != no) {
         fail(t, "children do not match yes / no");
       }
-      Split& s = splits[pos];
-      s.feature = static_cast<std::uint16_t>(feature_of(node.at("split"), t, features_));
-      s.threshold = node.at("split_condition").get<float>();
-      s.default_right = missing == no ? 1 : 0;
+      thresholds[pos] = node.at("split_condition").get<float>();
+      nodes[pos] = feature_of(node.at("split"), t, features_) | (missing == no ? kDefaultRight : 0);
       self(self, *left, 2 * pos + 1, level + 1);
       self(self, *right, 2 * pos + 2, level + 1);
     };
@@ -111,26 +125,26 @@ TreeEnsemble::TreeEnsemble(std::string_view dump_json, float base_score, int fea
   }
 }
 
-float TreeEnsemble::predict(const float* x) const noexcept {
+float TreeEnsemble::predict_portable(const float* x) const noexcept {
   const std::size_t inner = (std::size_t{1} << depth_) - 1;
   const std::size_t leaves = inner + 1;
-  constexpr int kLanes = 8; // independent trees in flight
+  constexpr int kLanes = 8; // independent trees in flight; stored_trees_ is a multiple of it
+  static_assert(kBlock % kLanes == 0);
+  const float* thresholds = thresholds_.data();
+  const std::int32_t* nodes = nodes_.data();
   float sum = base_score_;
-  int t = 0;
-  const auto step = [x](const Split* tree, std::size_t i) noexcept {
-    const Split s = tree[i];
-    const float v = x[s.feature];
-    // go right: v >= threshold, or v missing and the default is right; computed, not branched.
-    const std::size_t right = static_cast<std::size_t>(v >= s.threshold) |
-                              (static_cast<std::size_t>(v != v) & s.default_right);
-    return 2 * i + 1 + right;
-  };
-  for (; t + kLanes <= trees_; t += kLanes) {
+  for (int t = 0; t < stored_trees_; t += kLanes) {
     std::size_t idx[kLanes] = {};
-    const Split* base = splits_.data() + inner * static_cast<std::size_t>(t);
+    const std::size_t base = inner * static_cast<std::size_t>(t);
     for (int d = 0; d < depth_; ++d) {
       for (int l = 0; l < kLanes; ++l) {
-        idx[l] = step(base + inner * static_cast<std::size_t>(l), idx[l]);
+        const std::size_t at = base + inner * static_cast<std::size_t>(l) + idx[l];
+        const std::int32_t node = nodes[at];
+        const float v = x[node & 0xFFFF];
+        // go right: v >= threshold, or v missing and the default is right; computed, not branched.
+        const std::size_t right = static_cast<std::size_t>(v >= thresholds[at]) |
+                                  (static_cast<std::size_t>(v != v) & (static_cast<std::uint32_t>(node) >> 31));
+        idx[l] = 2 * idx[l] + 1 + right;
       }
     }
     const float* leaf = leaves_.data() + leaves * static_cast<std::size_t>(t);
@@ -138,13 +152,58 @@ float TreeEnsemble::predict(const float* x) const noexcept {
       sum += leaf[leaves * static_cast<std::size_t>(l) + idx[l] - inner]; // XGBoost's order: tree by tree
     }
   }
-  for (; t < trees_; ++t) {
-    const Split* tree = splits_.data() + inner * static_cast<std::size_t>(t);
-    std::size_t i = 0;
-    for (int d = 0; d < depth_; ++d) {
-      i = step(tree, i);
+  return sum;
+}
+
+// Four vectors of eight trees in flight (32 independent gather chains); per level and vector:
+// two gathers (threshold, node word), the feature from the row register (vpermps) or a third
+// gather beyond 8 features, two compares and the index update. Leaves are gathered and added
+// one by one in tree order, so the float equals predict_portable's.
+__attribute__((target("avx2"))) float TreeEnsemble::predict_avx2(const float* x) const noexcept {
+  constexpr int kVectors = kBlock / 8;
+  const int inner = (1 << depth_) - 1;
+  const int leaves = inner + 1;
+  const bool in_register = features_ <= 8;
+  __m256 row = _mm256_setzero_ps();
+  if (in_register) {
+    const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    row = _mm256_maskload_ps(x, _mm256_cmpgt_epi32(_mm256_set1_epi32(features_), lane)); // reads x[0..features)
+  }
+  const __m256i tree_lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+  const __m256i one = _mm256_set1_epi32(1);
+  const __m256i feature_mask = _mm256_set1_epi32(0xFFFF);
+  float sum = base_score_;
+  alignas(32) float leaf[kBlock];
+  for (int t = 0; t < stored_trees_; t += kBlock) {
+    __m256i node_base[kVectors];
+    __m256i idx[kVectors];
+    for (int g = 0; g < kVectors; ++g) {
+      node_base[g] = _mm256_mullo_epi32(_mm256_add_epi32(tree_lane, _mm256_set1_epi32(t + 8 * g)),
+                                        _mm256_set1_epi32(inner));
+      idx[g] = _mm256_setzero_si256();
     }
-    sum += leaves_[leaves * static_cast<std::size_t>(t) + i - inner];
+    for (int d = 0; d < depth_; ++d) {
+      for (int g = 0; g < kVectors; ++g) {
+        const __m256i at = _mm256_add_epi32(node_base[g], idx[g]);
+        const __m256 threshold = _mm256_i32gather_ps(thresholds_.data(), at, 4);
+        const __m256i node = _mm256_i32gather_epi32(nodes_.data(), at, 4);
+        const __m256 v = in_register ? _mm256_permutevar8x32_ps(row, node)
+                                     : _mm256_i32gather_ps(x, _mm256_and_si256(node, feature_mask), 4);
+        const __m256 ge = _mm256_cmp_ps(v, threshold, _CMP_GE_OQ);
+        const __m256 missing_right = _mm256_and_ps(_mm256_cmp_ps(v, v, _CMP_UNORD_Q), _mm256_castsi256_ps(node));
+        const __m256i right = _mm256_srli_epi32(_mm256_castps_si256(_mm256_or_ps(ge, missing_right)), 31);
+        idx[g] = _mm256_add_epi32(_mm256_add_epi32(_mm256_slli_epi32(idx[g], 1), one), right);
+      }
+    }
+    for (int g = 0; g < kVectors; ++g) {
+      const __m256i leaf_base = _mm256_mullo_epi32(_mm256_add_epi32(tree_lane, _mm256_set1_epi32(t + 8 * g)),
+                                                   _mm256_set1_epi32(leaves));
+      const __m256i at = _mm256_sub_epi32(_mm256_add_epi32(leaf_base, idx[g]), _mm256_set1_epi32(inner));
+      _mm256_store_ps(leaf + 8 * g, _mm256_i32gather_ps(leaves_.data(), at, 4));
+    }
+    for (const float v : leaf) {
+      sum += v; // XGBoost's order: tree by tree (the padding trees add 0)
+    }
   }
   return sum;
 }
