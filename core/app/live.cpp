@@ -8,6 +8,9 @@
 #include <atomic>
 #include <chrono>
 #include <csignal>
+#include <cstdio>
+#include <cstring>
+#include <unistd.h>
 #include <pthread.h>
 #include <sched.h>
 #include <memory>
@@ -43,6 +46,55 @@ std::atomic<bool> g_stop{false};
 
 extern "C" void on_stop_signal(int /*signal*/) {
   g_stop.store(true, std::memory_order_relaxed);
+}
+
+// A segment whose file changes size under the engine is fatal (readers see the change and report
+// the segment damaged). Truncation is met first by a write past the new end (SIGBUS, caught
+// here); growth, and truncation while idle, by the size check once a second (segment_size_check).
+constexpr int kExitSegmentChanged = 3;
+struct GuardedSegment {
+  const char* base = nullptr;
+  std::uint64_t bytes = 0;
+  char message[320] = {};
+};
+GuardedSegment g_guarded[2]; // the state and control segments, set once before the core loop
+
+extern "C" void on_sigbus(int /*signal*/, siginfo_t* info, void* /*context*/) {
+  const char* a = static_cast<const char*>(info->si_addr);
+  for (const GuardedSegment& g : g_guarded) {
+    if (g.base != nullptr && a >= g.base && a < g.base + g.bytes) {
+      (void)!::write(STDERR_FILENO, g.message, std::strlen(g.message)); // async-signal-safe
+      ::_exit(kExitSegmentChanged);
+    }
+  }
+  ::signal(SIGBUS, SIG_DFL); // not a segment: the repeated access gets the default (a core dump)
+}
+
+void guard_segment(std::size_t slot, const ipc::SegmentOwner& seg) {
+  GuardedSegment& g = g_guarded[slot];
+  g.base = static_cast<const char*>(seg.base());
+  g.bytes = seg.mapped_bytes();
+  std::snprintf(g.message, sizeof g.message,
+                "qf-engine: fatal: segment /dev/shm%s was truncated under the engine (SIGBUS inside its "
+                "%llu-byte mapping); exiting\n",
+                seg.path().c_str(), static_cast<unsigned long long>(g.bytes));
+  struct sigaction sa {};
+  sa.sa_sigaction = on_sigbus;
+  sa.sa_flags = SA_SIGINFO;
+  sigemptyset(&sa.sa_mask);
+  ::sigaction(SIGBUS, &sa, nullptr);
+}
+
+// fstat of both segments against their mapped size; a change is fatal with a message naming it.
+void segment_size_check(const ipc::SegmentOwner& seg) {
+  const std::int64_t now = seg.file_bytes();
+  if (now == static_cast<std::int64_t>(seg.mapped_bytes())) {
+    return;
+  }
+  std::fprintf(stderr, "qf-engine: fatal: segment /dev/shm%s changed size under the engine: %lld bytes, %llu mapped; exiting\n",
+               seg.path().c_str(), static_cast<long long>(now), static_cast<unsigned long long>(seg.mapped_bytes()));
+  std::fflush(stderr);
+  std::_Exit(kExitSegmentChanged);
 }
 
 feeds::LogFn make_log() {
@@ -383,7 +435,15 @@ int run_live(const LiveOptions& options) {
     rings.push_back(&ft->ring());
   }
   core::AgentHooks hooks;
-  hooks.heartbeat = [&state] { state.heartbeat(); };
+  guard_segment(0, state);
+  guard_segment(1, control);
+  hooks.heartbeat = [&state, &control, passes = std::uint64_t{0}]() mutable {
+    state.heartbeat();
+    if (++passes % (1'000'000'000ULL / kHousekeepingNs) == 0) { // once a second: two fstat calls
+      segment_size_check(state);
+      segment_size_check(control);
+    }
+  };
   std::unique_ptr<RiskWriter> risk_writer; // the file write and rename, off the hot thread
   if (!risk_file.empty()) {
     risk_writer = std::make_unique<RiskWriter>(risk_file);

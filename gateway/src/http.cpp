@@ -7,6 +7,7 @@
 #include <string_view>
 
 #include <nlohmann/json.hpp>
+#include <sys/socket.h>
 
 #include "qf/ipc/tsc_clock.hpp"
 
@@ -24,6 +25,49 @@ std::string peer_address(lws* wsi) {
   char ip[64] = {};
   lws_get_peer_simple(wsi, ip, sizeof ip);
   return ip;
+}
+
+struct MethodToken {
+  lws_token_indexes token;
+  const char* name;
+};
+constexpr MethodToken kMethods[] = {{WSI_TOKEN_GET_URI, "GET"},         {WSI_TOKEN_POST_URI, "POST"},
+                                    {WSI_TOKEN_PUT_URI, "PUT"},         {WSI_TOKEN_DELETE_URI, "DELETE"},
+                                    {WSI_TOKEN_PATCH_URI, "PATCH"},     {WSI_TOKEN_OPTIONS_URI, "OPTIONS"},
+                                    {WSI_TOKEN_HEAD_URI, "HEAD"}};
+
+// The request's method, path and URL length (path + query) from lws's parsed headers.
+RequestHead request_head(lws* wsi) {
+  RequestHead h;
+  h.method = "UNKNOWN";
+  for (const auto& m : kMethods) {
+    if (const int n = lws_hdr_total_length(wsi, m.token); n > 0) {
+      h.method = m.name;
+      h.path.resize(static_cast<std::size_t>(n) + 1);
+      const int got = lws_hdr_copy(wsi, h.path.data(), n + 1, m.token);
+      h.path.resize(got > 0 ? static_cast<std::size_t>(got) : 0);
+      break;
+    }
+  }
+  const int args = lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_URI_ARGS);
+  h.url_bytes = h.path.size() + (args > 0 ? static_cast<std::size_t>(args) + 1 : 0);
+  return h;
+}
+
+// A path kept for the audit line of a 414: its first bytes (the control path is a prefix).
+std::string shortened(std::string path) {
+  constexpr std::size_t kKeep = 200;
+  if (path.size() > kKeep) {
+    path.resize(kKeep);
+    path += "...";
+  }
+  return path;
+}
+
+Response uri_too_long() { return json_error(414, "URL over " + std::to_string(kMaxUriBytes) + " bytes"); }
+
+Response headers_too_large() {
+  return json_error(431, "request headers over " + std::to_string(kMaxHeaderBytes) + " bytes");
 }
 
 } // namespace
@@ -95,22 +139,16 @@ int Server::on_http(lws* wsi, const char* uri) {
   HttpTxn& t = http_[wsi];
   t = HttpTxn{};
   t.serial = ++serial_;
-  struct MethodToken {
-    lws_token_indexes token;
-    const char* name;
-  };
-  static const MethodToken kMethods[] = {{WSI_TOKEN_GET_URI, "GET"},       {WSI_TOKEN_POST_URI, "POST"},
-                                         {WSI_TOKEN_PUT_URI, "PUT"},       {WSI_TOKEN_DELETE_URI, "DELETE"},
-                                         {WSI_TOKEN_PATCH_URI, "PATCH"},   {WSI_TOKEN_OPTIONS_URI, "OPTIONS"},
-                                         {WSI_TOKEN_HEAD_URI, "HEAD"}};
-  t.request.method = "UNKNOWN";
-  for (const auto& m : kMethods) {
-    if (lws_hdr_total_length(wsi, m.token) > 0) {
-      t.request.method = m.name;
-      break;
-    }
-  }
+  const RequestHead head = request_head(wsi);
+  t.request.method = head.method;
   t.request.path = uri != nullptr ? uri : "/";
+  t.remote = peer_address(wsi);
+  if (head.url_bytes > kMaxUriBytes) { // within lws's buffer but over the bound
+    t.request.path = shortened(std::move(t.request.path));
+    t.close_after = true;
+    finish(wsi, t, uri_too_long(), true);
+    return 0;
+  }
   char frag[512];
   for (int n = 0;; ++n) {
     const int len = lws_hdr_copy_fragment(wsi, frag, sizeof frag, WSI_TOKEN_HTTP_URI_ARGS, n);
@@ -125,7 +163,6 @@ int Server::on_http(lws* wsi, const char* uri) {
       t.request.query.emplace_back(std::string(f.substr(0, eq)), std::string(f.substr(eq + 1)));
     }
   }
-  t.remote = peer_address(wsi);
   if (t.request.method != "GET" && t.request.method != "HEAD" &&
       lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH) > 0) {
     char cl[32] = {};
@@ -146,6 +183,59 @@ int Server::on_http(lws* wsi, const char* uri) {
   }
   dispatch(wsi, t);
   return 0;
+}
+
+void Server::on_header_overflow() {
+  // Called from lws's log line, inside the parse of the overflowing request, before lws drops its
+  // headers and shuts its socket down. lws does not say which connection it is: when exactly one
+  // connection has a request under way it is that one, answered here at once; with several half-
+  // sent requests at the same moment the overflow is only counted (lws closes it unanswered).
+  lws* culprit = nullptr;
+  RequestHead head;
+  for (lws* w : http_live_) {
+    RequestHead h = request_head(w);
+    if (h.method == "UNKNOWN") {
+      continue; // no request under way on this connection
+    }
+    if (culprit != nullptr) {
+      ++stats_.http_oversized_unanswered;
+      return;
+    }
+    culprit = w;
+    head = std::move(h);
+  }
+  const int fd = culprit != nullptr ? lws_get_socket_fd(culprit) : -1;
+  if (fd < 0) {
+    ++stats_.http_oversized_unanswered;
+    return;
+  }
+  // A URL that filled the buffer is the URL's fault; anything else the headers'.
+  const bool long_url = head.url_bytes >= kMaxUriBytes;
+  const Response r = long_url ? uri_too_long() : headers_too_large();
+  if (is_control_path(head.path) || is_risk_control_path(head.path) || is_trading_control_path(head.path)) {
+    std::string detail;
+    try {
+      detail = nlohmann::json::parse(r.body).at("error").get<std::string>();
+    } catch (const std::exception&) {
+    }
+    audit_.write(peer_address(culprit), head.method + ' ' + shortened(head.path), "refused", r.status, 0, detail);
+  }
+  ++stats_.http_requests;
+  ++stats_.http_oversized;
+  // lws closes the connection as soon as this returns, so the reply is written on its socket now,
+  // whole (a few hundred bytes: the send buffer takes them).
+  std::string out = "HTTP/1.1 ";
+  out += long_url ? "414 URI Too Long" : "431 Request Header Fields Too Large";
+  out += "\r\ncontent-type: application/json\r\ncache-control: no-store\r\nconnection: close\r\ncontent-length: ";
+  out += std::to_string(r.body.size());
+  out += "\r\n\r\n";
+  out += r.body;
+  (void)::send(fd, out.data(), out.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+  // What the client still sends is read and dropped (bounded), so the close is less likely to
+  // be a reset that could overtake the reply.
+  char sink[4096];
+  for (int i = 0; i < 16 && ::recv(fd, sink, sizeof sink, MSG_DONTWAIT) > 0; ++i) {
+  }
 }
 
 int Server::on_http_body(lws* wsi, const void* in, std::size_t len) {

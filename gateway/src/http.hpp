@@ -12,6 +12,20 @@
 
 namespace qf::gateway::detail {
 
+// Request bounds: a URL (path and query) over kMaxUriBytes is answered 414; a request head (the
+// URL and the headers as lws keeps them) over kMaxHeaderBytes, lws's header buffer (the context's
+// max_http_header_data), 431. lws 4.1 closes a request that overflows its buffer without a status
+// and has no hook for it, so the gateway answers it from lws's log line (Server::on_header_overflow).
+inline constexpr std::size_t kMaxUriBytes = 2048;
+inline constexpr std::size_t kMaxHeaderBytes = 4096;
+
+// A request's method, path and URL length as lws parsed them (so far).
+struct RequestHead {
+  std::string method;
+  std::string path;
+  std::size_t url_bytes = 0; // path and query, as far as they were read
+};
+
 struct HttpTxn {
   std::uint64_t serial = 0;
   Request request;
@@ -25,8 +39,8 @@ struct HttpTxn {
   std::string out; // LWS_PRE + body
   std::size_t offset = 0;
   bool audited = false;     // a control path's outcome is in the audit log (start_control or finish)
-  bool close_after = false;
-  std::uint64_t body_deadline_mono_ns = 0; // a deferred body must be complete by then // close once answered (a body refused unread: 413)
+  bool close_after = false;                // close once answered (refused unread: 413, 414, 431)
+  std::uint64_t body_deadline_mono_ns = 0; // a deferred body must be complete by then
 };
 
 } // namespace qf::gateway::detail

@@ -164,6 +164,11 @@ constexpr MemberMetric<GatewayStats, std::uint64_t> kGatewayMetrics[] = {
      &GatewayStats::ws_rejected},
     {"qf_gateway_ws_idle_disconnects_total", "counter", "WebSocket clients closed for never subscribing.",
      &GatewayStats::ws_idle_disconnects},
+    {"qf_gateway_http_oversized_total", "counter", "HTTP requests over the header buffer, answered 414 or 431.",
+     &GatewayStats::http_oversized},
+    {"qf_gateway_http_oversized_unanswered_total", "counter",
+     "HTTP requests over the header buffer closed without a status (several requests under way at once).",
+     &GatewayStats::http_oversized_unanswered},
 };
 
 std::string instrument_labels(const ipc::InstrumentSnapshot& i) {

@@ -20,6 +20,8 @@ namespace qf::gateway {
 struct GatewayStats {
   std::uint64_t start_unix_ns = 0;
   std::uint64_t http_requests = 0;
+  std::uint64_t http_oversized = 0;            // answered 414 or 431 after lws's header buffer overflowed
+  std::uint64_t http_oversized_unanswered = 0; // overflows lws closed unanswered (several requests under way)
   std::uint64_t ws_clients = 0;
   std::uint64_t ws_connections = 0;
   std::uint64_t ws_messages_sent = 0;

@@ -4,6 +4,7 @@
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <memory>
 
@@ -18,6 +19,19 @@ constexpr std::uint64_t kSnapshotMaxAgeNs = 2'000'000;
 
 volatile std::sig_atomic_t g_stop = 0;
 lws_context* g_context = nullptr;
+
+Server* g_server = nullptr; // for lws's log lines (lws_log)
+
+// lws's log: a request over the header buffer is reported only as this line, from inside its
+// parse (Server::on_header_overflow); the gateway answers and counts it, so the line is not printed.
+void lws_log(int level, const char* line) {
+  if (g_server != nullptr && (std::strstr(line, "Ran out of header data space") != nullptr ||
+                              std::strstr(line, "More hdr frags than we can deal with") != nullptr)) {
+    g_server->on_header_overflow();
+    return;
+  }
+  lwsl_emit_stderr(level, line);
+}
 
 void on_signal(int) {
   g_stop = 1;
@@ -99,6 +113,7 @@ int Server::callback(lws* wsi, lws_callback_reasons reason, void* user, void* in
   case LWS_CALLBACK_HTTP_BODY: return self->on_http_body(wsi, in, len);
   case LWS_CALLBACK_HTTP_BODY_COMPLETION: return self->on_http_body_completion(wsi);
   case LWS_CALLBACK_HTTP_WRITEABLE: return self->on_http_writeable(wsi);
+  case LWS_CALLBACK_WSI_CREATE: self->http_live_.insert(wsi); return 0;
   case LWS_CALLBACK_CLOSED_HTTP:
   case LWS_CALLBACK_HTTP_DROP_PROTOCOL: self->http_.erase(wsi); return 0;
   case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION: return self->on_ws_filter(wsi);
@@ -112,6 +127,7 @@ int Server::callback(lws* wsi, lws_callback_reasons reason, void* user, void* in
   case LWS_CALLBACK_EVENT_WAIT_CANCELLED: self->finish_history(); return 0;
   case LWS_CALLBACK_WSI_DESTROY:
     self->http_.erase(wsi);
+    self->http_live_.erase(wsi);
     if (self->ws_.erase(wsi) != 0) {
       self->stats_.ws_clients = self->ws_.size();
     }
@@ -126,7 +142,8 @@ int Server::run() {
       {"qf", &Server::callback, 0, kMaxWsMessage, 0, nullptr, 0},
       {nullptr, nullptr, 0, 0, 0, nullptr, 0},
   };
-  lws_set_log_level(LLL_ERR | LLL_WARN, nullptr);
+  g_server = this;
+  lws_set_log_level(LLL_ERR | LLL_WARN, lws_log);
   lws_context_creation_info info{};
   info.port = opt_.gateway.port;
   info.iface = opt_.gateway.host.c_str();
@@ -135,7 +152,7 @@ int Server::run() {
   info.options = LWS_SERVER_OPTION_DISABLE_IPV6;
   info.timeout_secs = 10;
   info.keepalive_timeout = 30;
-  info.max_http_header_data = 4096;
+  info.max_http_header_data = static_cast<unsigned short>(kMaxHeaderBytes); // the bounds: http.hpp
   context_ = lws_create_context(&info);
   if (context_ == nullptr) {
     std::fprintf(stderr, "qf-gateway: cannot listen on %s:%d\n", opt_.gateway.host.c_str(), opt_.gateway.port);
@@ -166,6 +183,7 @@ int Server::run() {
   history_.reset(); // joins the readers before the context goes
   g_context = nullptr;
   lws_context_destroy(context_);
+  g_server = nullptr;
   context_ = nullptr;
   return 0;
 }

@@ -16,6 +16,7 @@
 #include <memory>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "admin_auth.hpp"
@@ -44,6 +45,10 @@ public:
 
   int run();
   static int callback(lws* wsi, lws_callback_reasons reason, void* user, void* in, std::size_t len);
+  // A request past lws's header buffer (http.cpp): lws logs "Ran out of header data space" while
+  // the request's headers are still attached, then drops them and closes the connection; this
+  // answers 414 or 431 before that.
+  void on_header_overflow();
 
 private:
   // http.cpp
@@ -94,6 +99,7 @@ private:
   std::string config_json_; // the config file, redacted (config::redacted_json), read at start
   std::uint64_t backtests_polled_mono_ns_ = 0;
   std::unordered_map<lws*, HttpTxn> http_;
+  std::unordered_set<lws*> http_live_;                 // every connection (WSI_CREATE to WSI_DESTROY)
   std::unordered_map<lws*, WsClient> ws_;
   std::vector<PendingControl> pending_;
   std::vector<PendingControl> late_;

@@ -191,6 +191,7 @@ SegmentOwner::SegmentOwner(const SegmentOptions& options) : path_(segment_path(o
     }
   }
 
+  mapped_bytes_ = total;
   header_ = new (base) SegmentHeader{};
   header_->layout_version = options.layout_version;
   header_->header_bytes = sizeof(SegmentHeader);
@@ -229,6 +230,14 @@ std::size_t SegmentOwner::section_size(std::size_t index) const noexcept {
 void SegmentOwner::set_state(SegmentState state) noexcept {
   header_->heartbeat_ns.store(monotonic_ns(), std::memory_order_relaxed);
   header_->state.store(state, std::memory_order_release);
+}
+
+std::int64_t SegmentOwner::file_bytes() const noexcept {
+  struct stat st {};
+  if (::fstat(mapping_->shm.get_mapping_handle().handle, &st) != 0) {
+    return -1;
+  }
+  return static_cast<std::int64_t>(st.st_size);
 }
 
 void SegmentOwner::unlink() noexcept { bip::shared_memory_object::remove(path_.c_str()); }

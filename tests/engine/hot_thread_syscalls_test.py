@@ -21,7 +21,9 @@ What is allowed, and why:
   queue (a log line is queued, the file write happens on spdlog's thread); a futex wait is the
   idle park of split mode, which this test does not run;
 - sched_yield: backoff's yield step (gives the core away, never sleeps on a timer);
-- restart_syscall: the kernel resuming the poll that strace's attach interrupted.
+- restart_syscall: the kernel resuming the poll that strace's attach interrupted;
+- fstat/newfstatat: the segments' size check, once a second (a changed size is fatal, issue 17);
+  a metadata read of a /dev/shm file, no I/O and no wait.
 Everything else fails the test, in particular openat/open, rename*, unlink*, fsync/fdatasync,
 write to a file, nanosleep/clock_nanosleep (a sleep added to a message's latency).
 To see it fail: point the risk hand-off back at save_risk_state on the hot thread (the state
@@ -46,7 +48,7 @@ SYMBOLS = ["BTCUSDT", "ETHUSDT", "SOLUSDT"]
 ALLOWED = {"poll", "ppoll", "epoll_wait", "epoll_pwait", "epoll_pwait2",
            "read", "readv", "recvfrom", "recvmsg", "recvmmsg",
            "write", "writev", "sendto", "sendmsg", "sendmmsg",
-           "futex", "sched_yield", "restart_syscall"}
+           "futex", "sched_yield", "restart_syscall", "fstat", "newfstatat"}
 FD_CALLS = {"read", "readv", "recvfrom", "recvmsg", "recvmmsg", "write", "writev", "sendto", "sendmsg", "sendmmsg"}
 FD_KINDS = ("socket:", "pipe:", "anon_inode:[eventfd]")
 # "TID HH:MM:SS.micros name(first, ..." (-f prefixes the thread id: -f -p attaches to every thread

@@ -1,6 +1,6 @@
 """The audit log misses nothing (issue 17, defect 5): through the real gateway against the fake engine,
 every request to a control path gets exactly one line of valid JSON whatever its outcome (401, 404,
-405, 413, 400, 200), invalid UTF-8 in the path is escaped (U+FFFD), the file is created 0600, and a
+405, 413, 414, 431, 400, 200), invalid UTF-8 in the path is escaped (U+FFFD), the file is created 0600, and a
 control body with a duplicate key is refused with 400 (the kill switch stays as it was)."""
 import http.client
 import json
@@ -70,10 +70,66 @@ def main(args, procs):
     check(any("duplicate key" in l["detail"] for l in lines), f"the 400 names the duplicate key: {lines}")
     check("\ufffd" in lines[-1]["action"], f"invalid UTF-8 replaced: {lines[-1]}")
     check(os.stat(audit).st_mode & 0o777 == 0o600, f"audit log mode {oct(os.stat(audit).st_mode)}")
+    test_oversized(port, audit, token, len(lines))
     test_slow_body(port)
     check(gw.poll() is None, "the gateway is still running")
     procs.stop(gw)
     test_rate_limit(args, procs, instance, token)
+
+
+def raw_status(port, head):
+    """Sends `head` (a request line and headers) on a fresh connection; the status of the reply,
+    or None when the gateway closed the connection without one."""
+    import socket
+    s = socket.create_connection(("127.0.0.1", port), timeout=10)
+    try:
+        try:
+            s.sendall(head)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        reply = b""
+        try:
+            while b"\r\n" not in reply:
+                chunk = s.recv(4096)
+                if not chunk:
+                    break
+                reply += chunk
+        except ConnectionResetError:
+            pass
+        if not reply.startswith(b"HTTP/1."):
+            return None
+        return int(reply.split(b" ", 2)[1])
+    finally:
+        s.close()
+
+
+def test_oversized(port, audit, token, before):
+    """Headers over 4 KiB get 431 and a URL over 2 KiB gets 414 (not a silent close), whatever the
+    header's name; each such request to a control path gets its audit line; just under the bounds
+    is served as before."""
+    auth = f"X-Admin-Token: {token}\r\n".encode()
+    def head(method, target, extra=b""):
+        return f"{method} {target} HTTP/1.1\r\nHost: x\r\n".encode() + auth + extra + b"Content-Length: 0\r\n\r\n"
+    cases = [
+        (head("GET", "/api/health", b"X-Pad: " + b"p" * 3000 + b"\r\n"), 200),
+        (head("GET", "/api/health?x=" + "q" * 1900), 200),
+        (head("POST", "/api/control/kill", b"X-Pad: " + b"p" * 5000 + b"\r\n"), 431),
+        (head("GET", "/api/quotes", b"Cookie: " + b"c" * 3000 + b"\r\nX-Other: " + b"o" * 3000 + b"\r\n"), 431),
+        (head("POST", "/api/control/resync/" + "u" * 3000), 414),
+        (head("GET", "/api/quotes?x=" + "q" * 3000), 414),
+        (head("POST", "/api/risk/kill-switch?pad=" + "q" * 3000), 414),
+    ]
+    got = [raw_status(port, h) for h, _ in cases]
+    check(got == [c[1] for c in cases], f"statuses {got}, expected {[c[1] for c in cases]}")
+    lines = poll(lambda: (lambda l: l if len(l) == before + 3 else None)(audit_lines(audit)), "the oversized audit lines")
+    new = lines[before:]
+    check([(l["status"], l["result"]) for l in new] == [(431, "refused"), (414, "refused"), (414, "refused")],
+          f"audit lines of the oversized control requests: {new}")
+    check(new[0]["action"] == "POST /api/control/kill", f"431 action: {new[0]}")
+    check(new[1]["action"].startswith("POST /api/control/resync/uuu") and len(new[1]["action"]) < 400,
+          f"414 action (shortened): {new[1]['action'][:80]!r} ({len(new[1]['action'])} chars)")
+    check(new[2]["action"] == "POST /api/risk/kill-switch", f"414 action: {new[2]}")
+    print("ok: oversized headers 431, long URLs 414, audited")
 
 
 def test_slow_body(port):

@@ -107,6 +107,12 @@ public:
 
   [[nodiscard]] const std::string& path() const noexcept { return path_; }
   [[nodiscard]] std::uint64_t generation() const noexcept { return header_->generation; }
+  // The mapping [base, base + mapped_bytes) (a SIGBUS handler tells a fault in it from others).
+  [[nodiscard]] const void* base() const noexcept { return header_; }
+  [[nodiscard]] std::uint64_t mapped_bytes() const noexcept { return mapped_bytes_; }
+  // The file's size now (fstat; -1 when fstat fails): differs from mapped_bytes() once someone
+  // truncated or extended the file. One system call: for a timer, not a message path.
+  [[nodiscard]] std::int64_t file_bytes() const noexcept;
   // Non-empty when an optional request (huge pages) was refused.
   [[nodiscard]] const std::string& warning() const noexcept { return warning_; }
 
@@ -114,6 +120,7 @@ private:
   struct Mapping;
   std::unique_ptr<Mapping> mapping_;
   SegmentHeader* header_ = nullptr;
+  std::uint64_t mapped_bytes_ = 0;
   std::string path_;
   std::string warning_;
 };
