@@ -8,6 +8,9 @@ What is fitted, on the rows of 1 s bar closes (the cadence of the live regime fi
     regime's *filtered* posterior (what the engine has live, not the smoothed one);
   - a gradient-boosted trees expert (XGBoost, squared loss) over the raw signal inputs, NaN as
     missing, as the engine's tree evaluator sees them.
+The model file also carries each input's training distribution for the engine's drift statistic:
+the deciles of the training rows' values (ties merged) as bin edges and each bin's share, binned
+as the engine bins (searchsorted, side="right"; NaN not counted), so live PSI compares like with like.
 Walk-forward validation: expanding train window, contiguous test folds in time, and a purge: a
 training row whose label window (t_ns, label_end_ns] reaches the test fold's first row is
 dropped. The target is the horizon forward return standardized by its training sd.
@@ -23,7 +26,8 @@ import numpy as np
 FEATURES = ["imbalance", "trade_flow", "ret_fast", "ret_slow", "bollinger_z"]
 OBS = ["obs_ret_bps", "obs_vol_bps"]
 FORMAT = "qf-signal-model"
-VERSION = 1
+VERSION = 2  # 2: the "drift" section (each input's training distribution)
+DRIFT_BINS = 10
 VAR_FLOOR = 1e-6
 
 
@@ -174,6 +178,36 @@ def trees_json(booster):
     return {"base_score": base, "dump": [json.loads(t) for t in booster.get_dump(dump_format="json")]}
 
 
+# ---------------------------------------------------------------- drift reference
+
+def drift_reference(X, bins=DRIFT_BINS):
+    """Per input: interior bin edges (the deciles of its non-missing training values, ties merged)
+    and the training share of each bin, binned as the engine bins them (core/drift.hpp)."""
+    out = []
+    for j, name in enumerate(FEATURES):
+        v = X[:, j]
+        v = v[np.isfinite(v)]
+        if len(v) == 0:
+            edges, expected = np.array([]), np.array([1.0])
+        else:
+            edges = np.unique(np.quantile(v, np.arange(1, bins) / bins))
+            counts = np.bincount(np.searchsorted(edges, v, side="right"), minlength=len(edges) + 1)
+            expected = counts / counts.sum()
+        out.append({"name": name, "edges": edges.tolist(), "expected": expected.tolist()})
+    return {"method": "psi", "bins": bins, "features": out}
+
+
+def psi(reference, values, floor=1e-4):
+    """The engine's statistic for one input: sum (a - e) ln(a / e) over its bins, shares floored."""
+    v = np.asarray(values, dtype=float)
+    v = v[np.isfinite(v)]
+    edges = np.asarray(reference["edges"])
+    a = np.bincount(np.searchsorted(edges, v, side="right"), minlength=len(edges) + 1) / max(len(v), 1)
+    a = np.maximum(a, floor)
+    e = np.maximum(np.asarray(reference["expected"]), floor)
+    return float(((a - e) * np.log(a / e)).sum())
+
+
 # ---------------------------------------------------------------- model
 
 class Fitted:
@@ -290,6 +324,7 @@ def model_document(model, df, inputs, history, folds, args):
         "training": {"rows": int(len(df)), "start_ns": int(df["t_ns"].min()), "end_ns": int(df["t_ns"].max()),
                      "data": [{"path": p, "sha256": sha256_file(p)} for p in inputs], "args": args},
         "validation": {"folds": folds},
+        "drift": drift_reference(df[FEATURES].to_numpy(float)),
     }
     body = json.dumps(doc, sort_keys=True).encode()
     doc["id"] = "qf-" + hashlib.sha256(body).hexdigest()[:12]

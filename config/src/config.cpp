@@ -246,6 +246,8 @@ Config from_table(const toml::table& root, const std::string& source) {
     top.allow("signal");
     TableReader r(*t, "signal", source);
     r.text("model", c.signal.model);
+    r.positive("drift_bound", c.signal.drift_bound);
+    r.integer("drift_window", c.signal.drift_window, 50, 86'400);
   }
   if (const auto* t = sub_table(root, "store", source)) {
     top.allow("store");

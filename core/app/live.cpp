@@ -34,6 +34,7 @@
 #include "qf/ipc/control_layout.hpp"
 #include "qf/ipc/eventcount.hpp"
 #include "risk_store.hpp"
+#include "model_loader.hpp"
 #include "risk_writer.hpp"
 #include "qf/ipc/segment.hpp"
 #include "qf/ipc/state_layout.hpp"
@@ -186,6 +187,8 @@ core::CoreConfig core_config_from(const config::Config& c) {
   if (!c.signal.model.empty()) {
     cc.use_model(core::load_signal_model(c.signal.model));
   }
+  cc.drift.bound = c.signal.drift_bound;
+  cc.drift.window = static_cast<std::size_t>(c.signal.drift_window);
   return cc;
 }
 
@@ -448,6 +451,20 @@ int run_live(const LiveOptions& options) {
   if (!risk_file.empty()) {
     risk_writer = std::make_unique<RiskWriter>(risk_file);
     hooks.hand_off_risk = [w = risk_writer.get()](const core::RiskSnapshot& s) { w->offer(s); };
+  }
+  // Model reload (POST /api/control/model/reload): [signal] model's file, read on the loader thread.
+  std::unique_ptr<ModelLoader> model_loader;
+  if (!cfg.signal.model.empty()) {
+    model_loader = std::make_unique<ModelLoader>(cfg.signal.model);
+    hooks.request_model = [l = model_loader.get()](const ipc::ControlCommand& c) { return l->request(c); };
+    hooks.take_model = [l = model_loader.get()](core::ModelLoad& out) { return l->take(out); };
+    hooks.retire_model = [l = model_loader.get()](std::shared_ptr<const core::SignalModel> m) {
+      l->retire(std::move(m));
+    };
+  } else {
+    hooks.request_model = [](const ipc::ControlCommand&) -> const char* {
+      return "no [signal] model configured: the engine runs its built-in parameters";
+    };
   }
   hooks.request_resync = [&feed_threads](core::InstrumentId id) {
     bool sent = false;

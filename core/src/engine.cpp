@@ -1,5 +1,7 @@
 #include "qf/core/engine.hpp"
 
+#include "engine_instrument.hpp"
+
 #include <cmath>
 #include <cstring>
 #include <stdexcept>
@@ -33,6 +35,11 @@ FusionParams<kRegimes, kSignalFeatures> CoreConfig::default_fusion() {
 }
 
 void CoreConfig::use_model(const SignalModel& m) {
+  model = std::make_shared<const SignalModel>(m);
+  apply_model(*model);
+}
+
+void CoreConfig::apply_model(const SignalModel& m) noexcept {
   hmm = m.hmm;
   fusion.weights = m.weights;
   fusion.bias = m.bias;
@@ -43,41 +50,6 @@ void CoreConfig::use_model(const SignalModel& m) {
   fusion.trees = trees.get();
   fusion.trees_weight = m.trees != nullptr ? m.trees_weight : 0.0;
 }
-
-struct Engine::Instrument {
-  explicit Instrument(const CoreConfig& c)
-      : book(c.book), features(c.features), bars_1s(1'000'000'000ULL), bars_1m(60'000'000'000ULL), regime(c.hmm),
-        fusion(c.fusion) {}
-
-  std::uint16_t id = 0;
-  double price_scale = 1.0;
-  double qty_scale = 1.0;
-  OrderBook book;
-  Features features;
-  BarBuilder bars_1s;
-  BarBuilder bars_1m;
-  RegimeFilter<kRegimes, kRegimeObs> regime;
-  SignalFusion<kRegimes, kSignalFeatures> fusion;
-  SignalOutput signal;
-  BarIndicators indicators;
-  double prev_bar_close = 0.0;
-  Eigen::Matrix<double, kRegimeObs, 1> regime_obs = Eigen::Matrix<double, kRegimeObs, 1>::Zero();
-  ipc::BookHealth health = ipc::BookHealth::syncing;
-  ipc::BookHealth feed_health = ipc::BookHealth::syncing; // what the feed says, before crossed checks
-  bool in_snapshot = false;
-  bool book_dirty = false;
-  std::uint64_t update_id = 0;
-  HealthCounters counts;
-  ipc::QuoteRecord quote{};
-  std::array<Level, ipc::kBookDepth> bids{};
-  std::array<Level, ipc::kBookDepth> asks{};
-  Level bbo_bid{}, bbo_ask{}; // the book of a BBO-only instrument, for paper fills
-  // bid, bid qty, ask, ask qty of the last bbo tick of each source (book, ticker)
-  std::array<std::array<std::int64_t, 4>, 2> journaled_top{};
-  // The composites this instrument is a member of: (composite, member index) pairs.
-  std::array<std::array<std::uint8_t, 2>, ipc::kMaxComposites> composites{};
-  std::size_t n_composites = 0;
-};
 
 namespace {
 
@@ -123,11 +95,16 @@ Engine::Engine(const CoreConfig& config, const std::vector<InstrumentSpec>& inst
     in->qty_scale = pow10_neg(spec.qty_decimals);
     instruments_.push_back(std::move(in));
     publish_health(*instruments_.back());
+    publish_drift(*instruments_.back(), 0);
     trader_->set_lot(i, config_.risk.sizing.lot > 0 ? config_.risk.sizing.lot : pow10_neg(spec.qty_decimals));
     publisher_.position(i, *trader_, 0);
   }
   publisher_.portfolio(*trader_, 0);
   publisher_.risk(*trader_, 0);
+  if (config_.model != nullptr) {
+    model_loaded_unix_ns_ = ipc::realtime_ns();
+  }
+  publish_model(model_loaded_unix_ns_);
   if (config_.composites.size() > ipc::kMaxComposites) {
     throw std::invalid_argument("engine: at most " + std::to_string(ipc::kMaxComposites) + " composites");
   }
@@ -280,6 +257,10 @@ void Engine::on_trade(Instrument& in, const Event& e, std::uint64_t now_unix_ns)
   in.bars_1s.on_trade(t, price, qty, [&](const Bar& bar, const BarIndicators& ind) { on_bar_close(in, bar, ind); });
   in.bars_1m.on_trade(t, price, qty, [](const Bar&, const BarIndicators&) {});
   in.features.on_trade(price, qty, e.side, t);
+  if (in.bar_closed) { // after the trade, as `qf-engine features` writes the row training saw
+    in.bar_closed = false;
+    update_drift(in, now_unix_ns);
+  }
   ++in.counts.trades;
   in.quote.last_price = e.level.price;
   in.quote.last_qty = e.level.qty;
@@ -296,6 +277,7 @@ void Engine::on_trade(Instrument& in, const Event& e, std::uint64_t now_unix_ns)
 
 void Engine::on_bar_close(Instrument& in, const Bar& bar, const BarIndicators& ind) noexcept {
   in.indicators = ind;
+  in.bar_closed = true;
   if (in.prev_bar_close > 0.0 && bar.close > 0.0) {
     in.regime_obs << std::log(bar.close / in.prev_bar_close) * 1e4, in.features.values().realized_vol * 1e4;
     in.regime.update(in.regime_obs);
@@ -312,6 +294,7 @@ Eigen::Matrix<double, kSignalFeatures, 1> Engine::signal_inputs(const Instrument
 
 void Engine::refresh_signal(Instrument& in, std::uint64_t now_unix_ns) noexcept {
   in.signal = in.fusion.update(signal_inputs(in), in.regime.posterior(), in.health == ipc::BookHealth::live);
+  in.signal.confidence *= in.fade; // 1 unless the model's inputs drifted past the bound
   publisher_.signal(in.id, in.signal, in.regime, now_unix_ns);
 }
 

@@ -57,6 +57,53 @@ void matrix(const Json& rows, Matrix& m, const std::string& what) {
   }
 }
 
+// "drift": {"method": "psi", "features": [{"name", "edges", "expected"}, ...]} in the features' order.
+void parse_drift(const Json& drift, SignalModel& m) {
+  if (drift.value("method", "") != "psi") {
+    throw std::invalid_argument("drift.method must be \"psi\"");
+  }
+  const Json& list = drift.at("features");
+  if (!list.is_array() || list.size() != kSignalFeatures) {
+    throw std::invalid_argument("drift.features needs one entry per feature (" + std::to_string(kSignalFeatures) + ")");
+  }
+  for (std::size_t f = 0; f < kSignalFeatures; ++f) {
+    const Json& d = list[f];
+    const std::string what = "drift.features[" + std::to_string(f) + "]";
+    if (d.value("name", "") != kSignalFeatureNames[f]) {
+      throw std::invalid_argument(what + " is " + d.value("name", Json()).dump() + ", expected " +
+                                  std::string(kSignalFeatureNames[f]));
+    }
+    FeatureDistribution& out = m.drift[f];
+    const Json& edges = d.at("edges");
+    const Json& expected = d.at("expected");
+    if (!edges.is_array() || edges.size() >= kMaxDriftBins) {
+      throw std::invalid_argument(what + ".edges needs at most " + std::to_string(kMaxDriftBins - 1) + " values");
+    }
+    if (!expected.is_array() || expected.size() != edges.size() + 1) {
+      throw std::invalid_argument(what + ".expected needs edges + 1 fractions");
+    }
+    double sum = 0.0;
+    for (const Json& e : edges) {
+      const double v = finite(e, what + ".edges");
+      if (!out.edges.empty() && !(v > out.edges.back())) {
+        throw std::invalid_argument(what + ".edges must be strictly increasing");
+      }
+      out.edges.push_back(v);
+    }
+    for (const Json& e : expected) {
+      const double v = finite(e, what + ".expected");
+      if (v < 0.0) {
+        throw std::invalid_argument(what + ".expected must be >= 0");
+      }
+      out.expected.push_back(v);
+      sum += v;
+    }
+    if (std::abs(sum - 1.0) > 1e-6) {
+      throw std::invalid_argument(what + ".expected must sum to 1");
+    }
+  }
+}
+
 SignalModel parse(const Json& doc) {
   if (!doc.is_object() || doc.value("format", "") != "qf-signal-model") {
     throw std::invalid_argument("not a qf-signal-model file (\"format\")");
@@ -116,6 +163,20 @@ SignalModel parse(const Json& doc) {
   const Json& training = doc.at("training");
   m.train_start_ns = training.at("start_ns").get<std::uint64_t>();
   m.train_end_ns = training.at("end_ns").get<std::uint64_t>();
+  m.train_rows = training.at("rows").get<std::uint64_t>();
+  parse_drift(doc.at("drift"), m);
+  for (const Json& fold : doc.at("validation").at("folds")) {
+    ValidationFold v;
+    v.test_rows = fold.at("rows").get<std::uint64_t>();
+    v.ic = finite(fold.at("ic"), "validation ic");
+    v.hit_rate = finite(fold.at("hit_rate"), "validation hit_rate");
+    const Json& s = fold.at("model");
+    v.return_bps = finite(s.at("return_bps"), "validation return_bps");
+    v.sharpe_per_bar = finite(s.at("sharpe_per_bar"), "validation sharpe_per_bar");
+    v.max_drawdown_bps = finite(s.at("max_drawdown_bps"), "validation max_drawdown_bps");
+    v.buy_and_hold_bps = finite(fold.at("buy_and_hold").at("return_bps"), "validation buy_and_hold return_bps");
+    m.validation.push_back(v);
+  }
   return m;
 }
 

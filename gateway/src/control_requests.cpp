@@ -223,6 +223,10 @@ void Server::resolve_controls() {
         o.key("order_id").u64(ack->order_id).key("pending").boolean(ack->pending != 0);
         o.key("filled_qty").exact(ack->filled_qty).key("avg_price").exact(ack->avg_price).key("fee").exact(ack->fee);
       }
+      if (ack->action == ipc::ControlAction::model_reload) { // the model now in force, the refusal in full
+        o.key("model");
+        render_model(o, snapshot(true));
+      }
       o.key("status").i64(resp.status).end_object();
       resp.body = o.take();
     } else {

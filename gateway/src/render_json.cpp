@@ -96,12 +96,118 @@ void render_health(ipc::JsonWriter& o, const ipc::StateSnapshot& s, const Gatewa
     o.key("busy").boolean(i.busy).end_object();
   }
   o.end_array();
+  o.key("model"); // the learned model in force (layout v9)
+  render_model(o, s);
   o.key("gateway").begin_object();
   o.time("now", now_unix_ns);
   o.key("uptime_s").num(seconds(now_unix_ns >= g.start_unix_ns ? now_unix_ns - g.start_unix_ns : 0));
   o.key("ws_clients").u64(g.ws_clients);
   o.end_object();
   o.end_object();
+}
+
+void render_model(ipc::JsonWriter& o, const ipc::StateSnapshot& s) {
+  if (!ipc::has_engine(s.status)) {
+    o.null();
+    return;
+  }
+  const ipc::ModelRecord& m = s.model;
+  const bool loaded = m.loaded != 0;
+  o.begin_object();
+  o.key("loaded").boolean(loaded);
+  o.key("id");
+  loaded ? o.str(ipc::text_of(m.id)) : o.null();
+  o.key("path");
+  loaded ? o.str(ipc::text_of(m.path)) : o.null();
+  o.time("loaded_at", loaded ? m.loaded_unix_ns : 0);
+  o.key("features").begin_array();
+  for (std::size_t f = 0; f < m.features; ++f) {
+    o.str(ipc::text_of(m.feature_names[f]));
+  }
+  o.end_array();
+  o.key("trees");
+  loaded ? o.boolean(m.trees != 0) : o.null();
+  o.key("trees_weight");
+  loaded ? o.num(m.trees_weight) : o.null();
+  o.key("training");
+  if (loaded) {
+    o.begin_object().key("rows").u64(m.train_rows);
+    o.time("start", m.train_start_ns);
+    o.time("end", m.train_end_ns);
+    o.end_object();
+  } else {
+    o.null();
+  }
+  o.key("validation");
+  if (loaded) {
+    double ic = 0, hit = 0, ret = 0, bh = 0;
+    for (std::size_t k = 0; k < m.folds; ++k) {
+      ic += m.fold[k].ic;
+      hit += m.fold[k].hit_rate;
+      ret += m.fold[k].return_bps;
+      bh += m.fold[k].buy_and_hold_bps;
+    }
+    const double n = m.folds > 0 ? static_cast<double>(m.folds) : 1.0;
+    o.begin_object().key("folds").u64(m.validation_folds);
+    o.key("ic_mean");
+    m.folds > 0 ? o.num(ic / n) : o.null();
+    o.key("hit_rate_mean");
+    m.folds > 0 ? o.num(hit / n) : o.null();
+    o.key("return_bps").num(ret).key("buy_and_hold_bps").num(bh);
+    o.key("per_fold").begin_array();
+    for (std::size_t k = 0; k < m.folds; ++k) {
+      const ipc::ModelFold& f = m.fold[k];
+      o.begin_object().key("test_rows").u64(f.test_rows).key("ic").num(f.ic).key("hit_rate").num(f.hit_rate);
+      o.key("return_bps").num(f.return_bps).key("sharpe_per_bar").num(f.sharpe_per_bar);
+      o.key("max_drawdown_bps").num(f.max_drawdown_bps).key("buy_and_hold_bps").num(f.buy_and_hold_bps).end_object();
+    }
+    o.end_array().end_object();
+  } else {
+    o.null();
+  }
+  o.key("drift_bound").num(m.drift_bound).key("drift_window").u64(m.drift_window);
+  o.key("reloads").u64(m.reloads).key("refusals").u64(m.refusals);
+  o.key("last_refusal");
+  m.last_refusal[0] != '\0' ? o.str(ipc::text_of(m.last_refusal)) : o.null();
+  o.time("last_refusal_at", m.last_refusal_unix_ns);
+  o.end_object();
+}
+
+void render_drift(ipc::JsonWriter& o, const ipc::StateSnapshot& s) {
+  const ipc::ModelRecord& m = s.model;
+  o.key("model");
+  m.loaded != 0 ? o.str(ipc::text_of(m.id)) : o.null();
+  o.key("bound").num(m.drift_bound).key("window").u64(m.drift_window);
+  o.key("features").begin_array();
+  for (std::size_t f = 0; f < m.features; ++f) {
+    o.str(ipc::text_of(m.feature_names[f]));
+  }
+  o.end_array();
+  o.key("drift").begin_array();
+  for (const ipc::InstrumentSnapshot& i : s.instruments) {
+    const ipc::DriftRecord& d = i.drift;
+    const std::size_t n = std::min<std::size_t>(d.features, m.features);
+    o.begin_object();
+    keyed_instrument_head(o, i);
+    o.key("judged").boolean(n > 0 && d.bars >= d.window);
+    o.key("drifting").boolean(d.drifting != 0);
+    o.key("worst");
+    d.worst < n ? o.str(ipc::text_of(m.feature_names[d.worst])) : o.null();
+    o.key("fade").num(d.fade).key("bars").u64(d.bars).key("window").u64(d.window).key("alarms").u64(d.alarms);
+    o.key("psi").begin_object();
+    for (std::size_t f = 0; f < n; ++f) {
+      o.key(ipc::text_of(m.feature_names[f])).num(d.psi[f]);
+    }
+    o.end_object();
+    o.key("samples").begin_object();
+    for (std::size_t f = 0; f < n; ++f) {
+      o.key(ipc::text_of(m.feature_names[f])).u64(d.samples[f]);
+    }
+    o.end_object();
+    o.time("updated", d.updated_unix_ns);
+    o.end_object();
+  }
+  o.end_array();
 }
 
 void render_instruments(ipc::JsonWriter& o, const ipc::StateSnapshot& s) {

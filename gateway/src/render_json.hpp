@@ -65,6 +65,14 @@ void render_risk(ipc::JsonWriter& o, const ipc::StateSnapshot& s);
 void render_composite(ipc::JsonWriter& o, const ipc::StateSnapshot& s, const ipc::CompositeSnapshot& c,
                       std::size_t depth);
 
+// The learned model in force (layout v9): id, path, training period and rows, the validation summary
+// (means over the folds and each fold), the feature names, reloads and the last refusal; "loaded"
+// false (and nulls) with the built-in parameters. Null when no engine is attached.
+void render_model(ipc::JsonWriter& o, const ipc::StateSnapshot& s);
+// /api/drift: the bound and window, then per instrument each input's PSI (null until judged), its
+// samples in the window, whether the instrument is drifting, the worst input and the confidence fade.
+void render_drift(ipc::JsonWriter& o, const ipc::StateSnapshot& s);
+
 // Latency bucket bounds (ns) shared by /metrics and the dashboard's coarse histograms.
 inline constexpr std::uint64_t kLatencyBoundsNs[] = {
     100,         250,         500,         1'000,         2'500,         5'000,         10'000,

@@ -186,6 +186,7 @@ std::string ControlTarget::name() const {
   case ipc::ControlAction::reset: return "risk reset";
   case ipc::ControlAction::paper_order: return "paper order";
   case ipc::ControlAction::set_limit: return "risk limit";
+  case ipc::ControlAction::model_reload: return "model reload";
   }
   return "unknown";
 }
@@ -201,6 +202,9 @@ std::optional<ControlTarget> match_control(std::string_view path, Response& erro
       return std::nullopt;
     }
     return ControlTarget{ipc::ControlAction::resync, std::string(parts[3]), std::string(parts[4]), {}};
+  }
+  if (parts.size() == 4 && parts[2] == "model" && parts[3] == "reload") {
+    return ControlTarget{ipc::ControlAction::model_reload, {}, {}, {}};
   }
   if (parts.size() == 3) {
     if (parts[2] == "kill") {
@@ -507,7 +511,7 @@ Response route_api(const Request& r, const ipc::StateSnapshot& s, const GatewayS
   const bool collection = parts.size() == 2 && (what == "health" || what == "instruments" || what == "quotes" ||
                                                 what == "signals" || what == "feeds" || what == "latency" ||
                                                 what == "events" || what == "portfolio" || what == "positions" ||
-                                                what == "fills" || what == "risk");
+                                                what == "fills" || what == "risk" || what == "drift");
   if (!collection && !(per_instrument && parts.size() == 4)) {
     std::string msg = "no such endpoint: ";
     msg += r.path;
@@ -586,6 +590,8 @@ Response route_api(const Request& r, const ipc::StateSnapshot& s, const GatewayS
     } else if (what == "risk") {
       o.key("risk");
       render_risk(o, s);
+    } else if (what == "drift") {
+      render_drift(o, s);
     } else if (what == "instruments") {
       o.key("instruments");
       render_instruments(o, s);

@@ -35,8 +35,45 @@ function renderHeader(msg) {
   if (msg.health) {
     $('engine-uptime').textContent = duration(msg.health.uptime_s);
     $('engine-heartbeat').textContent = duration(msg.health.heartbeat_age_s);
+    renderModel(msg.health.model);
   }
 }
+
+// The learned model in force (/api/health "model"): id, training period, walk-forward summary, reloads.
+function renderModel(m) {
+  if (!m) return;
+  $('model-id').textContent = m.loaded ? m.id : 'built-in parameters';
+  $('model-id').dataset.id = m.loaded ? m.id : '';
+  $('model-training').textContent = m.loaded ? `${m.training.start} .. ${m.training.end} (${m.training.rows} rows)` : '-';
+  const v = m.validation;
+  $('model-validation').textContent = m.loaded && v
+    ? `${v.folds} folds, IC ${v.ic_mean === null ? '-' : v.ic_mean.toFixed(3)}, hit ${v.hit_rate_mean === null ? '-' : v.hit_rate_mean.toFixed(3)}, ` +
+      `${v.return_bps.toFixed(1)} bps vs buy-and-hold ${v.buy_and_hold_bps.toFixed(1)} bps`
+    : '-';
+  $('model-reloads').textContent = `${m.reloads} (${m.refusals} refused)`;
+  $('model-refusal').textContent = m.last_refusal || '-';
+  $('drift-bound').textContent = m.drift_bound;
+}
+
+// Each instrument's drift (/api/drift), polled: it changes once a bar at most.
+async function pollDrift() {
+  const d = await fetch('/api/drift').then((r) => (r.ok ? r.json() : null)).catch(() => null);
+  if (!d) return;
+  const body = $('drift').tBodies[0];
+  body.replaceChildren();
+  for (const i of d.drift) {
+    const tr = el('tr');
+    tr.dataset.key = i.key;
+    const psi = Object.entries(i.psi).map(([k, v]) => `${k} ${v === null ? '-' : v.toFixed(3)}`).join(', ');
+    tr.appendChild(el('td', null, i.key));
+    tr.appendChild(el('td', null, d.model ? (i.judged ? psi : `window ${i.bars}/${i.window} bars`) : 'no model'));
+    tr.appendChild(el('td', i.drifting ? 'h-crossed' : null, i.worst || '-'));
+    tr.appendChild(el('td', null, i.fade.toFixed(2)));
+    body.appendChild(tr);
+  }
+}
+setInterval(pollDrift, 2000);
+pollDrift();
 
 function renderQuotes(quotes, signals) {
   const body = $('quotes').tBodies[0];

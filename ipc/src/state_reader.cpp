@@ -99,6 +99,8 @@ void StateReader::read(StateSnapshot& out) noexcept {
     s.busy |= r.signal.try_load(s.signal) != ReadStatus::ok;
     s.busy |= r.health.try_load(s.health) != ReadStatus::ok;
     s.busy |= r.position.try_load(s.position) != ReadStatus::ok;
+    s.busy |= r.drift.try_load(s.drift) != ReadStatus::ok;
+    s.drift.features = std::min<std::uint8_t>(s.drift.features, kMaxModelFeatures);
   }
   if (view_.section_size(kSectionRecords) >= kCompositeOffset + sizeof(CompositeTable)) {
     const CompositeTable* ct = composite_table(records);
@@ -111,6 +113,10 @@ void StateReader::read(StateSnapshot& out) noexcept {
     }
   }
   (void)feeds->engine.try_load(out.engine);
+  out.model = {};
+  (void)feeds->model.try_load(out.model);
+  out.model.features = std::min<std::uint8_t>(out.model.features, kMaxModelFeatures);
+  out.model.folds = std::min<std::uint8_t>(out.model.folds, kMaxModelFolds);
   const std::size_t nf = std::min<std::size_t>(feeds->count, kMaxFeeds);
   out.feeds.resize(nf);
   for (std::size_t i = 0; i < nf; ++i) {

@@ -24,6 +24,9 @@ int main() {
   qf::ipc::TickRecord tick{};
   qf::ipc::BroadcastCursor<qf::ipc::TickJournal> cursor(log->journal); // reading the journal is fine
   [[maybe_unused]] const bool got = cursor.poll(tick);
+  const auto* records = view.section_as<qf::ipc::InstrumentState>(qf::ipc::kSectionRecords);
+  qf::ipc::DriftRecord drift{};
+  [[maybe_unused]] const auto read = records->drift.try_load(drift); // reading the drift record is fine
 #if QF_CASE == 1
   view.section(0)[0] = std::byte{1}; // section memory is const through a view
 #elif QF_CASE == 2
@@ -32,6 +35,8 @@ int main() {
   record->store(5); // a seqlock record reached through a view cannot be written
 #elif QF_CASE == 5
   log->journal.append(tick); // the tick journal reached through a view cannot be written
+#elif QF_CASE == 6
+  records->drift.store(drift); // the drift record (layout v9) reached through a view cannot be written
 #elif QF_CASE == 4
   qf::ipc::SpscRing<std::string, 8> ring; // rings carry trivially copyable values only
 #endif

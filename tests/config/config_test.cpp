@@ -130,6 +130,20 @@ TEST(config, should_take_a_relative_signal_model_from_the_config_files_folder) {
   EXPECT_TRUE(load_config(QF_CONFIG_DIR "/default.toml").signal.model.empty());
 }
 
+TEST(config, should_read_the_drift_bound_and_window_strictly) {
+  const Config d = parse_config("");
+  EXPECT_DOUBLE_EQ(d.signal.drift_bound, 0.25);
+  EXPECT_EQ(d.signal.drift_window, 300);
+  const Config c = parse_config("[signal]\ndrift_bound = 0.4\ndrift_window = 120\n");
+  EXPECT_DOUBLE_EQ(c.signal.drift_bound, 0.4);
+  EXPECT_EQ(c.signal.drift_window, 120);
+  expect_error("[signal]\ndrift_bound = 0\n", "test.toml:2:15: signal.drift_bound: must be a positive number");
+  expect_error("[signal]\ndrift_bound = \"high\"\n", "signal.drift_bound: must be a positive number");
+  expect_error("[signal]\ndrift_window = 10\n", "signal.drift_window: must be within 50..86400, got 10");
+  expect_error("[signal]\ndrift_window = 1.5\n", "signal.drift_window: must be an integer");
+  expect_error("[signal]\ndrift_bond = 0.2\n", "signal.drift_bond: unknown key");
+}
+
 // [bridge] (qf-bridge, issue 13)
 TEST(config, should_read_the_bridge_section_with_its_defaults) {
   const Config d = parse_config("", "test.toml");

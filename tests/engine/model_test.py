@@ -62,7 +62,8 @@ class ModelTest(unittest.TestCase):
     def test_qf_train_should_write_a_versioned_model_with_hmm_experts_trees_and_provenance(self):
         with open(self.model) as f:
             doc = json.load(f)
-        self.assertEqual((doc["format"], doc["version"]), ("qf-signal-model", 1))
+        self.assertEqual((doc["format"], doc["version"]), ("qf-signal-model", 2))
+        self.assertEqual([f["name"] for f in doc["drift"]["features"]], doc["features"])
         self.assertTrue(doc["id"].startswith("qf-"))
         self.assertEqual(doc["features"], ["imbalance", "trade_flow", "ret_fast", "ret_slow", "bollinger_z"])
         self.assertEqual(len(doc["experts"]["trees"]["dump"]), 100)

@@ -6,7 +6,8 @@
 // Backtest: the capture offered by the page is started, the run completes and its equity curve
 // is drawn (an SVG polyline with points), its metrics shown. Settings: a limit set from the page
 // is in force afterwards; an invalid one shows the engine's refusal. The token is asked once and
-// never appears in the URL. Prints one JSON line.
+// never appears in the URL. Overview: the signal model panel shows the model in force and one
+// drift row per instrument. Prints one JSON line.
 'use strict';
 const { chromium } = require('playwright-core');
 const [url, token, capture, shot] = process.argv.slice(2);
@@ -83,6 +84,14 @@ const T = { timeout: 60000 };
     out.limit_refused = await page.textContent('#limit-result');
     out.config_shown = (await page.textContent('#settings-config')).includes('"instruments"');
     await page.screenshot({ path: shot + 'settings.png', fullPage: true });
+
+    // Overview: the learned model in force (/api/health's model) and its drift table (/api/drift).
+    await page.goto(url + '#/', { waitUntil: 'load', timeout: 30000 });
+    await page.waitForFunction(() => document.getElementById('model-id').dataset.id, null, T);
+    out.model_id = await page.textContent('#model-id');
+    out.model_validation = await page.textContent('#model-validation');
+    await page.waitForFunction(() => document.querySelectorAll('#drift tbody tr').length === 1, null, T);
+    out.drift_key = await page.$eval('#drift tbody tr', (tr) => tr.dataset.key);
 
     out.prompts = prompts;
     if (prompts.length !== 1) throw new Error(`the token was asked ${prompts.length} times: ${JSON.stringify(prompts)}`);

@@ -7,7 +7,8 @@ pages_browser.js places a paper order from the page (its id appears in the fills
 refusal's reason, filters fills and positions, starts a backtest from the page and waits for its
 equity curve, sets a risk limit from the Settings page. Checked here against the gateway's own
 answers: the order is the engine's fill, the curve has one point per row of the job's equity
-curve, the limit is in force in /api/risk, the token was asked once, everything is audited."""
+curve, the limit is in force in /api/risk, the token was asked once, everything is audited; the overview's
+signal model panel shows the shipped model's id and validation, and a drift row."""
 import functools
 import json
 import os
@@ -22,6 +23,7 @@ from venue_client import start_venue  # noqa: E402
 
 ENGINE = VENUE = MONITOR = GATEWAY = NODE = NODE_MODULES = CAPTURES = None
 CAPTURE = "binance-spot/btcusdt_20240808.capture.gz"
+MODEL = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "config", "btcusdt_model.json")
 poll = functools.partial(qf_testkit.poll, timeout=60.0)
 
 
@@ -36,7 +38,7 @@ class Pages(unittest.TestCase):
             os.path.join(procs.work, "engine.toml"), engine=sim_engine(instance),
             gateway={"audit_log": audit, "backtest_data_dir": CAPTURES, "backtest_dir": os.path.join(procs.work, "jobs"),
                      "engine_binary": ENGINE},
-            risk={"enabled": False},
+            risk={"enabled": False}, signal={"model": MODEL},
             venues=[{"venue": "binance-spot", "ws_url": venue.ws_url, "rest_url": venue.http_url}],
             instruments=[{"venue": "binance-spot", "symbol": "BTCUSDT", "price_decimals": 2, "qty_decimals": 8}])
         procs.start([ENGINE, "--config", config], name="engine", read=None)
@@ -53,6 +55,13 @@ class Pages(unittest.TestCase):
         r = json.loads(lines[-1])
         self.assertTrue(r["ok"] and res.returncode == 0, f"browser: {r} {res.stderr[-1000:]}")
 
+        # The model panel shows the model in force (the shipped file's id) and its validation.
+        with open(MODEL) as f:
+            model = json.load(f)
+        self.assertEqual(r["model_id"], model["id"])
+        self.assertEqual(request_json(port, "GET", "/api/health")[1]["model"]["id"], model["id"])
+        self.assertTrue(r["model_validation"].startswith(f"{len(model['validation']['folds'])} folds, IC "), r)
+        self.assertEqual(r["drift_key"], "binance-spot:BTCUSDT")
         # The order the page placed is the engine's fill.
         _, fills = request_json(port, "GET", "/api/fills")
         mine = [f for f in fills["fills"] if f["order_id"] == r["order_id"]]

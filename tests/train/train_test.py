@@ -2,7 +2,8 @@
 """qf-train's fitting and validation on synthetic data whose truth is known (no engine needed):
 Baum-Welch recovers a regime-switching process and never lowers its log-likelihood; walk-forward
 folds never train on a row whose label window reaches the test fold; a planted nonlinear relation
-is learned out of sample while a shuffled-label control stays near 0."""
+is learned out of sample while a shuffled-label control stays near 0; the drift reference holds
+each input's training deciles, so training data scores PSI ~0 against it and a level shift does not."""
 import os
 import sys
 import unittest
@@ -89,6 +90,31 @@ class Trees(unittest.TestCase):
         self.assertGreater(ic, 0.6)
         self.assertLess(abs(control), 0.06)
         self.assertGreater(ic, linear + 0.3)
+
+
+class DriftReference(unittest.TestCase):
+    def test_should_hold_deciles_with_their_training_shares_and_score_a_level_shift(self):
+        rng = np.random.default_rng(11)
+        X = rng.standard_normal((5_000, 5))
+        X[:, 1] = rng.integers(-2, 3, 5_000)  # ties: edges merge, shares stay exact
+        X[:200, 4] = np.nan  # not counted
+        ref = qt.drift_reference(X)
+        self.assertEqual([f["name"] for f in ref["features"]], qt.FEATURES)
+        f0 = ref["features"][0]
+        self.assertEqual(len(f0["edges"]), 9)
+        np.testing.assert_allclose(f0["edges"], np.quantile(X[:, 0], np.arange(1, 10) / 10))
+        np.testing.assert_allclose(f0["expected"], 0.1, atol=2e-4)
+        f1 = ref["features"][1]
+        self.assertEqual(f1["edges"], sorted(set(f1["edges"])))
+        self.assertLess(len(f1["edges"]), 9)
+        shares = {v: float(np.mean(X[:, 1] == v)) for v in (-2, -1, 0, 1, 2)}
+        # bin b holds the values in [edges[b-1], edges[b]): the last bin holds everything >= the top edge
+        self.assertAlmostEqual(f1["expected"][-1], shares[2] if f1["edges"][-1] == 2 else shares[1] + shares[2])
+        for f in ref["features"]:
+            self.assertAlmostEqual(sum(f["expected"]), 1.0)
+        fresh = rng.standard_normal(300)
+        self.assertLess(qt.psi(f0, fresh), 0.1)
+        self.assertGreater(qt.psi(f0, fresh + 1.5), 0.25)
 
 
 if __name__ == "__main__":

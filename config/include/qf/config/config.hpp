@@ -177,6 +177,11 @@ struct SignalSection {
   // A qf-train model file (train/qf_train.py); a relative path is taken from the config file's
   // folder. Empty: the built-in regime and expert parameters.
   std::string model;
+  // Drift of the model's inputs (core/README.md, "Drift"): the population stability index of each
+  // input over the last drift_window 1 s bars against training; above drift_bound the instrument's
+  // signal confidence fades (x bound / PSI) and a notable event names the input.
+  double drift_bound = 0.25;
+  int drift_window = 300;
 };
 
 // qf-store: history in PostgreSQL (store/README.md).

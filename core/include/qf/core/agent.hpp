@@ -11,7 +11,9 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <array>
 #include <functional>
+#include <memory>
 #include <vector>
 
 #include "qf/core/engine.hpp"
@@ -28,11 +30,25 @@ struct NoObserver {
   void after_apply(const Event& /*e*/) noexcept {}
 };
 
+// A finished model load (ControlAction::model_reload), handed back by AgentHooks::take_model:
+// the model to put in force, or why not (model null).
+struct ModelLoad {
+  ipc::ControlCommand command{};
+  std::shared_ptr<const SignalModel> model;
+  std::array<char, 192> error{};
+};
+
 struct AgentHooks {
   std::function<void()> heartbeat;                               // the state segment's liveness
   std::function<void(const RiskSnapshot&)> hand_off_risk;         // at most once a second
   std::function<bool(InstrumentId)> request_resync;               // to the feed serving it; false: refused
   ipc::ControlQueue* control = nullptr;                            // the gateway's commands
+  // Model reload, the file read off the hot thread: request_model hands the command to the loader
+  // (nullptr: taken; else why not), take_model returns a finished load (polled every housekeeping),
+  // retire_model takes the replaced model to release it off the hot thread. Empty: no reload here.
+  std::function<const char*(const ipc::ControlCommand&)> request_model;
+  std::function<bool(ModelLoad&)> take_model;
+  std::function<void(std::shared_ptr<const SignalModel>)> retire_model;
   ipc::FeedTable* feeds = nullptr;                                 // the engine record (messages in, core CPU)
   int core_cpu = -1;
 };
@@ -99,6 +115,20 @@ private:
     }
     engine_.refresh_composites(now_unix_ns); // a member that went quiet turns stale
     std::size_t commands = 0;
+    if (hooks_.take_model) { // between events: no instrument is mid-update when the model changes
+      ModelLoad load;
+      if (hooks_.take_model(load)) {
+        ++commands;
+        if (load.model != nullptr) {
+          std::shared_ptr<const SignalModel> old = engine_.install_model(std::move(load.model), load.command, now_unix_ns);
+          if (hooks_.retire_model) {
+            hooks_.retire_model(std::move(old));
+          }
+        } else {
+          engine_.refuse_model(load.command, load.error.data(), now_unix_ns);
+        }
+      }
+    }
     if (hooks_.control != nullptr) {
       ipc::ControlCommand cmd{};
       while (hooks_.control->ring.try_pop(cmd)) {
@@ -129,6 +159,14 @@ private:
   }
 
   void execute(const ipc::ControlCommand& cmd, std::uint64_t now_unix_ns) noexcept {
+    if (cmd.action == ipc::ControlAction::model_reload && !ipc::expired(cmd, ipc::monotonic_ns())) {
+      if (!hooks_.request_model) {
+        engine_.acknowledge(cmd, ipc::ControlResult::unsupported, "no model reload in this mode", now_unix_ns);
+      } else if (const char* why = hooks_.request_model(cmd)) {
+        engine_.refuse_model(cmd, why, now_unix_ns);
+      } // else acknowledged when the load is taken (install_model / refuse_model)
+      return;
+    }
     // Engine::control refuses an expired command of any action (a resync included) as `expired`.
     if (cmd.action != ipc::ControlAction::resync || ipc::expired(cmd, ipc::monotonic_ns())) {
       if (!engine_.control(cmd, now_unix_ns)) { // kill switch, flatten, resume, reset

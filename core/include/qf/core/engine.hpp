@@ -7,7 +7,8 @@
 // applied together and published once, at the event flagged kFlagLastInMessage. Everything is
 // allocated in the constructor; the per-event path allocates nothing (a test counts).
 // Aeron-style: do_work() returns the work done so an idle strategy can back off when there is
-// none. Event application is engine.cpp; control commands and risk persistence engine_control.cpp.
+// none. Event application is engine.cpp; control commands and risk persistence engine_control.cpp;
+// the learned model's drift and its reload (model lifecycle) engine_model.cpp.
 
 #include <array>
 #include <cstdint>
@@ -17,6 +18,7 @@
 
 #include "qf/core/bars.hpp"
 #include "qf/core/composite.hpp"
+#include "qf/core/drift.hpp"
 #include "qf/core/event.hpp"
 #include "qf/core/features.hpp"
 #include "qf/core/fusion.hpp"
@@ -41,6 +43,12 @@ struct InstrumentSpec {
   std::uint16_t feed = 0;
 };
 
+// Drift of the learned model's inputs (drift.hpp; [signal] drift_bound, drift_window).
+struct DriftParams {
+  double bound = 0.25;      // PSI above which the instrument's confidence fades
+  std::size_t window = 300; // 1 s bar closes per window
+};
+
 struct CoreConfig {
   BookConfig book;
   FeatureConfig features;
@@ -52,9 +60,14 @@ struct CoreConfig {
   std::vector<CompositeSpec> composites;
   // The learned model's trees expert (fusion.trees points into it); null without one.
   std::shared_ptr<const TreeEnsemble> trees;
+  // The learned model in force (its id, training period, validation, drift reference); null: built-in.
+  std::shared_ptr<const SignalModel> model;
+  DriftParams drift;
 
   // hmm and fusion from a learned model (fixed standardization, its experts, its trees).
   void use_model(const SignalModel& model);
+  // hmm, fusion and trees from `model` (which must outlive them: `model` above, or a reload's).
+  void apply_model(const SignalModel& model) noexcept;
 
   // Calm / trending / volatile over (1 s return in bps, realized vol in bps/sqrt(s)).
   static HmmParams<kRegimes, kRegimeObs> default_hmm();
@@ -82,6 +95,20 @@ public:
     const std::uint64_t popped = clock_.now();
     return ring.drain([&](const Event& e) { apply(e, now_unix_ns, popped); }, batch_);
   }
+
+  // Model lifecycle (engine_model.cpp; control path, core thread, between events). install_model puts
+  // `model` in force for every instrument from the next event on (regime filter and fusion take its
+  // parameters, drift windows restart against its distributions), publishes the model record, then
+  // acknowledges `command` done; it returns the model it replaces, for the caller to release off the
+  // hot thread. refuse_model keeps the model in force, records `why` and acknowledges rejected.
+  [[nodiscard]] std::shared_ptr<const SignalModel> install_model(std::shared_ptr<const SignalModel> model,
+                                                                 const ipc::ControlCommand& command,
+                                                                 std::uint64_t now_unix_ns) noexcept;
+  void refuse_model(const ipc::ControlCommand& command, const char* why, std::uint64_t now_unix_ns) noexcept;
+  [[nodiscard]] const SignalModel* model() const noexcept { return config_.model.get(); }
+  // The instrument's drift statistic of input f (NaN: not judged) and its confidence multiplier.
+  [[nodiscard]] double drift_psi(std::size_t instrument, int f) const noexcept;
+  [[nodiscard]] double drift_fade(std::size_t instrument) const noexcept;
 
   // Direct access for replay summaries and tests (core thread only).
   [[nodiscard]] const OrderBook& book(std::size_t instrument) const noexcept;
@@ -131,6 +158,11 @@ private:
   void on_bbo(Instrument& in, const Event& e, std::uint64_t now_unix_ns) noexcept;
   void on_status(Instrument& in, const Event& e, std::uint64_t now_unix_ns) noexcept;
   void on_bar_close(Instrument& in, const Bar& bar, const BarIndicators& ind) noexcept;
+  // After an event that closed a 1 s bar: the drift window takes the inputs (engine_model.cpp).
+  void update_drift(Instrument& in, std::uint64_t now_unix_ns) noexcept;
+  void publish_drift(Instrument& in, std::uint64_t now_unix_ns) noexcept;
+  [[gnu::cold]] void publish_model(std::uint64_t now_unix_ns) noexcept;
+  [[gnu::cold]] void note_drift(Instrument& in, std::uint64_t now_unix_ns) noexcept;
   void refresh_signal(Instrument& in, std::uint64_t now_unix_ns) noexcept;
   [[nodiscard]] static Eigen::Matrix<double, kSignalFeatures, 1> signal_inputs(const Instrument& in) noexcept;
   void set_health(Instrument& in, ipc::BookHealth h, std::uint64_t now_unix_ns) noexcept;
@@ -163,6 +195,11 @@ private:
   std::uint64_t events_processed_ = 0;
   std::unique_ptr<PaperTrader> trader_;
   std::vector<std::unique_ptr<CompositeBook>> composites_;
+  std::uint32_t model_reloads_ = 0;
+  std::uint32_t model_refusals_ = 0;
+  std::uint64_t model_loaded_unix_ns_ = 0;
+  std::array<char, 192> model_refusal_{};
+  std::uint64_t model_refusal_unix_ns_ = 0;
 };
 
 } // namespace qf::core

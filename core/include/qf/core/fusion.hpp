@@ -97,6 +97,8 @@ public:
   }
 
   [[nodiscard]] const FeatureVec& last_z() const noexcept { return last_z_; }
+  // New parameters (a model reload, between events); the online statistics are kept.
+  void set_params(const FusionParams<K, F>& params) noexcept { params_ = params; }
 
 private:
   FusionParams<K, F> params_;

@@ -141,6 +141,10 @@ public:
     }
   }
 
+  // The learned model's drift of one instrument (at its bar closes) and the model in force (cold).
+  void drift(std::size_t i, const ipc::DriftRecord& r) noexcept { state_.records[i].drift.store(r); }
+  void model(const ipc::ModelRecord& r) noexcept { state_.feeds->model.store(r); }
+
   // The control section (portfolio, risk, fills); nothing when the state has none.
   void portfolio(const PaperTrader& trader, std::uint64_t now_unix_ns) noexcept;
   void risk(const PaperTrader& trader, std::uint64_t now_unix_ns) noexcept;

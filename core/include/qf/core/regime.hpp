@@ -30,6 +30,12 @@ public:
   using Probs = Eigen::Matrix<double, K, 1>;
 
   explicit RegimeFilter(const HmmParams<K, D>& params) noexcept : params_(params), posterior_(params.initial) {
+    set_params(params);
+  }
+
+  // New parameters (a model reload, between events): the posterior so far is kept as the prior.
+  void set_params(const HmmParams<K, D>& params) noexcept {
+    params_ = params;
     // Per-regime constant of the log density: -0.5 * sum_d log(2 pi var).
     for (int k = 0; k < K; ++k) {
       double c = 0.0;

@@ -19,7 +19,8 @@
 
 namespace qf::ipc {
 
-inline constexpr std::uint32_t kControlLayoutVersion = 4; // v4: 128-byte command with order and limit arguments
+// v4: 128-byte command with order and limit arguments; v5: model_reload
+inline constexpr std::uint32_t kControlLayoutVersion = 5;
 inline constexpr const char* kControlSegmentName = "control";
 inline constexpr std::size_t kControlRingSize = 64;
 inline constexpr std::uint16_t kNoInstrument = 0xFFFF;
@@ -34,6 +35,7 @@ enum class ControlAction : std::uint8_t {
   reset = 7,            // release the kill switch and re-base the drawdown peak on current equity
   paper_order = 8,      // a paper order (ControlCommand::order) through the strategy's pre-trade checks
   set_limit = 9,        // change one risk limit (ControlCommand::limit, value) after the engine validates it
+  model_reload = 10,    // read [signal] model's file again and, if it fits the engine, put it in force (v5)
 };
 
 enum class OrderType : std::uint8_t { market = 0, limit = 1 }; // limit: IOC at `price`, the rest cancelled
@@ -82,6 +84,7 @@ inline constexpr std::array<const char*, kRiskLimitIds> kRiskLimitNames = {
   case ControlAction::reset: return "reset";
   case ControlAction::paper_order: return "paper_order";
   case ControlAction::set_limit: return "set_limit";
+  case ControlAction::model_reload: return "model_reload";
   }
   return "unknown";
 }

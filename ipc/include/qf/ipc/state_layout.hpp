@@ -8,7 +8,8 @@
 //   0 kSectionInstruments: InstrumentTable, written before the segment is marked running
 //   1 kSectionRecords:     InstrumentState[kMaxInstruments], one seqlocked record set each, then
 //                          (v7) the CompositeTable at kCompositeOffset (composite_table())
-//   2 kSectionFeeds:       FeedTable (per-feed counters) and the engine's own counters
+//   2 kSectionFeeds:       FeedTable (per-feed counters), the engine's own counters and (v9) the
+//                          learned model in force (ModelRecord)
 //   3 kSectionLatency:     LatencyTable, one histogram per Stage
 //   4 kSectionEvents:      EventLog, a ring of recent notable events, and (v6) the tick journal
 //   5 kSectionControl:     ControlLog, the engine's acknowledgements of control commands, and
@@ -33,8 +34,9 @@ namespace qf::ipc {
 // v4: FeedRecord carries the recorder's losses; v5: EngineRecord the hot thread's profile;
 // v6: EventLog carries the tick journal (a BroadcastRing of TickRecord: trades, top-of-book changes, health changes);
 // v7: ControlAck carries a paper order's outcome; v8: section 1 ends with the CompositeTable (the cross-venue
-// composite books).
-inline constexpr std::uint32_t kStateLayoutVersion = 8;
+// composite books); v9: InstrumentState carries the DriftRecord (the learned model's feature drift), FeedTable the
+// ModelRecord (the model in force, its training period and validation summary), NotableKind::drift.
+inline constexpr std::uint32_t kStateLayoutVersion = 9;
 inline constexpr const char* kStateSegmentName = "state";
 
 inline constexpr std::size_t kMaxInstruments = 64;
@@ -53,6 +55,8 @@ inline constexpr std::size_t kSectionControl = 5;
 inline constexpr std::size_t kControlLogSize = 64; // power of two
 inline constexpr std::size_t kMaxRefusalReasons = 12;
 inline constexpr std::size_t kFillLogSize = 64; // power of two
+inline constexpr std::size_t kMaxModelFeatures = 8; // signal inputs a model may name (drift, model record)
+inline constexpr std::size_t kMaxModelFolds = 8;    // walk-forward folds kept in the model record
 
 // A NUL-padded text field of the layout (venue, symbol, names, event texts) as a view; never reads
 // past the array, whatever a damaged segment holds.
@@ -195,6 +199,28 @@ struct PositionRecord {
   std::uint64_t updated_unix_ns;
 };
 
+// Drift (v9) of the learned model's signal inputs on this instrument: each input's live values over
+// the last `window` 1 s bar closes against its training distribution (the model file's bins), as a
+// population stability index. A feature is judged once the window is full and at least half of it
+// holds values (NaN inputs are not counted); above `bound` the signal's confidence is multiplied by
+// `fade` = bound / the largest statistic. Feature names: ModelRecord::feature_names, same order.
+struct DriftRecord {
+  std::uint8_t features; // entries in use; 0: no learned model (nothing judged)
+  std::uint8_t drifting; // 1: some judged feature is above the bound
+  std::uint8_t worst;    // the feature with the largest judged statistic (kNoFeature: none judged)
+  std::uint8_t reserved;
+  std::uint32_t window;  // bar closes in a full window
+  std::uint32_t bars;    // bar closes in the window now (<= window)
+  std::uint32_t reserved2;
+  double bound;          // [signal] drift_bound
+  double fade;           // the confidence multiplier in force, 1: none
+  std::array<double, kMaxModelFeatures> psi;            // NaN: not judged yet
+  std::array<std::uint32_t, kMaxModelFeatures> samples; // values (not NaN) in the window
+  std::uint64_t alarms;          // times the instrument went above the bound
+  std::uint64_t updated_unix_ns; // engine time of the last bar close judged
+};
+inline constexpr std::uint8_t kNoFeature = 0xFF;
+
 struct InstrumentState {
   Seqlock<QuoteRecord> quote;
   Seqlock<BookRecord> book;
@@ -202,6 +228,7 @@ struct InstrumentState {
   Seqlock<SignalRecord> signal;
   Seqlock<HealthRecord> health;
   Seqlock<PositionRecord> position;
+  Seqlock<DriftRecord> drift; // v9
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -344,11 +371,45 @@ struct EngineRecord {
   return e.tuned != 0 ? "tuned" : "untuned";
 }
 
+// The learned model in force (v9): what [signal] model loaded at start or the last reload installed
+// (core/README.md, "Model lifecycle"), and the last reload refused. loaded 0: the built-in parameters.
+struct ModelFold {
+  std::uint64_t test_rows;
+  double ic, hit_rate;                             // out of sample
+  double return_bps, sharpe_per_bar, max_drawdown_bps; // the paper strategy on the fold
+  double buy_and_hold_bps;                         // the baseline over the same bars
+};
+
+struct ModelRecord {
+  std::uint8_t loaded;   // 1: a learned model is in force
+  std::uint8_t features; // entries of feature_names in use
+  std::uint8_t folds;    // entries of fold in use
+  std::uint8_t trees;    // 1: the model has a trees expert
+  std::uint32_t validation_folds; // folds in the file (fold keeps the first kMaxModelFolds)
+  std::uint32_t reloads;  // models installed by a reload command since start
+  std::uint32_t refusals; // reload commands refused since start
+  std::array<char, 24> id;    // "qf-<hash>", NUL-terminated
+  std::array<char, 128> path; // the file (its tail when longer), NUL-terminated
+  std::uint64_t train_start_ns, train_end_ns; // the training rows' time span
+  std::uint64_t train_rows;
+  std::uint64_t loaded_unix_ns; // when it was put in force
+  double trees_weight;
+  std::array<ModelFold, kMaxModelFolds> fold; // walk-forward validation, in fold order
+  std::array<std::array<char, 16>, kMaxModelFeatures> feature_names;
+  double drift_bound;
+  std::uint32_t drift_window;
+  std::uint32_t reserved;
+  std::array<char, 192> last_refusal; // why the last reload was refused (names the difference), "" none
+  std::uint64_t last_refusal_unix_ns;
+  std::uint64_t updated_unix_ns;
+};
+
 struct FeedTable {
   std::uint32_t count;
   std::uint32_t reserved;
   Seqlock<EngineRecord> engine;
   std::array<Seqlock<FeedRecord>, kMaxFeeds> feeds;
+  Seqlock<ModelRecord> model; // v9
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -363,7 +424,8 @@ struct LatencyTable {
 
 enum class NotableKind : std::uint8_t {
   info = 0, gap = 1, resync = 2, reconnect = 3, stale = 4, crossed = 5, control = 6,
-  risk = 7, // kill-switch trips and resets
+  risk = 7,  // kill-switch trips and resets
+  drift = 8, // a learned model's input left its training distribution (or came back), v9
 };
 
 [[nodiscard]] constexpr const char* to_string(NotableKind k) noexcept {
@@ -376,6 +438,7 @@ enum class NotableKind : std::uint8_t {
   case NotableKind::crossed: return "crossed";
   case NotableKind::control: return "control";
   case NotableKind::risk: return "risk";
+  case NotableKind::drift: return "drift";
   }
   return "unknown";
 }
@@ -578,6 +641,8 @@ static_assert(std::is_trivially_copyable_v<RiskRecord>);
 static_assert(std::is_trivially_copyable_v<FillRecord>);
 static_assert(std::is_trivially_copyable_v<CompositeInfo>);
 static_assert(std::is_trivially_copyable_v<CompositeRecord>);
+static_assert(std::is_trivially_copyable_v<DriftRecord>);
+static_assert(std::is_trivially_copyable_v<ModelRecord>);
 static_assert(sizeof(NotableEvent) == 96);
 static_assert(sizeof(EngineRecord) == 48);
 

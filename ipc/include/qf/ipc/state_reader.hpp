@@ -5,7 +5,7 @@
 // running / stalled / stopped), the instrument table, each instrument's records (each a
 // consistent seqlock copy, or marked busy), feed counters, latency histograms and the recent
 // notable events and control acknowledgements, and the paper portfolio, risk record and
-// recent fills, the composite books, and the tick journal for readers that follow every tick. Not for the engine's thread: a snapshot allocates and copies ~200 KiB.
+// recent fills, the composite books, the learned model and its drift, and the tick journal for readers that follow every tick. Not for the engine's thread: a snapshot allocates and copies ~200 KiB.
 
 #include <array>
 #include <cstdint>
@@ -36,6 +36,7 @@ struct InstrumentSnapshot {
   SignalRecord signal{};
   HealthRecord health{};
   PositionRecord position{}; // paper position (layout v3)
+  DriftRecord drift{};       // the learned model's feature drift (layout v9)
   bool busy = false; // some record stayed busy for every retry (a writer died mid-update?)
 };
 
@@ -55,6 +56,7 @@ struct StateSnapshot {
   std::uint64_t start_unix_ns = 0;
   std::uint64_t heartbeat_age_ns = 0;
   EngineRecord engine{};
+  ModelRecord model{}; // the learned model in force (layout v9); loaded 0: none
   std::vector<InstrumentSnapshot> instruments;
   std::vector<FeedRecord> feeds;
   std::array<std::unique_ptr<HistogramSnapshot>, kStageCount> latency; // never null
