@@ -16,7 +16,7 @@ cd "$(dirname "$0")/.."
 seconds=60
 total=0
 build_only=0
-all_targets=(binance_parser_fuzz coinbase_parser_fuzz kraken_parser_fuzz okx_parser_fuzz bybit_parser_fuzz capture_reader_fuzz gateway_router_fuzz ws_subscribe_fuzz
+all_targets=(binance_parser_fuzz coinbase_parser_fuzz kraken_parser_fuzz okx_parser_fuzz bybit_parser_fuzz coinbase_advanced_parser_fuzz capture_reader_fuzz gateway_router_fuzz ws_subscribe_fuzz
              config_loader_fuzz state_reader_fuzz)
 targets=()
 while (($#)); do
