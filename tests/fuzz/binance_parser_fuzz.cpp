@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <string_view>
 
+#include "fuzz_input.hpp"
 #include "qf/feeds/binance/book_sync.hpp"
 #include "qf/feeds/binance/parser.hpp"
 
@@ -37,7 +38,7 @@ struct Target {
   }
   void run(const qf::feeds::PaddedBuffer& buffer, std::string_view snapshot_symbol) {
     std::uint64_t sum = 0;
-    const auto sink = [&](const qf::core::Event& e) { sum += e.seq + static_cast<std::uint64_t>(e.level.price); };
+    const auto sink = qf::fuzz::summing_sink(sum);
     const qf::feeds::ParseResult r = parser.parse(buffer, message, snapshot_symbol);
     if (simdjson_only.parse(buffer, reference, snapshot_symbol) != r ||
         (r == qf::feeds::ParseResult::ok && !bn::same_message(message, reference))) {
@@ -48,9 +49,7 @@ struct Target {
       (void)sync.on_message(message, 0, sink);
       (void)sync.take_snapshot_request();
     }
-    if (sum == 42) {
-      __asm__ volatile("" ::: "memory"); // keep the sink's reads
-    }
+    qf::fuzz::keep(sum);
   }
   bn::Parser parser;
   bn::Parser simdjson_only;
@@ -64,15 +63,12 @@ struct Target {
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   static Target spot(bn::Market::spot);
   static Target usdm(bn::Market::usdm);
-  if (size > (1U << 20)) {
+  const auto buffer = qf::fuzz::padded_input(data, size);
+  if (!buffer) {
     return 0;
   }
-  qf::feeds::PaddedBuffer buffer(size); // exactly size + kPadding bytes
-  if (!buffer.assign(std::string_view(reinterpret_cast<const char*>(data), size))) {
-    return 0;
-  }
-  spot.run(buffer, {});
-  spot.run(buffer, "btcusdt"); // as a REST snapshot body
-  usdm.run(buffer, {});
+  spot.run(*buffer, {});
+  spot.run(*buffer, "btcusdt"); // as a REST snapshot body
+  usdm.run(*buffer, {});
   return 0;
 }

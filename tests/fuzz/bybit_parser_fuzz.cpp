@@ -2,8 +2,8 @@
 // mid-stream snapshots, ticker merging). Any result is fine; a crash or a sanitizer report is a bug.
 #include <cstddef>
 #include <cstdint>
-#include <string_view>
 
+#include "fuzz_input.hpp"
 #include "qf/feeds/bybit/book_sync.hpp"
 #include "qf/feeds/bybit/parser.hpp"
 
@@ -27,17 +27,13 @@ struct Target {
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   static Target t;
-  if (size > (1U << 20)) {
-    return 0;
-  }
-  const std::string_view text(reinterpret_cast<const char*>(data), size);
-  qf::feeds::PaddedBuffer buffer(size); // exactly size + kPadding bytes
-  if (!buffer.assign(text)) {
+  const auto buffer = qf::fuzz::padded_input(data, size);
+  if (!buffer) {
     return 0;
   }
   std::uint64_t sum = 0;
-  const auto sink = [&](const qf::core::Event& e) { sum += e.seq + static_cast<std::uint64_t>(e.level.qty); };
-  if (t.parser.parse(buffer, t.message) == qf::feeds::ParseResult::ok) {
+  const auto sink = qf::fuzz::summing_sink(sum);
+  if (t.parser.parse(*buffer, t.message) == qf::feeds::ParseResult::ok) {
     (void)by::emit_events(t.message, 0, sink);
     (void)t.sync.on_message(t.message, 0, sink);
     sum += t.sync.bids(t.message.instrument).size();
@@ -45,8 +41,6 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (++t.calls % 1024 == 0) {
     t.sync.on_disconnect(0, sink);
   }
-  if (sum == 42) {
-    __asm__ volatile("" ::: "memory");
-  }
+  qf::fuzz::keep(sum);
   return 0;
 }

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <string_view>
 
+#include "fuzz_input.hpp"
 #include "qf/feeds/coinbase/book_sync.hpp"
 #include "qf/feeds/coinbase/parser.hpp"
 
@@ -28,19 +29,14 @@ struct Target {
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   static Target t;
-  if (size > (1U << 20)) {
+  const auto buffer = qf::fuzz::padded_input(data, size);
+  if (!buffer) {
     return 0;
   }
-  const std::string_view text(reinterpret_cast<const char*>(data), size);
-  std::uint64_t ns = 0;
-  (void)cb::parse_time(text, ns);
-  qf::feeds::PaddedBuffer buffer(size); // exactly size + kPadding bytes
-  if (!buffer.assign(text)) {
-    return 0;
-  }
-  std::uint64_t sum = ns;
-  const auto sink = [&](const qf::core::Event& e) { sum += e.seq + static_cast<std::uint64_t>(e.level.qty); };
-  if (t.parser.parse(buffer, t.message) == qf::feeds::ParseResult::ok) {
+  std::uint64_t sum = 0;
+  (void)cb::parse_time(std::string_view(reinterpret_cast<const char*>(data), size), sum);
+  const auto sink = qf::fuzz::summing_sink(sum);
+  if (t.parser.parse(*buffer, t.message) == qf::feeds::ParseResult::ok) {
     (void)cb::emit_events(t.message, 0, sink);
     (void)t.sync.on_message(t.message, 0, sink);
   }
@@ -48,8 +44,6 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (++t.calls % 1024 == 0) {
     t.sync.on_disconnect(0, sink);
   }
-  if (sum == 42) {
-    __asm__ volatile("" ::: "memory");
-  }
+  qf::fuzz::keep(sum);
   return 0;
 }
