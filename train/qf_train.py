@@ -172,10 +172,17 @@ def trees_predict(booster, X):
     return booster.predict(xgb.DMatrix(X, missing=np.nan))
 
 
-def trees_json(booster):
+def trees_json(booster, X, check_rows=64):
+    """The dump the engine loads, plus XGBoost's own predictions for `check_rows` of the rows it
+    was fitted on (spread over X, NaN kept as null): the engine refuses the model unless its flat
+    evaluator gives the same on each (core/src/signal_model.cpp)."""
     cfg = json.loads(booster.save_config())
     base = float(cfg["learner"]["learner_model_param"]["base_score"])
-    return {"base_score": base, "dump": [json.loads(t) for t in booster.get_dump(dump_format="json")]}
+    picked = X[np.unique(np.linspace(0, len(X) - 1, min(check_rows, len(X))).astype(int))]
+    rows = [[None if not np.isfinite(v) else float(v) for v in row] for row in picked]
+    check = {"rows": rows, "predictions": [float(p) for p in trees_predict(booster, picked)]}
+    return {"base_score": base, "dump": [json.loads(t) for t in booster.get_dump(dump_format="json")],
+            "check": check}
 
 
 # ---------------------------------------------------------------- drift reference
@@ -311,7 +318,7 @@ def walk_forward(df, n_folds=4, purge_ns=0, **fit_args):
 def model_document(model, df, inputs, history, folds, args):
     trees = None
     if model.booster is not None:
-        trees = trees_json(model.booster)
+        trees = trees_json(model.booster, df[FEATURES].to_numpy(float))
         trees["weight"] = model.trees_weight
         trees["objective"] = "reg:squarederror"
     doc = {

@@ -2,6 +2,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
+#include <array>
 #include <cmath>
 #include <fstream>
 #include <sstream>
@@ -104,6 +106,36 @@ void parse_drift(const Json& drift, SignalModel& m) {
   }
 }
 
+// experts.trees.check (written by qf-train): rows the trees were fitted on, with XGBoost's own
+// prediction for each; the flat evaluator must give the same within 1e-6 (relative above 1) on
+// every one, or the model is refused. Optional, for hand-written models.
+void check_trees(const Json& check, const TreeEnsemble& trees) {
+  if (check.is_null()) {
+    return;
+  }
+  const Json& rows = check.at("rows");
+  const Json& predictions = check.at("predictions");
+  if (!rows.is_array() || !predictions.is_array() || rows.size() != predictions.size()) {
+    throw std::invalid_argument("experts.trees.check needs as many predictions as rows");
+  }
+  std::array<float, kSignalFeatures> x{};
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    const std::string what = "experts.trees.check row " + std::to_string(i);
+    if (!rows[i].is_array() || rows[i].size() != x.size()) {
+      throw std::invalid_argument(what + " needs " + std::to_string(x.size()) + " values");
+    }
+    for (std::size_t j = 0; j < x.size(); ++j) {
+      x[j] = rows[i][j].is_null() ? std::nanf("") : static_cast<float>(finite(rows[i][j], what));
+    }
+    const double expected = finite(predictions[i], what + " prediction");
+    const double got = trees.predict(x.data());
+    if (std::abs(got - expected) > 1e-6 * std::max(1.0, std::abs(expected))) {
+      throw std::invalid_argument(what + ": the tree evaluator gives " + Json(got).dump() + ", XGBoost gave " +
+                                  Json(expected).dump());
+    }
+  }
+}
+
 SignalModel parse(const Json& doc) {
   if (!doc.is_object() || doc.value("format", "") != "qf-signal-model") {
     throw std::invalid_argument("not a qf-signal-model file (\"format\")");
@@ -159,6 +191,7 @@ SignalModel parse(const Json& doc) {
     m.trees = std::make_shared<const TreeEnsemble>(
         trees.at("dump").dump(), static_cast<float>(finite(trees.at("base_score"), "experts.trees.base_score")),
         kSignalFeatures);
+    check_trees(trees.value("check", Json()), *m.trees);
   }
   const Json& training = doc.at("training");
   m.train_start_ns = training.at("start_ns").get<std::uint64_t>();
