@@ -27,8 +27,10 @@ struct Fixture {
 };
 
 Fixture& fixture(int trees) {
-  static std::map<int, Fixture> cache;
-  Fixture& f = cache[trees];
+  // Never destroyed: XGBoost's thread-local API entries die before function-local statics, and
+  // a Booster freed after them reads freed memory (a "double free" abort at exit under valgrind).
+  static auto* cache = new std::map<int, Fixture>;
+  Fixture& f = (*cache)[trees];
   if (f.ours) {
     return f;
   }
