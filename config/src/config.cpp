@@ -3,7 +3,9 @@
 #include <toml++/toml.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
+#include <map>
 #include <set>
 #include <sstream>
 
@@ -270,7 +272,7 @@ Config from_table(const toml::table& root, const std::string& source) {
     if (arr == nullptr || !arr->is_array_of_tables()) {
       fail(source, node->source(), "instruments", "must be an array of tables ([[instruments]])");
     }
-    std::set<std::string> seen;
+    std::map<std::string, std::string> seen; // venue:SYMBOL -> "instruments[i], line L, is S"
     for (std::size_t i = 0; i < arr->size(); ++i) {
       const auto& t = *arr->get(i)->as_table();
       const std::string prefix = "instruments[" + std::to_string(i) + "]";
@@ -288,8 +290,17 @@ Config from_table(const toml::table& root, const std::string& source) {
       if (e.symbol.empty() || e.symbol.size() > 23) {
         fail(source, t.source(), prefix + ".symbol", "must be 1-23 characters");
       }
-      if (!seen.insert(e.venue + ":" + e.symbol).second) {
-        fail(source, t.source(), prefix, "duplicate instrument " + e.venue + ":" + e.symbol);
+      // Case-folded: Binance's parser upper-cases symbols, so BTCUSDT and btcusdt are one
+      // instrument there; on the other venues a case variant is a typo of the same symbol.
+      std::string folded = e.symbol;
+      std::transform(folded.begin(), folded.end(), folded.begin(),
+                     [](unsigned char ch) { return static_cast<char>(std::toupper(ch)); });
+      const toml::source_region& at = t["symbol"].node()->source(); // required above
+      const std::string first = prefix + ", line " + std::to_string(at.begin.line) + ", is " + e.symbol;
+      if (const auto [it, fresh] = seen.emplace(e.venue + ":" + folded, first); !fresh) {
+        fail(source, at, prefix + ".symbol",
+             "duplicate instrument " + e.venue + ":" + e.symbol + " (" + it->second +
+                 "; symbols are compared ignoring case)");
       }
       c.instruments.push_back(e);
     }

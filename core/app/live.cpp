@@ -16,6 +16,7 @@
 #include <memory>
 #include <string>
 #include <new>
+#include <optional>
 #include <stdexcept>
 #include <thread>
 #include <vector>
@@ -245,64 +246,13 @@ int run_live(const LiveOptions& options) {
   const ipc::TscClock clock = ipc::TscClock::calibrate(std::chrono::milliseconds(20));
   const ipc::EngineMode mode = cfg.engine.mode == config::Mode::sim ? ipc::EngineMode::sim : ipc::EngineMode::live;
 
-  // Segments: the state (read by everyone) and the control queue (one producer: the gateway).
-  ipc::SegmentOptions so;
-  so.instance = instance;
-  so.name = ipc::kStateSegmentName;
-  so.layout_version = ipc::kStateLayoutVersion;
-  const auto bytes = ipc::state_section_bytes();
-  so.section_bytes.assign(bytes.begin(), bytes.end());
-  so.mode = static_cast<std::uint32_t>(mode);
-  so.clock = clock.calibration();
-  so.prefault = true;
-  so.huge_pages = cfg.engine.huge_pages;
-  ipc::SegmentOwner state(so);
-  if (!state.warning().empty()) {
-    spdlog::warn("state segment: {}", state.warning());
-  }
-  ipc::SegmentOptions co;
-  co.instance = instance;
-  co.name = ipc::kControlSegmentName;
-  co.layout_version = ipc::kControlLayoutVersion;
-  co.section_bytes = {sizeof(ipc::ControlQueue)};
-  co.mode = so.mode;
-  co.clock = so.clock;
-  ipc::SegmentOwner control(co);
-  auto* queue = new (control.section(0)) ipc::ControlQueue();
-  control.set_state(ipc::SegmentState::running);
-
-  core::StateSections sections;
-  sections.instruments = state.section_as<ipc::InstrumentTable>(ipc::kSectionInstruments);
-  sections.records = state.section_as<ipc::InstrumentState>(ipc::kSectionRecords);
-  sections.feeds = state.section_as<ipc::FeedTable>(ipc::kSectionFeeds);
-  sections.latency = state.section_as<ipc::LatencyTable>(ipc::kSectionLatency);
-  sections.events = state.section_as<ipc::EventLog>(ipc::kSectionEvents);
-  sections.control = state.section_as<ipc::ControlLog>(ipc::kSectionControl);
-  sections.composites = ipc::composite_table(state.section(ipc::kSectionRecords));
+  // Everything the configuration can still refuse (the model file, the risk state file, each
+  // venue's parser and session) is built before the segments exist: a refused start leaves none.
   core::CoreConfig core_config = core_config_from(cfg);
   core_config.composites = composite_specs(cfg); // live only: replay serves one venue
-  core::Engine engine(core_config, specs, sections, clock);
-  for (const config::CompositeEntry& e : cfg.composites) {
-    spdlog::info("composite {}: {} members, stale after {} ms (no FX conversion)", e.asset, e.members.size(),
-                 e.stale_after_ms);
-  }
-  if (!cfg.signal.model.empty()) {
-    spdlog::info("signal model: {}", cfg.signal.model);
-  }
   const std::string& risk_file = cfg.risk.state_file; // persisted portfolio + kill switch
-  if (!risk_file.empty()) {
-    if (const auto saved = load_risk_state(risk_file, static_cast<std::uint32_t>(specs.size()))) {
-      engine.restore(*saved, ipc::realtime_ns());
-      spdlog::info("risk state restored from {}: kill switch {}, equity {:.2f}", risk_file,
-                   core::to_string(saved->kill_mode), engine.trader().portfolio().equity());
-    }
-  }
-  sections.feeds->count = static_cast<std::uint32_t>(plans.size());
-  for (const VenuePlan& p : plans) {
-    ipc::FeedRecord r{};
-    copy_text(r.name, p.venue->venue);
-    sections.feeds->feeds[p.feed_index].store(r);
-  }
+  const std::optional<core::RiskSnapshot> saved =
+      risk_file.empty() ? std::nullopt : load_risk_state(risk_file, static_cast<std::uint32_t>(specs.size()));
 
   // Feed threads and their sessions.
   int threads = 0;
@@ -401,11 +351,74 @@ int run_live(const LiveOptions& options) {
       spdlog::info("feed {}: {} instruments on feed thread {}, {}", p.venue->venue, p.instruments.size(), t,
                    p.venue->ws_url);
     }
-    ft->publish_to(sections.feeds);
     if (!inline_mode) {
       ft->wake_on_push(&core_wake);
     }
     feed_threads.push_back(std::move(ft));
+  }
+
+  // Segments: the state (read by everyone) and the control queue (one producer: the gateway).
+  ipc::SegmentOptions so;
+  so.instance = instance;
+  so.name = ipc::kStateSegmentName;
+  so.layout_version = ipc::kStateLayoutVersion;
+  const auto bytes = ipc::state_section_bytes();
+  so.section_bytes.assign(bytes.begin(), bytes.end());
+  so.mode = static_cast<std::uint32_t>(mode);
+  so.clock = clock.calibration();
+  so.prefault = true;
+  so.huge_pages = cfg.engine.huge_pages;
+  ipc::SegmentOwner state(so);
+  if (!state.warning().empty()) {
+    spdlog::warn("state segment: {}", state.warning());
+  }
+  ipc::SegmentOptions co;
+  co.instance = instance;
+  co.name = ipc::kControlSegmentName;
+  co.layout_version = ipc::kControlLayoutVersion;
+  co.section_bytes = {sizeof(ipc::ControlQueue)};
+  co.mode = so.mode;
+  co.clock = so.clock;
+  ipc::SegmentOwner control(co);
+  auto* queue = new (control.section(0)) ipc::ControlQueue();
+  control.set_state(ipc::SegmentState::running);
+  // Declared after the segments: on any way out, the feed threads stop (and publish their last
+  // record) while the state mapping still exists.
+  struct StopFeeds {
+    std::vector<std::unique_ptr<feeds::FeedThread>>& threads;
+    ~StopFeeds() { threads.clear(); }
+  } stop_feeds{feed_threads};
+
+  core::StateSections sections;
+  sections.instruments = state.section_as<ipc::InstrumentTable>(ipc::kSectionInstruments);
+  sections.records = state.section_as<ipc::InstrumentState>(ipc::kSectionRecords);
+  sections.feeds = state.section_as<ipc::FeedTable>(ipc::kSectionFeeds);
+  sections.latency = state.section_as<ipc::LatencyTable>(ipc::kSectionLatency);
+  sections.events = state.section_as<ipc::EventLog>(ipc::kSectionEvents);
+  sections.control = state.section_as<ipc::ControlLog>(ipc::kSectionControl);
+  sections.composites = ipc::composite_table(state.section(ipc::kSectionRecords));
+  core::Engine engine(core_config, specs, sections, clock);
+  for (const config::CompositeEntry& e : cfg.composites) {
+    spdlog::info("composite {}: {} members, stale after {} ms (no FX conversion)", e.asset, e.members.size(),
+                 e.stale_after_ms);
+  }
+  if (!cfg.signal.model.empty()) {
+    spdlog::info("signal model: {}", cfg.signal.model);
+  }
+  if (saved) {
+    engine.restore(*saved, ipc::realtime_ns());
+    spdlog::info("risk state restored from {}: kill switch {}, equity {:.2f}", risk_file,
+                 core::to_string(saved->kill_mode), engine.trader().portfolio().equity());
+  }
+  sections.feeds->count = static_cast<std::uint32_t>(plans.size());
+  for (const VenuePlan& p : plans) {
+    ipc::FeedRecord r{};
+    copy_text(r.name, p.venue->venue);
+    sections.feeds->feeds[p.feed_index].store(r);
+  }
+
+  for (auto& ft : feed_threads) {
+    ft->publish_to(sections.feeds);
   }
 
   struct sigaction sa {};

@@ -395,6 +395,25 @@ CaptureWriteError CaptureWriter::flush() noexcept {
   return file_ && ::gzflush(file_.get(), Z_SYNC_FLUSH) == Z_OK ? CaptureWriteError::ok : CaptureWriteError::io_error;
 }
 
+CaptureWriteError CaptureWriter::checkpoint() noexcept {
+  if (!file_ || ::gzflush(file_.get(), Z_FINISH) != Z_OK) {
+    return CaptureWriteError::io_error;
+  }
+  checkpoint_bytes_ = ::gzoffset(file_.get()); // everything is written: the file's own offset
+  return checkpoint_bytes_ < 0 ? CaptureWriteError::io_error : CaptureWriteError::ok;
+}
+
+void CaptureWriter::abandon() noexcept {
+  if (file_) {
+    (void)::gzclose(file_.release()); // may write part of what it holds: cut off below
+  }
+  if (checkpoint_bytes_ <= 0) {
+    (void)::unlink(path_.c_str());
+  } else {
+    (void)::truncate(path_.c_str(), static_cast<off_t>(checkpoint_bytes_)); // shrinking needs no room
+  }
+}
+
 void CaptureWriter::close() {
   if (!file_) {
     return;

@@ -15,6 +15,9 @@ namespace qf::feeds {
 namespace {
 
 constexpr std::chrono::seconds kRetryAfterError{1};
+// A checkpoint ends the file's gzip member (complete gzip up to there): once a second when idle,
+// and every checkpoint_bytes of payload; a write error loses what came after the last one.
+constexpr std::chrono::seconds kCheckpointEvery{1};
 
 std::string utc_stamp() {
   const std::time_t now = std::time(nullptr);
@@ -78,6 +81,41 @@ void Recorder::run() {
   std::uint64_t file_bytes = 0;
   auto opened = std::chrono::steady_clock::now();
   auto retry_after = opened; // after a write error: no new file before then
+  auto checkpointed = opened;
+  std::uint64_t pending = 0;       // records written since the file's last checkpoint
+  std::uint64_t pending_bytes = 0;
+  // The records since the last checkpoint become `recorded` only once a checkpoint (or the
+  // file's close) has put them into complete gzip; a failure loses them with the file's tail.
+  const auto commit = [&] {
+    recorded_.fetch_add(pending, std::memory_order_relaxed);
+    pending = 0;
+    pending_bytes = 0;
+    checkpointed = std::chrono::steady_clock::now();
+  };
+  const auto fail_file = [&] {
+    write_errors_.fetch_add(pending, std::memory_order_relaxed);
+    pending = 0;
+    pending_bytes = 0;
+    out->abandon();
+    out.reset();
+  };
+  const auto close_file = [&] {
+    try {
+      out->close();
+      commit();
+      out.reset();
+    } catch (const std::exception&) {
+      fail_file(); // the records since the last checkpoint are lost with the file's tail
+    }
+  };
+  const auto checkpoint = [&] {
+    if (out->checkpoint() == CaptureWriteError::ok) {
+      commit();
+    } else {
+      fail_file();
+      retry_after = std::chrono::steady_clock::now() + kRetryAfterError;
+    }
+  };
   std::string url;
   std::string text;
   // Takes exactly n bytes; the producer pushes a record's parts back to back, so after its
@@ -97,7 +135,9 @@ void Recorder::run() {
       if (stop_.load(std::memory_order_acquire) && queue_.read_available() == 0) {
         break;
       }
-      if (out) {
+      if (out && pending > 0 && std::chrono::steady_clock::now() - checkpointed >= kCheckpointEvery) {
+        checkpoint();
+      } else if (out) {
         (void)out->flush();
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(5)); // cold path: disk, not latency
@@ -112,12 +152,7 @@ void Recorder::run() {
     const auto now = std::chrono::steady_clock::now();
     if (out && (file_bytes >= config_.rotate_bytes ||
                 now - opened >= std::chrono::seconds(static_cast<std::int64_t>(config_.rotate_s)))) {
-      try {
-        out->close();
-      } catch (const std::exception&) {
-        write_errors_.fetch_add(1, std::memory_order_relaxed);
-      }
-      out.reset();
+      close_file();
     }
     if (!out && now < retry_after) {
       write_errors_.fetch_add(1, std::memory_order_relaxed); // lost to the failing disk
@@ -135,6 +170,7 @@ void Recorder::run() {
       }
       file_bytes = 0;
       opened = now;
+      checkpointed = now;
     }
     CaptureWriteError e = CaptureWriteError::ok;
     switch (h.kind) {
@@ -143,28 +179,23 @@ void Recorder::run() {
     case Kind::rest: e = out->write_rest(h.recv_ns, url, text); break;
     }
     if (e == CaptureWriteError::ok) {
-      recorded_.fetch_add(1, std::memory_order_relaxed);
+      ++pending;
+      pending_bytes += text.size();
       file_bytes += text.size();
-    } else {
-      write_errors_.fetch_add(1, std::memory_order_relaxed);
-      // The file stops at the failure: closed at once (zlib flushes what it holds and writes
-      // its trailer when there is room), never continued after a hole. A new file is tried
-      // after kRetryAfterError; the records meanwhile are counted lost.
-      try {
-        out->close();
-      } catch (const std::exception&) {
-        // the same failure, already counted
+      if (pending_bytes >= config_.checkpoint_bytes) { // under sustained load there is no idle moment
+        checkpoint();
       }
-      out.reset();
+    } else {
+      // The file stops at its last checkpoint: cut back there (valid gzip, whole records), never
+      // continued after a hole. This record and those since the checkpoint are counted lost; a
+      // new file is tried after kRetryAfterError, the records meanwhile are counted lost too.
+      write_errors_.fetch_add(1, std::memory_order_relaxed);
+      fail_file();
       retry_after = now + kRetryAfterError;
     }
   }
   if (out) {
-    try {
-      out->close();
-    } catch (const std::exception&) {
-      write_errors_.fetch_add(1, std::memory_order_relaxed);
-    }
+    close_file();
   }
 }
 

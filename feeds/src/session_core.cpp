@@ -34,7 +34,7 @@ void SessionCore::on_frame(PaddedView frame) noexcept {
     if (errors != counters_.record_write_errors) {
       counters_.record_write_errors = errors;
       log(LogLevel::error, name_ + ": recorder write error (" + std::to_string(errors) +
-                               " so far): the capture file stops at the last complete frame");
+                               " records lost so far): the capture file is cut back to its last complete gzip member");
     }
   }
 }

@@ -5,6 +5,7 @@
 
 #include <cerrno>
 
+#include "qf/ipc/bus_guard.hpp"
 #include "qf/ipc/tsc_clock.hpp"
 
 namespace qf::gateway {
@@ -79,23 +80,31 @@ std::optional<std::uint64_t> ControlClient::push(ipc::ControlCommand c, std::str
   return c.id;
 }
 
-std::optional<ipc::ControlAck> find_ack(const ipc::SegmentView& state, std::uint64_t id) noexcept {
+std::optional<ipc::ControlAck> find_ack(const ipc::SegmentView& state, std::uint64_t id, bool& faulted) noexcept {
   if (!state.attached()) {
     return std::nullopt;
   }
-  const auto* log = state.section_as<ipc::ControlLog>(ipc::kSectionControl);
-  if (log == nullptr) {
+  std::optional<ipc::ControlAck> found;
+  const bool read = ipc::guarded_read([&] {
+    const auto* log = state.section_as<ipc::ControlLog>(ipc::kSectionControl);
+    if (log == nullptr) {
+      return;
+    }
+    const std::uint64_t written = log->written.load(std::memory_order_acquire);
+    const std::uint64_t first = written > ipc::kControlLogSize ? written - ipc::kControlLogSize : 0;
+    for (std::uint64_t i = written; i-- > first;) {
+      ipc::ControlAck a{};
+      if (log->entries[i % ipc::kControlLogSize].try_load(a) == ipc::ReadStatus::ok && a.id == id) {
+        found = a;
+        return;
+      }
+    }
+  });
+  if (!read) {
+    faulted = true;
     return std::nullopt;
   }
-  const std::uint64_t written = log->written.load(std::memory_order_acquire);
-  const std::uint64_t first = written > ipc::kControlLogSize ? written - ipc::kControlLogSize : 0;
-  for (std::uint64_t i = written; i-- > first;) {
-    ipc::ControlAck a{};
-    if (log->entries[i % ipc::kControlLogSize].try_load(a) == ipc::ReadStatus::ok && a.id == id) {
-      return a;
-    }
-  }
-  return std::nullopt;
+  return found;
 }
 
 } // namespace qf::gateway

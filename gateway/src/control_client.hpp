@@ -38,7 +38,10 @@ private:
   std::uint64_t last_id_ = 0;
 };
 
-// The acknowledgement of command `id` in the state segment, if the engine wrote it.
-[[nodiscard]] std::optional<ipc::ControlAck> find_ack(const ipc::SegmentView& state, std::uint64_t id) noexcept;
+// The acknowledgement of command `id` in the state segment, if the engine wrote it. `faulted` is
+// set (never cleared) when the mapping raised SIGBUS (the file shrank since the last StateReader::read): the
+// caller reads the state again, which reports it damaged and detaches.
+[[nodiscard]] std::optional<ipc::ControlAck> find_ack(const ipc::SegmentView& state, std::uint64_t id,
+                                                      bool& faulted) noexcept;
 
 } // namespace qf::gateway

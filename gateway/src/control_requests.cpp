@@ -1,6 +1,7 @@
 #include "control_requests.hpp"
 
 #include <algorithm>
+#include <cstdio>
 #include <cstring>
 #include <exception>
 #include <optional>
@@ -178,8 +179,9 @@ void Server::resolve_controls() {
     return;
   }
   const std::uint64_t now = ipc::monotonic_ns();
+  bool faulted = false; // SIGBUS in the state mapping: read it again below (damaged, detached)
   for (auto it = late_.begin(); it != late_.end();) {
-    const auto ack = find_ack(reader_.view(), it->id);
+    const auto ack = find_ack(reader_.view(), it->id, faulted);
     if (!ack && now < it->deadline_mono_ns) {
       ++it;
       continue;
@@ -192,7 +194,7 @@ void Server::resolve_controls() {
     it = late_.erase(it);
   }
   for (auto it = pending_.begin(); it != pending_.end();) {
-    const auto ack = find_ack(reader_.view(), it->id);
+    const auto ack = find_ack(reader_.view(), it->id, faulted);
     if (!ack && now < it->deadline_mono_ns) {
       ++it;
       continue;
@@ -246,6 +248,11 @@ void Server::resolve_controls() {
       finish(it->wsi, h->second, std::move(resp), false);
     }
     it = pending_.erase(it);
+  }
+  if (faulted) {
+    std::fprintf(stderr, "qf-gateway: SIGBUS in the state mapping looking up a control acknowledgement: "
+                         "segment damaged, reading it again\n");
+    (void)snapshot(true); // reports the segment damaged and detaches: no fault on the next tick
   }
 }
 

@@ -74,6 +74,12 @@ const ipc::StateSnapshot& Server::snapshot(bool force) {
   const std::uint64_t now = ipc::monotonic_ns();
   if (force || !snap_valid_ || now - snap_mono_ns_ >= kSnapshotMaxAgeNs) {
     reader_.read(snap_);
+    if (snap_.status != ipc::EngineStatus::damaged) {
+      damage_logged_.clear();
+    } else if (snap_.message != damage_logged_) {
+      std::fprintf(stderr, "qf-gateway: %s\n", snap_.message.c_str());
+      damage_logged_ = snap_.message;
+    }
     snap_mono_ns_ = now;
     snap_unix_ns_ = ipc::realtime_ns();
     snap_valid_ = true;

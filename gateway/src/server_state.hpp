@@ -90,6 +90,7 @@ private:
   std::uint64_t snap_mono_ns_ = 0;
   std::uint64_t snap_unix_ns_ = 0;
   bool snap_valid_ = false;
+  std::string damage_logged_; // the "segment damaged" message last written to stderr (once each)
   std::unordered_map<std::string, Response> cache_; // GET bodies of the current snapshot
   GatewayStats stats_;
   ControlClient control_;

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "qf/ipc/bus_guard.hpp"
+
 namespace qf::ipc {
 
 const char* to_string(EngineStatus s) noexcept {
@@ -33,7 +35,10 @@ const TickJournal* StateReader::journal() const noexcept {
   return log == nullptr ? nullptr : &log->journal;
 }
 
-void StateReader::read(StateSnapshot& out) noexcept {
+namespace {
+constexpr const char* kBusError = "SIGBUS reading the mapping (the file shrank while it was read)";
+
+void clear(StateSnapshot& out) noexcept {
   out.instruments.clear();
   out.feeds.clear();
   out.events.clear();
@@ -44,10 +49,21 @@ void StateReader::read(StateSnapshot& out) noexcept {
   out.risk = {};
   out.fills_written = 0;
   out.ticks_written = 0;
+}
+} // namespace
+
+void StateReader::read(StateSnapshot& out) noexcept {
+  clear(out);
   // verify() before anything is read: the file's size (fstat) and every section inside it.
-  if (view_.attached() && !view_.verify()) {
+  bool verified = true;
+  if (view_.attached() && (!guarded_read([&] { verified = view_.verify(); }) || !verified)) {
+    if (view_.attached()) { // the fault hit verify's own header read
+      view_.detach();
+      out.message = "segment damaged: " + view_.path() + ": " + kBusError;
+    } else {
+      out.message = view_.message();
+    }
     out.status = EngineStatus::damaged;
-    out.message = view_.message();
     return;
   }
   if (!view_.attached() || view_.owner_restarted()) {
@@ -61,6 +77,19 @@ void StateReader::read(StateSnapshot& out) noexcept {
     }
   }
   out.message.clear();
+  if (!guarded_read([&] { copy(out); })) {
+    // The file shrank between verify()'s fstat and the copy: nothing of this read is kept; the
+    // next read re-attaches (and finds the size wrong, or a new segment).
+    view_.detach();
+    clear(out);
+    out.status = EngineStatus::damaged;
+    out.message = "segment damaged: " + view_.path() + ": " + kBusError;
+  }
+}
+
+// Only copies out of the mapping into `out` (allocations happen between the mapping's loads,
+// never during one): guarded_read may leave it at any load (bus_guard.hpp).
+void StateReader::copy(StateSnapshot& out) noexcept {
   const SegmentHeader& h = view_.header();
   switch (view_.owner_status(stall_after_ns_)) {
   case OwnerStatus::running: out.status = EngineStatus::running; break;

@@ -242,6 +242,19 @@ TEST(config, should_refuse_bad_instruments) {
   expect_error("instruments = 3\n", "must be an array of tables");
 }
 
+// Binance's parser upper-cases symbols: a case variant is the same instrument, refused by the loader
+// at the second symbol's position (not at run time by the parser, after the segments exist).
+TEST(config, should_refuse_a_case_variant_duplicate_symbol_at_its_line) {
+  expect_error("[[instruments]]\nvenue = \"binance-spot\"\nsymbol = \"BTCUSDT\"\n"
+               "[[instruments]]\nvenue = \"binance-spot\"\nsymbol = \"btcusdt\"\n",
+               "test.toml:6:10: instruments[1].symbol: duplicate instrument binance-spot:btcusdt (instruments[0], "
+               "line 3, is BTCUSDT; symbols are compared ignoring case)");
+  EXPECT_EQ(parse_config("[[instruments]]\nvenue = \"binance-spot\"\nsymbol = \"BTCUSDT\"\n"
+                         "[[instruments]]\nvenue = \"coinbase\"\nsymbol = \"btcusdt\"\n")
+                .instruments.size(),
+            2U); // the same symbol on two venues is two instruments
+}
+
 TEST(config, should_read_kraken_instruments_with_the_live_v2_endpoint_by_default) {
   const Config c = parse_config("[[instruments]]\nvenue = \"kraken\"\nsymbol = \"BTC/USD\"\nprice_decimals = 1\n");
   ASSERT_EQ(c.instruments.size(), 1U);

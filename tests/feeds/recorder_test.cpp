@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 
 #include <sys/mount.h>
@@ -131,8 +132,9 @@ TEST(recorder, should_drop_and_count_when_the_queue_is_full_without_blocking) {
 
 // A full disk (a 64 KiB tmpfs: the suite runs as root, as scripts/test.sh does; without root this
 // fails rather than skips): every record is accounted for, recorded or counted as a write
-// error, and each file holds whole frames up to its failure.
-TEST(recorder, should_count_every_record_lost_to_a_full_disk_and_keep_whole_frames) {
+// error; every file left is valid gzip (gzip -t, and the capture reader to its end) holding whole
+// frames only: exactly the `recorded` ones, in the order they were sent.
+TEST(recorder, should_count_every_record_lost_to_a_full_disk_and_leave_valid_gzip_of_whole_frames) {
   TempDir dir;
   fs::create_directories(dir.path);
   ASSERT_EQ(::geteuid(), 0U) << "needs root to mount a 64 KiB tmpfs (run the suite as root)";
@@ -145,7 +147,9 @@ TEST(recorder, should_count_every_record_lost_to_a_full_disk_and_keep_whole_fram
   std::uint64_t x = 88172645463325252ULL;
   RecorderCounters counters;
   {
-    Recorder rec(RecorderConfig{dir.path.string(), "full"});
+    RecorderConfig c{dir.path.string(), "full"};
+    c.checkpoint_bytes = 4096; // a complete gzip member every ~60 frames: the full disk comes after some
+    Recorder rec(c);
     for (int i = 0; i < 40000; ++i) { // ~2.8 MB: well past zlib's 256 KiB buffer and the tmpfs
       std::string text = R"({"n":)" + std::to_string(i) + R"(,"noise":")";
       for (int k = 0; k < 48; ++k) { // incompressible: the tmpfs fills
@@ -167,24 +171,21 @@ TEST(recorder, should_count_every_record_lost_to_a_full_disk_and_keep_whole_fram
   EXPECT_GT(counters.recorded, 0U);
   EXPECT_EQ(counters.dropped, 0U);
   EXPECT_EQ(counters.recorded + counters.write_errors, sent.size());
-  std::size_t read = 0;
-  std::size_t next = 0; // the frames read are sent frames, in order, none cut short
+  std::size_t files = 0;
+  const Read got = read_all(dir.path, &files); // throws (fails the test) on a truncated or corrupt file
+  EXPECT_GT(files, 0U);
   for (const auto& e : fs::directory_iterator(dir.path)) {
-    try {
-      CaptureReader reader(e.path().string());
-      CaptureRecord r;
-      while (reader.next(r)) {
-        const auto it = std::find(sent.begin() + static_cast<std::ptrdiff_t>(next), sent.end(), std::string(r.text));
-        ASSERT_NE(it, sent.end()) << "a frame that was not sent (cut short?): " << r.text;
-        next = static_cast<std::size_t>(it - sent.begin()) + 1;
-        ++read;
-      }
-    } catch (const CaptureError&) {
-      // the file ends where the disk filled (no gzip trailer when there was no room for it)
-    }
-    next = 0; // files are independent here: directory order is not file order
+    const std::string test = "gzip -t '" + e.path().string() + "'";
+    EXPECT_EQ(std::system(test.c_str()), 0) << test;
   }
-  EXPECT_GT(read, 0U);
+  EXPECT_EQ(got.texts.size(), counters.recorded);
+  std::size_t next = 0; // the frames read are sent frames, in order, none cut short
+  for (const std::string& text : got.texts) {
+    const auto it = std::find(sent.begin() + static_cast<std::ptrdiff_t>(next), sent.end(), text);
+    ASSERT_NE(it, sent.end()) << "a frame that was not sent, or out of order (cut short?): " << text;
+    next = static_cast<std::size_t>(it - sent.begin()) + 1;
+  }
+  EXPECT_GT(got.texts.size(), 0U);
 }
 
 } // namespace

@@ -1,10 +1,12 @@
 """Readers that cannot be crashed by the state segment (issue 17, defect 1): real readers (qf-gateway
 polling, qf-monitor attaching) over a live fake engine's segment while the test damages it: a section
-offset pointed past the mapping, a truncated file, a file owned by another user. Each time the
+offset pointed past the mapping, a truncated file (also one that lands where no fstat is made before
+the read: SIGBUS caught in the gateway), a file owned by another user. Each time the
 gateway stays up with /api/health 503 "segment damaged", the monitor says "damaged", and both
 recover once the segment is restored."""
 import json
 import os
+import signal
 import struct
 import sys
 
@@ -71,7 +73,25 @@ def main(args, procs):
         expect_recovered(port, args.monitor, instance, ("running",), "the owner restored")
         print("ok: foreign owner")
 
-    # 3. The control segment truncated under its producer: a control is 503, never SIGBUS (the
+    # 3. A truncation no fstat sees coming: a control answered 504 (the engine stopped) stays in the
+    # gateway's watch list, its acknowledgement looked up in the state mapping on every tick with
+    # no read (and so no fstat) in between. Truncating the file makes the next lookup raise SIGBUS
+    # in the gateway: caught, logged, reported damaged; the gateway keeps running.
+    os.kill(fake.pid, signal.SIGSTOP)
+    s, _, b = request(port, "POST", "/api/control/kill", headers={"X-Admin-Token": token})
+    check(s == 504, f"a control to a stopped engine: {s} {b!r}")
+    size = os.stat(path).st_size
+    os.truncate(path, 4096)
+    poll(lambda: "SIGBUS" in gw.log() or gw.poll() is not None, "the gateway's next tick")
+    check(gw.poll() is None, f"the gateway survived a SIGBUS in the state mapping (status {gw.returncode})")
+    check("segment damaged" in gw.log(), f"the gateway logs the damage: {gw.log()[-500:]!r}")
+    expect_damaged(port, args.monitor, instance, gw, "a truncation under a pending lookup")
+    os.truncate(path, size)
+    os.kill(fake.pid, signal.SIGCONT)
+    expect_recovered(port, args.monitor, instance, ("running", "stalled"), "the size restored and the engine resumed")
+    print("ok: SIGBUS in the gateway")
+
+    # 4. The control segment truncated under its producer: a control is 503, never SIGBUS (the
     # fake engine may die of it first: then 503 for an engine not running).
     control = f"/dev/shm/qf.{instance}.control"
     s, _, b = request(port, "POST", "/api/control/kill", headers={"X-Admin-Token": token})
@@ -82,7 +102,7 @@ def main(args, procs):
     check(gw.poll() is None, "the gateway survived a truncated control segment")
     print("ok: control segment")
 
-    # 4. The file truncated under the readers (the fake engine may die of SIGBUS: it owns the mapping).
+    # 5. The file truncated under the readers (the fake engine may die of SIGBUS: it owns the mapping).
     size = os.stat(path).st_size
     os.truncate(path, 4096)
     expect_damaged(port, args.monitor, instance, gw, "a truncated file")

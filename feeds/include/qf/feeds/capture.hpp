@@ -147,6 +147,13 @@ public:
   [[nodiscard]] CaptureWriteError write_rest(std::uint64_t recv_ns, std::string_view url,
                                              std::string_view body) noexcept;
   [[nodiscard]] CaptureWriteError flush() noexcept;
+  // Ends the gzip member written so far (Z_FINISH: the file up to here is a complete gzip file of
+  // whole lines; a later write starts a new member, which readers take as one stream) and
+  // remembers where it ends.
+  [[nodiscard]] CaptureWriteError checkpoint() noexcept;
+  // After a failed write: closes the file and cuts it back to the last checkpoint, so it is valid
+  // gzip holding whole records only; a file with no checkpoint is removed. Never throws.
+  void abandon() noexcept;
   // Finishes the file; throws CaptureError naming the path when that fails. Idempotent.
   void close();
 
@@ -165,6 +172,7 @@ private:
   std::string path_;
   std::unique_ptr<gzFile_s, GzCloser> file_;
   bool compressed_ = false;
+  std::int64_t checkpoint_bytes_ = -1; // file size at the last checkpoint; -1: none yet
 };
 
 } // namespace qf::feeds

@@ -5,10 +5,12 @@
 // <dir>/<name>-<YYYYmmddTHHMMSSZ>-<n>.capture.gz. The feed thread never waits for the disk: a
 // record is copied into a bounded lock-free byte queue (Boost.Lockfree spsc_queue), and one
 // that does not fit is dropped and counted, never blocked on. Rotation: when a file has taken
-// rotate_bytes of payload or is rotate_s old. A write error closes the file at once (whole lines
-// up to the failure) and a new file is tried a second later; every lost record is counted, and
-// the feed publishes both losses (FeedRecord::record_dropped, record_write_errors). One producer thread (the feed thread), one
-// writer thread; counters readable from any thread.
+// rotate_bytes of payload or is rotate_s old. Each file is a series of gzip members, one ended
+// (a checkpoint) once a second when idle and every checkpoint_bytes of payload. A write error
+// cuts the file back to its last checkpoint (valid gzip of whole records; a file with none is
+// removed) and a new file is tried a second later; every lost record is counted, and the feed
+// publishes both losses (FeedRecord::record_dropped, record_write_errors). One producer thread
+// (the feed thread), one writer thread; counters readable from any thread.
 
 #include <atomic>
 #include <cstdint>
@@ -26,14 +28,16 @@ struct RecorderConfig {
   std::size_t buffer_bytes = std::size_t{64} << 20; // in-memory queue between the threads
   std::uint64_t rotate_bytes = std::uint64_t{256} << 20;
   std::uint64_t rotate_s = 3600;
+  std::uint64_t checkpoint_bytes = std::uint64_t{4} << 20; // a complete gzip member at least this often
 };
 
 struct RecorderCounters {
-  std::uint64_t recorded = 0; // records written to files
+  std::uint64_t recorded = 0; // records in complete gzip (counted at each checkpoint and close)
   std::uint64_t dropped = 0;  // records the full queue refused
   std::uint64_t files = 0;    // files opened
-  std::uint64_t write_errors = 0; // records lost to the disk: a failed write (the file is closed
-                                  // there), or skipped in the second before a new file is tried
+  std::uint64_t write_errors = 0; // records lost to the disk: a failed write and those since the
+                                  // file's last checkpoint, and those skipped in the second before
+                                  // a new file is tried
 };
 
 class Recorder {

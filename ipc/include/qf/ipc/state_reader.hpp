@@ -79,7 +79,8 @@ class StateReader {
 public:
   explicit StateReader(std::string instance, std::uint64_t stall_after_ns = 2'000'000'000ULL);
 
-  // Re-attaches when needed (absent engine, restart) and fills `out`. Never throws.
+  // Re-attaches when needed (absent engine, restart) and fills `out`. Never throws; a SIGBUS in
+  // the mapping (a truncation between the size check and the copy) is status damaged.
   void read(StateSnapshot& out) noexcept;
   [[nodiscard]] bool attached() const noexcept { return view_.attached(); }
   // The tick journal of the attached engine (follow it with a BroadcastCursor), or nullptr. Valid
@@ -89,6 +90,8 @@ public:
   [[nodiscard]] const SegmentView& view() const noexcept { return view_; }
 
 private:
+  void copy(StateSnapshot& out) noexcept; // every load from the mapping, under guarded_read
+
   SegmentView view_;
   std::uint64_t stall_after_ns_;
 };
