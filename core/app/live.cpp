@@ -409,6 +409,16 @@ int run_live(const LiveOptions& options) {
     engine.restore(*saved, ipc::realtime_ns());
     spdlog::info("risk state restored from {}: kill switch {}, equity {:.2f}", risk_file,
                  core::to_string(saved->kill_mode), engine.trader().portfolio().equity());
+    for (std::size_t id = 1; saved->has_limits == 1 && id < ipc::kRiskLimitIds; ++id) {
+      const auto limit = static_cast<ipc::RiskLimitId>(id);
+      const double kept = core::limit_value(saved->limits, limit);
+      const double configured = core::limit_value(core_config.risk.limits, limit);
+      if (kept != configured) { // the persisted value wins (HACKING.md Decisions)
+        spdlog::warn("risk limit {} = {} restored from {} (the config says {}: the persisted value wins; "
+                     "--discard-risk-state starts flat on the config)",
+                     ipc::to_string(limit), kept, risk_file, configured);
+      }
+    }
   }
   sections.feeds->count = static_cast<std::uint32_t>(plans.size());
   for (const VenuePlan& p : plans) {

@@ -4,28 +4,45 @@
 #include <sys/file.h>
 #include <unistd.h>
 
+#include <array>
 #include <cerrno>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <limits>
 #include <map>
 #include <mutex>
 #include <stdexcept>
 #include <type_traits>
+#include <vector>
 
 namespace qf::engine {
 
 namespace {
 constexpr std::uint64_t kMagic = 0x31534B5349524651ULL; // "QFRISKS1"
-constexpr std::uint32_t kVersion = 2;                   // v2: checksum
+constexpr std::uint32_t kVersion = 3;                   // v2: checksum; v3: the limits in force
+template <typename Snapshot>
 struct FileImage {
   std::uint64_t magic;
   std::uint32_t version;
-  std::uint32_t bytes; // sizeof(RiskSnapshot)
+  std::uint32_t bytes;    // sizeof(Snapshot)
   std::uint64_t checksum; // FNV-1a 64 over `snapshot`'s bytes
-  core::RiskSnapshot snapshot;
+  Snapshot snapshot;
 };
-static_assert(std::is_trivially_copyable_v<FileImage>);
+// Version 2's snapshot (core::RiskSnapshot before the limits), still read: its account and kill
+// switch are restored and the limits stay the config's.
+struct SnapshotV2 {
+  std::uint32_t count = 0;
+  std::array<core::Position, ipc::kMaxInstruments> positions{};
+  double cash = 0, peak = 0, day_start_equity = 0, fees = 0;
+  std::uint64_t day = 0;
+  std::uint64_t fills = 0;
+  core::KillMode kill_mode = core::KillMode::none;
+  core::KillCause kill_cause = core::KillCause::none;
+  std::uint64_t kill_since_ns = 0;
+};
+static_assert(std::is_trivially_copyable_v<FileImage<core::RiskSnapshot>>);
+static_assert(std::is_trivially_copyable_v<FileImage<SnapshotV2>>);
 
 // Bounds of a sane paper account: any money amount (cash, equity, peak, fees, realized, cost)
 // within +-1e12 quote units, quantities within +-1e12, every value finite. A file outside them
@@ -117,6 +134,67 @@ void check_snapshot(const std::string& path, const core::RiskSnapshot& s) {
   if (static_cast<std::uint8_t>(s.kill_cause) > static_cast<std::uint8_t>(core::KillCause::command)) {
     refuse(path, "kill_cause", "= " + std::to_string(static_cast<unsigned>(s.kill_cause)) + " is not a kill cause");
   }
+  if (s.has_limits > 1) {
+    refuse(path, "has_limits", "= " + std::to_string(static_cast<unsigned>(s.has_limits)) + " is not 0 or 1");
+  }
+  if (s.has_limits == 0) {
+    return;
+  }
+  // The limits: the ranges the config loader allows (money and bps positive, the drawdown a
+  // fraction, order rates whole counts), which set_limit keeps within.
+  for (std::size_t id = 1; id < ipc::kRiskLimitIds; ++id) {
+    const auto limit = static_cast<ipc::RiskLimitId>(id);
+    const std::string field = std::string("limits.") + ipc::to_string(limit);
+    const double v = core::limit_value(s.limits, limit);
+    switch (limit) {
+    case ipc::RiskLimitId::max_drawdown: check_value(path, field.c_str(), v, 1e-6, 1.0); break;
+    case ipc::RiskLimitId::orders_per_s_instrument:
+    case ipc::RiskLimitId::orders_per_s_total: check_value(path, field.c_str(), v, 1, 100'000); break;
+    case ipc::RiskLimitId::orders_per_min_instrument:
+    case ipc::RiskLimitId::orders_per_min_total: check_value(path, field.c_str(), v, 1, 1'000'000); break;
+    default:
+      check_value(path, field.c_str(), v, 0, std::numeric_limits<double>::max());
+      if (!(v > 0)) {
+        refuse(path, field.c_str(), "is not positive");
+      }
+      break;
+    }
+  }
+}
+
+// The snapshot of a file image of `version`, nullopt when `bytes` is not one; the checksum refuses.
+template <typename Snapshot>
+std::optional<Snapshot> read_image(const std::string& path, const std::vector<unsigned char>& bytes,
+                                   std::uint32_t version) {
+  FileImage<Snapshot> img{};
+  if (bytes.size() != sizeof img) {
+    return std::nullopt;
+  }
+  std::memcpy(&img, bytes.data(), sizeof img);
+  if (img.magic != kMagic || img.version != version || img.bytes != sizeof(Snapshot)) {
+    return std::nullopt;
+  }
+  if (img.checksum != fnv1a(&img.snapshot, sizeof img.snapshot)) {
+    refuse(path, "checksum", "does not match the contents (the file was changed or damaged)");
+  }
+  return img.snapshot;
+}
+
+core::RiskSnapshot from_v2(const SnapshotV2& v2) noexcept {
+  core::RiskSnapshot s;
+  s.count = v2.count;
+  s.positions = v2.positions;
+  s.cash = v2.cash;
+  s.peak = v2.peak;
+  s.day_start_equity = v2.day_start_equity;
+  s.fees = v2.fees;
+  s.day = v2.day;
+  s.fills = v2.fills;
+  s.kill_mode = v2.kill_mode;
+  s.kill_cause = v2.kill_cause;
+  s.kill_since_ns = v2.kill_since_ns;
+  s.has_limits = 0;
+  return s;
 }
 } // namespace
 
@@ -124,7 +202,7 @@ void discard_risk_state(bool discard) noexcept { g_discard = discard; }
 
 void save_risk_state(const std::string& path, const core::RiskSnapshot& s) {
   hold_lock(path);
-  FileImage img{};
+  FileImage<core::RiskSnapshot> img{};
   img.magic = kMagic;
   img.version = kVersion;
   img.bytes = sizeof(core::RiskSnapshot);
@@ -154,21 +232,26 @@ std::optional<core::RiskSnapshot> load_risk_state(const std::string& path, std::
   if (f == nullptr) {
     return std::nullopt;
   }
-  FileImage img{};
-  const bool ok = std::fread(&img, sizeof img, 1, f) == 1;
+  // One byte more than the largest image: a longer file is no image.
+  std::vector<unsigned char> bytes(sizeof(FileImage<core::RiskSnapshot>) + 1);
+  bytes.resize(std::fread(bytes.data(), 1, bytes.size(), f));
   std::fclose(f);
-  if (!ok || img.magic != kMagic || img.version != kVersion || img.bytes != sizeof(core::RiskSnapshot)) {
-    throw std::runtime_error(path + ": not a risk state of this version (remove it or start flat with --discard-risk-state)");
+  std::optional<core::RiskSnapshot> snapshot = read_image<core::RiskSnapshot>(path, bytes, kVersion);
+  if (!snapshot) {
+    if (const auto v2 = read_image<SnapshotV2>(path, bytes, 2)) {
+      snapshot = from_v2(*v2);
+    }
   }
-  if (img.checksum != fnv1a(&img.snapshot, sizeof img.snapshot)) {
-    refuse(path, "checksum", "does not match the contents (the file was changed or damaged)");
+  if (!snapshot) {
+    throw std::runtime_error(
+        path + ": not a risk state of version 2 or 3 (remove it or start flat with --discard-risk-state)");
   }
-  if (img.snapshot.count != instruments) {
-    throw std::runtime_error(path + ": written for " + std::to_string(img.snapshot.count) +
+  if (snapshot->count != instruments) {
+    throw std::runtime_error(path + ": written for " + std::to_string(snapshot->count) +
                              " instruments, the config has " + std::to_string(instruments));
   }
-  check_snapshot(path, img.snapshot);
-  return img.snapshot;
+  check_snapshot(path, *snapshot);
+  return snapshot;
 }
 
 } // namespace qf::engine

@@ -461,7 +461,9 @@ void Engine::paper_order(const ipc::ControlCommand& c, std::uint64_t now_unix_ns
       trader_->place(in.id, market_view(in), c.side == 0 ? Side::bid : Side::ask, qty, limit, now_unix_ns, out);
   publish_trade(in, out, orders_before, now_unix_ns);
   char text[64]; // the acknowledgement keeps 39 characters
-  if (o.refused != Refusal::none) {
+  if (o.refused == Refusal::below_lot) {
+    std::snprintf(text, sizeof text, "refused: below_lot (lot %.10g)", trader_->lot(in.id, market_view(in)));
+  } else if (o.refused != Refusal::none) {
     std::snprintf(text, sizeof text, "refused: %s", to_string(o.refused));
   } else if (o.pending) {
     std::snprintf(text, sizeof text, "accepted: order %llu pending", static_cast<unsigned long long>(o.order_id));

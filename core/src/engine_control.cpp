@@ -95,6 +95,8 @@ RiskSnapshot Engine::risk_snapshot() const noexcept {
   s.kill_mode = k.mode();
   s.kill_cause = k.cause();
   s.kill_since_ns = k.since_ns();
+  s.has_limits = 1;
+  s.limits = trader_->config().limits;
   return s;
 }
 
@@ -105,6 +107,9 @@ void Engine::restore(const RiskSnapshot& s, std::uint64_t now_unix_ns) noexcept 
   }
   p.restore_cash(s.cash, s.peak, s.day_start_equity, s.day, s.fees, s.fills);
   trader_->kill_switch_mut().restore(s.kill_mode, s.kill_cause, s.kill_since_ns);
+  if (s.has_limits == 1) {
+    trader_->set_limits(s.limits); // the persisted limits win over the config's (HACKING.md Decisions)
+  }
   publisher_.fills_restored(s.fills);
   for (std::size_t i = 0; i < count_; ++i) {
     publisher_.position(i, *trader_, now_unix_ns);

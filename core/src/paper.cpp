@@ -120,7 +120,36 @@ OrderOutcome PaperTrader::place(std::uint16_t i, const MarketView& m, Side side,
   const Level* far = side == Side::bid ? m.asks : m.bids;
   const std::size_t nfar = side == Side::bid ? m.n_asks : m.n_bids;
   const double touch = nfar > 0 ? static_cast<double>(far[0].price) * m.price_scale : 0.0;
-  return submit(i, m, side, qty, limit > 0 ? limit : touch, limit, now_ns, out);
+  const double sent = round_down_to_lot(qty, lot(i, m));
+  if (!(sent > 0)) {
+    OrderOutcome o;
+    o.refused = refuse(Refusal::below_lot, out);
+    return o;
+  }
+  OrderOutcome o = submit(i, m, side, sent, limit > 0 ? limit : touch, limit, now_ns, out);
+  o.qty = sent;
+  return o;
+}
+
+void PaperTrader::set_limits(const RiskLimits& l) noexcept {
+  config_.limits = l;
+  rate_.set_limits(l);
+}
+
+double limit_value(const RiskLimits& l, ipc::RiskLimitId id) noexcept {
+  switch (id) {
+  case ipc::RiskLimitId::price_band_bps: return l.price_band_bps;
+  case ipc::RiskLimitId::max_order_notional: return l.max_order_notional;
+  case ipc::RiskLimitId::max_position_notional: return l.max_position_notional;
+  case ipc::RiskLimitId::max_gross_notional: return l.max_gross_notional;
+  case ipc::RiskLimitId::daily_loss_limit: return l.daily_loss_limit;
+  case ipc::RiskLimitId::max_drawdown: return l.max_drawdown;
+  case ipc::RiskLimitId::orders_per_s_instrument: return l.orders_per_s_instrument;
+  case ipc::RiskLimitId::orders_per_min_instrument: return l.orders_per_min_instrument;
+  case ipc::RiskLimitId::orders_per_s_total: return l.orders_per_s_total;
+  case ipc::RiskLimitId::orders_per_min_total: return l.orders_per_min_total;
+  default: return 0;
+  }
 }
 
 const char* PaperTrader::set_limit(ipc::RiskLimitId limit, double v) noexcept {
@@ -189,7 +218,7 @@ TradeOutcome PaperTrader::on_update(std::uint16_t i, const MarketView& m, std::u
     return out;
   }
   const double position = portfolio_.position(i).qty;
-  const double lot = lots_[i] > 0 ? lots_[i] : m.qty_scale;
+  const double lot = this->lot(i, m);
   if (kill_.mode() == KillMode::flatten) {
     // Close at market; no sizing, no rate guard (it must not block getting out).
     targets_[i] = 0;
@@ -226,7 +255,7 @@ TradeOutcome PaperTrader::on_update(std::uint16_t i, const MarketView& m, std::u
   const Side side = target > position ? Side::bid : Side::ask;
   // One order at most max_order_notional: large moves take several orders.
   const double cap = round_down_to_lot(config_.limits.max_order_notional / m.mid, lot);
-  const double qty = std::min(std::abs(target - position), cap);
+  const double qty = round_down_to_lot(std::min(std::abs(target - position), cap), lot);
   if (qty <= 0) {
     return out;
   }

@@ -173,6 +173,7 @@ void Publisher::acknowledge_order(const ipc::ControlCommand& command, ipc::Contr
     a.filled_qty = order.exec.filled_qty;
     a.avg_price = order.exec.avg_price;
     a.fee = order.exec.fee;
+    a.qty = order.qty;
     std::snprintf(a.text.data(), a.text.size(), "%s", text);
     state_.control->append(a);
   }

@@ -222,7 +222,7 @@ void Server::resolve_controls() {
         const bool accepted = ack->result == ipc::ControlResult::done;
         o.key("accepted").boolean(accepted).key("refusal");
         ack->refusal != 0 && ack->refusal < ipc::kMaxRefusalReasons ? o.str(ipc::kRefusalNames[ack->refusal]) : o.null();
-        o.key("order_id").u64(ack->order_id).key("pending").boolean(ack->pending != 0);
+        o.key("order_id").u64(ack->order_id).key("pending").boolean(ack->pending != 0).key("qty").exact(ack->qty);
         o.key("filled_qty").exact(ack->filled_qty).key("avg_price").exact(ack->avg_price).key("fee").exact(ack->fee);
       }
       if (ack->action == ipc::ControlAction::model_reload) { // the model now in force, the refusal in full

@@ -78,13 +78,15 @@ async function placeOrder(ev) {
   const d = r.doc;
   if (d.accepted) {
     out.className = 'accepted';
-    out.textContent = d.pending ? `accepted: order ${d.order_id} on its way to the book`
+    // the engine rounds the quantity down to the lot: say so when it sent less than was asked
+    const sent = d.qty !== Number(body.qty) ? ` (sent ${qty(d.qty)}: rounded down to the lot)` : '';
+    out.textContent = (d.pending ? `accepted: order ${d.order_id} on its way to the book`
       : d.filled_qty > 0 ? `filled: order ${d.order_id}, ${qty(d.filled_qty)} @ ${money(d.avg_price)}, fee ${money(d.fee)}`
-        : `accepted: order ${d.order_id}, nothing filled (IOC)`;
+        : `accepted: order ${d.order_id}, nothing filled (IOC)`) + sent;
   } else {
     out.className = 'refused';
-    // the engine's pre-trade refusal, or the gateway's reason (bad field, no token, ...)
-    out.textContent = d.refusal ? `refused: ${d.refusal}` : `${r.status}: ${d.error || d.text}`;
+    // the engine's pre-trade refusal (its text: below_lot names the lot), or the gateway's reason
+    out.textContent = d.refusal ? d.text || `refused: ${d.refusal}` : `${r.status}: ${d.error || d.text}`;
   }
   out.dataset.refusal = d.refusal || '';
   refreshTrades();

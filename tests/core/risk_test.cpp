@@ -432,6 +432,34 @@ TEST(paper, should_run_a_manual_order_through_the_strategy_checks_counters_and_b
   EXPECT_EQ(t.orders(), 2U);
 }
 
+TEST(paper, should_round_a_manual_order_down_to_the_lot_and_refuse_one_below_it) {
+  RiskConfig c;
+  c.enabled = false;
+  PaperTrader t(c);
+  t.set_lot(0, 0.01); // a lot of 0.01 over a 0.001 quantity step
+  std::array<Level, 2> bids{{{9'999, 1'000'000}, {9'998, 1'000'000}}};
+  std::array<Level, 2> asks{{{10'001, 1'000'000}, {10'002, 1'000'000}}};
+  const MarketView m = view_of(bids, asks, 100.0, 1e-4, 0.0);
+  TradeOutcome out;
+  const OrderOutcome o = t.place(0, m, Side::bid, 0.037, 0.0, kT0, out);
+  EXPECT_EQ(o.refused, Refusal::none);
+  EXPECT_DOUBLE_EQ(o.qty, 0.03); // sent: 3 lots, not 0.037
+  EXPECT_DOUBLE_EQ(o.exec.filled_qty, 0.03);
+  EXPECT_DOUBLE_EQ(t.portfolio().position(0).qty, 0.03);
+  TradeOutcome out2;
+  const OrderOutcome exact = t.place(0, m, Side::ask, 0.03, 0.0, kT0 + 1, out2); // a whole number of lots
+  EXPECT_DOUBLE_EQ(exact.qty, 0.03);
+  TradeOutcome out3;
+  const OrderOutcome below = t.place(0, m, Side::bid, 0.009, 0.0, kT0 + 2, out3);
+  EXPECT_EQ(below.refused, Refusal::below_lot);
+  EXPECT_EQ(below.order_id, 0U);
+  EXPECT_EQ(below.qty, 0.0);
+  EXPECT_EQ(t.refusals(Refusal::below_lot), 1U);
+  EXPECT_EQ(t.orders(), 2U); // the refused one never reached the rate guard or the book
+  EXPECT_DOUBLE_EQ(t.portfolio().position(0).qty, 0.0);
+  EXPECT_DOUBLE_EQ(t.lot(1, m), 0.001); // no lot set: the instrument's quantity step
+}
+
 TEST(paper, should_validate_a_limit_change_and_keep_the_old_value_when_refused) {
   PaperTrader t(RiskConfig{});
   EXPECT_EQ(t.set_limit(ipc::RiskLimitId::max_order_notional, 1234.5), nullptr);

@@ -11,6 +11,8 @@ Usage: paper_orders_test.py QF_ENGINE QF_VENUE QF_MONITOR QF_GATEWAY
   for until it holds the venue's last update, and a market order larger than the best ask fills at
   the average computed here from the venue's own depth snapshot; a limit IOC fills only up to its
   price;
+- a quantity off the lot ([risk] lot_size) is rounded down and the answer says what was sent; one
+  below a lot is refused below_lot;
 - POST /api/risk/limits: a valid change shows in /api/risk and /api/config, invalid values are
   refused by the engine with its reason (409), an unknown limit is 400; every request is audited.
 """
@@ -33,7 +35,7 @@ BIG = 1e9  # limits far away, so each case lowers only the one it tests
 
 
 class PaperOrders(unittest.TestCase):
-    def start(self, latency_ms=0, **extra_tables):
+    def start(self, latency_ms=0, lot_size=0.0, **extra_tables):
         self.instance = f"paper{os.getpid()}{latency_ms}"
         self.procs = case_procs(self, instance=self.instance)
         self.venue = start_venue(self.procs, VENUE, "--venue", "binance", "--synthetic", "--symbols", "BTCUSDT",
@@ -44,7 +46,7 @@ class PaperOrders(unittest.TestCase):
             os.path.join(self.procs.work, "engine.toml"), engine=sim_engine(self.instance),
             gateway={"audit_log": self.audit},
             risk={"enabled": False, "max_order_notional": BIG, "max_position_notional": BIG,
-                  "max_gross_notional": BIG, "daily_loss_limit": BIG},
+                  "max_gross_notional": BIG, "daily_loss_limit": BIG, "lot_size": lot_size},
             paper={"latency_ms": latency_ms},
             venues=[{"venue": "binance-spot", "ws_url": self.venue.ws_url, "rest_url": self.venue.http_url,
                      "stale_after_ms": 5000, "reconnect_min_ms": 50, "reconnect_max_ms": 500}],
@@ -114,7 +116,7 @@ class PaperOrders(unittest.TestCase):
         # Accepted: filled at once, in the fills and the position.
         doc = self.order(200, side="buy", qty="0.001")
         self.assertEqual((doc["accepted"], doc["refusal"], doc["pending"]), (True, None, False), doc)
-        self.assertEqual(doc["filled_qty"], 0.001, doc)
+        self.assertEqual((doc["qty"], doc["filled_qty"]), (0.001, 0.001), doc)
         first_id = doc["order_id"]
         self.assertGreater(first_id, 0)
         fills = self.get("/api/fills")["fills"]
@@ -195,6 +197,21 @@ class PaperOrders(unittest.TestCase):
         fills = poll(lambda: [f for f in self.get("/api/fills")["fills"] if f["order_id"] == doc["order_id"]],
                      "the pending order filled once updates flow")
         self.assertEqual(fills[0]["qty"], 0.001, fills)
+
+    def test_a_manual_quantity_is_rounded_down_to_the_lot(self):
+        self.start(lot_size=0.001)  # over 8 quantity decimals: the lot, not the step, rounds
+        doc = self.order(200, side="buy", qty="0.00374")
+        self.assertEqual((doc["accepted"], doc["qty"], doc["filled_qty"]), (True, 0.003, 0.003), doc)
+        fills = [f for f in self.get("/api/fills")["fills"] if f["order_id"] == doc["order_id"]]
+        self.assertEqual([f["qty"] for f in fills], [0.003], fills)
+        doc = self.order(200, side="sell", qty="0.002")  # whole lots: sent as asked
+        self.assertEqual(doc["qty"], 0.002, doc)
+        doc = self.order(409, side="buy", qty="0.00099999")
+        self.assertEqual((doc["accepted"], doc["refusal"], doc["order_id"]), (False, "below_lot", 0), doc)
+        self.assertEqual(doc["text"], "refused: below_lot (lot 0.001)", doc)
+        self.assertEqual(self.get("/api/risk")["risk"]["refusals"]["below_lot"], 1)
+        position = [p for p in self.get("/api/positions")["positions"] if p["key"] == KEY][0]
+        self.assertAlmostEqual(position["qty"], 0.001, delta=1e-12, msg=position)  # 0.003 bought, 0.002 sold
 
     def test_risk_limits_are_validated_by_the_engine_and_shown(self):
         self.start(store={"url": "postgresql://qf:hunter2@127.0.0.1:1/qf"})  # credentials GET /api/config must hide

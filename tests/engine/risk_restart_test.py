@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Persistence of the paper portfolio and the kill switch across a crash (issue 7 "Persistence").
+"""Persistence of the paper portfolio, the kill switch (issue 7 "Persistence") and the risk limits
+in force (issue 16) across a restart and a crash.
 Usage: risk_restart_test.py QF_ENGINE QF_VENUE QF_MONITOR QF_GATEWAY
 - qf-venue --synthetic feeds qf-engine --config (a temp config: [risk] state_file in a temp dir,
   sizing loose enough to open a position within seconds on the synthetic market, automatic trips
@@ -13,6 +14,10 @@ Usage: risk_restart_test.py QF_ENGINE QF_VENUE QF_MONITOR QF_GATEWAY
 - the restarted engine (a new generation) must show the same kill switch (tripped, mode, cause,
   time) and the same positions (quantity, average cost) and cash, through qf-monitor --json and
   the gateway's /api/risk and /api/positions.
+- a limit changed through the gateway (POST /api/risk/limits) is in force after a SIGTERM and
+  restart, a second one after a SIGKILL once the state file was saved after its acknowledgement;
+  a config changed since loses to the persisted value (a warning names it); --discard-risk-state
+  starts on the config's values.
 Every wait is a bounded poll of a condition, never a sleep standing in for it.
 """
 import functools
@@ -139,6 +144,68 @@ class RiskRestart(unittest.TestCase):
         self.assertEqual((status, doc["result"]), (200, "done"), doc)
         poll(lambda: not monitor_json(MONITOR, self.instance)["kill_switch"]["tripped"], "the kill switch released")
         self.assertIsNone(engine2.poll())
+
+    def test_a_limit_changed_by_command_survives_sigterm_and_sigkill(self):
+        engine = self.start_engine()
+        first = poll(self.running, "the engine running")
+        token = "rl-" + os.urandom(8).hex()
+        _, port = start_gateway(self.procs, GATEWAY, self.config, token=token)
+        auth = {"X-Admin-Token": token, "Content-Type": "application/json"}
+
+        def set_limit(limit, value):
+            status, doc = request_json(port, "POST", "/api/risk/limits", auth,
+                                       json.dumps({"limit": limit, "value": value}).encode())
+            self.assertEqual((status, doc["result"]), (200, "done"), doc)
+
+        def limits_on(generation):
+            status, doc = request_json(port, "GET", "/api/risk")
+            return doc["risk"]["limits"] if status == 200 and doc["generation"] == generation else None
+
+        def stamp():
+            try:
+                st = os.stat(self.state_file)
+                return (st.st_ino, st.st_mtime_ns)
+            except FileNotFoundError:
+                return None
+
+        def restart(generation, *args):
+            e = self.procs.start([ENGINE, "--config", self.config, *args], name="engine", read=None)
+            poll(lambda: self.running(generation), f"the engine on generation {generation}")
+            return e, poll(lambda: limits_on(generation), f"the gateway on generation {generation}")
+
+        # 1. Changed, then SIGTERM (the shutdown save): the restarted engine keeps it.
+        poll(lambda: limits_on(first["generation"]), "the gateway on the engine")
+        set_limit("max_order_notional", "1234.5")
+        self.assertEqual(self.procs.stop(engine, signal.SIGTERM), 0, engine.log())
+        engine, limits = restart(first["generation"] + 1)
+        self.assertEqual(limits["max_order_notional"], 1234.5, limits)
+        self.assertEqual(limits["price_band_bps"], 10000, limits)  # the config's, never changed
+
+        # 2. Another change, SIGKILL once a save after its acknowledgement wrote the file.
+        acked = stamp()
+        set_limit("price_band_bps", "77")
+        poll(lambda: stamp() not in (None, acked), "a save of the state file after the change")
+        os.kill(engine.pid, signal.SIGKILL)
+        engine.wait()
+        engine, limits = restart(first["generation"] + 2)
+        self.assertEqual((limits["max_order_notional"], limits["price_band_bps"]), (1234.5, 77), limits)
+
+        # 3. The config changed since: the persisted value wins, and the log says so.
+        self.assertEqual(self.procs.stop(engine, signal.SIGTERM), 0, engine.log())
+        with open(self.config) as f:
+            text = f.read()
+        with open(self.config, "w") as f:
+            f.write(text.replace("max_order_notional = 1000000", "max_order_notional = 5000"))
+        engine, limits = restart(first["generation"] + 3)
+        self.assertEqual(limits["max_order_notional"], 1234.5, limits)
+        self.assertIn("risk limit max_order_notional = 1234.5 restored from", engine.log())
+        self.assertIn("(the config says 5000: the persisted value wins", engine.log())
+
+        # 4. --discard-risk-state: the config's values.
+        self.assertEqual(self.procs.stop(engine, signal.SIGTERM), 0, engine.log())
+        engine, limits = restart(first["generation"] + 4, "--discard-risk-state")
+        self.assertEqual((limits["max_order_notional"], limits["price_band_bps"]), (5000, 10000), limits)
+        self.assertIsNone(engine.poll())
 
 
 if __name__ == "__main__":

@@ -142,7 +142,7 @@ public:
   bool control(const ipc::ControlCommand& command, std::uint64_t now_unix_ns) noexcept;
   // Paper trading state (replay summaries, persistence, tests; core thread only).
   [[nodiscard]] const PaperTrader& trader() const noexcept { return *trader_; }
-  // Restores a persisted portfolio and kill switch (start-up, before the first event).
+  // Restores a persisted portfolio, kill switch and limits in force (start-up, before the first event).
   void restore(const RiskSnapshot& s, std::uint64_t now_unix_ns) noexcept;
   [[nodiscard]] RiskSnapshot risk_snapshot() const noexcept;
 

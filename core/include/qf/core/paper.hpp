@@ -50,6 +50,7 @@ struct OrderOutcome {
   Refusal refused = Refusal::none;
   std::uint64_t order_id = 0; // 0 when refused
   bool pending = false;       // accepted, reaches the book after the paper latency
+  double qty = 0;             // the quantity sent (a manual order's rounded down to the lot)
   ExecResult exec;            // what filled at once (nothing for a pending order)
 };
 
@@ -68,11 +69,18 @@ public:
   [[nodiscard]] TradeOutcome on_update(std::uint16_t instrument, const MarketView& m, std::uint64_t now_ns) noexcept;
 
   // A paper order from the control queue (market: limit 0; limit: IOC at `limit`), through the
-  // same pre-trade checks, rate guard and book walk as the strategy's orders (submit).
+  // same pre-trade checks, rate guard and book walk as the strategy's orders (submit). Its
+  // quantity is rounded down to the instrument's lot first, as the strategy's are; one that
+  // rounds to zero is refused below_lot.
   [[nodiscard]] OrderOutcome place(std::uint16_t instrument, const MarketView& m, Side side, double qty, double limit,
                                    std::uint64_t now_ns, TradeOutcome& out) noexcept;
   // Changes one limit of the limits in force; nullptr when done, else why it was refused.
   [[nodiscard]] const char* set_limit(ipc::RiskLimitId limit, double value) noexcept;
+  // Replaces the limits in force (a restored risk state); the rate guard's counts are kept.
+  void set_limits(const RiskLimits& l) noexcept;
+  [[nodiscard]] double lot(std::size_t instrument, const MarketView& m) const noexcept {
+    return lots_[instrument] > 0 ? lots_[instrument] : m.qty_scale;
+  }
 
   // Commands (control queue). Returns false when nothing changed.
   bool kill(KillMode mode, std::uint64_t now_ns) noexcept;
@@ -121,8 +129,11 @@ private:
   std::uint64_t orders_ = 0;
 };
 
-// What survives a restart: positions and the account, and the kill switch (persisted by the
-// live app off the hot path, restored at start). Plain data.
+// One limit's value, by its control id (0 for RiskLimitId::none or an unknown id).
+[[nodiscard]] double limit_value(const RiskLimits& l, ipc::RiskLimitId id) noexcept;
+
+// What survives a restart: positions and the account, the kill switch and the limits in force
+// (persisted by the live app off the hot path, restored at start). Plain data.
 struct RiskSnapshot {
   std::uint32_t count = 0; // instruments
   std::array<Position, ipc::kMaxInstruments> positions{};
@@ -132,6 +143,10 @@ struct RiskSnapshot {
   KillMode kill_mode = KillMode::none;
   KillCause kill_cause = KillCause::none;
   std::uint64_t kill_since_ns = 0;
+  // The limits in force (set_limit changes them); 0 when the file predates them (risk state v2),
+  // and the config's limits stay. A byte, not a bool: a file's value is range-checked, not trusted.
+  std::uint8_t has_limits = 0;
+  RiskLimits limits{};
 };
 
 } // namespace qf::core

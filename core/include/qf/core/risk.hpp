@@ -113,8 +113,9 @@ enum class Refusal : std::uint8_t {
   daily_loss = 7,
   rate_limit = 8,
   pending = 9,       // an order of this instrument is still on its way to the book
+  below_lot = 10,    // a manual order's quantity rounds down to zero lots
 };
-inline constexpr std::size_t kRefusalCount = 10;
+inline constexpr std::size_t kRefusalCount = 11;
 static_assert(kRefusalCount <= ipc::kMaxRefusalReasons);
 
 [[nodiscard]] constexpr const char* to_string(Refusal r) noexcept {
@@ -129,6 +130,7 @@ static_assert(kRefusalCount <= ipc::kMaxRefusalReasons);
   case Refusal::daily_loss: return "daily_loss";
   case Refusal::rate_limit: return "rate_limit";
   case Refusal::pending: return "pending";
+  case Refusal::below_lot: return "below_lot";
   }
   return "unknown";
 }

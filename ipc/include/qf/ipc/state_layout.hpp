@@ -35,8 +35,9 @@ namespace qf::ipc {
 // v6: EventLog carries the tick journal (a BroadcastRing of TickRecord: trades, top-of-book changes, health changes);
 // v7: ControlAck carries a paper order's outcome; v8: section 1 ends with the CompositeTable (the cross-venue
 // composite books); v9: InstrumentState carries the DriftRecord (the learned model's feature drift), FeedTable the
-// ModelRecord (the model in force, its training period and validation summary), NotableKind::drift.
-inline constexpr std::uint32_t kStateLayoutVersion = 9;
+// ModelRecord (the model in force, its training period and validation summary), NotableKind::drift; v10: ControlAck
+// carries the quantity a paper order sent (rounded down to the lot), kRefusalNames `below_lot`.
+inline constexpr std::uint32_t kStateLayoutVersion = 10;
 inline constexpr const char* kStateSegmentName = "state";
 
 inline constexpr std::size_t kMaxInstruments = 64;
@@ -536,6 +537,8 @@ struct ControlAck {
   // v7, paper_order only: the engine's order id (0 when refused) and what filled at once.
   std::uint64_t order_id;
   double filled_qty, avg_price, fee;
+  // v10, paper_order only: the quantity sent, the asked one rounded down to the instrument's lot.
+  double qty;
 };
 
 // The account as a whole (quote currency).
@@ -573,7 +576,7 @@ enum class KillCauseCode : std::uint8_t { none = 0, drawdown = 1, daily_loss = 2
 // Refusal reasons by index in RiskRecord::refusals (the core's Refusal enum).
 inline constexpr std::array<const char*, kMaxRefusalReasons> kRefusalNames = {
     "none", "kill_switch", "book_not_live", "price_band", "order_notional", "position_limit",
-    "gross_exposure", "daily_loss", "rate_limit", "pending", "", ""};
+    "gross_exposure", "daily_loss", "rate_limit", "pending", "below_lot", ""};
 
 // Limits, usage and the kill switch.
 struct RiskRecord {
