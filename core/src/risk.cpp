@@ -1,5 +1,6 @@
 #include "qf/core/risk.hpp"
 
+#include <algorithm>
 #include <cmath>
 
 namespace qf::core {
@@ -17,7 +18,10 @@ double round_down_to_lot(double qty, double lot) noexcept {
   if (lot <= 0) {
     return qty;
   }
-  return std::trunc(qty / lot + (qty >= 0 ? 1e-9 : -1e-9)) * lot;
+  // A quantity already on the lot may divide to just under a whole number: forgive that, relative
+  // to the number of lots (an absolute epsilon is below one ulp past about 1e7 lots).
+  const double lots = qty / lot;
+  return std::trunc(lots + std::copysign(std::max(1e-9, std::abs(lots) * 1e-12), lots)) * lot;
 }
 
 double vol_target_qty(double signal, double realized_vol, double mid, double capital, const SizingParams& p,

@@ -88,6 +88,15 @@ TEST(sizing, should_not_churn_below_the_rebalance_notional) {
   EXPECT_NEAR(round_down_to_lot(-0.0379, 0.01), -0.03, 1e-12);
 }
 
+TEST(sizing, should_keep_a_quantity_already_on_the_lot_however_many_lots_it_holds) {
+  // 1.14918017 / 1e-8 is 114918016.99999999 in doubles, where an absolute epsilon of 1e-9 lots is
+  // below one ulp: the quantity lost its last step (paper_orders_test, a 1.15 BTC market order).
+  EXPECT_NEAR(round_down_to_lot(1.14918017, 1e-8), 1.14918017, 1e-15);
+  EXPECT_NEAR(round_down_to_lot(-1.14918017, 1e-8), -1.14918017, 1e-15);
+  EXPECT_NEAR(round_down_to_lot(12345.678901, 1e-6), 12345.678901, 1e-9);
+  EXPECT_NEAR(round_down_to_lot(1.149180169, 1e-8), 1.14918016, 1e-15); // off the lot: still down
+}
+
 // ------------------------------------------------------------------------------------------ checks
 
 struct CheckCase {
