@@ -59,6 +59,12 @@ class ModelTest(unittest.TestCase):
         return subprocess.run([ENGINE, "replay", "--input", self.capture, "--config", cfg], capture_output=True,
                               text=True, timeout=300)
 
+    def replay_document(self, doc, name):
+        path = os.path.join(self.tmp.name, name)
+        with open(path, "w") as f:
+            json.dump(doc, f)
+        return self.replay(path)
+
     def test_qf_train_should_write_a_versioned_model_with_hmm_experts_trees_and_provenance(self):
         with open(self.model) as f:
             doc = json.load(f)
@@ -107,10 +113,7 @@ class ModelTest(unittest.TestCase):
         self.assertTrue(all(any(same(r, c) for c in captured) for r in check["rows"]))
         self.assertTrue(any(v is None for r in check["rows"] for v in r))  # missing values are checked too
         check["predictions"][7] += 1e-5
-        bad = os.path.join(self.tmp.name, "bad_check.json")
-        with open(bad, "w") as f:
-            json.dump(doc, f)
-        p = self.replay(bad)
+        p = self.replay_document(doc, "bad_check.json")
         self.assertEqual(p.returncode, 1)
         self.assertIn("experts.trees.check row 7: the tree evaluator gives", p.stderr)
         self.assertIn("XGBoost gave", p.stderr)
@@ -119,14 +122,11 @@ class ModelTest(unittest.TestCase):
         with open(self.model) as f:
             doc = json.load(f)
         doc["features"] = ["imbalance", "trade_flow", "ret_fast", "spread_bps", "bollinger_z"]
-        bad = os.path.join(self.tmp.name, "bad.json")
-        with open(bad, "w") as f:
-            json.dump(doc, f)
-        p = self.replay(bad)
+        p = self.replay_document(doc, "bad.json")
         self.assertEqual(p.returncode, 1)
         self.assertIn("spread_bps", p.stderr)
         self.assertIn("ret_slow", p.stderr)
-        self.assertIn(bad, p.stderr)
+        self.assertIn(os.path.join(self.tmp.name, "bad.json"), p.stderr)
 
 
 if __name__ == "__main__":
