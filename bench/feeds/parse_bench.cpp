@@ -5,8 +5,10 @@
 // Messages: BTCUSDT bookTicker, trade and the 75 depthUpdates with exactly 20 levels
 // (btcusdt_20240808), Coinbase l2update and ticker (level2_ticker_matches_20210417), OKX tickers
 // and books updates (multi_20220513; the capture has no bbo-tbt, tickers are its top-of-book), the
-// Bybit orderbook.50 snapshot and delta (btcusdt_orderbook50_20241108, its only two frames); each
-// benchmark cycles over up to 1024 real messages of its kind. `allocs_per_msg` counts operator
+// Bybit orderbook.50 snapshot and delta (btcusdt_orderbook50_20241108, its only two frames), and
+// Coinbase Advanced Trade ticker and l2_data updates (no capture of that venue exists: 256 of each
+// made from PROTOCOLS.md 3.2's real ticker and docs-form l2_data, prices and 1 to 24 levels
+// varied); each benchmark cycles over up to 1024 real messages of its kind. `allocs_per_msg` counts operator
 // new calls inside the timed loop (qf_alloc_count replaces operator new). Time per iteration is
 // ns per message. A summary with the ratios is printed after the runs.
 #include <benchmark/benchmark.h>
@@ -27,6 +29,7 @@
 #include "qf/feeds/bybit/parser.hpp"
 #include "qf/feeds/capture.hpp"
 #include "qf/feeds/coinbase/parser.hpp"
+#include "qf/feeds/coinbase_advanced/parser.hpp"
 #include "qf/feeds/okx/parser.hpp"
 #include "qf/ipc/fixed_point.hpp"
 
@@ -43,6 +46,7 @@ namespace bn = qf::feeds::binance;
 namespace cb = qf::feeds::coinbase;
 namespace ox = qf::feeds::okx;
 namespace by = qf::feeds::bybit;
+namespace ca = qf::feeds::coinbase_advanced;
 
 const std::string kCaptures = QF_CAPTURES_DIR;
 constexpr int kBtcPrice = 2; // BTCUSDT tick 0.01
@@ -50,7 +54,8 @@ constexpr int kBtcQty = 8;
 constexpr std::size_t kMaxMessages = 1024;
 
 struct Corpus {
-  std::vector<std::string> book_ticker, trade, depth20, l2update, ticker, okx_ticker, okx_books, bybit_books;
+  std::vector<std::string> book_ticker, trade, depth20, l2update, ticker, okx_ticker, okx_books, bybit_books,
+      advanced_ticker, advanced_l2;
 };
 
 const Corpus& corpus() {
@@ -107,6 +112,25 @@ const Corpus& corpus() {
         }
       }
     }
+    for (std::size_t i = 0; i < 256; ++i) {
+      const std::string seq = std::to_string(100 + i);
+      const std::string cents = std::to_string(10 + i % 90);
+      out.advanced_ticker.push_back(
+          R"({"channel":"ticker","timestamp":"2026-08-12T19:27:33.829058895Z","sequence_num":)" + seq +
+          R"(,"events":[{"type":"update","tickers":[{"type":"ticker","product_id":"BTC-USD","price":"63320.73","volume_24_h":"6629.927726","low_24_h":"63235.88","high_24_h":"64416.3","low_52_w":"57717.55","high_52_w":"126296","price_percent_chg_24_h":"0.03813791548644","best_bid":"63318.)" +
+          cents + R"(","best_ask":"63319.)" + cents + R"(","best_bid_quantity":"0.2275291","best_ask_quantity":"0.)" +
+          std::to_string(49990114 + i) + R"("}]}]})");
+      std::string l2 = R"({"channel":"l2_data","timestamp":"2023-02-09T20:32:50.714964855Z","sequence_num":)" + seq +
+                       R"(,"events":[{"type":"update","product_id":"BTC-USD","updates":[)";
+      for (std::size_t k = 0; k <= i % 24; ++k) {
+        l2 += k > 0 ? "," : "";
+        l2 += R"({"side":")" + std::string(k % 2 == 0 ? "bid" : "offer") +
+              R"(","event_time":"2023-02-09T20:32:50.714964855Z","price_level":"219)" + std::to_string(10 + k) + "." +
+              cents + R"(","new_quantity":")" + (k % 5 == 0 ? std::string("0") : "0.0" + std::to_string(6317902 + k)) +
+              R"("})";
+      }
+      out.advanced_l2.push_back(l2 + "]}]}");
+    }
     if (out.book_ticker.empty() || out.trade.empty() || out.depth20.empty() || out.l2update.empty() ||
         out.ticker.empty() || out.okx_ticker.empty() || out.okx_books.empty() || out.bybit_books.empty()) {
       throw std::runtime_error("parse_bench: a message kind is missing from the captures");
@@ -146,6 +170,44 @@ std::int64_t fixed(std::string_view text, int decimals) {
     throw std::runtime_error("bad decimal");
   }
   return v;
+}
+
+// What the references extract of a book message: (price, size) texts per side.
+using LevelTexts = std::vector<std::pair<std::string_view, std::string_view>>;
+
+// The references' book message: one book_level per level, bids then asks, the last flagged.
+void emit_book_texts(qf::core::InstrumentId id, const Product& p, std::uint64_t seq, std::uint64_t time_ns,
+                     const LevelTexts& bids, const LevelTexts& asks, Sink& sink) {
+  Event e{};
+  e.instrument = id;
+  e.seq = seq;
+  const std::size_t total = bids.size() + asks.size();
+  std::size_t n = 0;
+  for (const auto* side : {&bids, &asks}) {
+    for (const auto& [price, qty] : *side) {
+      e.kind = EventKind::book_level;
+      e.side = side == &bids ? Side::bid : Side::ask;
+      e.level.price = fixed(price, p.price_decimals);
+      e.level.qty = fixed(qty, p.qty_decimals);
+      e.level.exchange_ns = time_ns;
+      e.flags = ++n == total ? qf::core::kFlagLastInMessage : 0;
+      sink(e);
+    }
+  }
+}
+
+// The references' top of book: one bbo event.
+void emit_bbo_texts(qf::core::InstrumentId id, const Product& p, std::string_view bid_px, std::string_view bid_sz,
+                    std::string_view ask_px, std::string_view ask_sz, Sink& sink) {
+  Event e{};
+  e.instrument = id;
+  e.kind = EventKind::bbo;
+  e.flags = qf::core::kFlagLastInMessage;
+  e.bbo.bid_price = fixed(bid_px, p.price_decimals);
+  e.bbo.bid_qty = fixed(bid_sz, p.qty_decimals);
+  e.bbo.ask_price = fixed(ask_px, p.price_decimals);
+  e.bbo.ask_qty = fixed(ask_sz, p.qty_decimals);
+  sink(e);
 }
 
 // Padded copies for our parsers (simdjson reads past the end).
@@ -250,7 +312,7 @@ void emit_binance(const BinanceFields& f, Sink& sink, const std::vector<std::pai
 
 void binance_rapidjson(benchmark::State& state, const std::vector<std::string>& messages) {
   rapidjson::Document doc;
-  std::vector<std::pair<std::string_view, std::string_view>> bids, asks;
+  LevelTexts bids, asks;
   bids.reserve(64);
   asks.reserve(64);
   run(state, messages.size(), [&](std::size_t i, Sink& sink) {
@@ -296,7 +358,7 @@ void binance_rapidjson(benchmark::State& state, const std::vector<std::string>& 
 }
 
 void binance_nlohmann(benchmark::State& state, const std::vector<std::string>& messages) {
-  std::vector<std::pair<std::string_view, std::string_view>> bids, asks;
+  LevelTexts bids, asks;
   bids.reserve(64);
   asks.reserve(64);
   run(state, messages.size(), [&](std::size_t i, Sink& sink) {
@@ -496,41 +558,19 @@ struct OkxFields {
   std::int64_t checksum = 0;
 };
 
-void emit_okx(const OkxFields& f, Sink& sink, const std::vector<std::pair<std::string_view, std::string_view>>& bids,
-              const std::vector<std::pair<std::string_view, std::string_view>>& asks) {
+void emit_okx(const OkxFields& f, Sink& sink, const LevelTexts& bids, const LevelTexts& asks) {
   const Product& p = okx_instrument(f.inst_id);
   const auto id = static_cast<qf::core::InstrumentId>(&p - kOkxInstruments);
-  const std::uint64_t time_ns = static_cast<std::uint64_t>(fixed(f.ts, 0)) * 1'000'000;
-  Event e{};
-  e.instrument = id;
   if (f.channel == "tickers") {
-    e.kind = EventKind::bbo;
-    e.flags = qf::core::kFlagLastInMessage;
-    e.bbo.bid_price = fixed(f.bid_px, p.price_decimals);
-    e.bbo.bid_qty = fixed(f.bid_sz, p.qty_decimals);
-    e.bbo.ask_price = fixed(f.ask_px, p.price_decimals);
-    e.bbo.ask_qty = fixed(f.ask_sz, p.qty_decimals);
-    sink(e);
+    emit_bbo_texts(id, p, f.bid_px, f.bid_sz, f.ask_px, f.ask_sz, sink);
     return;
   }
-  const std::size_t total = bids.size() + asks.size();
-  std::size_t n = 0;
-  for (const auto* side : {&bids, &asks}) {
-    for (const auto& [price, qty] : *side) {
-      e.kind = EventKind::book_level;
-      e.side = side == &bids ? Side::bid : Side::ask;
-      e.level.price = fixed(price, p.price_decimals);
-      e.level.qty = fixed(qty, p.qty_decimals);
-      e.level.exchange_ns = time_ns;
-      e.flags = ++n == total ? qf::core::kFlagLastInMessage : 0;
-      sink(e);
-    }
-  }
+  emit_book_texts(id, p, 0, static_cast<std::uint64_t>(fixed(f.ts, 0)) * 1'000'000, bids, asks, sink);
 }
 
 void okx_rapidjson(benchmark::State& state, const std::vector<std::string>& messages) {
   rapidjson::Document doc;
-  std::vector<std::pair<std::string_view, std::string_view>> bids, asks;
+  LevelTexts bids, asks;
   bids.reserve(512);
   asks.reserve(512);
   run(state, messages.size(), [&](std::size_t i, Sink& sink) {
@@ -570,7 +610,7 @@ void okx_rapidjson(benchmark::State& state, const std::vector<std::string>& mess
 }
 
 void okx_nlohmann(benchmark::State& state, const std::vector<std::string>& messages) {
-  std::vector<std::pair<std::string_view, std::string_view>> bids, asks;
+  LevelTexts bids, asks;
   bids.reserve(512);
   asks.reserve(512);
   run(state, messages.size(), [&](std::size_t i, Sink& sink) {
@@ -607,12 +647,11 @@ void okx_nlohmann(benchmark::State& state, const std::vector<std::string>& messa
 // Bybit (BTCUSDT of the capture: prices at 2 decimals, sizes at 6). Every implementation emits
 // one book_level per level; ours adds snapshot_begin / snapshot_end around a snapshot.
 
-constexpr int kBybitPrice = 2;
-constexpr int kBybitQty = 6;
+constexpr Product kBybit{"BTCUSDT", 2, 6};
 
 void bybit_ours(benchmark::State& state, const std::vector<std::string>& messages) {
   by::Parser parser;
-  parser.add_instrument("BTCUSDT", 0, kBybitPrice, kBybitQty);
+  parser.add_instrument(kBybit.id, 0, kBybit.price_decimals, kBybit.qty_decimals);
   const auto buffers = padded(messages);
   by::Message m;
   run(state, buffers.size(), [&](std::size_t i, Sink& sink) {
@@ -628,32 +667,16 @@ struct BybitFields {
   std::uint64_t ts = 0, u = 0, seq = 0;
 };
 
-void emit_bybit(const BybitFields& f, Sink& sink, const std::vector<std::pair<std::string_view, std::string_view>>& bids,
-                const std::vector<std::pair<std::string_view, std::string_view>>& asks) {
-  if (f.symbol != "BTCUSDT" || f.topic.substr(f.topic.rfind('.') + 1) != f.symbol) {
+void emit_bybit(const BybitFields& f, Sink& sink, const LevelTexts& bids, const LevelTexts& asks) {
+  if (f.symbol != kBybit.id || f.topic.substr(f.topic.rfind('.') + 1) != f.symbol) {
     throw std::runtime_error("symbol");
   }
-  Event e{};
-  e.instrument = 0;
-  e.seq = f.u;
-  const std::size_t total = bids.size() + asks.size();
-  std::size_t n = 0;
-  for (const auto* side : {&bids, &asks}) {
-    for (const auto& [price, qty] : *side) {
-      e.kind = EventKind::book_level;
-      e.side = side == &bids ? Side::bid : Side::ask;
-      e.level.price = fixed(price, kBybitPrice);
-      e.level.qty = fixed(qty, kBybitQty);
-      e.level.exchange_ns = f.ts * 1'000'000;
-      e.flags = ++n == total ? qf::core::kFlagLastInMessage : 0;
-      sink(e);
-    }
-  }
+  emit_book_texts(0, kBybit, f.u, f.ts * 1'000'000, bids, asks, sink);
 }
 
 void bybit_rapidjson(benchmark::State& state, const std::vector<std::string>& messages) {
   rapidjson::Document doc;
-  std::vector<std::pair<std::string_view, std::string_view>> bids, asks;
+  LevelTexts bids, asks;
   bids.reserve(512);
   asks.reserve(512);
   run(state, messages.size(), [&](std::size_t i, Sink& sink) {
@@ -684,7 +707,7 @@ void bybit_rapidjson(benchmark::State& state, const std::vector<std::string>& me
 }
 
 void bybit_nlohmann(benchmark::State& state, const std::vector<std::string>& messages) {
-  std::vector<std::pair<std::string_view, std::string_view>> bids, asks;
+  LevelTexts bids, asks;
   bids.reserve(512);
   asks.reserve(512);
   run(state, messages.size(), [&](std::size_t i, Sink& sink) {
@@ -709,9 +732,115 @@ void bybit_nlohmann(benchmark::State& state, const std::vector<std::string>& mes
 }
 
 // ---------------------------------------------------------------------------------------------
+// Coinbase Advanced Trade (BTC-USD at 2 and 8 decimals): the envelope's timestamp and
+// sequence_num, then the first event's ticker (one bbo) or level2 updates (one book_level each,
+// bids then asks, as ours emits them).
+
+constexpr Product kAdvanced{"BTC-USD", 2, 8};
+
+void advanced_ours(benchmark::State& state, const std::vector<std::string>& messages) {
+  ca::Parser parser;
+  parser.add_instrument(kAdvanced.id, 0, kAdvanced.price_decimals, kAdvanced.qty_decimals);
+  const auto buffers = padded(messages);
+  ca::Message m;
+  run(state, buffers.size(), [&](std::size_t i, Sink& sink) {
+    if (parser.parse(buffers[i], m) != qf::feeds::ParseResult::ok) {
+      state.SkipWithError("parse failed");
+    }
+    (void)ca::emit_events(m, 0, sink);
+  });
+}
+
+struct AdvancedFields {
+  std::string_view channel, timestamp, product, bid_px, bid_sz, ask_px, ask_sz;
+  std::uint64_t sequence = 0;
+};
+
+void emit_advanced(const AdvancedFields& f, Sink& sink, const LevelTexts& bids, const LevelTexts& asks) {
+  if (f.product != kAdvanced.id) {
+    throw std::runtime_error("product_id");
+  }
+  std::uint64_t time_ns = 0;
+  if (!cb::parse_time(f.timestamp, time_ns)) {
+    throw std::runtime_error("timestamp");
+  }
+  if (f.channel == "ticker") {
+    emit_bbo_texts(0, kAdvanced, f.bid_px, f.bid_sz, f.ask_px, f.ask_sz, sink);
+    return;
+  }
+  emit_book_texts(0, kAdvanced, f.sequence, time_ns, bids, asks, sink);
+}
+
+void advanced_rapidjson(benchmark::State& state, const std::vector<std::string>& messages) {
+  rapidjson::Document doc;
+  LevelTexts bids, asks;
+  bids.reserve(512);
+  asks.reserve(512);
+  run(state, messages.size(), [&](std::size_t i, Sink& sink) {
+    const std::string& text = messages[i];
+    doc.Parse(text.data(), text.size());
+    if (doc.HasParseError() || !doc.IsObject()) {
+      state.SkipWithError("parse failed");
+      return;
+    }
+    const auto str = [](const rapidjson::Value& v) { return std::string_view(v.GetString(), v.GetStringLength()); };
+    AdvancedFields f;
+    f.channel = str(doc["channel"]);
+    f.timestamp = str(doc["timestamp"]);
+    f.sequence = doc["sequence_num"].GetUint64();
+    const rapidjson::Value& event = doc["events"][0];
+    bids.clear();
+    asks.clear();
+    if (f.channel == "ticker") {
+      const rapidjson::Value& t = event["tickers"][0];
+      f.product = str(t["product_id"]);
+      f.bid_px = str(t["best_bid"]), f.bid_sz = str(t["best_bid_quantity"]);
+      f.ask_px = str(t["best_ask"]), f.ask_sz = str(t["best_ask_quantity"]);
+    } else {
+      f.product = str(event["product_id"]);
+      for (const auto& u : event["updates"].GetArray()) {
+        (str(u["side"]) == "bid" ? bids : asks).emplace_back(str(u["price_level"]), str(u["new_quantity"]));
+      }
+    }
+    emit_advanced(f, sink, bids, asks);
+  });
+}
+
+void advanced_nlohmann(benchmark::State& state, const std::vector<std::string>& messages) {
+  LevelTexts bids, asks;
+  bids.reserve(512);
+  asks.reserve(512);
+  run(state, messages.size(), [&](std::size_t i, Sink& sink) {
+    const nlohmann::json doc = nlohmann::json::parse(messages[i]);
+    const auto str = [](const nlohmann::json& o, const char* key) -> std::string_view {
+      return o.at(key).get_ref<const std::string&>();
+    };
+    AdvancedFields f;
+    f.channel = str(doc, "channel");
+    f.timestamp = str(doc, "timestamp");
+    f.sequence = doc.at("sequence_num").get<std::uint64_t>();
+    const nlohmann::json& event = doc.at("events").at(0);
+    bids.clear();
+    asks.clear();
+    if (f.channel == "ticker") {
+      const nlohmann::json& t = event.at("tickers").at(0);
+      f.product = str(t, "product_id");
+      f.bid_px = str(t, "best_bid"), f.bid_sz = str(t, "best_bid_quantity");
+      f.ask_px = str(t, "best_ask"), f.ask_sz = str(t, "best_ask_quantity");
+    } else {
+      f.product = str(event, "product_id");
+      for (const auto& u : event.at("updates")) {
+        (str(u, "side") == "bid" ? bids : asks).emplace_back(str(u, "price_level"), str(u, "new_quantity"));
+      }
+    }
+    emit_advanced(f, sink, bids, asks);
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
 // Registration and the ratio summary
 
-enum class Venue { binance, coinbase, okx, bybit };
+enum class Venue { binance, coinbase, okx, bybit, coinbase_advanced };
 struct Kind {
   const char* name;
   const std::vector<std::string>& (*messages)();
@@ -726,6 +855,10 @@ const Kind kKinds[] = {
     {"okx_tickers", []() -> const std::vector<std::string>& { return corpus().okx_ticker; }, Venue::okx},
     {"okx_books_update", []() -> const std::vector<std::string>& { return corpus().okx_books; }, Venue::okx},
     {"bybit_orderbook50", []() -> const std::vector<std::string>& { return corpus().bybit_books; }, Venue::bybit},
+    {"cbadv_ticker", []() -> const std::vector<std::string>& { return corpus().advanced_ticker; },
+     Venue::coinbase_advanced},
+    {"cbadv_l2_data_update", []() -> const std::vector<std::string>& { return corpus().advanced_l2; },
+     Venue::coinbase_advanced},
 };
 const char* const kImpls[] = {"qf", "rapidjson", "nlohmann"};
 
@@ -769,6 +902,9 @@ int main(int argc, char** argv) {
         } else if (k->venue == Venue::okx) {
           which == "qf" ? okx_ours(state, messages)
                         : which == "rapidjson" ? okx_rapidjson(state, messages) : okx_nlohmann(state, messages);
+        } else if (k->venue == Venue::coinbase_advanced) {
+          which == "qf" ? advanced_ours(state, messages)
+                        : which == "rapidjson" ? advanced_rapidjson(state, messages) : advanced_nlohmann(state, messages);
         } else if (k->venue == Venue::bybit) {
           which == "qf" ? bybit_ours(state, messages)
                         : which == "rapidjson" ? bybit_rapidjson(state, messages) : bybit_nlohmann(state, messages);

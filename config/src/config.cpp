@@ -12,7 +12,7 @@
 namespace qf::config {
 namespace {
 
-const std::set<std::string> kVenues = {"binance-spot", "binance-usdm", "coinbase", "kraken", "okx", "bybit-spot", "bybit-linear"};
+const std::set<std::string> kVenues = {"binance-spot", "binance-usdm", "coinbase", "kraken", "okx", "bybit-spot", "bybit-linear", "coinbase-advanced"};
 
 [[noreturn]] void fail(const std::string& source, const toml::source_region& where, const std::string& key,
                        const std::string& problem) {
@@ -285,7 +285,7 @@ Config from_table(const toml::table& root, const std::string& source) {
       r.integer("price_decimals", e.price_decimals, 0, 18);
       r.integer("qty_decimals", e.qty_decimals, 0, 18);
       if (kVenues.count(e.venue) == 0) {
-        fail(source, t.source(), prefix + ".venue", "unknown venue '" + e.venue + "' (binance-spot | binance-usdm | coinbase | kraken | okx | bybit-spot | bybit-linear)");
+        fail(source, t.source(), prefix + ".venue", "unknown venue '" + e.venue + "' (binance-spot | binance-usdm | coinbase | kraken | okx | bybit-spot | bybit-linear | coinbase-advanced)");
       }
       if (e.symbol.empty() || e.symbol.size() > 23) {
         fail(source, t.source(), prefix + ".symbol", "must be 1-23 characters");
@@ -322,7 +322,7 @@ Config from_table(const toml::table& root, const std::string& source) {
       (void)r.require("venue");
       r.text("venue", venue);
       if (kVenues.count(venue) == 0) {
-        fail(source, t.source(), prefix + ".venue", "unknown venue '" + venue + "' (binance-spot | binance-usdm | coinbase | kraken | okx | bybit-spot | bybit-linear)");
+        fail(source, t.source(), prefix + ".venue", "unknown venue '" + venue + "' (binance-spot | binance-usdm | coinbase | kraken | okx | bybit-spot | bybit-linear | coinbase-advanced)");
       }
       if (find_venue(c, venue) != nullptr) {
         fail(source, t.source(), prefix, "duplicate venue " + venue);
@@ -359,6 +359,9 @@ Config from_table(const toml::table& root, const std::string& source) {
       if (venue == "kraken" && v.depth_stream != "book") {
         fail(source, t.source(), prefix + ".depth_stream", "must be book (WS v2, depth 10), got '" + v.depth_stream + "'");
       }
+      if (venue == "coinbase-advanced" && v.depth_stream != "level2") {
+        fail(source, t.source(), prefix + ".depth_stream", "must be level2 (sequence_num checked), got '" + v.depth_stream + "'");
+      }
       if (venue == "okx" && v.depth_stream != "books") {
         fail(source, t.source(), prefix + ".depth_stream", "must be books (v5 public, 400 levels), got '" + v.depth_stream + "'");
       }
@@ -368,7 +371,7 @@ Config from_table(const toml::table& root, const std::string& source) {
         fail(source, t.source(), prefix + ".depth_stream",
              "must be orderbook.1, orderbook.50, orderbook.200 or orderbook.1000, got '" + v.depth_stream + "'");
       }
-      if (venue != "coinbase" && venue != "kraken" && venue != "okx" && !bybit && v.depth_stream.rfind("depth", 0) != 0) {
+      if (venue != "coinbase" && venue != "kraken" && venue != "okx" && venue != "coinbase-advanced" && !bybit && v.depth_stream.rfind("depth", 0) != 0) {
         fail(source, t.source(), prefix + ".depth_stream", "must be depth, depth@100ms or depth@0ms");
       }
       if (venue == "coinbase" && v.depth_stream != "level2_batch" && v.depth_stream != "level2") {
@@ -523,12 +526,16 @@ VenueEntry venue_defaults(const std::string& venue) {
     v.ws_url = "wss://ws.okx.com:8443/ws/v5/public";
     v.rest_url = "https://www.okx.com"; // unused by the feed (the websocket sends the snapshot)
     v.depth_stream = "books";
+  } else if (venue == "coinbase-advanced") {
+    v.ws_url = "wss://advanced-trade-ws.coinbase.com";
+    v.rest_url = "https://api.coinbase.com"; // unused by the feed (the websocket sends the snapshot)
+    v.depth_stream = "level2";
   } else if (venue == "bybit-spot" || venue == "bybit-linear") {
     v.ws_url = venue == "bybit-spot" ? "wss://stream.bybit.com/v5/public/spot" : "wss://stream.bybit.com/v5/public/linear";
     v.rest_url = "https://api.bybit.com"; // unused by the feed (the websocket sends the snapshot)
     v.depth_stream = "orderbook.50";
   } else {
-    throw ConfigError("unknown venue '" + venue + "' (binance-spot | binance-usdm | coinbase | kraken | okx | bybit-spot | bybit-linear)");
+    throw ConfigError("unknown venue '" + venue + "' (binance-spot | binance-usdm | coinbase | kraken | okx | bybit-spot | bybit-linear | coinbase-advanced)");
   }
   return v;
 }

@@ -27,6 +27,7 @@
 #include "qf/feeds/binance/session.hpp"
 #include "qf/feeds/bybit/session.hpp"
 #include "qf/feeds/coinbase/session.hpp"
+#include "qf/feeds/coinbase_advanced/session.hpp"
 #include "qf/feeds/kraken/session.hpp"
 #include "qf/feeds/okx/session.hpp"
 #include "qf/feeds/feed_thread.hpp"
@@ -329,6 +330,8 @@ int run_live(const LiveOptions& options) {
       oc.ping_interval_ms = std::min(oc.ping_interval_ms, std::max(1, oc.stale_after_ms / 2));
       feeds::bybit::SessionConfig yc;
       one_connection(yc);
+      feeds::coinbase_advanced::SessionConfig ac;
+      one_connection(ac); // a level2 snapshot is the whole book: never below the parser's 16 MiB
       if (p.venue->venue == "bybit-spot" || p.venue->venue == "bybit-linear") {
         yc.depth = static_cast<std::size_t>(std::stoul(p.venue->depth_stream.substr(sizeof "orderbook." - 1))); // validated
       }
@@ -345,6 +348,9 @@ int run_live(const LiveOptions& options) {
         }
         if (p.venue->venue == "bybit-spot" || p.venue->venue == "bybit-linear") {
           return std::make_unique<feeds::bybit::Session>(yc, p.instruments, loop, sink, make_log());
+        }
+        if (p.venue->venue == "coinbase-advanced") {
+          return std::make_unique<feeds::coinbase_advanced::Session>(ac, p.instruments, loop, sink, make_log());
         }
         return std::make_unique<feeds::binance::Session>(sc, p.instruments, loop, budget, sink, make_log());
       });

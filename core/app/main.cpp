@@ -1,5 +1,5 @@
 // qf-engine: the QuantFlow engine.
-//   qf-engine replay --input CAPTURE [--input CAPTURE ...] [--venue binance-spot|binance-usdm|coinbase|kraken|okx|bybit-spot|bybit-linear]
+//   qf-engine replay --input CAPTURE [--input CAPTURE ...] [--venue binance-spot|binance-usdm|coinbase|kraken|okx|bybit-spot|bybit-linear|coinbase-advanced]
 //                    [--config FILE] [--tap FILE] [--speed max|1] [--loops N] [--equity-csv FILE] [--progress]
 //                    [--store URL]   (records the run in PostgreSQL at the end: run_store.hpp)
 //                    (CAPTURE: a file, a directory or a glob; several are one stream, in time order)
@@ -41,7 +41,7 @@ int usage(const std::string& why) {
   std::fprintf(stderr,
                "qf-engine: %s\n"
                "usage: qf-engine --config FILE [--instance NAME] [--tuned] [--discard-risk-state]\n"
-               "       qf-engine replay --input CAPTURE [--input CAPTURE ...] [--venue binance-spot|binance-usdm|coinbase|kraken|okx|bybit-spot|bybit-linear]\n"
+               "       qf-engine replay --input CAPTURE [--input CAPTURE ...] [--venue binance-spot|binance-usdm|coinbase|kraken|okx|bybit-spot|bybit-linear|coinbase-advanced]\n"
                "                        [--config FILE] [--tap FILE] [--speed max|1] [--loops N] [--equity-csv FILE]\n"
                "                        [--progress]   (\"progress DONE TOTAL\" lines on stderr; a terminal gets a bar)\n"
                "                        [--store URL]  (the run, its fills and equity into PostgreSQL when it ends)\n"

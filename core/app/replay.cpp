@@ -26,6 +26,8 @@
 #include "qf/feeds/binance/parser.hpp"
 #include "qf/feeds/coinbase/book_sync.hpp"
 #include "qf/feeds/coinbase/parser.hpp"
+#include "qf/feeds/coinbase_advanced/book_sync.hpp"
+#include "qf/feeds/coinbase_advanced/parser.hpp"
 #include "qf/feeds/kraken/book_sync.hpp"
 #include "qf/feeds/kraken/parser.hpp"
 #include "qf/feeds/bybit/book_sync.hpp"
@@ -45,6 +47,7 @@ namespace cb = feeds::coinbase;
 namespace kr = feeds::kraken;
 namespace ox = feeds::okx;
 namespace by = feeds::bybit;
+namespace ca = feeds::coinbase_advanced;
 
 constexpr std::size_t kReplayRingSize = 16'384; // events of one message (a snapshot) before a drain
 
@@ -72,6 +75,9 @@ std::string detect_venue(const std::string& path) {
       if (r.text.find("binance") != std::string_view::npos) {
         return "binance-spot";
       }
+      if (r.text.find("advanced-trade-ws") != std::string_view::npos) {
+        return "coinbase-advanced"; // before the Coinbase Exchange check
+      }
       if (r.text.find("coinbase") != std::string_view::npos) {
         return "coinbase";
       }
@@ -88,6 +94,9 @@ std::string detect_venue(const std::string& path) {
     if (r.kind == feeds::CaptureRecord::Kind::ws_frame) {
       if (r.text.find("\"arg\":{") != std::string_view::npos) {
         return "okx"; // OKX names its channel inside `arg`; before the Kraken `channel` check
+      }
+      if (r.text.find("\"sequence_num\":") != std::string_view::npos) {
+        return "coinbase-advanced"; // one counter per connection; before the Kraken `channel` check
       }
       if (r.text.find("\"channel\":\"") != std::string_view::npos) {
         return "kraken"; // Kraken v2 names its channel; before the Coinbase `type` check
@@ -174,7 +183,7 @@ struct VenueCounters {
   bool has_checksums = false; // the venue checksums its book (Kraken, OKX): the two below are reported
   std::uint64_t checksums_verified = 0;
   std::uint64_t checksum_mismatches = 0;
-  bool has_sequence = false; // the venue chains its book messages (OKX, Bybit): sequence_gaps is reported
+  bool has_sequence = false; // the venue chains its book messages (OKX, Bybit, Coinbase Advanced): sequence_gaps is reported
   std::uint64_t sequence_gaps = 0;
 };
 
@@ -422,6 +431,32 @@ public:
   }
 };
 
+// Coinbase Advanced Trade: one BookSync for the connection, the sequence_num chain (one counter
+// across channels) checked on every message; no checksum. Decimals: the largest the recording
+// shows per product.
+class CoinbaseAdvancedReplay final
+    : public ConnectionReplay<ca::Parser, ca::BookSync, ca::Message, ca::ParserConfig> {
+public:
+  std::vector<core::InstrumentSpec> infer(const std::string& input, const std::string& venue) const override {
+    return specs_of(ca::infer_capture_decimals(input), &ca::ProductDecimals::product, venue,
+                    input + ": no product found");
+  }
+  void add_instruments(const std::vector<core::InstrumentSpec>& specs) override {
+    parser_.emplace(config_);
+    sync_.emplace(specs.size());
+    for (std::size_t i = 0; i < specs.size(); ++i) {
+      parser_->add_instrument(specs[i].symbol, static_cast<core::InstrumentId>(i), specs[i].price_decimals,
+                              specs[i].qty_decimals);
+    }
+  }
+  // gaps and sequence_gaps: the sequence_num breaks that took this live book down; resyncs:
+  // reconnects and requests.
+  VenueCounters counters(core::InstrumentId id) const override {
+    const auto& c = sync_->counters(id);
+    return {c.gaps, c.disconnects + c.resyncs, false, 0, 0, true, c.gaps};
+  }
+};
+
 // The venues replay knows: a new venue plugs in here (and in detect_venue for captures that do
 // not name it).
 struct ReplayVenueEntry {
@@ -436,6 +471,7 @@ const ReplayVenueEntry kReplayVenues[] = {
     {"okx", [] { return std::unique_ptr<ReplayVenue>(new OkxReplay()); }},
     {"bybit-spot", [] { return std::unique_ptr<ReplayVenue>(new BybitReplay()); }},
     {"bybit-linear", [] { return std::unique_ptr<ReplayVenue>(new BybitReplay()); }},
+    {"coinbase-advanced", [] { return std::unique_ptr<ReplayVenue>(new CoinbaseAdvancedReplay()); }},
 };
 
 std::unique_ptr<ReplayVenue> make_replay_venue(const std::string& venue) {

@@ -19,7 +19,7 @@ struct ReplayOptions {
   // Capture files in time order; a directory stands for its *.capture and *.capture.gz files
   // sorted by name, a pattern with * ? [ that names no file for its glob(3) matches, sorted.
   std::vector<std::string> inputs;
-  std::string venue;   // binance-spot | binance-usdm | coinbase | kraken | okx | bybit-spot | bybit-linear; empty: detected from the capture
+  std::string venue;   // binance-spot | binance-usdm | coinbase | kraken | okx | bybit-spot | bybit-linear | coinbase-advanced; empty: detected from the capture
   std::optional<config::Config> config; // instruments and parameters; none: infer from data
   std::string tap;     // JSON-lines tap file; empty: none
   bool paced = false;  // --speed 1: original pacing from the receive timestamps

@@ -50,6 +50,7 @@ struct Session {
   std::set<std::string, std::less<>> streams; // subscription keys ("btcusdt@trade", "ticker:BTC-USD")
   bool combined = false;                      // Binance: wrap payloads as {"stream":..,"data":..}
   bool subscribed_once = false;               // Coinbase: the subscribe handshake happened
+  std::uint64_t next_number = 0;              // Coinbase Advanced: the connection's next sequence_num
 };
 
 // What a venue may ask of the server while it handles an event.
@@ -63,6 +64,12 @@ public:
   // Fan a message out to every session subscribed to `key`: combined sessions get `combined`,
   // the others `raw`. Counts it for the malformed-every fault.
   virtual void publish(std::string_view key, std::string_view combined, std::string_view raw) = 0;
+  // Fan `head` + the session's next_number (then advanced) + `tail` out to every session
+  // subscribed to `key` (a message number per connection, Coinbase Advanced's sequence_num);
+  // counted for the malformed-every fault like publish. `withheld` (the gap fault): nothing is
+  // sent, each subscriber's number still advances, so the client sees the number skipped.
+  virtual void publish_numbered(std::string_view key, std::string_view head, std::string_view tail,
+                                bool withheld) = 0;
   // The gap fault: true when this diff must be withheld (the book still applies it).
   [[nodiscard]] virtual bool take_gap() = 0;
   // The checksum fault: true when this update's checksum must be sent corrupted (the book and

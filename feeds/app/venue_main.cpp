@@ -3,6 +3,7 @@
 // parse, and serves until SIGINT/SIGTERM (exit 0).
 #include "binance_venue.hpp"
 #include "bybit_venue.hpp"
+#include "coinbase_advanced_venue.hpp"
 #include "coinbase_venue.hpp"
 #include "kraken_venue.hpp"
 #include "okx_venue.hpp"
@@ -38,7 +39,7 @@ extern "C" void on_signal(int signum) {
   }
 }
 
-constexpr std::string_view kUsage = R"(usage: qf-venue [--venue binance|binance-spot|binance-usdm|coinbase|kraken|okx|bybit-spot|bybit-linear] [--port P]
+constexpr std::string_view kUsage = R"(usage: qf-venue [--venue binance|binance-spot|binance-usdm|coinbase|kraken|okx|bybit-spot|bybit-linear|coinbase-advanced] [--port P]
                 [--synthetic [--symbols A,B,..] [--rate N|max] [--seed N]]
                 [--replay CAPTURE [--speed 1|N|max] [--loop]]
                 [--tls [--cert-dir DIR]] [--ping-interval-ms N] [--pong-timeout-ms N]
@@ -235,6 +236,10 @@ int main(int argc, char** argv) {
       market(o);
       o.linear = venue_name == "bybit-linear";
       venue = make_bybit_venue(o);
+    } else if (venue_name == "coinbase-advanced") {
+      CoinbaseAdvancedOptions o;
+      market(o);
+      venue = make_coinbase_advanced_venue(o);
     } else {
       std::string msg = "--venue: unknown venue '";
       msg += venue_name;

@@ -475,14 +475,43 @@ bool Server::has_sessions() const {
   return std::any_of(conns_.begin(), conns_.end(), [](const auto& kv) { return !kv.second->session.streams.empty(); });
 }
 
-void Server::publish(std::string_view key, std::string_view combined, std::string_view raw) {
+bool Server::take_malformed() {
   ++messages_published_;
-  bool malformed = pending_malformed_ > 0;
-  if (malformed) {
+  if (pending_malformed_ > 0) {
     --pending_malformed_;
-  } else if (options_.faults.malformed_every > 0 && messages_published_ % options_.faults.malformed_every == 0) {
-    malformed = true;
+    return true;
   }
+  return options_.faults.malformed_every > 0 && messages_published_ % options_.faults.malformed_every == 0;
+}
+
+void Server::publish_numbered(std::string_view key, std::string_view head, std::string_view tail, bool withheld) {
+  const bool malformed = !withheld && take_malformed();
+  bool delivered = false;
+  std::string text;
+  for (auto& [wsi, c] : conns_) {
+    if (c->session.streams.find(key) == c->session.streams.end()) {
+      continue;
+    }
+    const std::uint64_t number = c->session.next_number++;
+    if (withheld) {
+      continue;
+    }
+    if (malformed) {
+      enqueue(*c, malformed_frame(key, false)); // unnumbered: not JSON or wrong types, no sequence_num taken
+      delivered = true;
+    }
+    text.assign(head);
+    append_uint(text, number);
+    text.append(tail);
+    enqueue(*c, text);
+  }
+  if (delivered) {
+    ++faults_["malformed"];
+  }
+}
+
+void Server::publish(std::string_view key, std::string_view combined, std::string_view raw) {
+  const bool malformed = take_malformed();
   std::string built;
   bool delivered = false;
   for (auto& [wsi, c] : conns_) {

@@ -68,6 +68,7 @@ public:
   void count_client_error(std::string_view kind) override;
   void subscriptions_changed(Session& session) override;
   void publish(std::string_view key, std::string_view combined, std::string_view raw) override;
+  void publish_numbered(std::string_view key, std::string_view head, std::string_view tail, bool withheld) override;
   [[nodiscard]] bool take_gap() override;
   [[nodiscard]] bool take_checksum_fault() override;
   [[nodiscard]] bool has_sessions() const override;
@@ -101,6 +102,8 @@ private:
   [[nodiscard]] std::string stats_json() const;
   void apply_fault(const Query& query, HttpResponse& out);
   [[nodiscard]] std::string malformed_frame(std::string_view key, bool combined);
+  // Counts a published message; true when a malformed frame must precede it (the fault).
+  [[nodiscard]] bool take_malformed();
 
   Venue& venue_;
   ServerOptions options_;

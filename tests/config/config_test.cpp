@@ -315,6 +315,24 @@ TEST(config, should_read_bybit_instruments_with_the_live_v5_endpoints_by_default
   }
 }
 
+TEST(config, should_read_coinbase_advanced_instruments_with_the_live_endpoint_by_default) {
+  const Config c = parse_config("[[instruments]]\nvenue = \"coinbase-advanced\"\nsymbol = \"BTC-USD\"\nprice_decimals = 2\n");
+  ASSERT_EQ(c.instruments.size(), 1U);
+  const VenueEntry* v = find_venue(c, "coinbase-advanced");
+  ASSERT_NE(v, nullptr);
+  EXPECT_EQ(v->ws_url, "wss://advanced-trade-ws.coinbase.com");
+  EXPECT_EQ(v->depth_stream, "level2");
+  expect_error("[[venues]]\nvenue = \"coinbase-advanced\"\ndepth_stream = \"level2_batch\"\n",
+               "venues[0].depth_stream: must be level2");
+  // Both shipped configurations name it: sim.toml on qf-venue, default.toml on the live endpoint.
+  const Config sim_config = load_config(QF_CONFIG_DIR "/sim.toml");
+  ASSERT_NE(find_venue(sim_config, "coinbase-advanced"), nullptr);
+  EXPECT_EQ(find_venue(sim_config, "coinbase-advanced")->ws_url, "ws://127.0.0.1:18086");
+  const Config live_config = load_config(QF_CONFIG_DIR "/default.toml");
+  ASSERT_NE(find_venue(live_config, "coinbase-advanced"), nullptr);
+  EXPECT_EQ(find_venue(live_config, "coinbase-advanced")->ws_url, "wss://advanced-trade-ws.coinbase.com");
+}
+
 TEST(config, should_refuse_bad_venues) {
   expect_error("[[venues]]\nvenue = \"coinbase\"\ndepth_stream = \"full\"\n", "venues[0].depth_stream: must be level2_batch");
   expect_error("[[venues]]\nvenue = \"binance-spot\"\nws_url = \"ws://example.com\"\n",

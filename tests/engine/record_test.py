@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """The engine's recorder (a venue's record_dir): qf-engine live against qf-venue records the raw
 frames, connection opens and REST snapshots it receives into capture files, and `qf-engine replay`
-of what it recorded parses every message and syncs every book.
+of what it recorded parses every message and syncs every book (Binance; Coinbase Advanced Trade,
+detected and its decimals inferred, as no capture of it exists).
 
 Usage: record_test.py QF_ENGINE QF_VENUE QF_MONITOR
 """
@@ -54,6 +55,45 @@ class Recording(unittest.TestCase):
             self.assertEqual(i["health"], "live", i)
             self.assertEqual(i["gaps"], 0, i)
             self.assertLess(float(i["best_bid"]), float(i["best_ask"]), i)
+
+    def test_a_coinbase_advanced_recording_replays_detected_with_inferred_decimals(self):
+        # No capture of Coinbase Advanced Trade exists: the engine records one from qf-venue and
+        # `replay` without --venue or config detects the venue (sequence_num frames) and infers
+        # the decimals (BTC at 0.1, ETH at 0.01 in the synthetic market).
+        products = ["BTC-USD", "ETH-USD"]
+        instance = f"recadv{os.getpid()}"
+        procs = case_procs(self, instance=instance)
+        venue = start_venue(procs, VENUE, "--venue", "coinbase-advanced", "--synthetic", "--symbols",
+                            ",".join(products), "--rate", "300")
+        record_dir = os.path.join(procs.work, "rec")
+        config = write_config(os.path.join(procs.work, "rec.toml"), engine=sim_engine(instance),
+                              venues=[{"venue": "coinbase-advanced", "ws_url": venue.ws_url,
+                                       "rest_url": venue.http_url, "record_dir": record_dir}],
+                              instruments=[{"venue": "coinbase-advanced", "symbol": "BTC-USD", "price_decimals": 1},
+                                           {"venue": "coinbase-advanced", "symbol": "ETH-USD", "price_decimals": 2}])
+        engine = procs.start([ENGINE, "--config", config], name="engine", read=None)
+        poll(lambda: (lambda s: s["status"] == "running" and s.get("messages_in", 0) > 500 and
+                      all(i["health"] == "live" for i in s["instruments"]))(monitor_json(MONITOR, instance)),
+             "live books and 500 messages")
+        engine.send_signal(signal.SIGTERM)
+        self.assertEqual(engine.wait(timeout=30), 0)
+        snap = monitor_json(MONITOR, instance)
+        self.assertEqual(snap["feeds"][0]["gaps"], 0)
+        files = glob.glob(os.path.join(record_dir, "coinbase-advanced-*.capture.gz"))
+        self.assertEqual(len(files), 1, files)
+        out = subprocess.run([ENGINE, "replay", "--input", files[0]], capture_output=True, text=True, timeout=120)
+        self.assertEqual(out.returncode, 0, out.stderr)
+        summary = json.loads(out.stdout)
+        self.assertEqual(summary["parse_errors"], 0)
+        self.assertEqual(summary["messages"], snap["feeds"][0]["messages"])
+        self.assertEqual(sorted(i["symbol"] for i in summary["instruments"]), products)
+        for i in summary["instruments"]:
+            self.assertEqual(i["venue"], "coinbase-advanced", i)
+            self.assertEqual(i["health"], "live", i)
+            self.assertEqual((i["gaps"], i["sequence_gaps"]), (0, 0), i)
+            self.assertLess(float(i["best_bid"]), float(i["best_ask"]), i)
+        btc = next(i for i in summary["instruments"] if i["symbol"] == "BTC-USD")
+        self.assertEqual(len(btc["best_bid"].split(".")[1]), 1, "BTC's decimals inferred from the data: 1")
 
 
 if __name__ == "__main__":

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """qf-venue over real sockets: Binance spot/USD-M sync rules against REST snapshots, the live
 SUBSCRIBE protocol, ping frames, every fault, TLS with the generated CA, capture replay;
-Coinbase and OKX (books chain and checksums recomputed here) protocols.
+Coinbase, OKX (books chain and checksums recomputed here) and Coinbase Advanced (sequence_num
+recomputed here) protocols.
 
 Usage: venue_test.py QF_VENUE CAPTURES_DIR
 Expectations come from PROTOCOLS.md and the captures, never from qf-venue's own output.
@@ -634,6 +635,75 @@ class OkxTest(VenueCase):
             got = ws.recv_text(timeout=30)
             if got != expected:
                 self.fail(f"frame {i}: expected {expected[:120]} got {got[:120]}")
+
+
+class CoinbaseAdvancedTest(VenueCase):
+    CHANNELS = ("level2", "market_trades", "ticker", "heartbeats")
+
+    def subscribe(self, v, products=("BTC-USD",)):
+        ws = self.ws(v, "/")
+        for channel in self.CHANNELS:  # PROTOCOLS.md 3.2: exactly one channel a subscribe message
+            ws.send_json({"type": "subscribe", "product_ids": list(products), "channel": channel})
+        return ws
+
+    def follow(self, ws, until):
+        """sequence_num checked here: one counter per connection across channels, 0 first, +1 each;
+        the book rebuilt from l2_data and every ticker's best levels compared with it."""
+        book, expected, counts = None, 0, {"l2_data": 0, "market_trades": 0, "ticker": 0, "heartbeats": 0,
+                                           "subscriptions": 0, "skipped": 0}
+        while not until(counts):
+            m = ws.recv_json(timeout=10)
+            self.assertIn("sequence_num", m, m)
+            if m["sequence_num"] != expected:
+                self.assertGreater(m["sequence_num"], expected, "numbers never go back")
+                counts["skipped"] += m["sequence_num"] - expected
+            expected = m["sequence_num"] + 1
+            counts[m["channel"]] += 1
+            for e in m["events"]:
+                if m["channel"] == "l2_data":
+                    if e["type"] == "snapshot":
+                        book = {"bid": {}, "offer": {}}
+                    self.assertIsNotNone(book, "the snapshot comes before any update")
+                    for u in e["updates"]:
+                        apply_levels(book[u["side"]], [(u["price_level"], u["new_quantity"])])
+                    if counts["skipped"] == 0:  # a withheld update leaves this copy behind
+                        self.assertLess(max(book["bid"]), min(book["offer"]))
+                elif m["channel"] == "ticker" and book is not None and counts["skipped"] == 0:
+                    t = e["tickers"][0]
+                    bid, ask = max(book["bid"]), min(book["offer"])
+                    self.assertEqual((Decimal(t["best_bid"]), Decimal(t["best_bid_quantity"]),
+                                      Decimal(t["best_ask"]), Decimal(t["best_ask_quantity"])),
+                                     (bid, book["bid"][bid], ask, book["offer"][ask]))
+        return counts
+
+    def test_subscribe_then_a_numbered_book_trades_tickers_and_heartbeats(self):
+        v = self.start("--venue", "coinbase-advanced", "--rate", "200", "--seed", "3")
+        self.assertEqual(v.venue, "coinbase-advanced")
+        ws = self.subscribe(v)
+        counts = self.follow(ws, lambda c: c["l2_data"] >= 100 and c["market_trades"] >= 10 and c["heartbeats"] >= 2)
+        self.assertEqual(counts["subscriptions"], len(self.CHANNELS), "each subscribe is answered")
+        self.assertEqual(counts["skipped"], 0)
+
+    def test_a_gap_skips_a_sequence_num(self):
+        v = self.start("--venue", "coinbase-advanced", "--rate", "1000", "--gap-every", "20")
+        ws = self.subscribe(v)
+        counts = self.follow(ws, lambda c: c["skipped"] >= 3)
+        self.assertGreaterEqual(v.stats()["faults"]["gap"], 3)
+        self.assertGreater(counts["l2_data"], 0)
+
+    def test_bad_requests_get_errors_without_a_sequence_num(self):
+        v = self.start("--venue", "coinbase-advanced")
+        ws = self.ws(v, "/")
+        ws.send_text("nope")
+        self.assertEqual(ws.recv_json()["type"], "error")
+        ws.send_json({"type": "subscribe", "product_ids": ["DOGE-XYZ"], "channel": "level2"})
+        self.assertEqual(ws.recv_json()["type"], "error")
+        ws.send_json({"type": "subscribe", "product_ids": ["BTC-USD"], "channel": "level3"})
+        self.assertEqual(ws.recv_json()["type"], "error")
+        self.assertEqual(v.stats()["client_errors_total"], 3)
+        ws.send_json({"type": "subscribe", "channel": "heartbeats"})
+        m = ws.recv_json()
+        self.assertEqual((m["channel"], m["sequence_num"]), ("subscriptions", 0), "errors take no number")
 
 
 if __name__ == "__main__":

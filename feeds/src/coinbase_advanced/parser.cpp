@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "json_fields.hpp"
+#include "qf/feeds/capture.hpp"
 #include "qf/feeds/coinbase/parser.hpp"
 #include "qf/feeds/emitters.hpp"
 
@@ -521,6 +522,65 @@ std::size_t emit_events(const Message& m, std::uint64_t recv_ticks, EventSink si
   default:
     return 0;
   }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Cold helpers
+
+std::vector<ProductDecimals> infer_capture_decimals(const std::string& path) {
+  detail::DomDecimalScan capture(path);
+  simdjson::dom::object root;
+  // One element naming its product (`product_id`), its prices and sizes under these keys.
+  const auto scan_element = [&](simdjson::dom::element item, std::string_view product, const char* const* prices,
+                                const char* const* sizes) {
+    simdjson::dom::object entry;
+    if (item.get_object().get(entry) != simdjson::SUCCESS) {
+      capture.fail("an element that is not an object");
+    }
+    if (product.empty() && entry["product_id"].get_string().get(product) != simdjson::SUCCESS) {
+      return;
+    }
+    detail::DecimalScan& scan = capture.of(product);
+    for (; *prices != nullptr; ++prices) {
+      capture.add(scan, entry, *prices, true);
+    }
+    for (; *sizes != nullptr; ++sizes) {
+      capture.add(scan, entry, *sizes, false);
+    }
+  };
+  static constexpr const char* kLevelPrices[] = {"price_level", nullptr};
+  static constexpr const char* kLevelSizes[] = {"new_quantity", nullptr};
+  static constexpr const char* kTradePrices[] = {"price", nullptr};
+  static constexpr const char* kTradeSizes[] = {"size", nullptr};
+  static constexpr const char* kTickerPrices[] = {"price", "best_bid", "best_ask", nullptr};
+  static constexpr const char* kTickerSizes[] = {"best_bid_quantity", "best_ask_quantity", nullptr};
+  while (capture.next(root)) {
+    simdjson::dom::array events;
+    if (root["events"].get_array().get(events) != simdjson::SUCCESS) {
+      continue; // errors
+    }
+    for (simdjson::dom::element event : events) {
+      std::string_view product;
+      simdjson::dom::array items;
+      const bool book_event = event["product_id"].get_string().get(product) == simdjson::SUCCESS;
+      if (book_event && !product.empty() && event["updates"].get_array().get(items) == simdjson::SUCCESS) {
+        for (simdjson::dom::element u : items) {
+          scan_element(u, product, kLevelPrices, kLevelSizes);
+        }
+      }
+      if (event["trades"].get_array().get(items) == simdjson::SUCCESS) {
+        for (simdjson::dom::element t : items) {
+          scan_element(t, {}, kTradePrices, kTradeSizes);
+        }
+      }
+      if (event["tickers"].get_array().get(items) == simdjson::SUCCESS) {
+        for (simdjson::dom::element t : items) {
+          scan_element(t, {}, kTickerPrices, kTickerSizes);
+        }
+      }
+    }
+  }
+  return capture.results<ProductDecimals>();
 }
 
 } // namespace qf::feeds::coinbase_advanced

@@ -51,7 +51,7 @@ struct FeatureSection {
 };
 
 struct InstrumentEntry {
-  std::string venue; // binance-spot | binance-usdm | coinbase | kraken | okx | bybit-spot | bybit-linear
+  std::string venue; // binance-spot | binance-usdm | coinbase | kraken | okx | bybit-spot | bybit-linear | coinbase-advanced
   std::string symbol;
   int price_decimals = 2;
   int qty_decimals = 8;
@@ -60,11 +60,11 @@ struct InstrumentEntry {
 // One venue's endpoints and connection policy. Every instrument's venue needs one entry;
 // a venue without an entry gets the live defaults below (venue_defaults()).
 struct VenueEntry {
-  std::string venue;    // binance-spot | binance-usdm | coinbase | kraken | okx | bybit-spot | bybit-linear
+  std::string venue;    // binance-spot | binance-usdm | coinbase | kraken | okx | bybit-spot | bybit-linear | coinbase-advanced
   std::string ws_url;   // base, e.g. "wss://stream.binance.com:9443"; ws:// only for 127.0.0.1
   std::string rest_url; // base, e.g. "https://api.binance.com"
   std::string ca_file;  // extra trusted CA (qf-venue's self-signed cert); system store always
-  std::string depth_stream = "depth@100ms"; // binance: depth@100ms | depth | depth@0ms (USD-M); coinbase: level2_batch; kraken: book; okx: books; bybit-*: orderbook.1|50|200|1000
+  std::string depth_stream = "depth@100ms"; // binance: depth@100ms | depth | depth@0ms (USD-M); coinbase: level2_batch; kraken: book; okx: books; bybit-*: orderbook.1|50|200|1000; coinbase-advanced: level2
   int snapshot_limit = 1000;                // levels per REST depth snapshot
   int feed_thread = 0;                      // index of the feed thread that serves it
   int streams_per_connection = 200;         // combined-stream subscriptions per websocket

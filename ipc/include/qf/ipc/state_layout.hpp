@@ -36,8 +36,9 @@ namespace qf::ipc {
 // v7: ControlAck carries a paper order's outcome; v8: section 1 ends with the CompositeTable (the cross-venue
 // composite books); v9: InstrumentState carries the DriftRecord (the learned model's feature drift), FeedTable the
 // ModelRecord (the model in force, its training period and validation summary), NotableKind::drift; v10: ControlAck
-// carries the quantity a paper order sent (rounded down to the lot), kRefusalNames `below_lot`.
-inline constexpr std::uint32_t kStateLayoutVersion = 10;
+// carries the quantity a paper order sent (rounded down to the lot), kRefusalNames `below_lot`;
+// v11: InstrumentInfo::venue holds 23 characters ("coinbase-advanced" did not fit in 15).
+inline constexpr std::uint32_t kStateLayoutVersion = 11;
 inline constexpr const char* kStateSegmentName = "state";
 
 inline constexpr std::size_t kMaxInstruments = 64;
@@ -117,7 +118,7 @@ inline constexpr std::size_t kStageCount = 5;
 // Section 0: instruments (static after start)
 
 struct InstrumentInfo {
-  std::array<char, 16> venue;  // "binance-spot", NUL-terminated
+  std::array<char, 24> venue;  // "binance-spot", "coinbase-advanced", NUL-terminated
   std::array<char, 24> symbol; // venue spelling, "BTCUSDT", "BTC-USD"
   std::int8_t price_decimals;
   std::int8_t qty_decimals;

@@ -17,7 +17,9 @@
 #include <cstddef>
 #include <cstdint>
 #include <span>
+#include <string>
 #include <string_view>
+#include <vector>
 
 #include "qf/core/event.hpp"
 #include "qf/feeds/event_sink.hpp"
@@ -115,5 +117,21 @@ private:
 // (seq = sequence_num); a ticker with its best levels -> one bbo; the trades of update events ->
 // one trade event each, oldest first (seq = trade id). Returns the number of events.
 std::size_t emit_events(const Message& m, std::uint64_t recv_ticks, EventSink sink) noexcept;
+
+// ---- Cold helpers for replay and tools (allocate, may throw) ----
+
+struct ProductDecimals {
+  std::string product;
+  int price_decimals = 0;
+  int qty_decimals = 0;
+  std::uint64_t values = 0; // decimal strings seen
+};
+
+// Scans a capture (no capture of the venue is shipped: a recording of our recorder) and infers
+// each product's price and size decimals as the largest number of decimals its strings show
+// (level2 price_level / new_quantity, trade price / size, ticker price and best levels), on the
+// shared capture walker. Sorted by product. Throws CaptureError on an unreadable capture, a frame
+// that is not JSON, or a price or size that is not a plain decimal.
+[[nodiscard]] std::vector<ProductDecimals> infer_capture_decimals(const std::string& path);
 
 } // namespace qf::feeds::coinbase_advanced
