@@ -99,6 +99,7 @@ Engine::Engine(const CoreConfig& config, const std::vector<InstrumentSpec>& inst
     trader_->set_lot(i, config_.risk.sizing.lot > 0 ? config_.risk.sizing.lot : pow10_neg(spec.qty_decimals));
     publisher_.position(i, *trader_, 0);
   }
+  ipc::seal(*state.instruments); // complete: readers check it (layout v10)
   publisher_.portfolio(*trader_, 0);
   publisher_.risk(*trader_, 0);
   if (config_.model != nullptr) {

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include <fmt/format.h>
+
 #include "qf/ipc/bus_guard.hpp"
 
 namespace qf::ipc {
@@ -37,6 +39,7 @@ const TickJournal* StateReader::journal() const noexcept {
 
 namespace {
 constexpr const char* kBusError = "SIGBUS reading the mapping (the file shrank while it was read)";
+constexpr const char* kCorrupt = "records fail their checksum";
 
 void clear(StateSnapshot& out) noexcept {
   out.instruments.clear();
@@ -49,6 +52,19 @@ void clear(StateSnapshot& out) noexcept {
   out.risk = {};
   out.fills_written = 0;
   out.ticks_written = 0;
+  out.corrupt_records = 0;
+}
+
+// Loads one record; a checksum mismatch leaves `out` as it was, counts it and names the first.
+template <typename T>
+bool load(const Seqlock<T>& lock, T& out, StateSnapshot& snap, const char* what, std::size_t index) noexcept {
+  const ReadStatus st = lock.try_load(out);
+  if (st == ReadStatus::corrupt) {
+    if (snap.corrupt_records++ == 0) {
+      snap.message = fmt::format("{} (first: {} {})", kCorrupt, what, index);
+    }
+  }
+  return st == ReadStatus::ok;
 }
 } // namespace
 
@@ -84,6 +100,17 @@ void StateReader::read(StateSnapshot& out) noexcept {
     clear(out);
     out.status = EngineStatus::damaged;
     out.message = "segment damaged: " + view_.path() + ": " + kBusError;
+    return;
+  }
+  if (out.corrupt_records > 0) {
+    // Garbage behind the writer's back: nothing of this read is served (the records that passed
+    // included); the engine's next write of a record heals it, a write-once table stays refused.
+    const std::string what = out.message;
+    const std::uint32_t corrupt = out.corrupt_records;
+    clear(out);
+    out.corrupt_records = corrupt;
+    out.status = EngineStatus::damaged;
+    out.message = "segment damaged: " + view_.path() + ": " + what;
   }
 }
 
@@ -114,42 +141,55 @@ void StateReader::copy(StateSnapshot& out) noexcept {
     out.message = view_.path() + ": sections smaller than this reader's layout";
     return;
   }
+  // The write-once table is checked on a copy, and only the copy is used.
+  const InstrumentTable instruments = *table;
+  const bool table_ok = intact(instruments);
+  if (!table_ok && out.corrupt_records++ == 0) {
+    out.message = fmt::format("{} (first: the instrument table)", kCorrupt);
+  }
   // Only the records the section holds (verify() proved the section lies inside the mapping).
-  const std::size_t n = std::min({std::size_t{table->count}, kMaxInstruments,
-                                  view_.section_size(kSectionRecords) / sizeof(InstrumentState)});
+  const std::size_t n = !table_ok ? 0
+                                  : std::min({std::size_t{instruments.count}, kMaxInstruments,
+                                              view_.section_size(kSectionRecords) / sizeof(InstrumentState)});
   out.instruments.resize(n);
   for (std::size_t i = 0; i < n; ++i) {
     InstrumentSnapshot& s = out.instruments[i];
-    s.info = table->items[i];
+    s.info = instruments.items[i];
     const InstrumentState& r = records[i];
-    s.busy = r.quote.try_load(s.quote) != ReadStatus::ok;
-    s.busy |= r.book.try_load(s.book) != ReadStatus::ok;
-    s.busy |= r.features.try_load(s.features) != ReadStatus::ok;
-    s.busy |= r.signal.try_load(s.signal) != ReadStatus::ok;
-    s.busy |= r.health.try_load(s.health) != ReadStatus::ok;
-    s.busy |= r.position.try_load(s.position) != ReadStatus::ok;
-    s.busy |= r.drift.try_load(s.drift) != ReadStatus::ok;
+    s.busy = !load(r.quote, s.quote, out, "quote of instrument", i);
+    s.busy |= !load(r.book, s.book, out, "book of instrument", i);
+    s.busy |= !load(r.features, s.features, out, "features of instrument", i);
+    s.busy |= !load(r.signal, s.signal, out, "signal of instrument", i);
+    s.busy |= !load(r.health, s.health, out, "health of instrument", i);
+    s.busy |= !load(r.position, s.position, out, "position of instrument", i);
+    s.busy |= !load(r.drift, s.drift, out, "drift of instrument", i);
     s.drift.features = std::min<std::uint8_t>(s.drift.features, kMaxModelFeatures);
   }
   if (view_.section_size(kSectionRecords) >= kCompositeOffset + sizeof(CompositeTable)) {
     const CompositeTable* ct = composite_table(records);
-    const std::size_t nc = std::min<std::size_t>(ct->count, kMaxComposites);
+    std::size_t nc = std::min<std::size_t>(ct->count, kMaxComposites);
+    if (!intact(*ct)) {
+      nc = 0;
+      if (out.corrupt_records++ == 0) {
+        out.message = fmt::format("{} (first: the composite table)", kCorrupt);
+      }
+    }
     out.composites.resize(nc);
     for (std::size_t c = 0; c < nc; ++c) {
       out.composites[c].info = ct->info[c];
       out.composites[c].info.members = std::min<std::uint8_t>(out.composites[c].info.members, kMaxCompositeMembers);
-      out.composites[c].busy = ct->records[c].try_load(out.composites[c].record) != ReadStatus::ok;
+      out.composites[c].busy = !load(ct->records[c], out.composites[c].record, out, "composite", c);
     }
   }
-  (void)feeds->engine.try_load(out.engine);
+  (void)load(feeds->engine, out.engine, out, "engine record", 0);
   out.model = {};
-  (void)feeds->model.try_load(out.model);
+  (void)load(feeds->model, out.model, out, "model record", 0);
   out.model.features = std::min<std::uint8_t>(out.model.features, kMaxModelFeatures);
   out.model.folds = std::min<std::uint8_t>(out.model.folds, kMaxModelFolds);
   const std::size_t nf = std::min<std::size_t>(feeds->count, kMaxFeeds);
   out.feeds.resize(nf);
   for (std::size_t i = 0; i < nf; ++i) {
-    (void)feeds->feeds[i].try_load(out.feeds[i]);
+    (void)load(feeds->feeds[i], out.feeds[i], out, "feed", i);
   }
   for (std::size_t s = 0; s < kStageCount; ++s) {
     latency->stages[s].snapshot(*out.latency[s]);
@@ -160,7 +200,7 @@ void StateReader::copy(StateSnapshot& out) noexcept {
   const std::uint64_t first = written > kEventLogSize ? written - kEventLogSize : 0;
   for (std::uint64_t i = first; i < written; ++i) {
     NotableEvent e{};
-    if (log->entries[i % kEventLogSize].try_load(e) == ReadStatus::ok) {
+    if (load(log->entries[i % kEventLogSize], e, out, "event", i)) {
       out.events.push_back(e);
     }
   }
@@ -169,17 +209,17 @@ void StateReader::copy(StateSnapshot& out) noexcept {
   out.acks.clear();
   for (std::uint64_t i = acked > kControlLogSize ? acked - kControlLogSize : 0; i < acked; ++i) {
     ControlAck a{};
-    if (acks->entries[i % kControlLogSize].try_load(a) == ReadStatus::ok) {
+    if (load(acks->entries[i % kControlLogSize], a, out, "control acknowledgement", i)) {
       out.acks.push_back(a);
     }
   }
-  (void)acks->portfolio.try_load(out.portfolio);
-  (void)acks->risk.try_load(out.risk);
+  (void)load(acks->portfolio, out.portfolio, out, "portfolio record", 0);
+  (void)load(acks->risk, out.risk, out, "risk record", 0);
   const std::uint64_t filled = acks->fills_written.load(std::memory_order_acquire);
   out.fills_written = filled;
   for (std::uint64_t i = filled > kFillLogSize ? filled - kFillLogSize : 0; i < filled; ++i) {
     FillRecord f{};
-    if (acks->fills[i % kFillLogSize].try_load(f) == ReadStatus::ok) {
+    if (load(acks->fills[i % kFillLogSize], f, out, "fill", i)) {
       out.fills.push_back(f);
     }
   }

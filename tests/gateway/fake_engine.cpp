@@ -363,6 +363,8 @@ int main(int argc, char** argv) {
   composites->info[0].stale_after_ms = 5000;
   composites->info[0].instrument = {0, 1, 2};
   composites->count = 1;
+  ipc::seal(*table); // the write-once tables' checksums (layout v10)
+  ipc::seal(*composites);
   auto* feeds = state.section_as<ipc::FeedTable>(ipc::kSectionFeeds);
   feeds->count = 2;
   auto* latency = state.section_as<ipc::LatencyTable>(ipc::kSectionLatency);

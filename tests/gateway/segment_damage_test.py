@@ -1,7 +1,8 @@
 """Readers that cannot be crashed by the state segment (issue 17, defect 1): real readers (qf-gateway
 polling, qf-monitor attaching) over a live fake engine's segment while the test damages it: a section
 offset pointed past the mapping, a truncated file (also one that lands where no fstat is made before
-the read: SIGBUS caught in the gateway), a file owned by another user. Each time the
+the read: SIGBUS caught in the gateway), a file owned by another user, garbage in the instrument
+table and in a record (checksums, layout v10). Each time the
 gateway stays up with /api/health 503 "segment damaged", the monitor says "damaged", and both
 recover once the segment is restored."""
 import json
@@ -72,6 +73,48 @@ def main(args, procs):
         os.chown(path, 0, -1)
         expect_recovered(port, args.monitor, instance, ("running",), "the owner restored")
         print("ok: foreign owner")
+
+    # 2b. Garbage in the data, not the layout (state layout v10: records and write-once tables carry
+    # a checksum). The instrument table's first symbol overwritten: refused, never served.
+    table = struct.unpack_from("<I", open(path, "rb").read(SECTIONS + 4), SECTIONS)[0]
+    symbol = table + 16 + 16  # InstrumentTable: count, reserved, checksum u64; InstrumentInfo: venue[16], symbol[24]
+    with open(path, "r+b") as f:
+        f.seek(symbol)
+        original = f.read(8)
+        check(original.startswith(b"BTCUSDT"), f"the first symbol is where the layout says: {original!r}")
+        f.seek(symbol)
+        f.write(b"GARBAGE\xff")
+    expect_damaged(port, args.monitor, instance, gw, "garbage in the instrument table")
+    check("checksum" in health(port)[1]["message"] and "instrument table" in health(port)[1]["message"],
+          f"the message names the check: {health(port)[1]['message']!r}")
+    for doc in ("/api/quotes", "/api/instruments", "/api/book/binance-spot/BTCUSDT"):
+        check(b"GARBAGE" not in request(port, "GET", doc)[2], f"{doc} does not serve the garbage symbol")
+    with open(path, "r+b") as f:
+        f.seek(symbol)
+        f.write(original)
+    expect_recovered(port, args.monitor, instance, ("running",), "the table restored")
+    print("ok: instrument table checksum")
+
+    # 2c. Garbage in a seqlocked record, behind the writer's back (the engine stopped, so it cannot
+    # rewrite it): instrument 0's quote bid price. The reader refuses it; the engine's next write heals it.
+    records = struct.unpack_from("<I", open(path, "rb").read(SECTIONS + 12), SECTIONS + 8)[0]
+    bid = records + 16  # InstrumentState[0].quote: Seqlock sequence u64, checksum u64, QuoteRecord.bid_price
+    os.kill(fake.pid, signal.SIGSTOP)
+    with open(path, "r+b") as f:
+        f.seek(bid)
+        f.write(struct.pack("<q", 0x4141414141414141))
+    expect_damaged(port, args.monitor, instance, gw, "garbage in a quote record")
+    h = health(port)[1]
+    check("checksum" in h["message"] and "quote of instrument 0" in h["message"], f"the message names the record: {h}")
+    garbage = str(0x4141414141414141)[:-2].encode()  # the price with 2 decimals: "47021112344749837.45"
+    for doc in ("/api/quotes", "/api/instruments", "/api/book/binance-spot/BTCUSDT"):
+        check(garbage not in request(port, "GET", doc)[2], f"{doc} does not serve the garbage price")
+    check(gw.poll() is None, "the gateway keeps running over a corrupt record")
+    os.kill(fake.pid, signal.SIGCONT)
+    expect_recovered(port, args.monitor, instance, ("running",), "the engine rewrote the record")
+    s_, _, b = request(port, "GET", "/api/quotes")
+    check(s_ == 200 and garbage not in b and b"BTCUSDT" in b, f"quotes served again: {s_} {b[:200]!r}")
+    print("ok: record checksum")
 
     # 3. A truncation no fstat sees coming: a control answered 504 (the engine stopped) stays in the
     # gateway's watch list, its acknowledgement looked up in the state mapping on every tick with

@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <csignal>
@@ -85,6 +86,39 @@ TEST(seqlock, should_return_busy_instead_of_hanging_when_the_writer_died_mid_upd
   Quote q{};
   EXPECT_EQ(lock->try_load(q, 100), ReadStatus::busy);
   ::munmap(mem, sizeof(Seqlock<Quote>));
+}
+
+// Garbage behind the writer's back (a stray write into the segment): every payload byte and the
+// checksum word changed in turn, each is `corrupt` and never returned as data; the writer's next
+// store heals the record. The layout is sequence, checksum, payload words (state layout v10).
+TEST(seqlock, should_report_corrupt_and_return_nothing_when_a_byte_changes_behind_the_writer) {
+  Seqlock<Quote> lock;
+  const Quote stored{100, 101, 7, 2, 9};
+  lock.store(stored);
+  auto* bytes = reinterpret_cast<unsigned char*>(&lock);
+  constexpr std::size_t kPayload = 16;
+  for (std::size_t at = 8; at < kPayload + sizeof(Quote); ++at) {
+    for (const unsigned flip : {0x01U, 0x80U, 0xFFU}) {
+      bytes[at] = static_cast<unsigned char>(bytes[at] ^ flip);
+      Quote q{-1, -1, 0, 0, 0};
+      EXPECT_EQ(lock.try_load(q), ReadStatus::corrupt) << "byte " << at << " xor " << flip;
+      EXPECT_EQ(q.bid, -1) << "byte " << at << ": a corrupt record must leave `out` untouched";
+      EXPECT_EQ(q.ask, -1);
+      bytes[at] = static_cast<unsigned char>(bytes[at] ^ flip);
+    }
+  }
+  bytes[kPayload] = static_cast<unsigned char>(bytes[kPayload] ^ 0x10U);
+  Quote q{};
+  ASSERT_EQ(lock.try_load(q), ReadStatus::corrupt);
+  lock.store(Quote{200, 201, 8, 3, 10});
+  ASSERT_EQ(lock.try_load(q), ReadStatus::ok);
+  EXPECT_EQ(q.bid, 200);
+  lock.update([](Quote& v) { v.ask += 1; });
+  ASSERT_EQ(lock.try_load(q), ReadStatus::ok);
+  EXPECT_EQ(q.ask, 202);
+  // Two words swapped is caught too (each word has its own multiplier).
+  std::swap_ranges(bytes + kPayload, bytes + kPayload + 8, bytes + kPayload + 8);
+  EXPECT_EQ(lock.try_load(q), ReadStatus::corrupt);
 }
 
 // Wide enough (2 KiB) that a copy takes long and readers regularly overlap a write.

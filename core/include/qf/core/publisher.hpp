@@ -133,6 +133,7 @@ public:
     if (state_.composites != nullptr) {
       state_.composites->info[c] = info;
       state_.composites->count = static_cast<std::uint32_t>(c + 1);
+      ipc::seal(*state_.composites);
     }
   }
   void composite(std::size_t c, const ipc::CompositeRecord& r) noexcept {

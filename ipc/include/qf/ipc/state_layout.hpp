@@ -37,8 +37,10 @@ namespace qf::ipc {
 // composite books); v9: InstrumentState carries the DriftRecord (the learned model's feature drift), FeedTable the
 // ModelRecord (the model in force, its training period and validation summary), NotableKind::drift; v10: ControlAck
 // carries the quantity a paper order sent (rounded down to the lot), kRefusalNames `below_lot`;
-// v11: InstrumentInfo::venue holds 23 characters ("coinbase-advanced" did not fit in 15).
-inline constexpr std::uint32_t kStateLayoutVersion = 11;
+// v11: InstrumentInfo::venue holds 23 characters ("coinbase-advanced" did not fit in 15);
+// v12: every Seqlock carries a checksum of its payload (ReadStatus::corrupt), the instrument table and the
+// composite table's static part a checksum written once they are complete (seal / intact).
+inline constexpr std::uint32_t kStateLayoutVersion = 12;
 inline constexpr const char* kStateSegmentName = "state";
 
 inline constexpr std::size_t kMaxInstruments = 64;
@@ -129,8 +131,21 @@ struct InstrumentInfo {
 struct InstrumentTable {
   std::uint32_t count;
   std::uint32_t reserved;
+  std::uint64_t checksum; // v10: checksum_of count, reserved and items (seal), 0 for an empty table
   std::array<InstrumentInfo, kMaxInstruments> items;
 };
+
+// The write-once tables' checksum (v10): the writer seals a table once it is complete, before the
+// segment is marked running; a reader that finds it not intact refuses the table.
+[[nodiscard]] inline std::uint64_t static_checksum(const InstrumentTable& t) noexcept {
+  struct Static {
+    std::uint32_t count, reserved;
+    std::array<InstrumentInfo, kMaxInstruments> items;
+  };
+  return checksum_of(Static{t.count, t.reserved, t.items});
+}
+inline void seal(InstrumentTable& t) noexcept { t.checksum = static_checksum(t); }
+[[nodiscard]] inline bool intact(const InstrumentTable& t) noexcept { return t.checksum == static_checksum(t); }
 
 // ---------------------------------------------------------------------------------------------
 // Section 1: per-instrument records, each behind its own seqlock
@@ -296,9 +311,20 @@ struct CompositeRecord {
 struct CompositeTable {
   std::uint32_t count;
   std::uint32_t reserved;
+  std::uint64_t checksum; // v10: checksum_of count, reserved and info (seal), 0 for an empty table
   std::array<CompositeInfo, kMaxComposites> info;
   std::array<Seqlock<CompositeRecord>, kMaxComposites> records;
 };
+
+[[nodiscard]] inline std::uint64_t static_checksum(const CompositeTable& t) noexcept {
+  struct Static {
+    std::uint32_t count, reserved;
+    std::array<CompositeInfo, kMaxComposites> info;
+  };
+  return checksum_of(Static{t.count, t.reserved, t.info});
+}
+inline void seal(CompositeTable& t) noexcept { t.checksum = static_checksum(t); }
+[[nodiscard]] inline bool intact(const CompositeTable& t) noexcept { return t.checksum == static_checksum(t); }
 
 // Where section 1 keeps the CompositeTable (after the instruments' records).
 inline constexpr std::size_t kCompositeOffset = sizeof(InstrumentState) * kMaxInstruments;

@@ -20,7 +20,8 @@
 namespace qf::ipc {
 
 // damaged: the segment's size or section table is inconsistent (truncated file, offsets past the
-// mapping, a foreign owner): nothing is read from it, the reader retries on every read.
+// mapping, a foreign owner), or (layout v10) a record or write-once table fails its checksum:
+// nothing of that read is served, the reader retries on every read.
 enum class EngineStatus : std::uint8_t { awaiting, running, stalled, stopped, version_mismatch, damaged };
 [[nodiscard]] const char* to_string(EngineStatus s) noexcept;
 // True when the reader sees an engine's segment (running, stalled or stopped): its records can be read.
@@ -71,6 +72,7 @@ struct StateSnapshot {
   std::vector<FillRecord> fills; // oldest first, at most kFillLogSize
   std::uint64_t fills_written = 0;
   std::vector<CompositeSnapshot> composites; // cross-venue composite books (layout v7), config order
+  std::uint32_t corrupt_records = 0; // records and tables that failed their checksum in this read (status damaged)
 
   StateSnapshot();
 };
