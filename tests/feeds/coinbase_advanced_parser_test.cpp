@@ -417,6 +417,27 @@ TEST(coinbase_advanced_book_sync, should_take_every_live_book_down_on_a_sequence
   EXPECT_EQ(h.sync.counters(0).gaps, 1U);
 }
 
+TEST(coinbase_advanced_book_sync, should_keep_the_chain_through_a_message_for_products_not_ours) {
+  Harness h;
+  h.feed(l2(0, "snapshot", "BTC-USD", kSnapshotUpdates));
+  ASSERT_EQ(h.parse(l2(1, "update", "DOGE-USD", kUpdate)), ParseResult::unknown_instrument);
+  EXPECT_TRUE(h.message.unregistered_only);
+  EXPECT_EQ(h.message.sequence, 1U);
+  const SyncReport skipped = h.sync.on_unregistered(h.message, 1, [&](const Event& e) { h.events.push_back(e); });
+  EXPECT_FALSE(skipped.sequence_gap);
+  EXPECT_EQ(skipped.updates + skipped.passed, 0U) << "nothing of it applied";
+  EXPECT_FALSE(h.feed(l2(2, "update", "BTC-USD", kUpdate)).sequence_gap) << "1 was numbered: 2 follows it";
+  EXPECT_EQ(h.sync.state(0), BookState::live);
+  EXPECT_EQ(h.sync.connection().sequence_gaps, 0U);
+  // A message that failed for any other reason is not numbered: its loss is a gap, as it must be.
+  const ParseResult bad = h.parse(l2(3, "update", "BTC-USD",
+                                     R"({"side":"bid","event_time":"2023-02-09T20:32:50.713Z","price_level":"x","new_quantity":"1"})"));
+  EXPECT_NE(bad, ParseResult::ok);
+  EXPECT_NE(bad, ParseResult::unknown_instrument);
+  EXPECT_FALSE(h.message.unregistered_only);
+  EXPECT_TRUE(h.feed(l2(4, "update", "BTC-USD", kUpdate)).sequence_gap);
+}
+
 TEST(coinbase_advanced_book_sync, should_count_a_repeated_number_as_a_regression_gap) {
   Harness h;
   h.feed(l2(0, "snapshot", "BTC-USD", kSnapshotUpdates));

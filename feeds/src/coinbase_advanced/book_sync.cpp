@@ -6,6 +6,14 @@ namespace qf::feeds::coinbase_advanced {
 
 BookSync::BookSync(std::size_t instruments) : ResubscribeBooks(instruments, "coinbase_advanced::BookSync") {}
 
+SyncReport BookSync::on_unregistered(const Message& m, std::uint64_t recv_ticks, EventSink sink) noexcept {
+  Message numbered;
+  numbered.has_sequence = m.unregistered_only && m.has_sequence;
+  numbered.sequence = m.sequence;
+  numbered.time_ns = m.time_ns;
+  return on_message(numbered, recv_ticks, sink);
+}
+
 SyncReport BookSync::on_message(const Message& m, std::uint64_t recv_ticks, EventSink sink) noexcept {
   SyncReport report;
   if (m.has_sequence) {

@@ -485,6 +485,7 @@ ParseResult Parser::parse_impl(PaddedView input, Message& out) noexcept {
     }
   }
   if (kept == 0 && skipped > 0) {
+    out.unregistered_only = true;
     return ParseResult::unknown_instrument; // nothing of this message is ours
   }
   out.skipped_products = skipped;

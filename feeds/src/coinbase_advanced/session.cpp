@@ -59,9 +59,22 @@ void Session::resubscribe(const std::vector<std::size_t>& indices) {
   ws_.send_text(request("subscribe", "level2", indices));
 }
 
+void Session::on_sync(const SyncReport& r, const Message& m) {
+  if (r.sequence_gap) {
+    core_.counters().gaps += r.gap_books; // BookSync emitted `gap` for each and asked for resubscribes
+    core_.log(LogLevel::warn, config_.name + ": sequence_num " + std::to_string(m.sequence) +
+                                  " breaks the connection's chain, resubscribing level2");
+    send_resubscribes();
+  }
+  core_.counters().drops += r.dropped; // updates before the (fresh) snapshot
+}
+
 void Session::on_frame(PaddedView frame, std::uint64_t recv_ticks) {
   Message m;
   if (!core_.parse(parser_, frame, m)) {
+    if (m.unregistered_only) { // counted as unknown_instrument; its number still holds the chain
+      on_sync(sync_.on_unregistered(m, recv_ticks, engine_sink()), m);
+    }
     return;
   }
   switch (m.kind) {
@@ -70,14 +83,7 @@ void Session::on_frame(PaddedView frame, std::uint64_t recv_ticks) {
   case MessageKind::trades:
   case MessageKind::heartbeat:
   case MessageKind::subscriptions: {
-    const SyncReport r = sync_.on_message(m, recv_ticks, engine_sink());
-    if (r.sequence_gap) {
-      core_.counters().gaps += r.gap_books; // BookSync emitted `gap` for each and asked for resubscribes
-      core_.log(LogLevel::warn, config_.name + ": sequence_num " + std::to_string(m.sequence) +
-                                    " breaks the connection's chain, resubscribing level2");
-      send_resubscribes();
-    }
-    core_.counters().drops += r.dropped; // updates before the (fresh) snapshot
+    on_sync(sync_.on_message(m, recv_ticks, engine_sink()), m);
     for (const BookEvent& b : m.books) {
       if (b.snapshot || book_state(b.instrument) == BookState::live) {
         touched(b.instrument, b.snapshot, recv_ticks);

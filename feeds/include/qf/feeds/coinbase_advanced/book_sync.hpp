@@ -67,6 +67,10 @@ public:
 
   // Any parsed message of this connection, in arrival order.
   SyncReport on_message(const Message& m, std::uint64_t recv_ticks, EventSink sink) noexcept;
+  // A message the parser refused as unknown_instrument because none of its products is ours
+  // (Message::unregistered_only): Coinbase numbered it on the connection's chain all the same, so
+  // the chain advances (or breaks) on its number; nothing of it is applied.
+  SyncReport on_unregistered(const Message& m, std::uint64_t recv_ticks, EventSink sink) noexcept;
   // The connection dropped: every book not live (`disconnected` each) until its next snapshot,
   // and the next connection's sequence_num starts at 0 again.
   void on_disconnect(std::uint64_t recv_ticks, EventSink sink) noexcept override;

@@ -75,6 +75,9 @@ struct Message {
   std::uint64_t time_ns = 0;     // the envelope's timestamp
   std::uint64_t heartbeat_counter = 0;
   std::size_t skipped_products = 0; // elements for unregistered products, left out below
+  // unknown_instrument: every product of the message was unregistered; has_sequence, sequence and
+  // time_ns still hold (the message is numbered on the connection's chain: BookSync::on_unregistered).
+  bool unregistered_only = false;
   std::string_view channel;      // into the input
   std::string_view error;        // error: its message (unescaped; valid until the next parse)
   std::span<const BookEvent> books;

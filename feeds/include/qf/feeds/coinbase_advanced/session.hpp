@@ -47,6 +47,8 @@ private:
   void subscribe_all() override;
   void resubscribe(const std::vector<std::size_t>& indices) override;
   void on_frame(PaddedView frame, std::uint64_t recv_ticks) override;
+  // BookSync's answer to message `m`: a broken chain resubscribes level2, drops are counted.
+  void on_sync(const SyncReport& r, const Message& m);
   [[nodiscard]] ResubscribeBookSet& books() noexcept override { return sync_; }
   // {"type":TYPE,"product_ids":[...],"channel":CHANNEL}
   [[nodiscard]] std::string request(std::string_view type, std::string_view channel,
