@@ -145,7 +145,7 @@ private:
   }
 
   std::atomic<std::uint64_t> seq_{0};
-  std::atomic<std::uint64_t> check_{0}; // checksum_words of the payload (v10 of the state layout)
+  std::atomic<std::uint64_t> check_{0}; // checksum_words of the payload (v12 of the state layout)
   std::atomic<std::uint64_t> words_[kWords]{};
 };
 

@@ -131,11 +131,11 @@ struct InstrumentInfo {
 struct InstrumentTable {
   std::uint32_t count;
   std::uint32_t reserved;
-  std::uint64_t checksum; // v10: checksum_of count, reserved and items (seal), 0 for an empty table
+  std::uint64_t checksum; // v12: checksum_of count, reserved and items (seal), 0 for an empty table
   std::array<InstrumentInfo, kMaxInstruments> items;
 };
 
-// The write-once tables' checksum (v10): the writer seals a table once it is complete, before the
+// The write-once tables' checksum (v12): the writer seals a table once it is complete, before the
 // segment is marked running; a reader that finds it not intact refuses the table.
 [[nodiscard]] inline std::uint64_t static_checksum(const InstrumentTable& t) noexcept {
   struct Static {
@@ -311,7 +311,7 @@ struct CompositeRecord {
 struct CompositeTable {
   std::uint32_t count;
   std::uint32_t reserved;
-  std::uint64_t checksum; // v10: checksum_of count, reserved and info (seal), 0 for an empty table
+  std::uint64_t checksum; // v12: checksum_of count, reserved and info (seal), 0 for an empty table
   std::array<CompositeInfo, kMaxComposites> info;
   std::array<Seqlock<CompositeRecord>, kMaxComposites> records;
 };

@@ -20,7 +20,7 @@
 namespace qf::ipc {
 
 // damaged: the segment's size or section table is inconsistent (truncated file, offsets past the
-// mapping, a foreign owner), or (layout v10) a record or write-once table fails its checksum:
+// mapping, a foreign owner), or (layout v12) a record or write-once table fails its checksum:
 // nothing of that read is served, the reader retries on every read.
 enum class EngineStatus : std::uint8_t { awaiting, running, stalled, stopped, version_mismatch, damaged };
 [[nodiscard]] const char* to_string(EngineStatus s) noexcept;
