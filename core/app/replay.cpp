@@ -301,6 +301,11 @@ public:
                           feeds::EventSink sink) override {
     const feeds::ParseResult result = parser_->parse(padded, m_);
     if (result != feeds::ParseResult::ok) {
+      if constexpr (requires { m_.unregistered_only; }) {
+        if (m_.unregistered_only) { // numbered on the connection's chain all the same (Coinbase Advanced)
+          (void)sync_->on_unregistered(m_, recv_ticks, sink);
+        }
+      }
       return feeds::is_error(result) ? 1U : 0U;
     }
     (void)sync_->on_message(m_, recv_ticks, sink);

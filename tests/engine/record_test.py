@@ -94,6 +94,17 @@ class Recording(unittest.TestCase):
             self.assertLess(float(i["best_bid"]), float(i["best_ask"]), i)
         btc = next(i for i in summary["instruments"] if i["symbol"] == "BTC-USD")
         self.assertEqual(len(btc["best_bid"].split(".")[1]), 1, "BTC's decimals inferred from the data: 1")
+        # With only BTC-USD configured, ETH-USD's messages are not ours but still numbered on the
+        # connection's sequence_num chain: skipping them must not read as gaps.
+        only_btc = write_config(os.path.join(procs.work, "btc.toml"),
+                                instruments=[{"venue": "coinbase-advanced", "symbol": "BTC-USD", "price_decimals": 1,
+                                              "qty_decimals": 8}])
+        out = subprocess.run([ENGINE, "replay", "--venue", "coinbase-advanced", "--input", files[0], "--config",
+                              only_btc], capture_output=True, text=True, timeout=120)
+        self.assertEqual(out.returncode, 0, out.stderr)
+        (btc,) = json.loads(out.stdout)["instruments"]
+        self.assertEqual((btc["symbol"], btc["health"], btc["gaps"], btc["sequence_gaps"]), ("BTC-USD", "live", 0, 0),
+                         btc)
 
 
 if __name__ == "__main__":
