@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "qf/ipc/broadcast_ring.hpp"
+#include "qf/ipc/bus_guard.hpp"
 #include "qf/ipc/json_writer.hpp"
 #include "qf/ipc/state_reader.hpp"
 #include "render.hpp"
@@ -253,7 +254,16 @@ struct Bridge::Impl {
     std::size_t n = 0;
     ipc::TickRecord t{};
     while (n < max) {
-      if (!cursor->poll(t)) {
+      bool got = false;
+      if (!ipc::guarded_read([&] { got = cursor->poll(t); })) {
+        // SIGBUS: the segment was truncated under the copy. Drop the cursor; the next refresh()
+        // re-checks the segment and follows the journal again.
+        ++stats.bus_faults;
+        log_line("journal read faulted (segment truncated?): re-following on the next refresh");
+        cursor.reset();
+        return n;
+      }
+      if (!got) {
         break;
       }
       ++n;
@@ -374,6 +384,7 @@ struct Bridge::Impl {
     j.key("ticks").u64(stats.ticks).key("ticks_lost").u64(stats.ticks_lost).key("laps").u64(stats.laps);
     j.key("journal_next").u64(cursor != nullptr ? cursor->next() : 0);
     j.key("fills_lost").u64(stats.fills_lost).key("events_lost").u64(stats.events_lost);
+    j.key("bus_faults").u64(stats.bus_faults);
     j.key("reconnects").u64(reconnects.load()).key("disconnects").u64(disconnects.load());
     j.key("streams_ready").u64(stats.streams_ready).key("engine_restarts").u64(stats.engine_restarts);
     j.end_object();

@@ -28,6 +28,7 @@ struct BridgeStats {
   std::uint64_t reconnects = 0, disconnects = 0;
   std::uint64_t streams_ready = 0; // stream setups that succeeded
   std::uint64_t engine_restarts = 0;
+  std::uint64_t bus_faults = 0; // SIGBUS while reading the journal (segment truncated): cursor dropped
 };
 
 class Bridge {

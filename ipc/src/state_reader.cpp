@@ -53,6 +53,7 @@ void clear(StateSnapshot& out) noexcept {
   out.fills_written = 0;
   out.ticks_written = 0;
   out.corrupt_records = 0;
+  out.corrupt_log_entries = 0;
 }
 
 // Loads one record; a checksum mismatch leaves `out` as it was, counts it and names the first.
@@ -64,6 +65,14 @@ bool load(const Seqlock<T>& lock, T& out, StateSnapshot& snap, const char* what,
       snap.message = fmt::format("{} (first: {} {})", kCorrupt, what, index);
     }
   }
+  return st == ReadStatus::ok;
+}
+
+// Loads one entry of the fill or event log: a checksum mismatch skips the entry and counts it,
+// the read stays served (a ring entry heals only when the ring laps it; readers go on past it).
+template <typename T> bool load_entry(const Seqlock<T>& lock, T& out, StateSnapshot& snap) noexcept {
+  const ReadStatus st = lock.try_load(out);
+  snap.corrupt_log_entries += st == ReadStatus::corrupt ? 1U : 0U;
   return st == ReadStatus::ok;
 }
 } // namespace
@@ -200,7 +209,7 @@ void StateReader::copy(StateSnapshot& out) noexcept {
   const std::uint64_t first = written > kEventLogSize ? written - kEventLogSize : 0;
   for (std::uint64_t i = first; i < written; ++i) {
     NotableEvent e{};
-    if (load(log->entries[i % kEventLogSize], e, out, "event", i)) {
+    if (load_entry(log->entries[i % kEventLogSize], e, out)) {
       out.events.push_back(e);
     }
   }
@@ -219,7 +228,7 @@ void StateReader::copy(StateSnapshot& out) noexcept {
   out.fills_written = filled;
   for (std::uint64_t i = filled > kFillLogSize ? filled - kFillLogSize : 0; i < filled; ++i) {
     FillRecord f{};
-    if (load(acks->fills[i % kFillLogSize], f, out, "fill", i)) {
+    if (load_entry(acks->fills[i % kFillLogSize], f, out)) {
       out.fills.push_back(f);
     }
   }

@@ -1,7 +1,10 @@
 #include "qf/store/source.hpp"
 
+#include <cstdio>
+
 #include <fmt/format.h>
 
+#include "qf/ipc/bus_guard.hpp"
 #include "qf/ipc/tsc_clock.hpp"
 
 namespace qf::store {
@@ -10,31 +13,54 @@ namespace {
 constexpr std::uint64_t kNs1s = 1'000'000'000ULL;
 constexpr std::uint64_t kNs1m = 60 * kNs1s;
 
+constexpr std::uint64_t kCorruptLogEveryNs = 10 * kNs1s;
+
 // Reads entries [next, written) of one of the engine's log rings (entry i in slot i % N) in order,
 // calling emit(i, entry). An entry overwritten before or during its copy is counted in `lost` (the
 // counter is read again after the copy: once it reaches next + N the slot may hold the newer
-// entry); a busy one ends the pass, the next poll retries it.
+// entry); one whose checksum fails is counted in `reads.corrupt` and skipped (it heals only when the
+// ring laps it); a busy one ends the pass, the next poll retries it. The loads from the mapping run
+// inside guarded_read (emit, which allocates, outside it): a SIGBUS (the segment truncated) is
+// counted in `reads.bus_faults` and returns false, the next poll's StateReader::read re-checks it.
 template <typename T, std::size_t N, typename Emit>
-void read_ring(const std::atomic<std::uint64_t>& counter, const std::array<ipc::Seqlock<T>, N>& entries,
-               std::uint64_t& next, std::uint64_t& lost, std::uint64_t& busy, Emit&& emit) {
-  const std::uint64_t written = counter.load(std::memory_order_acquire);
+bool read_ring(const std::atomic<std::uint64_t>& counter, const std::array<ipc::Seqlock<T>, N>& entries,
+               std::uint64_t& next, std::uint64_t& lost, RingReads& reads, Emit&& emit) {
+  std::uint64_t written = 0;
+  if (!ipc::guarded_read([&] { written = counter.load(std::memory_order_acquire); })) {
+    ++reads.bus_faults;
+    return false;
+  }
   if (written > next && written - next > N) {
     lost += written - N - next;
     next = written - N;
   }
   for (; next < written; ++next) {
     T e{};
-    const ipc::ReadStatus st = entries[next % N].try_load(e);
-    if (counter.load(std::memory_order_acquire) >= next + N) {
+    ipc::ReadStatus st = ipc::ReadStatus::busy;
+    bool overwritten = false;
+    if (!ipc::guarded_read([&] {
+          st = entries[next % N].try_load(e);
+          overwritten = counter.load(std::memory_order_acquire) >= next + N;
+        })) {
+      ++reads.bus_faults;
+      return false;
+    }
+    if (overwritten) {
       ++lost;
       continue;
     }
+    if (st == ipc::ReadStatus::corrupt) {
+      ++reads.corrupt;
+      reads.last_corrupt_seq = next;
+      continue;
+    }
     if (st != ipc::ReadStatus::ok) {
-      ++busy;
-      return;
+      ++reads.busy;
+      return true;
     }
     emit(next, e);
   }
+  return true;
 }
 
 } // namespace
@@ -61,8 +87,10 @@ void StateSource::poll(RowQueue& queue) {
   }
   cursors_.resize(snap_.instruments.size());
   bars(queue);
-  fills(queue);
-  events(queue);
+  // A bus fault ends the pass: nothing more is read from this mapping until the next read() checks it.
+  if (!fills(queue) || !events(queue)) {
+    return;
+  }
   const std::uint64_t now = ipc::monotonic_ns();
   if (now - last_sample_mono_ns_ >= options_.sample_ns) {
     last_sample_mono_ns_ = now;
@@ -96,7 +124,7 @@ void StateSource::bars(RowQueue& queue) {
   for (std::size_t i = 0; i < snap_.instruments.size(); ++i) {
     const ipc::InstrumentSnapshot& s = snap_.instruments[i];
     if (s.busy) {
-      ++busy_reads_;
+      ++reads_.busy;
       continue;
     }
     const ipc::FeatureRecord& f = s.features;
@@ -124,12 +152,27 @@ void StateSource::bars(RowQueue& queue) {
   }
 }
 
-void StateSource::fills(RowQueue& queue) {
-  const auto* log = reader_.view().section_as<ipc::ControlLog>(ipc::kSectionControl);
-  if (log == nullptr) {
+void StateSource::note_corrupt(const char* ring, std::uint64_t before) {
+  if (reads_.corrupt == before) {
     return;
   }
-  read_ring(log->fills_written, log->fills, next_fill_, fills_lost_, busy_reads_,
+  const std::uint64_t now = ipc::monotonic_ns();
+  if (corrupt_logged_ns_ != 0 && now - corrupt_logged_ns_ < kCorruptLogEveryNs) {
+    return;
+  }
+  corrupt_logged_ns_ = now;
+  std::fprintf(stderr, "qf-store: %s entry %llu fails its checksum: skipped (%llu corrupt entries so far)\n", ring,
+               static_cast<unsigned long long>(reads_.last_corrupt_seq),
+               static_cast<unsigned long long>(reads_.corrupt));
+}
+
+bool StateSource::fills(RowQueue& queue) {
+  const auto* log = reader_.view().section_as<ipc::ControlLog>(ipc::kSectionControl);
+  if (log == nullptr) {
+    return true;
+  }
+  const std::uint64_t corrupt_before = reads_.corrupt;
+  const bool ok = read_ring(log->fills_written, log->fills, next_fill_, fills_lost_, reads_,
             [&](std::uint64_t seq, const ipc::FillRecord& f) {
               const ipc::InstrumentInfo* in = info(f.instrument);
               CopyLine l(line_);
@@ -142,14 +185,17 @@ void StateSource::fills(RowQueue& queue) {
               l.text(f.side == 0 ? "buy" : "sell").real(f.qty).real(f.price).real(f.fee).real(f.realized);
               push(queue, Table::fills, f.unix_ns);
             });
+  note_corrupt("fill", corrupt_before);
+  return ok;
 }
 
-void StateSource::events(RowQueue& queue) {
+bool StateSource::events(RowQueue& queue) {
   const auto* log = reader_.view().section_as<ipc::EventLog>(ipc::kSectionEvents);
   if (log == nullptr) {
-    return;
+    return true;
   }
-  read_ring(log->written, log->entries, next_event_, events_lost_, busy_reads_,
+  const std::uint64_t corrupt_before = reads_.corrupt;
+  const bool ok = read_ring(log->written, log->entries, next_event_, events_lost_, reads_,
             [&](std::uint64_t seq, const ipc::NotableEvent& e) {
               const ipc::InstrumentInfo* in = e.instrument == 0xFFFF ? nullptr : info(e.instrument);
               CopyLine l(line_);
@@ -162,6 +208,8 @@ void StateSource::events(RowQueue& queue) {
               l.text(ipc::text_of(e.text));
               push(queue, Table::events, e.unix_ns);
             });
+  note_corrupt("event", corrupt_before);
+  return ok;
 }
 
 void StateSource::samples(RowQueue& queue) {
@@ -213,9 +261,10 @@ void StateSource::status(ipc::JsonWriter& out) const {
   out.key("source").str("state").key("instance").str(options_.instance).key("engine").str(engine_status_);
   out.key("engine_start_unix_ns").u64(engine_start_).key("engines_seen").u64(engines_);
   out.key("fills_next_seq").u64(next_fill_).key("events_next_seq").u64(next_event_);
-  out.key("fills_lost").u64(fills_lost_).key("events_lost").u64(events_lost_);
+  out.key("fills_lost").u64(fills_lost_).key("events_lost").u64(events_lost_).key("corrupt").u64(reads_.corrupt);
   out.key("fills_before_attach").u64(fills_before_attach_).key("events_before_attach").u64(events_before_attach_);
-  out.key("bars_missed").u64(bars_missed_).key("busy_reads").u64(busy_reads_);
+  out.key("bars_missed").u64(bars_missed_).key("busy_reads").u64(reads_.busy);
+  out.key("bus_faults").u64(reads_.bus_faults);
 }
 
 } // namespace qf::store

@@ -73,6 +73,9 @@ struct StateSnapshot {
   std::uint64_t fills_written = 0;
   std::vector<CompositeSnapshot> composites; // cross-venue composite books (layout v7), config order
   std::uint32_t corrupt_records = 0; // records and tables that failed their checksum in this read (status damaged)
+  // Fill and event log entries that failed their checksum in this read: skipped, the read still
+  // served (the entry heals only when the ring laps it; qf-store counts them as `corrupt`).
+  std::uint32_t corrupt_log_entries = 0;
 
   StateSnapshot();
 };

@@ -30,6 +30,15 @@ struct StateSourceOptions {
 // Polls /qf.<instance>.state read-only: every closed 1 s and 1 m bar (with the 1 s indicators),
 // every fill of the fill log and every notable event by sequence (an overrun of either ring is
 // counted), and samples signals, the portfolio and the risk record.
+// What reading the fill and event rings found besides entries: busy records, entries whose checksum
+// fails (skipped), SIGBUS faults (the segment truncated under the reader).
+struct RingReads {
+  std::uint64_t busy = 0;
+  std::uint64_t corrupt = 0;
+  std::uint64_t last_corrupt_seq = 0;
+  std::uint64_t bus_faults = 0;
+};
+
 class StateSource final : public Source {
 public:
   explicit StateSource(StateSourceOptions options);
@@ -43,8 +52,10 @@ private:
   };
   void on_new_engine(RowQueue& queue, bool first_attach);
   void bars(RowQueue& queue);
-  void fills(RowQueue& queue);
-  void events(RowQueue& queue);
+  // false: a bus fault ended the pass
+  bool fills(RowQueue& queue);
+  bool events(RowQueue& queue);
+  void note_corrupt(const char* ring, std::uint64_t before); // logs at most every 10 s
   void samples(RowQueue& queue);
   void push(RowQueue& queue, Table t, std::uint64_t ts_ns);
   [[nodiscard]] const ipc::InstrumentInfo* info(std::uint16_t instrument) const noexcept;
@@ -66,7 +77,8 @@ private:
   std::uint64_t fills_lost_ = 0, events_lost_ = 0;               // ring overruns while attached
   std::uint64_t fills_before_attach_ = 0, events_before_attach_ = 0; // already gone when the store attached
   std::uint64_t bars_missed_ = 0;                                 // bars that closed between two polls
-  std::uint64_t busy_reads_ = 0;
+  RingReads reads_;                      // also counts busy instrument records
+  std::uint64_t corrupt_logged_ns_ = 0; // monotonic time of the last corrupt-entry log line
 };
 
 } // namespace qf::store
