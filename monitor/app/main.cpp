@@ -201,7 +201,7 @@ private:
         qf::monitor::kill_tripped(s) ? COLOR_PAIR(kBad) | A_BOLD : (s.portfolio.drawdown > 0.05 ? COLOR_PAIR(kWarn) : 0));
     y += 1;
 
-    std::snprintf(line, sizeof line, "%-13s %-10s %15s %15s %8s %15s %9s %-12s %7s %6s", "VENUE", "SYMBOL", "BID", "ASK",
+    std::snprintf(line, sizeof line, "%-17s %-10s %15s %15s %8s %15s %9s %-12s %7s %6s", "VENUE", "SYMBOL", "BID", "ASK",
                   "SPR bps", "LAST", "AGE", "HEALTH", "SIGNAL", "REGIME");
     put(y++, 0, line, A_BOLD | (focus_ == 0 ? A_UNDERLINE : 0));
     for (std::size_t i = 0; i < s.instruments.size() && y < LINES - 12; ++i) {
@@ -217,7 +217,7 @@ private:
       const bool two_sided = in.quote.bid_qty != 0 && in.quote.ask_qty != 0;
       char spread_text[16];
       std::snprintf(spread_text, sizeof spread_text, two_sided ? "%.3f" : "-", spread);
-      std::snprintf(line, sizeof line, "%-13s %-10s %15s %15s %8s %15s %9s", in.info.venue.data(), in.info.symbol.data(),
+      std::snprintf(line, sizeof line, "%-17s %-10s %15s %15s %8s %15s %9s", in.info.venue.data(), in.info.symbol.data(),
                     px(in.quote.bid_price, in.quote.bid_qty).c_str(), px(in.quote.ask_price, in.quote.ask_qty).c_str(),
                     spread_text, px(in.quote.last_price, in.quote.last_qty).c_str(),
                     in.quote.updated_unix_ns == 0 ? "-" : qf::monitor::duration_text(age).c_str());

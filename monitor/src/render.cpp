@@ -197,13 +197,13 @@ std::string text_report(const ipc::StateSnapshot& s, std::uint64_t now_unix_ns) 
   o << "events processed: " << s.engine.events_processed << "  messages in: " << s.engine.messages_in << "\n";
   o << risk_line(s) << "\n\n";
   char line[256];
-  std::snprintf(line, sizeof line, "%-14s %-12s %16s %16s %9s %16s %-6s %-12s %8s %7s\n", "venue", "symbol", "bid", "ask",
+  std::snprintf(line, sizeof line, "%-17s %-12s %16s %16s %9s %16s %-6s %-12s %8s %7s\n", "venue", "symbol", "bid", "ask",
                 "spread", "last", "side", "health", "signal", "regime");
   o << line;
   for (const auto& in : s.instruments) {
     const int pd = in.info.price_decimals;
     const double sp = spread_bps(in.quote);
-    std::snprintf(line, sizeof line, "%-14s %-12s %16s %16s %9s %16s %-6s %-12s %8.3f %7u\n", in.info.venue.data(),
+    std::snprintf(line, sizeof line, "%-17s %-12s %16s %16s %9s %16s %-6s %-12s %8.3f %7u\n", in.info.venue.data(),
                   in.info.symbol.data(), price_text(in.quote.bid_price, pd).c_str(),
                   price_text(in.quote.ask_price, pd).c_str(), spread_text(sp).c_str(),
                   price_text(in.quote.last_price, pd).c_str(), in.quote.last_qty != 0 ? side_text(in.quote.last_side) : "-",
@@ -211,12 +211,12 @@ std::string text_report(const ipc::StateSnapshot& s, std::uint64_t now_unix_ns) 
     o << line;
   }
   o << "\npositions\n";
-  std::snprintf(line, sizeof line, "%-14s %-12s %14s %14s %14s %12s %12s %10s\n", "venue", "symbol", "qty", "avg cost",
+  std::snprintf(line, sizeof line, "%-17s %-12s %14s %14s %14s %12s %12s %10s\n", "venue", "symbol", "qty", "avg cost",
                 "mark", "realized", "unrealized", "fees");
   o << line;
   for (const auto& in : s.instruments) {
     const auto& p = in.position;
-    std::snprintf(line, sizeof line, "%-14s %-12s %14.8g %14.8g %14.8g %12.2f %12.2f %10.2f\n", in.info.venue.data(),
+    std::snprintf(line, sizeof line, "%-17s %-12s %14.8g %14.8g %14.8g %12.2f %12.2f %10.2f\n", in.info.venue.data(),
                   in.info.symbol.data(), p.qty, p.avg_cost, p.mark, p.realized, p.unrealized, p.fees);
     o << line;
   }
