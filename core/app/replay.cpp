@@ -316,6 +316,17 @@ public:
   }
 
 protected:
+  // The parser and a BookSync for `specs`, each instrument at its index; for the venues whose sync
+  // takes only the instrument count (not virtual: the others never instantiate it).
+  void add_each(const std::vector<core::InstrumentSpec>& specs) {
+    parser_.emplace(config_);
+    sync_.emplace(specs.size());
+    for (std::size_t i = 0; i < specs.size(); ++i) {
+      parser_->add_instrument(specs[i].symbol, static_cast<core::InstrumentId>(i), specs[i].price_decimals,
+                              specs[i].qty_decimals);
+    }
+  }
+
   const Config config_;
   std::optional<Parser> parser_;
   std::optional<Sync> sync_;
@@ -329,14 +340,7 @@ public:
     return specs_of(cb::infer_capture_decimals(input), &cb::ProductDecimals::product, venue,
                     input + ": no product found");
   }
-  void add_instruments(const std::vector<core::InstrumentSpec>& specs) override {
-    parser_.emplace(config_);
-    sync_.emplace(specs.size());
-    for (std::size_t i = 0; i < specs.size(); ++i) {
-      parser_->add_instrument(specs[i].symbol, static_cast<core::InstrumentId>(i), specs[i].price_decimals,
-                              specs[i].qty_decimals);
-    }
-  }
+  void add_instruments(const std::vector<core::InstrumentSpec>& specs) override { add_each(specs); }
   // gaps: heartbeats that showed missed trades; resyncs: reconnects and requests.
   VenueCounters counters(core::InstrumentId id) const override {
     const auto& c = sync_->counters(id);
@@ -446,14 +450,7 @@ public:
     return specs_of(ca::infer_capture_decimals(input), &ca::ProductDecimals::product, venue,
                     input + ": no product found");
   }
-  void add_instruments(const std::vector<core::InstrumentSpec>& specs) override {
-    parser_.emplace(config_);
-    sync_.emplace(specs.size());
-    for (std::size_t i = 0; i < specs.size(); ++i) {
-      parser_->add_instrument(specs[i].symbol, static_cast<core::InstrumentId>(i), specs[i].price_decimals,
-                              specs[i].qty_decimals);
-    }
-  }
+  void add_instruments(const std::vector<core::InstrumentSpec>& specs) override { add_each(specs); }
   // gaps and sequence_gaps: the sequence_num breaks that took this live book down; resyncs:
   // reconnects and requests.
   VenueCounters counters(core::InstrumentId id) const override {
