@@ -23,6 +23,7 @@
 #include <stdexcept>
 #include <utility>
 
+#include "capture_frames.hpp"
 #include "replay_pacer.hpp"
 #include "synthetic_book.hpp"
 #include "venue_text.hpp"
@@ -289,24 +290,13 @@ private:
       bp.add_instrument(d.symbol, next_id++, b.price_decimals, b.qty_decimals);
       books_.emplace(d.symbol, std::move(b));
     }
-    CaptureReader reader(path);
-    CaptureRecord r;
-    PaddedBuffer padded(bp.config().max_message_bytes);
-    while (reader.next(r)) {
-      if (r.kind != CaptureRecord::Kind::ws_frame) {
-        continue;
-      }
-      bybit::Message m;
-      if (!padded.assign(r.text) || bp.parse(padded, m) != ParseResult::ok) {
-        throw std::runtime_error(reader.path() + ':' + std::to_string(r.line) +
-                                 ": not a Bybit v5 message this venue can serve");
-      }
+    for_each_capture_message<bybit::Message>(path, bp, "a Bybit v5", [&](const CaptureRecord& r, const bybit::Message& m, const auto& where) {
       if (m.kind == bybit::MessageKind::op_answer) {
-        continue; // the venue writes its own
+        return false; // the venue writes its own
       }
       if ((m.kind == bybit::MessageKind::book_snapshot || m.kind == bybit::MessageKind::book_update) &&
           m.depth != kDepth) {
-        throw std::runtime_error(reader.path() + ':' + std::to_string(r.line) + ": only orderbook.50 is served");
+        throw std::runtime_error(where() + ": only orderbook.50 is served");
       }
       Frame f;
       f.recv_ns = r.recv_ns;
@@ -318,18 +308,12 @@ private:
         f.update = !f.snapshot;
         f.u = m.update_id;
         f.seq = m.seq;
-        for (const core::Level& l : m.bids) {
-          f.bids.emplace_back(l.price, l.qty);
-        }
-        for (const core::Level& l : m.asks) {
-          f.asks.emplace_back(l.price, l.qty);
-        }
+        copy_levels(m.bids, f.bids);
+        copy_levels(m.asks, f.asks);
       }
       frames_.push_back(std::move(f));
-    }
-    if (frames_.empty()) {
-      throw std::runtime_error(reader.path() + ": no frames to replay");
-    }
+      return true;
+    });
   }
 
   bool send_frame(Host& host, const Frame& f) {

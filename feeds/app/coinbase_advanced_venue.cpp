@@ -34,6 +34,7 @@
 #include <stdexcept>
 #include <utility>
 
+#include "capture_frames.hpp"
 #include "replay_pacer.hpp"
 #include "synthetic_book.hpp"
 #include "venue_text.hpp"
@@ -357,18 +358,7 @@ private:
       names.push_back(d.product);
       books_.emplace(d.product, std::move(b));
     }
-    CaptureReader reader(path);
-    CaptureRecord r;
-    PaddedBuffer padded(cp.config().max_message_bytes);
-    while (reader.next(r)) {
-      if (r.kind != CaptureRecord::Kind::ws_frame) {
-        continue;
-      }
-      const auto where = [&] { return reader.path() + ':' + std::to_string(r.line); };
-      coinbase_advanced::Message m;
-      if (!padded.assign(r.text) || cp.parse(padded, m) != ParseResult::ok) {
-        throw std::runtime_error(where() + ": not a Coinbase Advanced Trade message this venue can serve");
-      }
+    for_each_capture_message<coinbase_advanced::Message>(path, cp, "a Coinbase Advanced Trade", [&](const CaptureRecord& r, const coinbase_advanced::Message& m, const auto& where) {
       Frame f;
       f.recv_ns = r.recv_ns;
       switch (m.kind) {
@@ -376,12 +366,8 @@ private:
         for (const coinbase_advanced::BookEvent& e : m.books) {
           BookPart part{names.at(e.instrument), e.snapshot, {}, {}};
           f.update |= !e.snapshot;
-          for (const core::Level& l : e.bids) {
-            part.bids.emplace_back(l.price, l.qty);
-          }
-          for (const core::Level& l : e.asks) {
-            part.asks.emplace_back(l.price, l.qty);
-          }
+          copy_levels(e.bids, part.bids);
+          copy_levels(e.asks, part.asks);
           f.parts.push_back(std::move(part));
         }
         break;
@@ -391,7 +377,7 @@ private:
       case coinbase_advanced::MessageKind::subscriptions:
         break;
       default:
-        continue; // errors answered the recorder's client, not ours
+        return false; // errors answered the recorder's client, not ours
       }
       // Split around the recorded sequence_num: each connection gets its own.
       const std::string_view text = r.text;
@@ -404,10 +390,8 @@ private:
       f.head = std::string(text.substr(0, digits));
       f.tail = std::string(text.substr(std::min(text.find_first_not_of("0123456789", digits), text.size())));
       frames_.push_back(std::move(f));
-    }
-    if (frames_.empty()) {
-      throw std::runtime_error(reader.path() + ": no frames to replay");
-    }
+      return true;
+    });
   }
 
   bool send_frame(Host& host, const Frame& f) {

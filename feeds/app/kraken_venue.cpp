@@ -31,6 +31,7 @@
 #include <stdexcept>
 #include <utility>
 
+#include "capture_frames.hpp"
 #include "replay_pacer.hpp"
 #include "synthetic_book.hpp"
 #include "venue_text.hpp"
@@ -389,18 +390,7 @@ private:
       kp.add_instrument(d.symbol, next_id++, b.price_decimals, b.qty_decimals);
       books_.emplace(d.symbol, std::move(b));
     }
-    CaptureReader reader(path);
-    CaptureRecord r;
-    PaddedBuffer padded(kp.config().max_message_bytes);
-    while (reader.next(r)) {
-      if (r.kind != CaptureRecord::Kind::ws_frame) {
-        continue;
-      }
-      const auto where = [&] { return reader.path() + ':' + std::to_string(r.line); };
-      kraken::Message m;
-      if (!padded.assign(r.text) || kp.parse(padded, m) != ParseResult::ok) {
-        throw std::runtime_error(where() + ": not a Kraken v2 message this venue can serve");
-      }
+    for_each_capture_message<kraken::Message>(path, kp, "a Kraken v2", [&](const CaptureRecord& r, const kraken::Message& m, const auto& where) {
       Frame f;
       f.recv_ns = r.recv_ns;
       f.text = std::string(r.text);
@@ -411,12 +401,8 @@ private:
         f.symbol = std::string(m.symbol);
         f.snapshot = m.kind == kraken::MessageKind::book_snapshot;
         f.update = !f.snapshot;
-        for (const core::Level& l : m.bids) {
-          f.bids.emplace_back(l.price, l.qty);
-        }
-        for (const core::Level& l : m.asks) {
-          f.asks.emplace_back(l.price, l.qty);
-        }
+        copy_levels(m.bids, f.bids);
+        copy_levels(m.asks, f.asks);
         break;
       case kraken::MessageKind::ticker:
         f.key = "ticker:" + std::string(m.symbol);
@@ -428,7 +414,7 @@ private:
         f.key = "heartbeat";
         break;
       default:
-        continue; // status and method answers: the venue writes its own
+        return false; // status and method answers: the venue writes its own
       }
       if (!f.symbol.empty()) {
         apply(f);
@@ -437,10 +423,8 @@ private:
         }
       }
       frames_.push_back(std::move(f));
-    }
-    if (frames_.empty()) {
-      throw std::runtime_error(reader.path() + ": no frames to replay");
-    }
+      return true;
+    });
     reset_books();
   }
 

@@ -28,6 +28,7 @@
 #include <stdexcept>
 #include <utility>
 
+#include "capture_frames.hpp"
 #include "replay_pacer.hpp"
 #include "synthetic_book.hpp"
 #include "venue_text.hpp"
@@ -342,18 +343,7 @@ private:
       op.add_instrument(d.inst_id, next_id++, b.price_decimals, b.qty_decimals);
       books_.emplace(d.inst_id, std::move(b));
     }
-    CaptureReader reader(path);
-    CaptureRecord r;
-    PaddedBuffer padded(op.config().max_message_bytes);
-    while (reader.next(r)) {
-      if (r.kind != CaptureRecord::Kind::ws_frame) {
-        continue;
-      }
-      const auto where = [&] { return reader.path() + ':' + std::to_string(r.line); };
-      okx::Message m;
-      if (!padded.assign(r.text) || op.parse(padded, m) != ParseResult::ok) {
-        throw std::runtime_error(where() + ": not an OKX v5 message this venue can serve");
-      }
+    for_each_capture_message<okx::Message>(path, op, "an OKX v5", [&](const CaptureRecord& r, const okx::Message& m, const auto& where) {
       Frame f;
       f.recv_ns = r.recv_ns;
       f.text = std::string(r.text);
@@ -364,19 +354,15 @@ private:
         f.inst_id = std::string(m.inst_id);
         f.snapshot = m.kind == okx::MessageKind::book_snapshot;
         f.update = !f.snapshot;
-        for (const core::Level& l : m.bids) {
-          f.bids.emplace_back(l.price, l.qty);
-        }
-        for (const core::Level& l : m.asks) {
-          f.asks.emplace_back(l.price, l.qty);
-        }
+        copy_levels(m.bids, f.bids);
+        copy_levels(m.asks, f.asks);
         break;
       case okx::MessageKind::bbo:
       case okx::MessageKind::trade:
       case okx::MessageKind::ticker:
         break;
       default:
-        continue; // event answers and pong: the venue writes its own
+        return false; // event answers and pong: the venue writes its own
       }
       if (!f.inst_id.empty()) {
         Book& b = books_.at(f.inst_id);
@@ -386,10 +372,8 @@ private:
         }
       }
       frames_.push_back(std::move(f));
-    }
-    if (frames_.empty()) {
-      throw std::runtime_error(reader.path() + ": no frames to replay");
-    }
+      return true;
+    });
     for (auto& [s, b] : books_) {
       b.bids.clear();
       b.asks.clear();

@@ -11,6 +11,7 @@ import gzip
 import json
 import os
 import ssl
+import subprocess
 import sys
 import tempfile
 import time
@@ -435,6 +436,37 @@ class ReplayTest(VenueCase):
         self.assertEqual((first["e"], first["t"]), ("trade", 3735683259))  # PROTOCOLS 1.3
         ids = [first["t"]] + [ws.recv_json()["t"] for _ in range(999)]
         self.assertEqual(ids, list(range(ids[0], ids[0] + 1000)), "trade ids are contiguous in the capture")
+
+
+class CaptureRefusalTest(unittest.TestCase):
+    """A replay capture the venue cannot serve stops qf-venue at load, naming the file and line."""
+
+    def refusal(self, venue, lines):
+        with tempfile.NamedTemporaryFile("w", suffix=".capture", delete=False) as f:
+            f.write("".join(line + "\n" for line in lines))
+        self.addCleanup(os.unlink, f.name)
+        r = subprocess.run([VENUE, "--venue", venue, "--port", "0", "--replay", f.name],
+                           capture_output=True, text=True, timeout=30)
+        self.assertEqual(r.returncode, 1, r.stderr)
+        return f.name, r.stderr
+
+    def test_a_frame_of_another_venue_is_refused_with_its_line(self):
+        okx = os.path.join(CAPTURES, "okx/multi_20220513.capture")
+        with open(okx) as f:
+            first = [line.rstrip("\n") for line in f if not line.startswith("#")][:3]
+        binance = '1652459225600000000 {"stream":"btcusdt@bookTicker","data":{"u":1,"s":"BTCUSDT"}}'
+        for venue, what in (("okx", "an OKX v5"), ("kraken", "a Kraken v2"), ("bybit-spot", "a Bybit v5"),
+                            ("coinbase-advanced", "a Coinbase Advanced Trade")):
+            with self.subTest(venue=venue):
+                lines = ["# ws wss://example.invalid/"] + (first if venue == "okx" else []) + [binance]
+                path, err = self.refusal(venue, lines)
+                self.assertIn(f"{path}:{len(lines)}: not {what} message this venue can serve", err)
+
+    def test_a_capture_without_frames_is_refused(self):
+        for venue in ("okx", "kraken", "bybit-spot", "coinbase-advanced"):
+            with self.subTest(venue=venue):
+                path, err = self.refusal(venue, ["# ws wss://example.invalid/"])
+                self.assertIn(f"{path}: no frames to replay", err)
 
 
 class CoinbaseTest(VenueCase):
