@@ -151,16 +151,12 @@ TEST(bybit_feed, should_yield_the_events_of_the_capture_through_the_venue) {
 Outcome run_synthetic(const std::vector<std::string>& extra, core::FeedStatus fault,
                       const std::function<bool(const Outcome&)>& until,
                       const std::function<void(Outcome&, FeedThread&)>& act) {
-  std::vector<std::string> args{"--venue", "bybit-linear", "--port", "0", "--synthetic", "--symbols", "BTCUSDT,ETHUSDT",
-                                "--rate", "400", "--seed", "7"};
-  args.insert(args.end(), extra.begin(), extra.end());
+  const auto args = test::synthetic_venue_args("bybit-linear", "BTCUSDT,ETHUSDT", extra);
   const auto make = [](const std::string& ws, net::Loop& loop, EventSink sink) -> std::unique_ptr<VenueSession> {
     bybit::SessionConfig sc;
     sc.name = "bybit-linear";
     sc.ws = net::parse_url(ws + "/v5/public/linear");
-    sc.stale_after_ms = 1500;
-    sc.reconnect_min_ms = 20;
-    sc.reconnect_max_ms = 200;
+    test::test_timings(sc);
     sc.ping_interval_ms = 100; // op pings during every run
     return std::make_unique<bybit::Session>(
         sc, std::vector<SessionInstrument>{{3, "BTCUSDT", 1, 8}, {7, "ETHUSDT", 2, 8}}, loop, sink, kLog);
@@ -168,28 +164,10 @@ Outcome run_synthetic(const std::vector<std::string>& extra, core::FeedStatus fa
   return test::run_synthetic(args, {3, 7}, make, fault, until, act);
 }
 
-TEST(bybit_feed, should_reconnect_after_a_drop_and_rebuild_the_books_from_a_fresh_snapshot) {
-  test::expect_reconnect_after_a_drop(run_synthetic);
-}
-
-TEST(bybit_feed, should_call_a_stalled_connection_stale_although_it_pings_and_reconnect) {
-  test::expect_stale_then_reconnect_after_a_stall(run_synthetic);
-}
-
-TEST(bybit_feed, should_reconnect_after_the_venue_shuts_the_connection_down) {
-  test::expect_reconnect_after_a_shutdown(run_synthetic);
-}
+QF_CONNECTION_FAULT_TESTS(bybit_feed)
 
 TEST(bybit_feed, should_detect_a_withheld_delta_by_its_u_chain_and_resubscribe_the_book) {
   test::expect_integrity_faults_resubscribed(run_synthetic, "--gap-every");
-}
-
-TEST(bybit_feed, should_resubscribe_one_instrument_on_resync_and_keep_the_connection) {
-  test::expect_one_instrument_resynced(run_synthetic);
-}
-
-TEST(bybit_feed, should_count_malformed_frames_and_keep_the_connection) {
-  test::expect_malformed_frames_counted(run_synthetic);
 }
 
 } // namespace

@@ -188,6 +188,24 @@ inline void expect_recovered(const Outcome& run) {
 
 // ---- The fault scenarios of a venue whose books come back by resubscribing ----
 
+// qf-venue's arguments for a venue test's run_synthetic: `venue` synthetic on a free port with
+// `symbols` (two, comma-separated) at 400 msg/s, seed 7, then the scenario's `extra`.
+inline std::vector<std::string> synthetic_venue_args(const std::string& venue, const std::string& symbols,
+                                                     const std::vector<std::string>& extra) {
+  std::vector<std::string> args{"--venue", venue, "--port", "0", "--synthetic", "--symbols", symbols,
+                                "--rate", "400", "--seed", "7"};
+  args.insert(args.end(), extra.begin(), extra.end());
+  return args;
+}
+
+// The timings every session under test uses: stale after 1.5 s of silence, reconnects 20-200 ms.
+template <class SessionConfig>
+void test_timings(SessionConfig& sc) {
+  sc.stale_after_ms = 1500;
+  sc.reconnect_min_ms = 20;
+  sc.reconnect_max_ms = 200;
+}
+
 // A venue test's run_synthetic: its qf-venue with `extra` arguments, two instruments (the second
 // on engine id 7), until `until` holds.
 using RunSynthetic = Outcome (*)(const std::vector<std::string>& extra, core::FeedStatus fault,
@@ -284,3 +302,23 @@ inline void expect_malformed_frames_counted(RunSynthetic run_synthetic) {
 }
 
 } // namespace qf::feeds::test
+
+// The connection scenarios every resubscribe venue's test runs on its own `run_synthetic`: a drop,
+// a stall, a shutdown notice, an operator resync of one instrument, malformed frames. Each venue
+// adds its integrity scenarios (gap, checksum) by name.
+#define QF_CONNECTION_FAULT_TESTS(suite)                                                          \
+  TEST(suite, should_reconnect_after_a_drop_and_rebuild_the_books_from_a_fresh_snapshot) {        \
+    ::qf::feeds::test::expect_reconnect_after_a_drop(run_synthetic);                             \
+  }                                                                                               \
+  TEST(suite, should_call_a_stalled_connection_stale_and_reconnect) {                            \
+    ::qf::feeds::test::expect_stale_then_reconnect_after_a_stall(run_synthetic);                 \
+  }                                                                                               \
+  TEST(suite, should_reconnect_after_the_venue_shuts_the_connection_down) {                      \
+    ::qf::feeds::test::expect_reconnect_after_a_shutdown(run_synthetic);                         \
+  }                                                                                               \
+  TEST(suite, should_resubscribe_one_instrument_on_resync_and_keep_the_connection) {             \
+    ::qf::feeds::test::expect_one_instrument_resynced(run_synthetic);                            \
+  }                                                                                               \
+  TEST(suite, should_count_malformed_frames_and_keep_the_connection) {                           \
+    ::qf::feeds::test::expect_malformed_frames_counted(run_synthetic);                           \
+  }

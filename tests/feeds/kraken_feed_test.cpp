@@ -164,15 +164,11 @@ TEST(kraken_feed, should_yield_the_events_of_the_capture_through_the_venue) {
 Outcome run_synthetic(const std::vector<std::string>& extra, core::FeedStatus fault,
                       const std::function<bool(const Outcome&)>& until,
                       const std::function<void(Outcome&, FeedThread&)>& act) {
-  std::vector<std::string> args{"--venue", "kraken", "--port", "0", "--synthetic", "--symbols", "BTC/USD,ETH/USD",
-                                "--rate", "400", "--seed", "7"};
-  args.insert(args.end(), extra.begin(), extra.end());
+  const auto args = test::synthetic_venue_args("kraken", "BTC/USD,ETH/USD", extra);
   const auto make = [](const std::string& ws, net::Loop& loop, EventSink sink) -> std::unique_ptr<VenueSession> {
     kraken::SessionConfig sc;
     sc.ws = net::parse_url(ws + "/v2");
-    sc.stale_after_ms = 1500; // heartbeats come every second
-    sc.reconnect_min_ms = 20;
-    sc.reconnect_max_ms = 200;
+    test::test_timings(sc); // heartbeats come every second
     sc.ping_interval_ms = 200; // pings and pongs go back and forth during every run
     return std::make_unique<kraken::Session>(
         sc, std::vector<SessionInstrument>{{3, "BTC/USD", 1, 8}, {7, "ETH/USD", 2, 8}}, loop, sink, kLog);
@@ -180,17 +176,7 @@ Outcome run_synthetic(const std::vector<std::string>& extra, core::FeedStatus fa
   return test::run_synthetic(args, {3, 7}, make, fault, until, act);
 }
 
-TEST(kraken_feed, should_reconnect_after_a_drop_and_rebuild_the_books_from_a_fresh_snapshot) {
-  test::expect_reconnect_after_a_drop(run_synthetic);
-}
-
-TEST(kraken_feed, should_call_a_stalled_connection_stale_and_reconnect) {
-  test::expect_stale_then_reconnect_after_a_stall(run_synthetic);
-}
-
-TEST(kraken_feed, should_reconnect_after_the_venue_shuts_the_connection_down) {
-  test::expect_reconnect_after_a_shutdown(run_synthetic);
-}
+QF_CONNECTION_FAULT_TESTS(kraken_feed)
 
 TEST(kraken_feed, should_count_a_corrupted_checksum_as_a_gap_and_resubscribe_the_book) {
   test::expect_integrity_faults_resubscribed(run_synthetic, "--checksum-every");
@@ -198,14 +184,6 @@ TEST(kraken_feed, should_count_a_corrupted_checksum_as_a_gap_and_resubscribe_the
 
 TEST(kraken_feed, should_detect_a_withheld_update_by_its_checksum_and_resubscribe_the_book) {
   test::expect_integrity_faults_resubscribed(run_synthetic, "--gap-every");
-}
-
-TEST(kraken_feed, should_resubscribe_one_symbol_on_resync_and_keep_the_connection) {
-  test::expect_one_instrument_resynced(run_synthetic);
-}
-
-TEST(kraken_feed, should_count_malformed_frames_and_keep_the_connection) {
-  test::expect_malformed_frames_counted(run_synthetic);
 }
 
 } // namespace
